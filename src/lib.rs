@@ -1,0 +1,3 @@
+//! kube-openstack: deploy OpenStack onto Kubernetes.
+
+pub mod params;

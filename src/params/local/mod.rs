@@ -1,0 +1,1 @@
+//! Local evaluation of a Heat template (no cloud needed).

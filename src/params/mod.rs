@@ -1,0 +1,3 @@
+//! Parameters: where the values substituted into the templates come from.
+
+pub mod local;
