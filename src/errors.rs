@@ -12,17 +12,14 @@ pub const EXIT_DIFFERENCES: u8 = 1;
 
 pub fn report(printer: &Printer, err: &anyhow::Error) {
     let mut text = format!("{}: {err}\n", printer.error_label());
-    for cause in err.chain().skip(1) {
-        text.push_str(&format!("\nCaused by:\n  {cause}\n"));
+    for (i, cause) in err.chain().enumerate() {
+        if i > 0 {
+            text.push_str(&format!("\nCaused by:\n  {cause}\n"));
+        }
         if let Some(RenderError::Templates(diagnostics)) = cause.downcast_ref::<RenderError>() {
             for d in diagnostics {
                 text.push_str(&format!("  {d}\n"));
             }
-        }
-    }
-    if let Some(RenderError::Templates(diagnostics)) = err.downcast_ref::<RenderError>() {
-        for d in diagnostics {
-            text.push_str(&format!("  {d}\n"));
         }
     }
     if let Some(hint) = hint(err) {

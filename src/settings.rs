@@ -62,7 +62,7 @@ impl Project {
     }
 
     fn rel(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) }
+        if p.is_absolute() || self.base == Path::new(".") { p.to_path_buf() } else { self.base.join(p) }
     }
 
     fn pick(&self, flag: &Option<PathBuf>, file: &Option<PathBuf>, default: &str) -> PathBuf {

@@ -5,6 +5,7 @@ use super::render::render_in_memory;
 use crate::cli::{DiffArgs, DiffFormat};
 use crate::diff::{self, Change, Masker};
 use crate::errors::EXIT_DIFFERENCES;
+use crate::params::store::StateDir;
 use crate::printer::Printer;
 use crate::settings::Project;
 use anyhow::Context as _;
@@ -19,6 +20,7 @@ pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Res
     } else {
         let mut secrets = params.secret_values();
         secrets.extend(diff::secrets_in(&files, &old));
+        secrets.extend(StateDir::new(project.state_dir(&args.tree.source)).rendered_secrets()?);
         masker_with(project, &args.tree.source, secrets)?
     };
     let result = diff::compare(&files, &old, &masker);

@@ -2,7 +2,7 @@
 
 use super::params::load;
 use crate::cli::{RenderArgs, TreeArgs};
-use crate::params::ParamSet;
+use crate::params::{store::StateDir, ParamSet};
 use crate::printer::Printer;
 use crate::render::{self, output, InputTree, RenderError, RenderedFile, Report};
 use crate::settings::Project;
@@ -29,6 +29,7 @@ pub fn run(project: &Project, printer: &Printer, args: &RenderArgs) -> anyhow::R
     let report = render_checked(printer, &tree, &params, &args.tree, |f| staging.write(&f))
         .with_context(|| format!("failed to render `{}`", input.display()))?;
     staging.commit()?;
+    StateDir::new(project.state_dir(&args.tree.source)).remember_rendered_secrets(&params.secret_values())?;
     finish(printer, &report, "Rendered", &format!("into `{}`", out_dir.display()));
     Ok(0)
 }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 const PARAMS_FILE: &str = "params.json";
 const LOCK_FILE: &str = "lock";
 const MASK_KEY_FILE: &str = "mask.key";
+const RENDERED_SECRETS_FILE: &str = "rendered-secrets.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -116,6 +117,29 @@ impl StateDir {
         Ok(key.to_vec())
     }
 
+    /// Adds the secret values a render wrote, so later diffs mask them even after the
+    /// parameters changed (the previous render on disk still holds the old values).
+    pub fn remember_rendered_secrets(&self, secrets: &[String]) -> Result<(), StoreError> {
+        let mut all = self.rendered_secrets()?;
+        let before = all.len();
+        all.extend(secrets.iter().cloned());
+        all.sort();
+        all.dedup();
+        if all.len() == before {
+            return Ok(());
+        }
+        self.write_atomic(RENDERED_SECRETS_FILE, &serde_json::to_vec(&all).expect("serializable"))
+    }
+
+    pub fn rendered_secrets(&self) -> Result<Vec<String>, StoreError> {
+        let path = self.path.join(RENDERED_SECRETS_FILE);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Damaged { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
     /// Writes `name` through a temporary file and a rename, mode 0600.
     fn write_atomic(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.ensure()?;
@@ -165,6 +189,15 @@ mod tests {
             Err(StoreError::Locked { holder, .. }) => assert_eq!(holder, format!("pid {}", std::process::id())),
             other => panic!("expected a lock error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn rendered_secrets_accumulate() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = StateDir::new(t.path());
+        dir.remember_rendered_secrets(&["a".into()]).unwrap();
+        dir.remember_rendered_secrets(&["b".into(), "a".into()]).unwrap();
+        assert_eq!(dir.rendered_secrets().unwrap(), vec!["a".to_string(), "b".to_string()]);
     }
 
     #[test]
