@@ -25,6 +25,8 @@ pub struct Rendered {
 
 pub struct Engine {
     registry: Handlebars<'static>,
+    /// Render plain-value templates without Handlebars (off only to test they agree).
+    direct: bool,
 }
 
 impl Engine {
@@ -52,13 +54,18 @@ impl Engine {
             }
         }
         helpers::register(&mut registry, Arc::new(tables));
-        if errors.is_empty() { Ok((Engine { registry }, names)) } else { Err(errors) }
+        if errors.is_empty() { Ok((Engine { registry, direct: true }, names)) } else { Err(errors) }
     }
 
     /// Renders one template against `data`; every problem in it is reported at once.
     pub fn render(&self, src: &Source, data: &handlebars::Context) -> Result<Rendered, Vec<Diagnostic>> {
         let prepared =
             prepass::prepare(&src.text, 0).map_err(|e| vec![Diagnostic::at(&src.display, e.line, e.column, e.message)])?;
+        if self.direct
+            && let Some(pieces) = &prepared.direct
+        {
+            return render_direct(src, &prepared, pieces, data.data());
+        }
         let template = Template::compile_with_name(&prepared.text, src.display.clone())
             .map_err(|e| vec![template_error(&src.display, &e)])?;
         let table = Arc::new(FileTable { path: src.display.as_str().into(), placeholders: prepared.placeholders });
@@ -80,6 +87,34 @@ impl Engine {
     }
 }
 
+/// Renders a template whose tags are all plain values: literal pieces and escaped values.
+fn render_direct(
+    src: &Source,
+    prepared: &prepass::Prepared,
+    pieces: &[prepass::Piece],
+    data: &serde_json::Value,
+) -> Result<Rendered, Vec<Diagnostic>> {
+    let mut text = String::with_capacity(prepared.text.len());
+    let mut problems = Vec::new();
+    for piece in pieces {
+        match piece {
+            prepass::Piece::Text(range) => text.push_str(&prepared.text[range.clone()]),
+            prepass::Piece::Value { placeholder, path } => {
+                let p = &prepared.placeholders[*placeholder];
+                let found = path.iter().try_fold(data, |v, seg| v.as_object().and_then(|o| o.get(seg)));
+                let problem = match found {
+                    None => Some(Problem::Missing(path.join("."))),
+                    Some(v) => helpers::place(v, p.context, &mut text).err().map(|why| helpers::unplaceable(Some(&path.join(".")), why)),
+                };
+                if let Some(problem) = problem {
+                    problems.push(Diagnostic::from(Located { file: src.display.as_str().into(), line: p.line, column: p.column, problem }));
+                }
+            }
+        }
+    }
+    if problems.is_empty() { Ok(Rendered { text, names: prepared.names.clone() }) } else { Err(problems) }
+}
+
 fn template_error(display: &str, e: &handlebars::TemplateError) -> Diagnostic {
     Diagnostic::at(display, e.pos().map_or(0, |(l, _)| l), 0, format!("invalid Handlebars: {}", e.reason()))
 }
@@ -93,5 +128,42 @@ impl From<Located> for Diagnostic {
             Problem::Invalid(message) => message,
         };
         Diagnostic::at(&l.file, l.line, l.column, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The direct path must give exactly what Handlebars gives, problems included.
+    #[test]
+    fn direct_rendering_agrees_with_handlebars() {
+        let data = handlebars::Context::wraps(json!({
+            "a": "x: \"y\"\n# z", "n": 3, "l": [1, "b"], "o": {"k": "v w"}, "cr": "1\r2", "e": ""
+        }))
+        .unwrap();
+        let templates = [
+            "k: {{a}}\nm: pre-{{a}}-{{n}}\nq: \"{{o.k}}\"\ns: '{{a}}'\n",
+            "f: [{{a}}, --x={{l}}, {{{a}}}]\n# {{a}}\nb: |\n  {{a}}\n  t={{n}}\n",
+            "x: {{missing}}\ny: {{o.missing}}\nz: |\n  {{cr}}\nw: {{e}}\n",
+        ];
+        let (mut engine, _) = Engine::new(&[]).unwrap();
+        for t in templates {
+            let src = Source { display: "t.yaml".into(), text: t.into() };
+            assert!(prepass::prepare(t, 0).unwrap().direct.is_some(), "{t} should be direct");
+            engine.direct = true;
+            let direct = engine.render(&src, &data).map(|r| r.text);
+            engine.direct = false;
+            let compiled = engine.render(&src, &data).map(|r| r.text);
+            assert_eq!(direct, compiled, "template {t:?}");
+        }
+    }
+
+    #[test]
+    fn templates_with_helpers_or_blocks_are_not_direct() {
+        for t in ["a: {{upper x}}\n", "{{#if x}}a: 1{{/if}}\n", "a: {{~x}}\n", "a: \\{{x}}\n", "{{> p}}\n"] {
+            assert!(prepass::prepare(t, 0).unwrap().direct.is_none(), "{t}");
+        }
     }
 }

@@ -121,10 +121,9 @@ impl HelperDef for PositionHelper {
         }
         let mut text = String::new();
         if problems.is_empty()
-            && let Err(Unplaceable(why)) = place(value.value(), placeholder.context, &mut text)
+            && let Err(why) = place(value.value(), placeholder.context, &mut text)
         {
-            let name = value.relative_path().map_or_else(|| "the value".to_string(), |p| format!("`{p}`"));
-            problems.push(Problem::Invalid(format!("{name} cannot be placed here: {why}")));
+            problems.push(unplaceable(value.relative_path().map(String::as_str), why));
         }
         if problems.is_empty() {
             out.write(&text)?;
@@ -141,7 +140,14 @@ impl HelperDef for PositionHelper {
     }
 }
 
-fn place(v: &Json, position: Position, out: &mut String) -> Result<(), Unplaceable> {
+/// The problem for a value its position cannot hold.
+pub fn unplaceable(name: Option<&str>, Unplaceable(why): Unplaceable) -> Problem {
+    let name = name.map_or_else(|| "the value".to_string(), |p| format!("`{p}`"));
+    Problem::Invalid(format!("{name} cannot be placed here: {why}"))
+}
+
+/// Appends `v` escaped for `position`.
+pub fn place(v: &Json, position: Position, out: &mut String) -> Result<(), Unplaceable> {
     match position {
         Position::Value => escape::flow_value_into(v, out),
         Position::Quoted => escape::double_quoted_into(&escape::text_of(v), out),

@@ -63,6 +63,19 @@ pub struct Prepared {
     pub placeholders: Vec<Placeholder>,
     /// Every bare name the template refers to (first path segment), for unused-parameter checks.
     pub names: Vec<String>,
+    /// For templates whose only tags are plain `{{name}}` / `{{a.b}}` values (most manifests):
+    /// the rewritten text cut into literal pieces and values, so they can be rendered without
+    /// compiling Handlebars at all. Same helpers, same escaping, same output.
+    pub direct: Option<Vec<Piece>>,
+}
+
+/// A piece of a directly renderable template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Literal text: a range of [`Prepared::text`].
+    Text(std::ops::Range<usize>),
+    /// A value: the placeholder's index and the path of the parameter.
+    Value { placeholder: usize, path: Vec<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,9 +99,10 @@ pub fn prepare(src: &str, file_id: usize) -> Result<Prepared, PrepassError> {
     let mut scanner = Scanner::new(src, &tags);
     scanner.run()?;
     let Scanner { edits, placeholders, .. } = scanner;
-    let text = apply_edits(src, &tags, edits, &placeholders, file_id);
+    let (text, wrapped) = apply_edits(src, &tags, edits, &placeholders, file_id);
     let names = referenced_names(src, &tags);
-    Ok(Prepared { text, placeholders: placeholders.into_iter().map(|(_, p)| p).collect(), names })
+    let direct = direct_pieces(src, &tags, &placeholders, &wrapped, text.len());
+    Ok(Prepared { text, placeholders: placeholders.into_iter().map(|(_, p)| p).collect(), names, direct })
 }
 
 /// One-based line and column (in characters) of a byte offset.
@@ -660,7 +674,15 @@ fn is_yaml_producing(expr: &str) -> bool {
 
 /// Builds the rewritten template: the recorded edits, plus every printing tag wrapped in
 /// its context helper.
-fn apply_edits(src: &str, tags: &[Tag], mut edits: Vec<Edit>, placeholders: &[(usize, Placeholder)], file_id: usize) -> String {
+/// Returns the text and, for each wrapped tag, its range in the text and placeholder index.
+fn apply_edits(
+    src: &str,
+    tags: &[Tag],
+    mut edits: Vec<Edit>,
+    placeholders: &[(usize, Placeholder)],
+    file_id: usize,
+) -> (String, Vec<(usize, usize, usize)>) {
+    let mut wrapped_at = std::collections::HashMap::new();
     for (index, (t, p)) in placeholders.iter().enumerate() {
         let tag = &tags[*t];
         let expr = tag.expr(src);
@@ -674,19 +696,62 @@ fn apply_edits(src: &str, tags: &[Tag], mut edits: Vec<Edit>, placeholders: &[(u
             index,
             if tag.tilde_right { "~" } else { "" },
         );
+        wrapped_at.insert(tag.start, index);
         edits.push(Edit { start: tag.start, end: tag.end, text });
     }
+    let mut wrapped = Vec::with_capacity(placeholders.len());
     // Insertions at a tag's start go before the tag's own replacement.
     edits.sort_by_key(|e| (e.start, e.end != e.start));
     let mut out = String::with_capacity(src.len() + edits.len() * 24);
     let mut at = 0;
     for e in edits {
         out.push_str(&src[at..e.start]);
+        if e.end > e.start
+            && let Some(&index) = wrapped_at.get(&e.start)
+        {
+            wrapped.push((out.len(), out.len() + e.text.len(), index));
+        }
         out.push_str(&e.text);
         at = e.end.max(at);
     }
     out.push_str(&src[at..]);
-    out
+    (out, wrapped)
+}
+
+/// The pieces of a template that needs nothing of Handlebars but value lookups: every tag
+/// a plain path, no whitespace control, no escaped mustaches.
+fn direct_pieces(
+    src: &str,
+    tags: &[Tag],
+    placeholders: &[(usize, Placeholder)],
+    wrapped: &[(usize, usize, usize)],
+    len: usize,
+) -> Option<Vec<Piece>> {
+    let simple = |t: &Tag| {
+        matches!(t.kind, TagKind::Output | TagKind::Raw) && !t.tilde_left && !t.tilde_right && is_simple_path(t.expr(src))
+    };
+    if src.contains("\\{{") || !tags.iter().all(simple) || wrapped.len() != tags.len() {
+        return None;
+    }
+    let mut pieces = Vec::with_capacity(wrapped.len() * 2 + 1);
+    let mut at = 0;
+    for &(start, end, index) in wrapped {
+        pieces.push(Piece::Text(at..start));
+        let expr = tags[placeholders[index].0].expr(src);
+        pieces.push(Piece::Value { placeholder: index, path: expr.split('.').map(str::to_string).collect() });
+        at = end;
+    }
+    pieces.push(Piece::Text(at..len));
+    Some(pieces)
+}
+
+fn is_simple_path(expr: &str) -> bool {
+    !matches!(expr, "this" | "true" | "false" | "null" | "else")
+        && expr.split('.').all(|seg| {
+            let mut cs = seg.chars();
+            cs.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
 }
 
 fn is_single_token(expr: &str) -> bool {

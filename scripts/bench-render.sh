@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Render benchmark: a generated tree of N templates (about 40 lines and 12 placeholders
+# each) rendered by `kube-openstack render`, side by side with `cp -r` of the same tree,
+# the 2014 algorithm (a Python `re.sub` loop over `%name%`) and `envsubst` per file.
+# Prints wall time and peak memory of each, and the render/cp ratio.
+#
+# Usage: scripts/bench-render.sh [N] [RUNS]   (defaults: 10000 templates, best of 3 runs)
+set -euo pipefail
+N=${1:-10000}
+RUNS=${2:-3}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ko-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+TIME=/usr/bin/time
+[ -x "$TIME" ] || { echo "error: GNU time is needed (apt-get install time)" >&2; exit 2; }
+command -v envsubst >/dev/null || { echo "error: envsubst is needed (apt-get install gettext-base)" >&2; exit 2; }
+
+echo "building the release binary" >&2
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+BIN="$ROOT/target/release/kube-openstack"
+
+echo "generating $N templates in $WORK" >&2
+python3 - "$WORK" "$N" <<'PY'
+import os, sys
+work, n = sys.argv[1], int(sys.argv[2])
+names = [f"param_{i:02d}" for i in range(24)]
+with open(f"{work}/params.yaml", "w") as f:
+    for i, k in enumerate(names):
+        f.write(f"{k}: \"value-{i}-Zq3xK9pLm2Rt7Vw\"\n")
+with open(f"{work}/env.sh", "w") as f:
+    for i, k in enumerate(names):
+        f.write(f"export {k}='value-{i}-Zq3xK9pLm2Rt7Vw'\n")
+# One template body, in three placeholder syntaxes: Handlebars, 2014 %name%, envsubst ${name}.
+body = """apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: svc-{i}
+  labels:
+    app.kubernetes.io/name: svc-{i}
+    app.kubernetes.io/part-of: openstack
+    app.kubernetes.io/managed-by: kube-openstack
+spec:
+  replicas: 3
+  selector:
+    app.kubernetes.io/name: svc-{i}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: svc-{i}
+    spec:
+      containers:
+      - name: api
+        image: {P0}/{P1}/svc:{P2}
+        ports:
+        - containerPort: 8080
+        env:
+        - name: DB_URI
+          value: mysql+pymysql://svc:{P3}@{P4}/svc?charset=utf8
+        - name: RABBITMQ_PASSWORD
+          value: {P5}
+        - name: ADMIN_PASSWORD
+          value: {P6}
+        - name: REGION
+          value: {P7}
+        - name: KEYSTONE_URL
+          value: http://{P8}:5000/v3
+        - name: EXTRA
+          value: {P9}-{P10}
+        command: [svc-api, --config-file, /etc/svc/{P11}.conf]
+        readinessProbe:
+          httpGet: {{path: /, port: 8080}}
+"""
+styles = {"hbs": "{{{{{}}}}}", "pct": "%{}%", "env": "${{{}}}"}
+for style, fmt in styles.items():
+    d = f"{work}/in-{style}"
+    for i in range(n):
+        sub = f"{d}/group-{i % 50:02d}"
+        if i < 50:
+            os.makedirs(sub, exist_ok=True)
+        ps = {f"P{j}": fmt.format(names[(i + j) % len(names)]) for j in range(12)}
+        with open(f"{sub}/svc-{i}.yaml", "w") as f:
+            f.write(body.format(i=i, **ps))
+PY
+cat > "$WORK/resub.py" <<'PY'
+# The 2014 algorithm: a regex substitution of %name% per file, files written one by one.
+import os, re, sys, yaml
+src, dst, params = sys.argv[1], sys.argv[2], yaml.safe_load(open(sys.argv[3]))
+pat = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*)%")
+for dirpath, _, files in os.walk(src):
+    out = os.path.join(dst, os.path.relpath(dirpath, src))
+    os.makedirs(out, exist_ok=True)
+    for name in files:
+        text = open(os.path.join(dirpath, name)).read()
+        open(os.path.join(out, name), "w").write(pat.sub(lambda m: str(params[m.group(1)]), text))
+PY
+cat > "$WORK/envsubst.sh" <<'SH'
+set -e
+. "$3"
+cd "$1"
+find . -type d -exec mkdir -p "$2/{}" \;
+find . -type f -name '*.yaml' | while read -r f; do envsubst < "$f" > "$2/$f"; done
+SH
+cp "$WORK/params.yaml" "$WORK/in-hbs-params.yaml"
+cat "$WORK"/in-*/group-00/svc-0.yaml > /dev/null  # warm the page cache
+
+# best-of-RUNS wall time and peak RSS of a command that writes into $WORK/out
+measure() {
+    local best_t="" best_m=""
+    for _ in $(seq "$RUNS"); do
+        rm -rf "$WORK/out"
+        "$TIME" -f "%e %M" -o "$WORK/t" "$@" > /dev/null 2> "$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
+        read -r t m < "$WORK/t"
+        if [ -z "$best_t" ] || awk "BEGIN{exit !($t < $best_t)}"; then best_t=$t; best_m=$m; fi
+    done
+    echo "$best_t $best_m"
+}
+
+cp_r=$(measure cp -r "$WORK/in-hbs" "$WORK/out")
+ko=$(measure "$BIN" -q render --input-dir "$WORK/in-hbs" --output-dir "$WORK/out" --source file --params-file "$WORK/params.yaml" --state-dir "$WORK/state")
+py=$(measure python3 "$WORK/resub.py" "$WORK/in-pct" "$WORK/out" "$WORK/params.yaml")
+es=$(measure bash "$WORK/envsubst.sh" "$WORK/in-env" "$WORK/out" "$WORK/env.sh")
+
+printf '%-34s %10s %14s\n' "tool ($N templates)" "wall (s)" "peak RSS (MB)"
+row() { read -r t m <<< "$2"; printf '%-34s %10.2f %14.1f\n' "$1" "$t" "$(awk "BEGIN{print $m/1024}")"; }
+row "cp -r (baseline)" "$cp_r"
+row "kube-openstack render" "$ko"
+row "python re.sub loop (2014)" "$py"
+row "envsubst per file" "$es"
+read -r tc _ <<< "$cp_r"; read -r tk mk <<< "$ko"
+awk "BEGIN{printf \"render / cp -r wall-time ratio: %.2f (target <= 1.30); render peak RSS %.1f MB (target < 100)\n\", $tk/$tc, $mk/1024}"
