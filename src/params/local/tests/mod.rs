@@ -20,3 +20,5 @@ pub(super) fn eval(text: &str) -> Evaluation {
 pub(super) fn output<'e>(e: &'e Evaluation, name: &str) -> &'e EvaluatedOutput {
     e.outputs.iter().find(|o| o.name == name).unwrap_or_else(|| panic!("no output `{name}`"))
 }
+
+mod samples;
