@@ -22,3 +22,5 @@ pub(super) fn output<'e>(e: &'e Evaluation, name: &str) -> &'e EvaluatedOutput {
 }
 
 mod samples;
+mod random;
+mod store;
