@@ -67,3 +67,4 @@ pub(super) fn error_of(expr: &str) -> String {
     }
 }
 mod functions;
+mod conditions;
