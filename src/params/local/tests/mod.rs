@@ -68,3 +68,4 @@ pub(super) fn error_of(expr: &str) -> String {
 }
 mod functions;
 mod conditions;
+mod params;
