@@ -69,3 +69,5 @@ pub(super) fn error_of(expr: &str) -> String {
 mod functions;
 mod conditions;
 mod params;
+mod cloud;
+mod template;
