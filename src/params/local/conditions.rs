@@ -48,10 +48,14 @@ impl Evaluator<'_, '_> {
         let here = format!("condition `{name}`");
         let result = self.cond_value(def, &here).and_then(|v| match v {
             Value::Bool(b) => Ok(b),
-            other => Err(self.invalid(&here, format!("the definition must evaluate to a boolean, not `{other}`"))),
+            other => Err(self.invalid(
+                &here,
+                format!("the definition must evaluate to a boolean, not `{other}`"),
+            )),
         });
         self.stack.pop();
-        self.conditions.insert(name.to_string(), Some(result.clone()));
+        self.conditions
+            .insert(name.to_string(), Some(result.clone()));
         result
     }
 
@@ -59,7 +63,12 @@ impl Evaluator<'_, '_> {
         let start = self.stack.iter().position(|n| n == name).unwrap_or(0);
         let mut chain: Vec<String> = self.stack[start..].to_vec();
         chain.push(name.to_string());
-        LocalError::Cycle { template: self.t.name.clone(), kind, chain }.into()
+        LocalError::Cycle {
+            template: self.t.name.clone(),
+            kind,
+            chain,
+        }
+        .into()
     }
 
     /// Resolve an expression where only condition functions are functions.
@@ -82,9 +91,12 @@ impl Evaluator<'_, '_> {
                 }
                 Ok(Value::Object(out))
             }
-            Value::Array(items) => {
-                Ok(Value::Array(items.iter().map(|i| self.cond_value(i, at)).collect::<Result<_, _>>()?))
-            }
+            Value::Array(items) => Ok(Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.cond_value(i, at))
+                    .collect::<Result<_, _>>()?,
+            )),
             other => Ok(other.clone()),
         }
     }
@@ -113,7 +125,13 @@ impl Evaluator<'_, '_> {
             CondFn::And | CondFn::Or => {
                 let items = match args.as_array() {
                     Some(items) if items.len() >= 2 => items,
-                    _ => return Err(self.fn_err(at, name, "arguments must be a list of at least two conditions")),
+                    _ => {
+                        return Err(self.fn_err(
+                            at,
+                            name,
+                            "arguments must be a list of at least two conditions",
+                        ));
+                    }
                 };
                 // Heat resolves every argument before combining them.
                 let mut bools = Vec::new();
@@ -122,14 +140,22 @@ impl Evaluator<'_, '_> {
                     bools.push(self.as_condition(&v, at)?);
                 }
                 let and = f == CondFn::And;
-                Ok(Value::Bool(if and { bools.iter().all(|b| *b) } else { bools.iter().any(|b| *b) }))
+                Ok(Value::Bool(if and {
+                    bools.iter().all(|b| *b)
+                } else {
+                    bools.iter().any(|b| *b)
+                }))
             }
             CondFn::Contains => {
                 let (a, b) = pair(self)?;
                 let (value, seq) = (self.cond_value(&a, at)?, self.cond_value(&b, at)?);
-                super::functions::contains(&value, &seq).map(Value::Bool).map_err(|m| self.fn_err(at, name, m))
+                super::functions::contains(&value, &seq)
+                    .map(Value::Bool)
+                    .map_err(|m| self.fn_err(at, name, m))
             }
-            CondFn::Yaql => Err(self.fn_err(at, name, "yaql expressions cannot be evaluated locally")),
+            CondFn::Yaql => {
+                Err(self.fn_err(at, name, "yaql expressions cannot be evaluated locally"))
+            }
         }
     }
 }

@@ -23,9 +23,18 @@ pub struct Constraint {
 
 #[derive(Debug, Clone)]
 pub enum Rule {
-    Length { min: Option<i64>, max: Option<i64> },
-    Range { min: Option<Number>, max: Option<Number> },
-    Modulo { step: i64, offset: i64 },
+    Length {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
+    Range {
+        min: Option<Number>,
+        max: Option<Number>,
+    },
+    Modulo {
+        step: i64,
+        offset: i64,
+    },
     AllowedValues(Vec<Value>),
     AllowedPattern(String),
     /// Checked by a cloud service (e.g. `nova.flavor`); not checked locally.
@@ -38,13 +47,26 @@ impl fmt::Display for Constraint {
         let range = |what: &str, min: Option<String>, max: Option<String>| match (min, max) {
             (Some(lo), None) => format!("the {what} must be at least {lo}"),
             (None, Some(hi)) => format!("the {what} must be no greater than {hi}"),
-            (lo, hi) => format!("the {what} must be in the range {} to {}", lo.unwrap_or_default(), hi.unwrap_or_default()),
+            (lo, hi) => format!(
+                "the {what} must be in the range {} to {}",
+                lo.unwrap_or_default(),
+                hi.unwrap_or_default()
+            ),
         };
         let text = match &self.rule {
-            Rule::Length { min, max } => range("length", min.map(|n| n.to_string()), max.map(|n| n.to_string())),
+            Rule::Length { min, max } => range(
+                "length",
+                min.map(|n| n.to_string()),
+                max.map(|n| n.to_string()),
+            ),
             Rule::Range { min, max } => range("value", bound(min), bound(max)),
-            Rule::Modulo { step, offset } => format!("the value must be a multiple of {step} with an offset of {offset}"),
-            Rule::AllowedValues(vs) => format!("allowed values: {}", vs.iter().map(py_str).collect::<Vec<_>>().join(", ")),
+            Rule::Modulo { step, offset } => {
+                format!("the value must be a multiple of {step} with an offset of {offset}")
+            }
+            Rule::AllowedValues(vs) => format!(
+                "allowed values: {}",
+                vs.iter().map(py_str).collect::<Vec<_>>().join(", ")
+            ),
             Rule::AllowedPattern(pattern) => format!("value must match pattern: {pattern}"),
             Rule::Custom(name) => format!("value must be of type {name}"),
         };
@@ -68,7 +90,10 @@ pub(crate) fn parse(
     for item in items {
         let c = parse_one(item, version)?;
         if !valid_for(&c.rule, ptype) {
-            return Err(format!("`{}` constraint is not valid for a {ptype} parameter", rule_key(&c.rule)));
+            return Err(format!(
+                "`{}` constraint is not valid for a {ptype} parameter",
+                rule_key(&c.rule)
+            ));
         }
         match &c.rule {
             Rule::Custom(kind) => warnings.push(format!(
@@ -88,7 +113,14 @@ fn parse_one(item: &Value, version: Version) -> Result<Constraint, String> {
     let Value::Object(map) = item else {
         return Err("each constraint must be a map".into());
     };
-    let mut keys = vec!["description", "length", "range", "allowed_values", "allowed_pattern", "custom_constraint"];
+    let mut keys = vec![
+        "description",
+        "length",
+        "range",
+        "allowed_values",
+        "allowed_pattern",
+        "custom_constraint",
+    ];
     if version >= Version::Ocata {
         keys.push("modulo");
     }
@@ -107,17 +139,28 @@ fn parse_one(item: &Value, version: Version) -> Result<Constraint, String> {
                 None => Ok(None),
             }
         };
-        Rule::Range { min: num(min)?, max: num(max)? }
+        Rule::Range {
+            min: num(min)?,
+            max: num(max)?,
+        }
     } else if let Some(d) = map.get("length") {
         let (min, max) = bounds(d, "length")?;
-        let int = |v: Option<&Value>| v.map(|v| as_int(v).ok_or("`length` bounds must be integers")).transpose();
-        Rule::Length { min: int(min)?, max: int(max)? }
+        let int = |v: Option<&Value>| {
+            v.map(|v| as_int(v).ok_or("`length` bounds must be integers"))
+                .transpose()
+        };
+        Rule::Length {
+            min: int(min)?,
+            max: int(max)?,
+        }
     } else if let Some(Value::Array(vs)) = map.get("allowed_values") {
         Rule::AllowedValues(vs.clone())
     } else if map.contains_key("allowed_values") {
         return Err("`allowed_values` must be a list".into());
     } else if let Some(p) = map.get("allowed_pattern") {
-        let Value::String(pattern) = p else { return Err("`allowed_pattern` must be a string".into()) };
+        let Value::String(pattern) = p else {
+            return Err("`allowed_pattern` must be a string".into());
+        };
         compiled = Pattern::compile(pattern).ok().map(Arc::new);
         Rule::AllowedPattern(pattern.clone())
     } else if let Some(c) = map.get("custom_constraint") {
@@ -127,17 +170,28 @@ fn parse_one(item: &Value, version: Version) -> Result<Constraint, String> {
     } else {
         return Err("no constraint expressed".into());
     };
-    Ok(Constraint { rule, description, compiled })
+    Ok(Constraint {
+        rule,
+        description,
+        compiled,
+    })
 }
 
 fn bounds<'v>(d: &'v Value, what: &str) -> Result<(Option<&'v Value>, Option<&'v Value>), String> {
-    let Value::Object(m) = d else { return Err(format!("`{what}` must be a map with `min` and/or `max`")) };
+    let Value::Object(m) = d else {
+        return Err(format!("`{what}` must be a map with `min` and/or `max`"));
+    };
     if let Some(bad) = m.keys().find(|k| *k != "min" && *k != "max") {
         return Err(format!("invalid key `{bad}` in `{what}`"));
     }
-    let (min, max) = (m.get("min").filter(|v| !v.is_null()), m.get("max").filter(|v| !v.is_null()));
+    let (min, max) = (
+        m.get("min").filter(|v| !v.is_null()),
+        m.get("max").filter(|v| !v.is_null()),
+    );
     if min.is_none() && max.is_none() {
-        return Err(format!("a `{what}` constraint must have a `min` and/or a `max`"));
+        return Err(format!(
+            "a `{what}` constraint must have a `min` and/or a `max`"
+        ));
     }
     Ok((min, max))
 }
@@ -151,8 +205,13 @@ fn as_int(v: &Value) -> Option<i64> {
 }
 
 fn modulo(d: &Value) -> Result<Rule, String> {
-    let Value::Object(m) = d else { return Err("`modulo` must be a map with `step` and `offset`".into()) };
-    let (Some(step), Some(offset)) = (m.get("step").and_then(as_int), m.get("offset").and_then(as_int)) else {
+    let Value::Object(m) = d else {
+        return Err("`modulo` must be a map with `step` and `offset`".into());
+    };
+    let (Some(step), Some(offset)) = (
+        m.get("step").and_then(as_int),
+        m.get("offset").and_then(as_int),
+    ) else {
         return Err("a `modulo` constraint must have integer `step` and `offset`".into());
     };
     if step == 0 {
@@ -187,17 +246,30 @@ fn valid_for(rule: &Rule, t: ParamType) -> bool {
 
 impl Constraint {
     /// Check a converted parameter value; the error never shows a hidden value.
-    pub(crate) fn check(&self, value: &Value, ptype: ParamType, hidden: bool) -> Result<(), String> {
+    pub(crate) fn check(
+        &self,
+        value: &Value,
+        ptype: ParamType,
+        hidden: bool,
+    ) -> Result<(), String> {
         match self.broken(value, ptype, hidden) {
             None => Ok(()),
-            Some(_) if self.description.is_some() => Err(self.description.clone().unwrap_or_default()),
+            Some(_) if self.description.is_some() => {
+                Err(self.description.clone().unwrap_or_default())
+            }
             Some(message) => Err(message),
         }
     }
 
     /// The default message when `value` breaks the rule.
     fn broken(&self, value: &Value, ptype: ParamType, hidden: bool) -> Option<String> {
-        let shown = |v: &Value| if hidden { "the value".to_string() } else { py_str(v) };
+        let shown = |v: &Value| {
+            if hidden {
+                "the value".to_string()
+            } else {
+                py_str(v)
+            }
+        };
         let none = |n: Option<String>| n.unwrap_or_else(|| "None".into());
         match &self.rule {
             Rule::Length { min, max } => {
@@ -208,24 +280,48 @@ impl Constraint {
                     _ => return Some("the value has no length".into()),
                 } as i64;
                 let ok = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
-                (!ok).then(|| format!("length ({n}) is out of range (min: {}, max: {})", none(min.map(|m| m.to_string())), none(max.map(|m| m.to_string()))))
+                (!ok).then(|| {
+                    format!(
+                        "length ({n}) is out of range (min: {}, max: {})",
+                        none(min.map(|m| m.to_string())),
+                        none(max.map(|m| m.to_string()))
+                    )
+                })
             }
             Rule::Range { min, max } => {
                 let x = value.as_f64().unwrap_or(f64::NAN);
-                let ok = min.as_ref().is_none_or(|m| x >= m.as_f64().unwrap_or(f64::NAN))
-                    && max.as_ref().is_none_or(|m| x <= m.as_f64().unwrap_or(f64::NAN));
+                let ok = min
+                    .as_ref()
+                    .is_none_or(|m| x >= m.as_f64().unwrap_or(f64::NAN))
+                    && max
+                        .as_ref()
+                        .is_none_or(|m| x <= m.as_f64().unwrap_or(f64::NAN));
                 let bound = |b: &Option<Number>| none(b.as_ref().map(number_str));
-                (!ok).then(|| format!("{} is out of range (min: {}, max: {})", shown(value), bound(min), bound(max)))
+                (!ok).then(|| {
+                    format!(
+                        "{} is out of range (min: {}, max: {})",
+                        shown(value),
+                        bound(min),
+                        bound(max)
+                    )
+                })
             }
             Rule::Modulo { step, offset } => {
                 let x = value.as_f64().unwrap_or(f64::NAN);
                 let s = *step as f64;
                 let ok = ((x % s) + s) % s == *offset as f64;
-                (!ok).then(|| format!("{} is not a multiple of {step} with an offset of {offset}", shown(value)))
+                (!ok).then(|| {
+                    format!(
+                        "{} is not a multiple of {step} with an offset of {offset}",
+                        shown(value)
+                    )
+                })
             }
             Rule::AllowedValues(allowed) => {
                 let ok = match value {
-                    Value::Array(items) => items.iter().all(|i| allowed.iter().any(|a| py_eq(i, a))),
+                    Value::Array(items) => {
+                        items.iter().all(|i| allowed.iter().any(|a| py_eq(i, a)))
+                    }
                     _ => allowed.iter().any(|a| same_as_schema_type(a, value, ptype)),
                 };
                 let list = allowed.iter().map(py_str).collect::<Vec<_>>().join(", ");
@@ -236,8 +332,13 @@ impl Constraint {
                 let ok = p.full_match(value.as_str().unwrap_or_default());
                 match ok {
                     Some(true) => None,
-                    Some(false) => Some(format!("\"{}\" does not match pattern \"{pattern}\"", shown(value))),
-                    None => Some(format!("pattern \"{pattern}\" is too costly to check locally")),
+                    Some(false) => Some(format!(
+                        "\"{}\" does not match pattern \"{pattern}\"",
+                        shown(value)
+                    )),
+                    None => Some(format!(
+                        "pattern \"{pattern}\" is too costly to check locally"
+                    )),
                 }
             }
             Rule::Custom(_) => None,
@@ -254,7 +355,10 @@ fn same_as_schema_type(allowed: &Value, value: &Value, ptype: ParamType) -> bool
             _ => false,
         },
         ParamType::Boolean => {
-            let (a, v) = (bool_from_string(&py_str(allowed)), bool_from_string(&py_str(value)));
+            let (a, v) = (
+                bool_from_string(&py_str(allowed)),
+                bool_from_string(&py_str(value)),
+            );
             a.is_some() && a == v
         }
         _ => py_str(allowed) == py_str(value),

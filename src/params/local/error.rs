@@ -22,24 +22,71 @@ pub enum LocalError {
     Template { template: String, message: String },
     /// A resource, output, parameter or condition is malformed.
     #[error("`{template}`: {at}: {message}")]
-    Invalid { template: String, at: String, message: String },
+    Invalid {
+        template: String,
+        at: String,
+        message: String,
+    },
     /// An intrinsic function got arguments it cannot use.
     #[error("`{template}`: {at}: `{function}`: {message}")]
-    Function { template: String, at: String, function: String, message: String },
-    #[error("`{template}`: {at}: {kind} `{name}` is not defined{}", known_list(known))]
-    UnknownReference { template: String, at: String, kind: RefKind, name: String, known: Vec<String> },
-    #[error("unknown stack parameter `{name}`: `{template}` declares{}", names_or_none(known))]
-    UnknownParameter { template: String, name: String, known: Vec<String> },
+    Function {
+        template: String,
+        at: String,
+        function: String,
+        message: String,
+    },
+    #[error(
+        "`{template}`: {at}: {kind} `{name}` is not defined{}",
+        known_list(known)
+    )]
+    UnknownReference {
+        template: String,
+        at: String,
+        kind: RefKind,
+        name: String,
+        known: Vec<String>,
+    },
+    #[error(
+        "unknown stack parameter `{name}`: `{template}` declares{}",
+        names_or_none(known)
+    )]
+    UnknownParameter {
+        template: String,
+        name: String,
+        known: Vec<String>,
+    },
     #[error("{} of `{template}` {} no value and no default: {}", plural(names.len(), "stack parameter"), if names.len() == 1 { "has" } else { "have" }, ticked(names))]
-    MissingParameters { template: String, names: Vec<String> },
+    MissingParameters {
+        template: String,
+        names: Vec<String>,
+    },
     #[error("stack parameter `{name}` of `{template}`: {message}")]
-    ParameterValue { template: String, name: String, message: String },
+    ParameterValue {
+        template: String,
+        name: String,
+        message: String,
+    },
     #[error("`{template}`: circular dependency between {kind}: {}", chain.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" -> "))]
-    Cycle { template: String, kind: &'static str, chain: Vec<String> },
+    Cycle {
+        template: String,
+        kind: &'static str,
+        chain: Vec<String>,
+    },
     #[error("cannot evaluate {} of `{template}` without a cloud:{}", plural(outputs.len(), "output"), outputs.iter().map(|o| format!("\n  {o}")).collect::<String>())]
-    CannotEvaluate { template: String, outputs: Vec<OutputNeeds> },
-    #[error("`{key}` is neither an output nor a resource of `{template}`{}", candidates_list(outputs, resources))]
-    UnknownKey { template: String, key: String, outputs: Vec<String>, resources: Vec<String> },
+    CannotEvaluate {
+        template: String,
+        outputs: Vec<OutputNeeds>,
+    },
+    #[error(
+        "`{key}` is neither an output nor a resource of `{template}`{}",
+        candidates_list(outputs, resources)
+    )]
+    UnknownKey {
+        template: String,
+        key: String,
+        outputs: Vec<String>,
+        resources: Vec<String>,
+    },
 }
 
 impl LocalError {
@@ -47,9 +94,14 @@ impl LocalError {
     pub fn hint(&self) -> Option<String> {
         match self {
             LocalError::CannotEvaluate { outputs, .. } => Some(cannot_evaluate_hint(outputs)),
-            LocalError::MissingParameters { names, .. } => {
-                Some(format!("pass {}", names.iter().map(|n| format!("`-P {n}=VALUE`")).collect::<Vec<_>>().join(" ")))
-            }
+            LocalError::MissingParameters { names, .. } => Some(format!(
+                "pass {}",
+                names
+                    .iter()
+                    .map(|n| format!("`-P {n}=VALUE`"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
             LocalError::UnknownParameter { .. } => {
                 Some("stack parameters are declared in the template's `parameters` section".into())
             }
@@ -59,12 +111,17 @@ impl LocalError {
 }
 
 fn cannot_evaluate_hint(outputs: &[OutputNeeds]) -> String {
-    let overrides: Vec<String> = outputs.iter().map(|o| format!("`-p {}=VALUE`", o.output)).collect();
+    let overrides: Vec<String> = outputs
+        .iter()
+        .map(|o| format!("`-p {}=VALUE`", o.output))
+        .collect();
     let mut switches: Vec<String> = outputs
         .iter()
         .flat_map(|o| &o.needs)
         .flat_map(|n| match n {
-            CloudNeed::Resource { condition_params, .. } => condition_params.clone(),
+            CloudNeed::Resource {
+                condition_params, ..
+            } => condition_params.clone(),
             _ => Vec::new(),
         })
         .collect();
@@ -75,7 +132,11 @@ fn cannot_evaluate_hint(outputs: &[OutputNeeds]) -> String {
     } else {
         format!(
             "set the stack parameter that disables the resource ({})",
-            switches.iter().map(|p| format!("`-P {p}=...`")).collect::<Vec<_>>().join(", ")
+            switches
+                .iter()
+                .map(|p| format!("`-P {p}=...`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     format!(
@@ -121,11 +182,24 @@ pub enum CloudNeed {
 impl fmt::Display for CloudNeed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CloudNeed::Resource { name, resource_type, .. } => {
-                write!(f, "resource `{name}` ({resource_type}), which only a cloud can create")
+            CloudNeed::Resource {
+                name,
+                resource_type,
+                ..
+            } => {
+                write!(
+                    f,
+                    "resource `{name}` ({resource_type}), which only a cloud can create"
+                )
             }
-            CloudNeed::ResourceId { name, resource_type } => {
-                write!(f, "the id Heat assigns to resource `{name}` ({resource_type})")
+            CloudNeed::ResourceId {
+                name,
+                resource_type,
+            } => {
+                write!(
+                    f,
+                    "the id Heat assigns to resource `{name}` ({resource_type})"
+                )
             }
             CloudNeed::PseudoParameter { name } => {
                 write!(f, "pseudo parameter `{name}`, which only a real stack has")
@@ -163,25 +237,49 @@ impl From<LocalError> for Fail {
 }
 
 fn known_list(known: &[String]) -> String {
-    if known.is_empty() { String::new() } else { format!(" (known: {})", ticked(known)) }
+    if known.is_empty() {
+        String::new()
+    } else {
+        format!(" (known: {})", ticked(known))
+    }
 }
 
 fn names_or_none(known: &[String]) -> String {
-    if known.is_empty() { " no parameters".into() } else { format!(" {}", ticked(known)) }
+    if known.is_empty() {
+        " no parameters".into()
+    } else {
+        format!(" {}", ticked(known))
+    }
 }
 
 fn candidates_list(outputs: &[String], resources: &[String]) -> String {
-    format!("; outputs: {}; resources: {}", ticked_or_none(outputs), ticked_or_none(resources))
+    format!(
+        "; outputs: {}; resources: {}",
+        ticked_or_none(outputs),
+        ticked_or_none(resources)
+    )
 }
 
 fn ticked_or_none(names: &[String]) -> String {
-    if names.is_empty() { "none".into() } else { ticked(names) }
+    if names.is_empty() {
+        "none".into()
+    } else {
+        ticked(names)
+    }
 }
 
 fn ticked(names: &[String]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn plural(n: usize, noun: &str) -> String {
-    if n == 1 { noun.to_string() } else { format!("{n} {noun}s") }
+    if n == 1 {
+        noun.to_string()
+    } else {
+        format!("{n} {noun}s")
+    }
 }

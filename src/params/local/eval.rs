@@ -31,7 +31,11 @@ pub(crate) struct Evaluator<'t, 's> {
 }
 
 impl<'t, 's> Evaluator<'t, 's> {
-    pub(crate) fn new(t: &'t LocalTemplate, params: BTreeMap<String, Val>, store: &'s mut GeneratedValues) -> Self {
+    pub(crate) fn new(
+        t: &'t LocalTemplate,
+        params: BTreeMap<String, Val>,
+        store: &'s mut GeneratedValues,
+    ) -> Self {
         Evaluator {
             t,
             params,
@@ -54,7 +58,12 @@ impl<'t, 's> Evaluator<'t, 's> {
     }
 
     pub(crate) fn invalid(&self, at: &str, message: impl Into<String>) -> Fail {
-        LocalError::Invalid { template: self.t.name.clone(), at: at.into(), message: message.into() }.into()
+        LocalError::Invalid {
+            template: self.t.name.clone(),
+            at: at.into(),
+            message: message.into(),
+        }
+        .into()
     }
 
     pub(crate) fn unknown(&self, at: &str, kind: RefKind, name: &str) -> Fail {
@@ -63,8 +72,14 @@ impl<'t, 's> Evaluator<'t, 's> {
             RefKind::Resource => self.t.resources.keys().cloned().collect(),
             RefKind::Condition => self.t.conditions.keys().cloned().collect(),
         };
-        LocalError::UnknownReference { template: self.t.name.clone(), at: at.into(), kind, name: name.into(), known }
-            .into()
+        LocalError::UnknownReference {
+            template: self.t.name.clone(),
+            at: at.into(),
+            kind,
+            name: name.into(),
+            known,
+        }
+        .into()
     }
 
     /// Evaluate a value expression.
@@ -89,7 +104,11 @@ impl<'t, 's> Evaluator<'t, 's> {
 
     fn eval_map(&mut self, m: &Map<String, Value>, at: &str) -> Result<Val, Fail> {
         let vals = all(m.values().map(|v| self.eval(v, at)))?;
-        let out: Map<String, Value> = m.keys().cloned().zip(vals.iter().map(|x| x.v.clone())).collect();
+        let out: Map<String, Value> = m
+            .keys()
+            .cloned()
+            .zip(vals.iter().map(|x| x.v.clone()))
+            .collect();
         Ok(Val::derived(Value::Object(out), &vals))
     }
 
@@ -102,23 +121,43 @@ impl<'t, 's> Evaluator<'t, 's> {
             Func::GetParam => self.get_param(&a, at),
             Func::GetResource => self.get_resource(&a, at),
             Func::GetAttr => self.get_attr(&a, at),
-            Func::GetFile => Err(self.fn_err(at, f.name(), "needs the files sent along with the template to Heat; not available locally")),
-            Func::ResourceFacade => Err(self.fn_err(at, f.name(), "only works in the template of a nested stack")),
-            Func::Yaql => Err(self.fn_err(at, f.name(), "yaql expressions cannot be evaluated locally")),
+            Func::GetFile => Err(self.fn_err(
+                at,
+                f.name(),
+                "needs the files sent along with the template to Heat; not available locally",
+            )),
+            Func::ResourceFacade => {
+                Err(self.fn_err(at, f.name(), "only works in the template of a nested stack"))
+            }
+            Func::Yaql => {
+                Err(self.fn_err(at, f.name(), "yaql expressions cannot be evaluated locally"))
+            }
             _ => functions::apply(f, &a, self.t.version).map_err(|m| self.fn_err(at, f.name(), m)),
         }
     }
 
     fn fn_if(&mut self, args: &Value, at: &str) -> Result<Val, Fail> {
         let Value::Array(items) = args else {
-            return Err(self.fn_err(at, "if", "arguments must be [condition, value_if_true, value_if_false]"));
+            return Err(self.fn_err(
+                at,
+                "if",
+                "arguments must be [condition, value_if_true, value_if_false]",
+            ));
         };
         let [cond, yes, no] = items.as_slice() else {
-            return Err(self.fn_err(at, "if", "arguments must be [condition, value_if_true, value_if_false]"));
+            return Err(self.fn_err(
+                at,
+                "if",
+                "arguments must be [condition, value_if_true, value_if_false]",
+            ));
         };
         // Only the chosen branch is evaluated, as in Heat: the other may name
         // a resource that the same condition disables.
-        if self.condition_arg(cond, at)? { self.eval(yes, at) } else { self.eval(no, at) }
+        if self.condition_arg(cond, at)? {
+            self.eval(yes, at)
+        } else {
+            self.eval(no, at)
+        }
     }
 
     pub(crate) fn get_param(&mut self, a: &Val, at: &str) -> Result<Val, Fail> {
@@ -126,22 +165,35 @@ impl<'t, 's> Evaluator<'t, 's> {
             Value::String(s) if !s.is_empty() => (s.as_str(), &[][..]),
             Value::Array(items) if !items.is_empty() => match &items[0] {
                 Value::String(s) => (s.as_str(), &items[1..]),
-                _ => return Err(self.fn_err(at, "get_param", "the parameter name must be a string")),
+                _ => {
+                    return Err(self.fn_err(at, "get_param", "the parameter name must be a string"));
+                }
             },
             Value::Null | Value::String(_) | Value::Array(_) => {
                 return Err(self.fn_err(at, "get_param", "needs a parameter name"));
             }
-            _ => return Err(self.fn_err(at, "get_param", "argument must be a parameter name or a list")),
+            _ => {
+                return Err(self.fn_err(
+                    at,
+                    "get_param",
+                    "argument must be a parameter name or a list",
+                ));
+            }
         };
         if PSEUDO.contains(&name) {
-            return Err(Fail::Cloud(vec![CloudNeed::PseudoParameter { name: name.into() }]));
+            return Err(Fail::Cloud(vec![CloudNeed::PseudoParameter {
+                name: name.into(),
+            }]));
         }
         let Some(p) = self.params.get(name) else {
             return Err(self.unknown(at, RefKind::Parameter, name));
         };
         // Heat answers "" for a path that does not lead anywhere.
         let v = select(&p.v, path, true).unwrap_or_else(|| Value::String(String::new()));
-        Ok(Val { v, secret: p.secret || a.secret })
+        Ok(Val {
+            v,
+            secret: p.secret || a.secret,
+        })
     }
 
     fn get_resource(&mut self, a: &Val, at: &str) -> Result<Val, Fail> {
@@ -157,7 +209,11 @@ impl<'t, 's> Evaluator<'t, 's> {
 
     fn get_attr(&mut self, a: &Val, at: &str) -> Result<Val, Fail> {
         let Some(items) = a.v.as_array().filter(|i| !i.is_empty()) else {
-            return Err(self.fn_err(at, "get_attr", "arguments must be [resource_name, attribute, (path), ...]"));
+            return Err(self.fn_err(
+                at,
+                "get_attr",
+                "arguments must be [resource_name, attribute, (path), ...]",
+            ));
         };
         let Value::String(name) = &items[0] else {
             return Err(self.fn_err(at, "get_attr", "the resource name must be a string"));
@@ -165,7 +221,9 @@ impl<'t, 's> Evaluator<'t, 's> {
         let attr = match items.get(1) {
             None => None,
             Some(Value::String(s)) => Some(s.as_str()),
-            Some(_) => return Err(self.fn_err(at, "get_attr", "the attribute name must be a string")),
+            Some(_) => {
+                return Err(self.fn_err(at, "get_attr", "the attribute name must be a string"));
+            }
         };
         if !self.t.resources.contains_key(name) {
             return Err(self.unknown(at, RefKind::Resource, name));

@@ -34,7 +34,10 @@ pub(crate) fn apply(f: Func, args: &Val, version: Version) -> Result<Val, String
         Func::MakeUrl => make_url(a)?,
         other => return Err(format!("`{}` is not evaluated here", other.name())),
     };
-    Ok(Val { v, secret: args.secret })
+    Ok(Val {
+        v,
+        secret: args.secret,
+    })
 }
 
 fn two(a: &Value) -> Result<[&Value; 2], String> {
@@ -45,12 +48,18 @@ fn two(a: &Value) -> Result<[&Value; 2], String> {
 }
 
 fn str_replace(a: &Value, strict: bool, allow_empty: bool) -> Result<Value, String> {
-    let Value::Object(m) = a else { return Err("arguments must be a map with `template` and `params`".into()) };
+    let Value::Object(m) = a else {
+        return Err("arguments must be a map with `template` and `params`".into());
+    };
     let (Some(template), Some(params)) = (m.get("template"), m.get("params")) else {
         return Err("arguments must be a map with `template` and `params`".into());
     };
-    let Value::String(template) = template else { return Err("`template` must be a string".into()) };
-    let Value::Object(params) = params else { return Err("`params` must be a map".into()) };
+    let Value::String(template) = template else {
+        return Err("`template` must be a string".into());
+    };
+    let Value::Object(params) = params else {
+        return Err("`params` must be a map".into());
+    };
     let mut pairs = Vec::new();
     for (key, value) in params {
         if key.is_empty() {
@@ -63,9 +72,16 @@ fn str_replace(a: &Value, strict: bool, allow_empty: bool) -> Result<Value, Stri
     let mut found = BTreeSet::new();
     let result = replace_all(template, &pairs, &mut found);
     if strict {
-        let missing: Vec<&str> = pairs.iter().map(|(k, _)| *k).filter(|k| !found.contains(*k)).collect();
+        let missing: Vec<&str> = pairs
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| !found.contains(*k))
+            .collect();
         if !missing.is_empty() {
-            return Err(format!("the following params were not found in the template: {}", missing.join(",")));
+            return Err(format!(
+                "the following params were not found in the template: {}",
+                missing.join(",")
+            ));
         }
     }
     Ok(Value::String(result))
@@ -76,14 +92,18 @@ fn replacement(key: &str, value: &Value, allow_empty: bool) -> Result<String, St
         Value::Null => String::new(),
         Value::Array(_) | Value::Object(_) => {
             if !allow_empty && !py_truthy(value) {
-                return Err(format!("`params` has an undefined or empty value for `{key}`"));
+                return Err(format!(
+                    "`params` has an undefined or empty value for `{key}`"
+                ));
             }
             py_json(value)
         }
         scalar => py_str(scalar),
     };
     if !allow_empty && text.is_empty() {
-        return Err(format!("`params` has an undefined or empty value for `{key}`"));
+        return Err(format!(
+            "`params` has an undefined or empty value for `{key}`"
+        ));
     }
     Ok(text)
 }
@@ -91,32 +111,51 @@ fn replacement(key: &str, value: &Value, allow_empty: bool) -> Result<String, St
 /// Split on the first key, replace the rest in each piece, join with the
 /// value: replaced text is never scanned again, as in Heat.
 fn replace_all(s: &str, pairs: &[(&str, String)], found: &mut BTreeSet<String>) -> String {
-    let Some(((key, value), rest)) = pairs.split_first() else { return s.to_string() };
+    let Some(((key, value), rest)) = pairs.split_first() else {
+        return s.to_string();
+    };
     let pieces: Vec<&str> = s.split(key).collect();
     if pieces.len() > 1 {
         found.insert(key.to_string());
     }
-    pieces.iter().map(|p| replace_all(p, rest, found)).collect::<Vec<_>>().join(value)
+    pieces
+        .iter()
+        .map(|p| replace_all(p, rest, found))
+        .collect::<Vec<_>>()
+        .join(value)
 }
 
 fn list_join(a: &Value) -> Result<Value, String> {
     let usage = "arguments must be [delimiter, [string, ...], ...]";
-    let Some((delim, lists)) = a.as_array().and_then(|i| i.split_first()).filter(|(_, l)| !l.is_empty()) else {
+    let Some((delim, lists)) = a
+        .as_array()
+        .and_then(|i| i.split_first())
+        .filter(|(_, l)| !l.is_empty())
+    else {
         return Err(usage.into());
     };
-    let Value::String(delim) = delim else { return Err("the delimiter must be a string".into()) };
+    let Value::String(delim) = delim else {
+        return Err("the delimiter must be a string".into());
+    };
     let mut strings = Vec::new();
     for list in lists {
         if !py_truthy(list) {
             continue;
         }
-        let Value::Array(items) = list else { return Err(format!("can only join lists, not `{}`", py_repr(list))) };
+        let Value::Array(items) = list else {
+            return Err(format!("can only join lists, not `{}`", py_repr(list)));
+        };
         for item in items {
             strings.push(match item {
                 Value::Null => String::new(),
                 Value::String(s) => s.clone(),
                 Value::Array(_) | Value::Object(_) => py_json(item),
-                other => return Err(format!("items to join must be string, map or list, not {}", py_repr(other))),
+                other => {
+                    return Err(format!(
+                        "items to join must be string, map or list, not {}",
+                        py_repr(other)
+                    ));
+                }
             });
         }
     }
@@ -125,7 +164,9 @@ fn list_join(a: &Value) -> Result<Value, String> {
 
 fn str_split(a: &Value) -> Result<Value, String> {
     let usage = "arguments must be [delimiter, string, (index)]";
-    let Some(items) = a.as_array().filter(|i| (2..=3).contains(&i.len())) else { return Err(usage.into()) };
+    let Some(items) = a.as_array().filter(|i| (2..=3).contains(&i.len())) else {
+        return Err(usage.into());
+    };
     let text = match &items[1] {
         Value::Null => return Ok(Value::Null),
         Value::String(s) => s,
@@ -133,12 +174,20 @@ fn str_split(a: &Value) -> Result<Value, String> {
     };
     let pieces: Vec<Value> = match &items[0] {
         // Python's split(None) splits on runs of whitespace.
-        Value::Null => text.split_whitespace().map(|p| Value::String(p.into())).collect(),
+        Value::Null => text
+            .split_whitespace()
+            .map(|p| Value::String(p.into()))
+            .collect(),
         Value::String(d) if d.is_empty() => return Err("the delimiter must not be empty".into()),
-        Value::String(d) => text.split(d.as_str()).map(|p| Value::String(p.into())).collect(),
+        Value::String(d) => text
+            .split(d.as_str())
+            .map(|p| Value::String(p.into()))
+            .collect(),
         _ => return Err("the delimiter must be a string".into()),
     };
-    let Some(index) = items.get(2) else { return Ok(Value::Array(pieces)) };
+    let Some(index) = items.get(2) else {
+        return Ok(Value::Array(pieces));
+    };
     let i = match index {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64)),
         Value::String(s) => py_int(s),
@@ -149,13 +198,18 @@ fn str_split(a: &Value) -> Result<Value, String> {
     let len = pieces.len() as i64;
     let at = if i < 0 { len + i } else { i };
     if !(0..len).contains(&at) {
-        return Err(format!("incorrect index {i}: must be between 0 and {}", len - 1));
+        return Err(format!(
+            "incorrect index {i}: must be between 0 and {}",
+            len - 1
+        ));
     }
     Ok(pieces[at as usize].clone())
 }
 
 fn map_merge(a: &Value) -> Result<Value, String> {
-    let Value::Array(items) = a else { return Err("arguments must be a list of maps".into()) };
+    let Value::Array(items) = a else {
+        return Err("arguments must be a list of maps".into());
+    };
     let mut out = Map::new();
     for item in items {
         match item {
@@ -176,7 +230,8 @@ fn as_map<'v>(v: &'v Value, what: &str) -> Result<Option<&'v Map<String, Value>>
 }
 
 fn map_replace(a: &Value) -> Result<Value, String> {
-    let [input, repl] = two(a).map_err(|_| "arguments must be [map, {keys: ..., values: ...}]".to_string())?;
+    let [input, repl] =
+        two(a).map_err(|_| "arguments must be [map, {keys: ..., values: ...}]".to_string())?;
     let empty = Map::new();
     let input = as_map(input, "the first argument")?.unwrap_or(&empty);
     let repl = as_map(repl, "the second argument")?.unwrap_or(&empty);
@@ -190,13 +245,22 @@ fn map_replace(a: &Value) -> Result<Value, String> {
         let key = match keys.get(k) {
             None | Some(Value::Null) => k.clone(),
             Some(Value::String(new)) if input.contains_key(new) && new != k => {
-                return Err(format!("key replacement `{new}` collides with a key in the input map"));
+                return Err(format!(
+                    "key replacement `{new}` collides with a key in the input map"
+                ));
             }
             Some(Value::String(new)) if out.contains_key(new) => {
-                return Err(format!("key replacement `{new}` collides with a key in the output map"));
+                return Err(format!(
+                    "key replacement `{new}` collides with a key in the output map"
+                ));
             }
             Some(Value::String(new)) => new.clone(),
-            Some(other) => return Err(format!("key replacement `{}` must be a string", py_repr(other))),
+            Some(other) => {
+                return Err(format!(
+                    "key replacement `{}` must be a string",
+                    py_repr(other)
+                ));
+            }
         };
         let value = match v {
             Value::String(s) => values.get(s).cloned().unwrap_or_else(|| v.clone()),
@@ -208,13 +272,16 @@ fn map_replace(a: &Value) -> Result<Value, String> {
 }
 
 fn digest(a: &Value) -> Result<Value, String> {
-    let Some([Value::String(algorithm), Value::String(value)]) = a.as_array().map(Vec::as_slice) else {
+    let Some([Value::String(algorithm), Value::String(value)]) = a.as_array().map(Vec::as_slice)
+    else {
         return Err("arguments must be [\"<algorithm>\", \"<value>\"] (two strings)".into());
     };
     // Python's `six.b`: the text must be Latin-1.
     let bytes: Vec<u8> = value
         .chars()
-        .map(|c| u8::try_from(u32::from(c)).map_err(|_| "the value must be Latin-1 text".to_string()))
+        .map(|c| {
+            u8::try_from(u32::from(c)).map_err(|_| "the value must be Latin-1 text".to_string())
+        })
         .collect::<Result<_, _>>()?;
     let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let out = match algorithm.to_lowercase().as_str() {
@@ -234,7 +301,9 @@ fn digest(a: &Value) -> Result<Value, String> {
 }
 
 fn list_concat(a: &Value, unique: bool) -> Result<Value, String> {
-    let Value::Array(lists) = a else { return Err("arguments must be a list of lists".into()) };
+    let Value::Array(lists) = a else {
+        return Err("arguments must be a list of lists".into());
+    };
     let mut out: Vec<Value> = Vec::new();
     for list in lists {
         match list {
@@ -271,10 +340,20 @@ fn filter(a: &Value) -> Result<Value, String> {
     if !py_truthy(seq) {
         return Ok(seq.clone());
     }
-    let Value::Array(items) = seq else { return Err("only works with lists".into()) };
+    let Value::Array(items) = seq else {
+        return Err("only works with lists".into());
+    };
     if !py_truthy(values) {
         return Ok(seq.clone());
     }
-    let Value::Array(drop) = values else { return Err("the values to filter out must be a list".into()) };
-    Ok(Value::Array(items.iter().filter(|i| !drop.iter().any(|d| py_eq(d, i))).cloned().collect()))
+    let Value::Array(drop) = values else {
+        return Err("the values to filter out must be a list".into());
+    };
+    Ok(Value::Array(
+        items
+            .iter()
+            .filter(|i| !drop.iter().any(|d| py_eq(d, i)))
+            .cloned()
+            .collect(),
+    ))
 }

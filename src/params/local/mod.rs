@@ -130,7 +130,10 @@ impl LocalTemplate {
             match evaluate_output(&mut ev, o) {
                 Ok(Some(out)) => outputs.push(out),
                 Ok(None) => {}
-                Err(Fail::Cloud(n)) => needs.push(OutputNeeds { output: o.name.clone(), needs: n }),
+                Err(Fail::Cloud(n)) => needs.push(OutputNeeds {
+                    output: o.name.clone(),
+                    needs: n,
+                }),
                 Err(Fail::Error(e)) => return Err(*e),
             }
         }
@@ -142,7 +145,10 @@ impl LocalTemplate {
             }
         }
         if !needs.is_empty() {
-            return Err(LocalError::CannotEvaluate { template: self.name.clone(), outputs: needs });
+            return Err(LocalError::CannotEvaluate {
+                template: self.name.clone(),
+                outputs: needs,
+            });
         }
         let mut warnings = Vec::new();
         for w in ev.warnings {
@@ -160,7 +166,10 @@ impl LocalTemplate {
         let start: Vec<Ref> = if let Some(o) = self.outputs.iter().find(|o| o.name == key) {
             self.resource_refs(&o.value)
         } else if self.resources.contains_key(key) {
-            vec![Ref { kind: RefKind::Resource, name: key.to_string() }]
+            vec![Ref {
+                kind: RefKind::Resource,
+                name: key.to_string(),
+            }]
         } else {
             return Err(LocalError::UnknownKey {
                 template: self.name.clone(),
@@ -173,10 +182,21 @@ impl LocalTemplate {
         let mut seen = BTreeSet::new();
         let mut found = Vec::new();
         while let Some(name) = todo.pop() {
-            let Some(def) = self.resources.get(&name).filter(|_| seen.insert(name.clone())) else { continue };
-            let member_type = def.properties.as_ref().and_then(|p| p.pointer("/resource_def/type")).and_then(Value::as_str);
+            let Some(def) = self
+                .resources
+                .get(&name)
+                .filter(|_| seen.insert(name.clone()))
+            else {
+                continue;
+            };
+            let member_type = def
+                .properties
+                .as_ref()
+                .and_then(|p| p.pointer("/resource_def/type"))
+                .and_then(Value::as_str);
             let walk = match (def.rtype.as_str(), member_type) {
-                ("OS::Heat::RandomString", _) | ("OS::Heat::ResourceGroup", Some("OS::Heat::RandomString")) => {
+                ("OS::Heat::RandomString", _)
+                | ("OS::Heat::ResourceGroup", Some("OS::Heat::RandomString")) => {
                     found.push(name.clone());
                     false
                 }
@@ -193,16 +213,21 @@ impl LocalTemplate {
 
     fn resource_refs(&self, expr: &Value) -> Vec<Ref> {
         let refs = refs::collect(expr, self.version, false).unwrap_or_default();
-        refs.into_iter().filter(|r| r.kind == RefKind::Resource).collect()
+        refs.into_iter()
+            .filter(|r| r.kind == RefKind::Resource)
+            .collect()
     }
 }
 
-fn evaluate_output(ev: &mut Evaluator<'_, '_>, o: &OutputDef) -> Result<Option<EvaluatedOutput>, Fail> {
+fn evaluate_output(
+    ev: &mut Evaluator<'_, '_>,
+    o: &OutputDef,
+) -> Result<Option<EvaluatedOutput>, Fail> {
     let at = format!("output `{}`", o.name);
-    if let Some(c) = &o.condition {
-        if !ev.condition_arg(c, &at)? {
-            return Ok(None);
-        }
+    if let Some(c) = &o.condition
+        && !ev.condition_arg(c, &at)?
+    {
+        return Ok(None);
     }
     let val = ev.eval(&o.value, &at)?;
     Ok(Some(EvaluatedOutput {
@@ -217,5 +242,15 @@ fn evaluate_output(ev: &mut Evaluator<'_, '_>, o: &OutputDef) -> Result<Option<E
 /// generated value (e.g. a password passed as a plain parameter).
 fn secret_name(name: &str) -> bool {
     let lower = name.to_lowercase();
-    ["password", "secret", "token", "_key", "salt", "hash_path", "credential"].iter().any(|w| lower.contains(w))
+    [
+        "password",
+        "secret",
+        "token",
+        "_key",
+        "salt",
+        "hash_path",
+        "credential",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
 }

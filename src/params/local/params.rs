@@ -73,9 +73,23 @@ pub(crate) fn parse_section(
     Ok((decls, warnings))
 }
 
-fn parse_one(name: &str, body: &Value, version: Version) -> Result<(ParameterDecl, Vec<String>), String> {
-    let Value::Object(m) = body else { return Err("must be a map".into()) };
-    let mut keys = vec!["type", "description", "default", "constraints", "hidden", "label", "immutable"];
+fn parse_one(
+    name: &str,
+    body: &Value,
+    version: Version,
+) -> Result<(ParameterDecl, Vec<String>), String> {
+    let Value::Object(m) = body else {
+        return Err("must be a map".into());
+    };
+    let mut keys = vec![
+        "type",
+        "description",
+        "default",
+        "constraints",
+        "hidden",
+        "label",
+        "immutable",
+    ];
     if version >= Version::Queens {
         keys.push("tags");
     }
@@ -119,7 +133,11 @@ pub(crate) fn resolve(
 ) -> Result<BTreeMap<String, Val>, LocalError> {
     if let Some(name) = given.keys().find(|n| !decls.iter().any(|d| &d.name == *n)) {
         let known = decls.iter().map(|d| d.name.clone()).collect();
-        return Err(LocalError::UnknownParameter { template: template.into(), name: name.clone(), known });
+        return Err(LocalError::UnknownParameter {
+            template: template.into(),
+            name: name.clone(),
+            known,
+        });
     }
     let missing: Vec<String> = decls
         .iter()
@@ -127,7 +145,10 @@ pub(crate) fn resolve(
         .map(|d| d.name.clone())
         .collect();
     if !missing.is_empty() {
-        return Err(LocalError::MissingParameters { template: template.into(), names: missing });
+        return Err(LocalError::MissingParameters {
+            template: template.into(),
+            names: missing,
+        });
     }
     let mut out = BTreeMap::new();
     for d in decls {
@@ -140,7 +161,13 @@ pub(crate) fn resolve(
             name: d.name.clone(),
             message,
         })?;
-        out.insert(d.name.clone(), Val { v: value, secret: d.hidden });
+        out.insert(
+            d.name.clone(),
+            Val {
+                v: value,
+                secret: d.hidden,
+            },
+        );
     }
     Ok(out)
 }
@@ -156,7 +183,13 @@ fn check(d: &ParameterDecl, raw: &Value) -> Result<Value, String> {
 
 /// Heat's conversion of a parameter value (a CLI string or a YAML default).
 pub(crate) fn convert(t: ParamType, raw: &Value, hidden: bool) -> Result<Value, String> {
-    let shown = || if hidden { "the value".to_string() } else { format!("`{}`", py_str(raw)) };
+    let shown = || {
+        if hidden {
+            "the value".to_string()
+        } else {
+            format!("`{}`", py_str(raw))
+        }
+    };
     match t {
         ParamType::String => Ok(Value::String(py_str(raw))),
         ParamType::Number => match str_to_num(raw) {

@@ -20,7 +20,10 @@ pub(crate) struct Pattern {
 enum Node {
     Char(char),
     Any,
-    Class { negated: bool, items: Vec<Item> },
+    Class {
+        negated: bool,
+        items: Vec<Item>,
+    },
     Start,
     End,
     TextStart,
@@ -28,7 +31,12 @@ enum Node {
     Boundary(bool),
     Concat(Vec<Node>),
     Alt(Vec<Node>),
-    Repeat { node: Box<Node>, min: usize, max: Option<usize>, greedy: bool },
+    Repeat {
+        node: Box<Node>,
+        min: usize,
+        max: Option<usize>,
+        greedy: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -59,7 +67,10 @@ const STEP_BUDGET: usize = 2_000_000;
 
 impl Pattern {
     pub(crate) fn compile(text: &str) -> Result<Pattern, String> {
-        let mut p = Parser { chars: text.chars().collect(), pos: 0 };
+        let mut p = Parser {
+            chars: text.chars().collect(),
+            pos: 0,
+        };
         let root = p.alternation()?;
         if p.pos < p.chars.len() {
             return Err(format!("unbalanced `)` at offset {}", p.pos));
@@ -70,7 +81,10 @@ impl Pattern {
     /// Whether the first match at the start (in Python's priority order)
     /// spans the whole text; `None` if the pattern was too costly to decide.
     pub(crate) fn full_match(&self, text: &str) -> Option<bool> {
-        let m = Matcher { text: text.chars().collect(), steps: Cell::new(0) };
+        let m = Matcher {
+            text: text.chars().collect(),
+            steps: Cell::new(0),
+        };
         let mut end = None;
         m.node(&self.root, 0, &mut |p| {
             end = Some(p);
@@ -105,7 +119,11 @@ impl Parser {
             self.pos += 1;
             alts.push(self.concat()?);
         }
-        Ok(if alts.len() == 1 { alts.remove(0) } else { Node::Alt(alts) })
+        Ok(if alts.len() == 1 {
+            alts.remove(0)
+        } else {
+            Node::Alt(alts)
+        })
     }
 
     fn concat(&mut self) -> Result<Node, String> {
@@ -150,7 +168,10 @@ impl Parser {
 
     fn escape(&mut self) -> Result<Node, String> {
         let c = self.next().ok_or("pattern ends with `\\`")?;
-        let set = |b, negated| Node::Class { negated: false, items: vec![Item::Set(b, negated)] };
+        let set = |b, negated| Node::Class {
+            negated: false,
+            items: vec![Item::Set(b, negated)],
+        };
         Ok(match c {
             'd' | 'D' => set(Builtin::Digit, c == 'D'),
             'w' | 'W' => set(Builtin::Word, c == 'W'),
@@ -174,10 +195,13 @@ impl Parser {
             'a' => '\u{7}',
             'x' => {
                 let hex: String = [self.next(), self.next()].iter().flatten().collect();
-                let code = u32::from_str_radix(&hex, 16).map_err(|_| "bad `\\x` escape".to_string())?;
+                let code =
+                    u32::from_str_radix(&hex, 16).map_err(|_| "bad `\\x` escape".to_string())?;
                 char::from_u32(code).ok_or("bad `\\x` escape")?
             }
-            c if c.is_ascii_alphanumeric() => return Err(format!("escape `\\{c}` is not supported")),
+            c if c.is_ascii_alphanumeric() => {
+                return Err(format!("escape `\\{c}` is not supported"));
+            }
             c => c,
         })
     }
@@ -195,18 +219,37 @@ impl Parser {
             first = false;
             let lo = match c {
                 '\\' => match self.next().ok_or("pattern ends with `\\`")? {
-                    'd' => { items.push(Item::Set(Builtin::Digit, false)); continue; }
-                    'D' => { items.push(Item::Set(Builtin::Digit, true)); continue; }
-                    'w' => { items.push(Item::Set(Builtin::Word, false)); continue; }
-                    'W' => { items.push(Item::Set(Builtin::Word, true)); continue; }
-                    's' => { items.push(Item::Set(Builtin::Space, false)); continue; }
-                    'S' => { items.push(Item::Set(Builtin::Space, true)); continue; }
+                    'd' => {
+                        items.push(Item::Set(Builtin::Digit, false));
+                        continue;
+                    }
+                    'D' => {
+                        items.push(Item::Set(Builtin::Digit, true));
+                        continue;
+                    }
+                    'w' => {
+                        items.push(Item::Set(Builtin::Word, false));
+                        continue;
+                    }
+                    'W' => {
+                        items.push(Item::Set(Builtin::Word, true));
+                        continue;
+                    }
+                    's' => {
+                        items.push(Item::Set(Builtin::Space, false));
+                        continue;
+                    }
+                    'S' => {
+                        items.push(Item::Set(Builtin::Space, true));
+                        continue;
+                    }
                     'b' => '\u{8}',
                     e => self.literal_escape(e)?,
                 },
                 c => c,
             };
-            let is_range = self.peek() == Some('-') && self.chars.get(self.pos + 1).is_some_and(|&n| n != ']');
+            let is_range =
+                self.peek() == Some('-') && self.chars.get(self.pos + 1).is_some_and(|&n| n != ']');
             if !is_range {
                 items.push(Item::Range(lo, lo));
                 continue;
@@ -240,7 +283,10 @@ impl Parser {
         };
         // Step over `*`, `+`, `?`, or the `}` that `braces` stopped at.
         self.pos += 1;
-        if matches!(atom, Node::Start | Node::End | Node::TextStart | Node::TextEnd | Node::Boundary(_)) {
+        if matches!(
+            atom,
+            Node::Start | Node::End | Node::TextStart | Node::TextEnd | Node::Boundary(_)
+        ) {
             return Err("nothing to repeat".into());
         }
         let greedy = self.peek() != Some('?');
@@ -248,7 +294,12 @@ impl Parser {
         if matches!(self.peek(), Some('*' | '+' | '?')) {
             return Err("possessive or repeated quantifiers are not supported".into());
         }
-        Ok(Node::Repeat { node: Box::new(atom), min, max, greedy })
+        Ok(Node::Repeat {
+            node: Box::new(atom),
+            min,
+            max,
+            greedy,
+        })
     }
 
     /// `{m}`, `{m,}`, `{,n}`, `{m,n}`; anything else leaves `{` literal, as in
@@ -267,7 +318,11 @@ impl Parser {
             }
             Some((lo, hi)) => {
                 let lo = if lo.is_empty() { 0 } else { lo.parse().ok()? };
-                let hi = if hi.is_empty() { None } else { Some(hi.parse().ok()?) };
+                let hi = if hi.is_empty() {
+                    None
+                } else {
+                    Some(hi.parse().ok()?)
+                };
                 (lo, hi)
             }
         };
@@ -291,7 +346,9 @@ impl Matcher {
         match node {
             Node::Char(c) => at == Some(*c) && k(pos + 1),
             Node::Any => at.is_some_and(|c| c != '\n') && k(pos + 1),
-            Node::Class { negated, items } => at.is_some_and(|c| class_has(items, c) != *negated) && k(pos + 1),
+            Node::Class { negated, items } => {
+                at.is_some_and(|c| class_has(items, c) != *negated) && k(pos + 1)
+            }
             Node::Start | Node::TextStart => pos == 0 && k(pos),
             Node::TextEnd => pos == self.text.len() && k(pos),
             Node::End => {
@@ -305,7 +362,12 @@ impl Matcher {
             }
             Node::Concat(items) => self.seq(items, pos, k),
             Node::Alt(alts) => alts.iter().any(|a| self.node(a, pos, k)),
-            Node::Repeat { node, min, max, greedy } => self.repeat(node, *min, *max, *greedy, 0, pos, k),
+            Node::Repeat {
+                node,
+                min,
+                max,
+                greedy,
+            } => self.repeat(node, *min, *max, *greedy, 0, pos, k),
         }
     }
 
@@ -333,13 +395,21 @@ impl Matcher {
         let more = |k: &mut dyn FnMut(usize) -> bool| {
             can_more
                 && self.node(node, pos, &mut |p| {
-                    (p != pos || count < min) && self.repeat(node, min, max, greedy, count + 1, p, k)
+                    (p != pos || count < min)
+                        && self.repeat(node, min, max, greedy, count + 1, p, k)
                 })
         };
+        // Greedy tries one more iteration before stopping here; lazy the reverse.
         if greedy {
-            more(k) || (count >= min && k(pos))
+            if more(k) {
+                return true;
+            }
+            count >= min && k(pos)
         } else {
-            (count >= min && k(pos)) || more(k)
+            if count >= min && k(pos) {
+                return true;
+            }
+            more(k)
         }
     }
 }

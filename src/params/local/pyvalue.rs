@@ -27,8 +27,10 @@ pub(crate) fn py_repr(value: &Value) -> String {
             format!("[{}]", inner.join(", "))
         }
         Value::Object(map) => {
-            let inner: Vec<String> =
-                map.iter().map(|(k, v)| format!("{}: {}", repr_str(k), py_repr(v))).collect();
+            let inner: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", repr_str(k), py_repr(v)))
+                .collect();
             format!("{{{}}}", inner.join(", "))
         }
     }
@@ -36,7 +38,11 @@ pub(crate) fn py_repr(value: &Value) -> String {
 
 fn repr_str(s: &str) -> String {
     // Python prefers single quotes unless the text has one and no double quote.
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -49,7 +55,9 @@ fn repr_str(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -69,7 +77,11 @@ pub(crate) fn number_str(n: &Number) -> String {
 /// when the exponent is below -4 or at least 16, and always a `.0` otherwise.
 pub(crate) fn float_repr(f: f64) -> String {
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let sci = format!("{:e}", f.abs());
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -78,7 +90,11 @@ pub(crate) fn float_repr(f: f64) -> String {
     let sign = if f < 0.0 { "-" } else { "" };
     if !(-5 < exp && exp < 16) {
         let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let esign = if exp < 0 { '-' } else { '+' };
         return format!("{sign}{first}{frac}e{esign}{:02}", exp.abs());
     }
@@ -164,7 +180,9 @@ pub(crate) fn py_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Null, Value::Null) => true,
         (Value::String(x), Value::String(y)) => x == y,
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| py_eq(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| py_eq(p, q))
+        }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| py_eq(v, w)))
         }
@@ -200,7 +218,11 @@ pub(crate) fn py_truthy(v: &Value) -> bool {
 pub(crate) fn py_int(text: &str) -> Option<i64> {
     let t = text.trim();
     let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
     if !digits.chars().all(|c| c.is_ascii_digit() || c == '_') {
@@ -245,7 +267,10 @@ mod tests {
     #[test]
     fn json_dumps_sorts_keys_and_uses_python_separators() {
         let v = json!({"b": [1, 2.0, true, null], "a": "é\"x"});
-        assert_eq!(py_json(&v), r#"{"a": "\u00e9\"x", "b": [1, 2.0, true, null]}"#);
+        assert_eq!(
+            py_json(&v),
+            r#"{"a": "\u00e9\"x", "b": [1, 2.0, true, null]}"#
+        );
     }
 
     #[test]

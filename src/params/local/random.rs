@@ -15,8 +15,14 @@ use sha2::{Digest, Sha256};
 use super::pyvalue::{py_int, py_str};
 
 const CLASSES: &[(&str, &str)] = &[
-    ("lettersdigits", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
-    ("letters", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    (
+        "lettersdigits",
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+    ),
+    (
+        "letters",
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    ),
     ("lowercase", "abcdefghijklmnopqrstuvwxyz"),
     ("uppercase", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
     ("digits", "0123456789"),
@@ -39,7 +45,13 @@ pub(crate) struct RandomSpec {
 impl RandomSpec {
     /// Read the evaluated `properties` of a RandomString; the error is the message.
     pub(crate) fn from_properties(props: &Map<String, Value>) -> Result<RandomSpec, String> {
-        let known = ["length", "sequence", "character_classes", "character_sequences", "salt"];
+        let known = [
+            "length",
+            "sequence",
+            "character_classes",
+            "character_sequences",
+            "salt",
+        ];
         if let Some(bad) = props.keys().find(|k| !known.contains(&k.as_str())) {
             return Err(format!("unknown property `{bad}`"));
         }
@@ -48,11 +60,15 @@ impl RandomSpec {
             None => 32,
             Some(v) => bounded_int(v, "length")?,
         };
-        let sequence = get("sequence").map(|v| string_prop(v, "sequence")).transpose()?;
+        let sequence = get("sequence")
+            .map(|v| string_prop(v, "sequence"))
+            .transpose()?;
         if let Some(s) = &sequence {
             class_chars(s).ok_or_else(|| not_allowed("sequence", s))?;
         }
-        let given = get("character_classes").map(|v| list_of_maps(v, "character_classes")).transpose()?;
+        let given = get("character_classes")
+            .map(|v| list_of_maps(v, "character_classes"))
+            .transpose()?;
         let mut classes = Vec::new();
         for item in given.iter().flatten() {
             classes.push(class_entry(item)?);
@@ -64,7 +80,12 @@ impl RandomSpec {
             (None, Some(_)) => {}
         }
         let mut sequences = Vec::new();
-        for item in get("character_sequences").map(|v| list_of_maps(v, "character_sequences")).transpose()?.iter().flatten() {
+        for item in get("character_sequences")
+            .map(|v| list_of_maps(v, "character_sequences"))
+            .transpose()?
+            .iter()
+            .flatten()
+        {
             sequences.push(sequence_entry(item)?);
         }
         if classes.is_empty() && sequences.is_empty() {
@@ -77,7 +98,12 @@ impl RandomSpec {
             ));
         }
         let salt = get("salt").map(|v| string_prop(v, "salt")).transpose()?;
-        Ok(RandomSpec { length, sequences, classes, salt })
+        Ok(RandomSpec {
+            length,
+            sequences,
+            classes,
+            salt,
+        })
     }
 
     /// A short digest of the spec, to notice when the template changed it.
@@ -93,10 +119,17 @@ impl RandomSpec {
         let mut chars: Vec<char> = Vec::with_capacity(self.length);
         let mut all = BTreeSet::new();
         let pools = self.sequences.iter().map(|(s, m)| (s.as_str(), *m));
-        let classes = self.classes.iter().map(|(c, m)| (class_chars(c).unwrap_or_default(), *m));
+        let classes = self
+            .classes
+            .iter()
+            .map(|(c, m)| (class_chars(c).unwrap_or_default(), *m));
         for (source, min) in pools.chain(classes) {
             // Heat draws from the set of characters, so repeats in a sequence add no weight.
-            let pool: Vec<char> = source.chars().collect::<BTreeSet<_>>().into_iter().collect();
+            let pool: Vec<char> = source
+                .chars()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
             all.extend(pool.iter().copied());
             chars.extend((0..min).filter_map(|_| pool.choose(rng).copied()));
         }
@@ -145,8 +178,13 @@ fn string_prop(v: &Value, what: &str) -> Result<String, String> {
 
 fn list_of_maps<'v>(v: &'v Value, what: &str) -> Result<Vec<&'v Map<String, Value>>, String> {
     let err = || format!("`{what}` must be a list of maps");
-    let Value::Array(items) = v else { return Err(err()) };
-    items.iter().map(|i| i.as_object().ok_or_else(err)).collect()
+    let Value::Array(items) = v else {
+        return Err(err());
+    };
+    items
+        .iter()
+        .map(|i| i.as_object().ok_or_else(err))
+        .collect()
 }
 
 fn class_entry(m: &Map<String, Value>) -> Result<(String, usize), String> {
@@ -220,8 +258,12 @@ impl GeneratedValues {
     /// `OS::Heat::ResourceGroup` named `resource` (`resource/0`, ...).
     pub fn regenerate_all(&mut self, resource: &str) -> Vec<String> {
         let prefix = format!("{resource}/");
-        let keys: Vec<String> =
-            self.values.keys().filter(|k| *k == resource || k.starts_with(&prefix)).cloned().collect();
+        let keys: Vec<String> = self
+            .values
+            .keys()
+            .filter(|k| *k == resource || k.starts_with(&prefix))
+            .cloned()
+            .collect();
         keys.iter().filter_map(|k| self.regenerate(k)).collect()
     }
 
@@ -248,7 +290,12 @@ impl GeneratedValues {
 
     /// The value for `key`: the stored one if any (never changed, even when
     /// the properties changed: stability wins, with a warning), else a new one.
-    pub(crate) fn obtain(&mut self, key: &str, spec: &RandomSpec, warnings: &mut Vec<String>) -> String {
+    pub(crate) fn obtain(
+        &mut self,
+        key: &str,
+        spec: &RandomSpec,
+        warnings: &mut Vec<String>,
+    ) -> String {
         let fingerprint = spec.fingerprint();
         if let Some(stored) = self.values.get_mut(key) {
             if stored.fingerprint.is_empty() {
@@ -264,7 +311,13 @@ impl GeneratedValues {
         // Passwords live long: draw straight from the operating system's
         // CSPRNG so no user-space generator state exists to leak or repeat.
         let value = spec.generate(&mut OsRng.unwrap_err());
-        self.values.insert(key.to_string(), GeneratedValue { value: value.clone(), fingerprint });
+        self.values.insert(
+            key.to_string(),
+            GeneratedValue {
+                value: value.clone(),
+                fingerprint,
+            },
+        );
         value
     }
 

@@ -25,29 +25,40 @@ pub(crate) fn collect(expr: &Value, version: Version, condition: bool) -> Result
 }
 
 fn push(out: &mut Vec<Ref>, kind: RefKind, name: &str) {
-    out.push(Ref { kind, name: name.to_string() });
+    out.push(Ref {
+        kind,
+        name: name.to_string(),
+    });
 }
 
 fn walk(expr: &Value, version: Version, condition: bool, out: &mut Vec<Ref>) -> Result<(), String> {
     match expr {
         Value::Object(m) if m.len() == 1 => {
             let (key, args) = m.iter().next().expect("one entry");
-            if condition {
-                if let Some(f) = version.condition_function(key) {
-                    return walk_condition_fn(f, args, version, out);
-                }
+            if condition && let Some(f) = version.condition_function(key) {
+                return walk_condition_fn(f, args, version, out);
             }
             match version.function(key) {
-                FnStatus::Available(_) if condition => Err(format!("`{key}` cannot be used in a condition")),
+                FnStatus::Available(_) if condition => {
+                    Err(format!("`{key}` cannot be used in a condition"))
+                }
                 FnStatus::Available(f) => walk_fn(f, args, version, out),
-                FnStatus::Later(v) => Err(format!("`{key}` needs `heat_template_version` {v} or later")),
+                FnStatus::Later(v) => Err(format!(
+                    "`{key}` needs `heat_template_version` {v} or later"
+                )),
                 FnStatus::Removed => Err(format!("the function `{key}` is not supported in HOT")),
-                FnStatus::NotAFunction if looks_like_function(key) => Err(format!("unknown function `{key}`")),
+                FnStatus::NotAFunction if looks_like_function(key) => {
+                    Err(format!("unknown function `{key}`"))
+                }
                 FnStatus::NotAFunction => walk(args, version, condition, out),
             }
         }
-        Value::Object(m) => m.values().try_for_each(|v| walk(v, version, condition, out)),
-        Value::Array(items) => items.iter().try_for_each(|v| walk(v, version, condition, out)),
+        Value::Object(m) => m
+            .values()
+            .try_for_each(|v| walk(v, version, condition, out)),
+        Value::Array(items) => items
+            .iter()
+            .try_for_each(|v| walk(v, version, condition, out)),
         _ => Ok(()),
     }
 }
@@ -63,19 +74,28 @@ fn walk_fn(f: Func, args: &Value, version: Version, out: &mut Vec<Ref>) -> Resul
         }
         (Func::If, Value::Array(items)) if !items.is_empty() => {
             condition_ref(&items[0], version, out)?;
-            return items[1..].iter().try_for_each(|v| walk(v, version, false, out));
+            return items[1..]
+                .iter()
+                .try_for_each(|v| walk(v, version, false, out));
         }
         _ => {}
     }
     walk(args, version, false, out)
 }
 
-fn walk_condition_fn(f: CondFn, args: &Value, version: Version, out: &mut Vec<Ref>) -> Result<(), String> {
+fn walk_condition_fn(
+    f: CondFn,
+    args: &Value,
+    version: Version,
+    out: &mut Vec<Ref>,
+) -> Result<(), String> {
     match (f, args) {
         (CondFn::GetParam, _) => param_ref(args, out),
         (CondFn::Not, _) => return condition_ref(args, version, out),
         (CondFn::And | CondFn::Or, Value::Array(items)) => {
-            return items.iter().try_for_each(|i| condition_ref(i, version, out));
+            return items
+                .iter()
+                .try_for_each(|i| condition_ref(i, version, out));
         }
         _ => {}
     }
@@ -83,7 +103,11 @@ fn walk_condition_fn(f: CondFn, args: &Value, version: Version, out: &mut Vec<Re
 }
 
 /// A place that takes a condition: a name, a boolean, or a condition function.
-pub(crate) fn condition_ref(expr: &Value, version: Version, out: &mut Vec<Ref>) -> Result<(), String> {
+pub(crate) fn condition_ref(
+    expr: &Value,
+    version: Version,
+    out: &mut Vec<Ref>,
+) -> Result<(), String> {
     match expr {
         Value::String(name) => {
             push(out, RefKind::Condition, name);
@@ -106,13 +130,20 @@ fn param_ref(args: &Value, out: &mut Vec<Ref>) {
 
 /// Check every reference and function name in the template.
 pub(crate) fn check(t: &LocalTemplate) -> Result<(), LocalError> {
-    let invalid = |at: &str, message: String| LocalError::Invalid { template: t.name.clone(), at: at.into(), message };
+    let invalid = |at: &str, message: String| LocalError::Invalid {
+        template: t.name.clone(),
+        at: at.into(),
+        message,
+    };
     for (name, def) in &t.conditions {
         let at = format!("condition `{name}`");
         let shape_ok = matches!(def, Value::Bool(_))
             || matches!(def, Value::Object(m) if m.len() == 1 && m.keys().all(|k| t.version.condition_function(k).is_some()));
         if !shape_ok {
-            return Err(invalid(&at, "the definition must be a boolean or a condition function".into()));
+            return Err(invalid(
+                &at,
+                "the definition must be a boolean or a condition function".into(),
+            ));
         }
         let refs = collect(def, t.version, true).map_err(|m| invalid(&at, m))?;
         verify(t, &at, &refs)?;
@@ -126,7 +157,10 @@ pub(crate) fn check(t: &LocalTemplate) -> Result<(), LocalError> {
         if let Some(c) = &r.condition {
             condition_ref(c, t.version, &mut refs).map_err(|m| invalid(&at, m))?;
         }
-        refs.extend(r.depends_on.iter().map(|d| Ref { kind: RefKind::Resource, name: d.clone() }));
+        refs.extend(r.depends_on.iter().map(|d| Ref {
+            kind: RefKind::Resource,
+            name: d.clone(),
+        }));
         verify(t, &at, &refs)?;
     }
     for o in &t.outputs {

@@ -40,7 +40,8 @@ impl Evaluator<'_, '_> {
         self.stack.push(name.to_string());
         let result = self.resolve_resource(name);
         self.stack.pop();
-        self.resources.insert(name.to_string(), Some(result.clone()));
+        self.resources
+            .insert(name.to_string(), Some(result.clone()));
         result
     }
 
@@ -48,10 +49,10 @@ impl Evaluator<'_, '_> {
         let t = self.t;
         let def = &t.resources[name];
         let at = format!("resource `{name}`");
-        if let Some(c) = &def.condition {
-            if !self.condition_arg(c, &at)? {
-                return Ok(Resolved::Disabled);
-            }
+        if let Some(c) = &def.condition
+            && !self.condition_arg(c, &at)?
+        {
+            return Ok(Resolved::Disabled);
         }
         match def.rtype.as_str() {
             // Heat never reads the properties of OS::Heat::None.
@@ -60,7 +61,11 @@ impl Evaluator<'_, '_> {
                 Ok(props) => self.random(name, &props, &at),
                 // Without a cloud the properties may be out of reach, but a
                 // value generated earlier is still this resource's value.
-                Err(Fail::Cloud(needs)) => self.store.stored(name).map(Resolved::Random).ok_or(Fail::Cloud(needs)),
+                Err(Fail::Cloud(needs)) => self
+                    .store
+                    .stored(name)
+                    .map(Resolved::Random)
+                    .ok_or(Fail::Cloud(needs)),
                 Err(e) => Err(e),
             },
             "OS::Heat::Value" => {
@@ -74,14 +79,20 @@ impl Evaluator<'_, '_> {
             other => Ok(Resolved::Cloud(CloudNeed::Resource {
                 name: name.to_string(),
                 resource_type: other.to_string(),
-                condition_params: def.condition.as_ref().map(|c| refs::condition_params(t, c)).unwrap_or_default(),
+                condition_params: def
+                    .condition
+                    .as_ref()
+                    .map(|c| refs::condition_params(t, c))
+                    .unwrap_or_default(),
             })),
         }
     }
 
     /// The evaluated `properties` of a resource, which must be a map.
     fn properties(&mut self, def: &ResourceDef, at: &str) -> Result<Val, Fail> {
-        let Some(expr) = &def.properties else { return Ok(Val::plain(json!({}))) };
+        let Some(expr) = &def.properties else {
+            return Ok(Val::plain(json!({})));
+        };
         let props = self.eval(expr, at)?;
         match props.v {
             Value::Object(_) => Ok(props),
@@ -93,7 +104,11 @@ impl Evaluator<'_, '_> {
     pub(crate) fn random(&mut self, key: &str, props: &Val, at: &str) -> Result<Resolved, Fail> {
         let map = props.v.as_object().cloned().unwrap_or_default();
         let spec = RandomSpec::from_properties(&map).map_err(|m| self.invalid(at, m))?;
-        Ok(Resolved::Random(self.store.obtain(key, &spec, &mut self.warnings)))
+        Ok(Resolved::Random(self.store.obtain(
+            key,
+            &spec,
+            &mut self.warnings,
+        )))
     }
 
     /// `OS::Heat::Value`: the `value` property, converted to `type` if given.
@@ -102,18 +117,28 @@ impl Evaluator<'_, '_> {
         if let Some(bad) = map.keys().find(|k| *k != "value" && *k != "type") {
             return Err(self.invalid(at, format!("unknown property `{bad}`")));
         }
-        let Some(value) = map.get("value") else { return Err(self.invalid(at, "property `value` is required")) };
+        let Some(value) = map.get("value") else {
+            return Err(self.invalid(at, "property `value` is required"));
+        };
         let typed = match map.get("type").filter(|t| !t.is_null()) {
             None => Ok(value.clone()),
             Some(t) => typed_value(value, &py_str(t)),
         };
         let v = typed.map_err(|m| self.invalid(at, m))?;
-        Ok(Resolved::Value(Val { v, secret: props.secret }))
+        Ok(Resolved::Value(Val {
+            v,
+            secret: props.secret,
+        }))
     }
 
     /// What `get_resource` gives.
     pub(crate) fn reference(&self, name: &str, r: &Resolved) -> Result<Val, Fail> {
-        let id_only = |rtype: &str| Fail::Cloud(vec![CloudNeed::ResourceId { name: name.into(), resource_type: rtype.into() }]);
+        let id_only = |rtype: &str| {
+            Fail::Cloud(vec![CloudNeed::ResourceId {
+                name: name.into(),
+                resource_type: rtype.into(),
+            }])
+        };
         match r {
             Resolved::Disabled => Ok(Val::null()),
             Resolved::Random(v) => Ok(Val::secret(Value::String(v.clone()))),
@@ -137,15 +162,27 @@ impl Evaluator<'_, '_> {
             Resolved::Disabled | Resolved::Nothing => return Ok(Val::null()),
             Resolved::Cloud(need) => return Err(Fail::Cloud(vec![need.clone()])),
             Resolved::Group(members) => return self.group_attribute(name, members, attr, path, at),
-            Resolved::Random(v) => (Val::secret(Value::String(v.clone())), "OS::Heat::RandomString"),
+            Resolved::Random(v) => (
+                Val::secret(Value::String(v.clone())),
+                "OS::Heat::RandomString",
+            ),
             Resolved::Value(v) => (v.clone(), "OS::Heat::Value"),
         };
         match attr {
-            None => Ok(Val { v: json!({ "value": value.v }), secret: value.secret }),
-            Some("value") => Ok(Val { v: select(&value.v, path, false).unwrap_or(Value::Null), secret: value.secret }),
+            None => Ok(Val {
+                v: json!({ "value": value.v }),
+                secret: value.secret,
+            }),
+            Some("value") => Ok(Val {
+                v: select(&value.v, path, false).unwrap_or(Value::Null),
+                secret: value.secret,
+            }),
             // Every Heat resource has `show`; these have no cloud object to show.
             Some("show") => Ok(Val::null()),
-            Some(other) => Err(self.invalid(at, format!("resource `{name}` ({rtype}) has no attribute `{other}`"))),
+            Some(other) => Err(self.invalid(
+                at,
+                format!("resource `{name}` ({rtype}) has no attribute `{other}`"),
+            )),
         }
     }
 }
@@ -178,7 +215,9 @@ fn typed_value(value: &Value, t: &str) -> Result<Value, String> {
         "boolean" => match value {
             Value::Null => Ok(json!(false)),
             Value::Bool(_) => Ok(value.clone()),
-            Value::String(s) if matches!(s.to_lowercase().as_str(), "true" | "false") => Ok(json!(s.to_lowercase() == "true")),
+            Value::String(s) if matches!(s.to_lowercase().as_str(), "true" | "false") => {
+                Ok(json!(s.to_lowercase() == "true"))
+            }
             _ => Err(format!("`{}` is not a valid boolean", shown())),
         },
         other => Err(format!(

@@ -30,8 +30,15 @@ pub(crate) struct OutputDef {
     pub condition: Option<Value>,
 }
 
-const SECTIONS: &[&str] =
-    &["heat_template_version", "description", "parameter_groups", "parameters", "resources", "outputs", "conditions"];
+const SECTIONS: &[&str] = &[
+    "heat_template_version",
+    "description",
+    "parameter_groups",
+    "parameters",
+    "resources",
+    "outputs",
+    "conditions",
+];
 const RESOURCE_KEYS: &[&str] = &[
     "type",
     "properties",
@@ -47,17 +54,34 @@ const OUTPUT_KEYS: &[&str] = &["description", "value", "condition"];
 
 pub(crate) fn parse(text: &str, name: &str) -> Result<LocalTemplate, LocalError> {
     let top = load_yaml(text, name)?;
-    let invalid = |at: &str, message: String| LocalError::Invalid { template: name.into(), at: at.into(), message };
-    let template_err = |message: String| LocalError::Template { template: name.into(), message };
+    let invalid = |at: &str, message: String| LocalError::Invalid {
+        template: name.into(),
+        at: at.into(),
+        message,
+    };
+    let template_err = |message: String| LocalError::Template {
+        template: name.into(),
+        message,
+    };
     let Value::Object(top) = top else {
-        return Err(template_err("not a Heat template: expected a map at the top level".into()));
+        return Err(template_err(
+            "not a Heat template: expected a map at the top level".into(),
+        ));
     };
     if let Some(bad) = top.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
-        return Err(template_err(format!("the template section `{bad}` is invalid")));
+        return Err(template_err(format!(
+            "the template section `{bad}` is invalid"
+        )));
     }
-    let version_text = top.get("heat_template_version").map(py_str).ok_or_else(|| {
-        template_err("`heat_template_version` is missing (only HOT templates can be evaluated locally)".into())
-    })?;
+    let version_text = top
+        .get("heat_template_version")
+        .map(py_str)
+        .ok_or_else(|| {
+            template_err(
+                "`heat_template_version` is missing (only HOT templates can be evaluated locally)"
+                    .into(),
+            )
+        })?;
     let version = Version::parse(&version_text).map_err(template_err)?;
     let (parameters, warnings) =
         params::parse_section(top.get("parameters"), version).map_err(|(at, m)| invalid(&at, m))?;
@@ -79,10 +103,16 @@ pub(crate) fn parse(text: &str, name: &str) -> Result<LocalTemplate, LocalError>
 }
 
 fn load_yaml(text: &str, name: &str) -> Result<Value, LocalError> {
-    let yaml_err = |e| LocalError::Yaml { template: name.into(), source: Arc::new(e) };
+    let yaml_err = |e| LocalError::Yaml {
+        template: name.into(),
+        source: Arc::new(e),
+    };
     let mut doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(yaml_err)?;
     doc.apply_merge().map_err(yaml_err)?;
-    to_json(doc).map_err(|message| LocalError::Template { template: name.into(), message })
+    to_json(doc).map_err(|message| LocalError::Template {
+        template: name.into(),
+        message,
+    })
 }
 
 /// YAML to JSON; map keys become strings as Heat's JSON view of a template has them.
@@ -98,11 +128,15 @@ fn to_json(v: serde_yaml::Value) -> Result<Value, String> {
                 Value::from(u)
             } else {
                 let f = n.as_f64().unwrap_or(f64::NAN);
-                Number::from_f64(f).map(Value::Number).ok_or(format!("number `{n}` cannot be represented"))?
+                Number::from_f64(f)
+                    .map(Value::Number)
+                    .ok_or(format!("number `{n}` cannot be represented"))?
             }
         }
         Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?),
+        Y::Sequence(items) => {
+            Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
+        }
         Y::Mapping(m) => {
             let mut out = Map::new();
             for (k, v) in m {
@@ -146,7 +180,9 @@ fn parse_resource(name: &str, body: &Value) -> Result<ResourceDef, String> {
     if name.contains('/') {
         return Err("resource names may not contain `/`".into());
     }
-    let Value::Object(m) = body else { return Err("must be a map with a `type`".into()) };
+    let Value::Object(m) = body else {
+        return Err("must be a map with a `type`".into());
+    };
     if let Some(bad) = m.keys().find(|k| !RESOURCE_KEYS.contains(&k.as_str())) {
         return Err(format!("invalid keyword `{bad}` in a resource definition"));
     }
@@ -160,7 +196,11 @@ fn parse_resource(name: &str, body: &Value) -> Result<ResourceDef, String> {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(items)) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_string).ok_or("`depends_on` must list resource names"))
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .ok_or("`depends_on` must list resource names")
+            })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err("`depends_on` must be a resource name or a list of them".into()),
     };
@@ -177,9 +217,14 @@ fn parse_outputs(top: &Map<String, Value>) -> Result<Vec<OutputDef>, AtError> {
     let mut out = Vec::new();
     for (name, body) in section {
         let at = format!("output `{name}`");
-        let Value::Object(m) = body else { return Err((at, "must be a map with a `value`".into())) };
+        let Value::Object(m) = body else {
+            return Err((at, "must be a map with a `value`".into()));
+        };
         if let Some(bad) = m.keys().find(|k| !OUTPUT_KEYS.contains(&k.as_str())) {
-            return Err((at, format!("`{bad}` is not a valid keyword inside an output definition")));
+            return Err((
+                at,
+                format!("`{bad}` is not a valid keyword inside an output definition"),
+            ));
         }
         let Some(value) = m.get("value").cloned() else {
             return Err((at, "each output must contain a `value` key".into()));

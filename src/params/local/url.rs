@@ -7,20 +7,29 @@ use serde_json::Value;
 use super::pyvalue::{py_int, py_str};
 
 /// Python's `quote(s, safe='')`: only letters, digits and `_.-~` stay.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'.').remove(b'-').remove(b'~');
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'~');
 /// `quote(s)`, whose default `safe` is `/`.
 const PATH: &AsciiSet = &UNRESERVED.remove(b'/');
 /// `quote(host, safe=':')`.
 const HOST: &AsciiSet = &UNRESERVED.remove(b':');
 
-const KEYS: &[&str] = &["scheme", "username", "password", "host", "port", "path", "query", "fragment"];
+const KEYS: &[&str] = &[
+    "scheme", "username", "password", "host", "port", "path", "query", "fragment",
+];
 const USES_NETLOC: &[&str] = &[
-    "", "ftp", "http", "gopher", "nntp", "telnet", "imap", "wais", "file", "mms", "https", "shttp", "snews",
-    "prospero", "rtsp", "rtspu", "rsync", "svn", "svn+ssh", "sftp", "nfs", "git", "git+ssh", "ws", "wss",
+    "", "ftp", "http", "gopher", "nntp", "telnet", "imap", "wais", "file", "mms", "https", "shttp",
+    "snews", "prospero", "rtsp", "rtspu", "rsync", "svn", "svn+ssh", "sftp", "nfs", "git",
+    "git+ssh", "ws", "wss",
 ];
 
 pub(crate) fn make_url(a: &Value) -> Result<Value, String> {
-    let Value::Object(m) = a else { return Err("arguments must be a map".into()) };
+    let Value::Object(m) = a else {
+        return Err("arguments must be a map".into());
+    };
     if let Some(bad) = m.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(format!("invalid argument `{bad}`"));
     }
@@ -35,7 +44,12 @@ pub(crate) fn make_url(a: &Value) -> Result<Value, String> {
     if scheme.contains(':') {
         return Err("`scheme` must not contain `:`".into());
     }
-    let netloc = netloc(&text("username")?, &text("password")?, &text("host")?, port(m.get("port"))?);
+    let netloc = netloc(
+        &text("username")?,
+        &text("password")?,
+        &text("host")?,
+        port(m.get("port"))?,
+    );
     let path = quote(&text("path")?, PATH);
     let query = match m.get("query") {
         None => String::new(),
@@ -48,7 +62,9 @@ pub(crate) fn make_url(a: &Value) -> Result<Value, String> {
         Some(_) => return Err("the `query` argument must be a map".into()),
     };
     let fragment = quote(&text("fragment")?, PATH);
-    Ok(Value::String(unsplit(&scheme, &netloc, &path, &query, &fragment)))
+    Ok(Value::String(unsplit(
+        &scheme, &netloc, &path, &query, &fragment,
+    )))
 }
 
 fn port(v: Option<&Value>) -> Result<String, String> {
@@ -75,7 +91,10 @@ fn netloc(username: &str, password: &str, host: &str, port: String) -> String {
         }
         out.push('@');
     }
-    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     let quoted = quote(bare, HOST);
     // An IPv6 address goes back in brackets.
     if quoted.contains(':') {
@@ -101,7 +120,9 @@ fn quote_plus(s: &str) -> String {
 /// Python's `urlunsplit`.
 fn unsplit(scheme: &str, netloc: &str, path: &str, query: &str, fragment: &str) -> String {
     let mut url = path.to_string();
-    if !netloc.is_empty() || (!scheme.is_empty() && USES_NETLOC.contains(&scheme) && !url.starts_with("//")) {
+    if !netloc.is_empty()
+        || (!scheme.is_empty() && USES_NETLOC.contains(&scheme) && !url.starts_with("//"))
+    {
         if !url.is_empty() && !url.starts_with('/') {
             url.insert(0, '/');
         }
@@ -131,14 +152,28 @@ mod tests {
             "host": "db", "port": 3306, "path": "nova db", "query": {"charset": "utf8", "x": "a/b c"}
         }))
         .unwrap();
-        assert_eq!(url, json!("mysql+pymysql://nova:p%40ss%3Aw%2Frd@db:3306/nova%20db?charset=utf8&x=a/b+c"));
+        assert_eq!(
+            url,
+            json!("mysql+pymysql://nova:p%40ss%3Aw%2Frd@db:3306/nova%20db?charset=utf8&x=a/b+c")
+        );
     }
 
     #[test]
     fn brackets_ipv6_hosts_and_checks_ports() {
-        assert_eq!(make_url(&json!({"scheme": "http", "host": "::1", "port": "80"})).unwrap(), json!("http://[::1]:80"));
-        assert!(make_url(&json!({"host": "h", "port": 70000})).unwrap_err().contains("1-65535"));
+        assert_eq!(
+            make_url(&json!({"scheme": "http", "host": "::1", "port": "80"})).unwrap(),
+            json!("http://[::1]:80")
+        );
+        assert!(
+            make_url(&json!({"host": "h", "port": 70000}))
+                .unwrap_err()
+                .contains("1-65535")
+        );
         assert!(make_url(&json!({"scheme": "a:b"})).is_err());
-        assert!(make_url(&json!({"hostname": "x"})).unwrap_err().contains("hostname"));
+        assert!(
+            make_url(&json!({"hostname": "x"}))
+                .unwrap_err()
+                .contains("hostname")
+        );
     }
 }

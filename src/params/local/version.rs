@@ -48,7 +48,10 @@ impl Version {
                 "`heat_template_version` `{text}` is too old: local evaluation needs 2016-10-14 (newton) or later, which added `conditions` and `if`"
             ));
         }
-        let known: Vec<String> = VERSIONS.iter().map(|(_, d, n)| format!("{d} ({n})")).collect();
+        let known: Vec<String> = VERSIONS
+            .iter()
+            .map(|(_, d, n)| format!("{d} ({n})"))
+            .collect();
         Err(format!(
             "unknown `heat_template_version` `{text}`; supported: {}",
             known.join(", ")
@@ -56,13 +59,25 @@ impl Version {
     }
 
     pub(crate) fn date(self) -> &'static str {
-        VERSIONS.iter().find(|(v, _, _)| *v == self).map(|(_, d, _)| *d).unwrap_or("?")
+        VERSIONS
+            .iter()
+            .find(|(v, _, _)| *v == self)
+            .map(|(_, d, _)| *d)
+            .unwrap_or("?")
     }
 
     /// How `name` behaves as the single key of a map in this version.
     pub(crate) fn function(self, name: &str) -> FnStatus {
-        if let Some((f, since)) = FUNCTIONS.iter().find(|(n, _, _)| *n == name).map(|(_, f, s)| (*f, *s)) {
-            return if self >= since { FnStatus::Available(f) } else { FnStatus::Later(since) };
+        if let Some((f, since)) = FUNCTIONS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, f, s)| (*f, *s))
+        {
+            return if self >= since {
+                FnStatus::Available(f)
+            } else {
+                FnStatus::Later(since)
+            };
         }
         if REMOVED.contains(&name) {
             return FnStatus::Removed;
@@ -163,7 +178,11 @@ const FUNCTIONS: &[(&str, Func, Version)] = &[
     ("str_replace_strict", Func::StrReplaceStrict, Version::Ocata),
     ("make_url", Func::MakeUrl, Version::Pike),
     ("list_concat", Func::ListConcat, Version::Pike),
-    ("str_replace_vstrict", Func::StrReplaceVstrict, Version::Pike),
+    (
+        "str_replace_vstrict",
+        Func::StrReplaceVstrict,
+        Version::Pike,
+    ),
     ("list_concat_unique", Func::ListConcatUnique, Version::Pike),
     ("contains", Func::Contains, Version::Pike),
 ];
@@ -184,12 +203,18 @@ const REMOVED: &[&str] = &[
 /// merely looks like a function is almost always a typo that would silently put
 /// a map where a password belongs, so we refuse those.
 pub(crate) fn looks_like_function(key: &str) -> bool {
-    ["get_", "str_", "list_", "map_", "Fn::"].iter().any(|p| key.starts_with(p))
+    ["get_", "str_", "list_", "map_", "Fn::"]
+        .iter()
+        .any(|p| key.starts_with(p))
 }
 
 impl Func {
     pub(crate) fn name(self) -> &'static str {
-        FUNCTIONS.iter().find(|(_, f, _)| *f == self).map(|(n, _, _)| *n).unwrap_or("?")
+        FUNCTIONS
+            .iter()
+            .find(|(_, f, _)| *f == self)
+            .map(|(n, _, _)| *n)
+            .unwrap_or("?")
     }
 }
 
@@ -208,15 +233,27 @@ mod tests {
     #[test]
     fn refuses_versions_without_conditions_and_unknown_ones() {
         let old = Version::parse("2015-10-15").unwrap_err();
-        assert!(old.contains("too old") && old.contains("2016-10-14"), "{old}");
+        assert!(
+            old.contains("too old") && old.contains("2016-10-14"),
+            "{old}"
+        );
         let unknown = Version::parse("2030-01-01").unwrap_err();
-        assert!(unknown.contains("unknown") && unknown.contains("wallaby"), "{unknown}");
+        assert!(
+            unknown.contains("unknown") && unknown.contains("wallaby"),
+            "{unknown}"
+        );
     }
 
     #[test]
     fn functions_appear_in_the_version_that_added_them() {
-        assert_eq!(Version::Newton.function("contains"), FnStatus::Later(Version::Pike));
-        assert_eq!(Version::Pike.function("contains"), FnStatus::Available(Func::Contains));
+        assert_eq!(
+            Version::Newton.function("contains"),
+            FnStatus::Later(Version::Pike)
+        );
+        assert_eq!(
+            Version::Pike.function("contains"),
+            FnStatus::Available(Func::Contains)
+        );
         assert_eq!(Version::Rocky.function("Ref"), FnStatus::Removed);
         assert_eq!(Version::Rocky.function("equals"), FnStatus::NotAFunction);
         assert_eq!(Version::Newton.condition_function("contains"), None);

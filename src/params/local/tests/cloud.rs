@@ -50,7 +50,10 @@ outputs:
 ";
 
 fn run(params: &[(&str, &str)], provided: &[&str]) -> Result<Evaluation, LocalError> {
-    let params: BTreeMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let params: BTreeMap<String, String> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let provided: BTreeSet<String> = provided.iter().map(|p| p.to_string()).collect();
     parse(SETUP).evaluate(&params, &provided, &mut GeneratedValues::new())
 }
@@ -66,13 +69,25 @@ fn every_output_that_needs_a_cloud_is_reported_together() {
          output `swift_container` needs resource `registry` (OS::Swift::Container), which only a cloud can create"
     );
     let hint = err.hint().unwrap();
-    assert!(hint.contains("`-p keystone_db_uri=VALUE` `-p database_host=VALUE` `-p swift_container=VALUE`"), "{hint}");
-    assert!(hint.contains("`-P use_trove=...`") && hint.contains("`--source heat`"), "{hint}");
+    assert!(
+        hint.contains(
+            "`-p keystone_db_uri=VALUE` `-p database_host=VALUE` `-p swift_container=VALUE`"
+        ),
+        "{hint}"
+    );
+    assert!(
+        hint.contains("`-P use_trove=...`") && hint.contains("`--source heat`"),
+        "{hint}"
+    );
 }
 
 #[test]
 fn provided_outputs_are_not_evaluated_nor_returned() {
-    let e = run(&[], &["keystone_db_uri", "database_host", "swift_container"]).unwrap();
+    let e = run(
+        &[],
+        &["keystone_db_uri", "database_host", "swift_container"],
+    )
+    .unwrap();
     let names: Vec<&str> = e.outputs.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(names, ["swift_auth", "db_user", "admin_token_key"]);
 }
@@ -80,8 +95,17 @@ fn provided_outputs_are_not_evaluated_nor_returned() {
 #[test]
 fn disabling_the_resource_by_its_condition_lets_outputs_evaluate() {
     let e = run(&[("use_trove", "false")], &["swift_container"]).unwrap();
-    let uri = output(&e, "keystone_db_uri").value.as_str().unwrap().to_string();
-    assert!(uri.starts_with("mysql://keystone:") && uri.ends_with("@mariadb/keystone") && uri.len() == "mysql://keystone:@mariadb/keystone".len() + 32, "{uri}");
+    let uri = output(&e, "keystone_db_uri")
+        .value
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        uri.starts_with("mysql://keystone:")
+            && uri.ends_with("@mariadb/keystone")
+            && uri.len() == "mysql://keystone:@mariadb/keystone".len() + 32,
+        "{uri}"
+    );
     assert_eq!(output(&e, "database_host").value, json!(null));
 }
 
@@ -107,23 +131,47 @@ outputs:
   id: {value: {get_resource: v}}
 ";
     let err = eval_with(text, &[]).unwrap_err().to_string();
-    assert!(err.contains("output `name` needs pseudo parameter `OS::stack_name`, which only a real stack has"), "{err}");
-    assert!(err.contains("output `id` needs the id Heat assigns to resource `v` (OS::Heat::Value)"), "{err}");
+    assert!(
+        err.contains(
+            "output `name` needs pseudo parameter `OS::stack_name`, which only a real stack has"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("output `id` needs the id Heat assigns to resource `v` (OS::Heat::Value)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn random_strings_behind_an_output_are_found_through_value_resources() {
     let t = parse(SETUP);
-    assert_eq!(t.random_resources_behind("keystone_db_uri").unwrap(), ["keystone_db_password"]);
-    assert_eq!(t.random_resources_behind("keystone_db_password").unwrap(), ["keystone_db_password"]);
+    assert_eq!(
+        t.random_resources_behind("keystone_db_uri").unwrap(),
+        ["keystone_db_password"]
+    );
+    assert_eq!(
+        t.random_resources_behind("keystone_db_password").unwrap(),
+        ["keystone_db_password"]
+    );
     assert!(t.random_resources_behind("db_user").unwrap().is_empty());
     // A cloud resource's inputs do not make up its attributes.
-    assert!(t.random_resources_behind("database_host").unwrap().is_empty());
+    assert!(
+        t.random_resources_behind("database_host")
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
 fn an_unknown_key_lists_the_outputs_and_resources() {
-    let err = parse(SETUP).random_resources_behind("keystone_pw").unwrap_err().to_string();
+    let err = parse(SETUP)
+        .random_resources_behind("keystone_pw")
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("`keystone_pw` is neither an output nor a resource of `t.yaml`; outputs: `keystone_db_uri`"), "{err}");
-    assert!(err.contains("resources: `keystone_db_password`, `uri_parts`"), "{err}");
+    assert!(
+        err.contains("resources: `keystone_db_password`, `uri_parts`"),
+        "{err}"
+    );
 }

@@ -62,16 +62,27 @@ fn an_output_whose_condition_is_false_is_left_out() {
 #[test]
 fn nested_and_or_not_and_named_references_combine() {
     let flags = |p: &[(&str, &str)]| output(&run(p).unwrap(), "flags").value.clone();
-    assert_eq!(flags(&[]), json!({"ha": false, "either": false, "not_either": true}));
-    assert_eq!(flags(&[("env", "prod")]), json!({"ha": false, "either": false, "not_either": true}));
-    assert_eq!(flags(&[("env", "prod"), ("replicas", "3")]), json!({"ha": true, "either": true, "not_either": false}));
+    assert_eq!(
+        flags(&[]),
+        json!({"ha": false, "either": false, "not_either": true})
+    );
+    assert_eq!(
+        flags(&[("env", "prod")]),
+        json!({"ha": false, "either": false, "not_either": true})
+    );
+    assert_eq!(
+        flags(&[("env", "prod"), ("replicas", "3")]),
+        json!({"ha": true, "either": true, "not_either": false})
+    );
 }
 
 #[test]
 fn a_boolean_parameter_can_be_a_condition() {
     // With the resource switched on, its outputs need a cloud.
     let err = run(&[("use_trove", "yes")]).unwrap_err();
-    let LocalError::CannotEvaluate { outputs, .. } = &err else { panic!("{err}") };
+    let LocalError::CannotEvaluate { outputs, .. } = &err else {
+        panic!("{err}")
+    };
     let names: Vec<&str> = outputs.iter().map(|o| o.output.as_str()).collect();
     assert_eq!(names, ["database_host", "db_ref"]);
 }
@@ -98,8 +109,13 @@ conditions:
   a: true
   b: a
 ";
-    let err = LocalTemplate::parse(text, "t.yaml").unwrap_err().to_string();
-    assert!(err.contains("condition `b`") && err.contains("must be a boolean or a condition function"), "{err}");
+    let err = LocalTemplate::parse(text, "t.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("condition `b`") && err.contains("must be a boolean or a condition function"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -114,7 +130,10 @@ outputs:
   out: {value: {if: [c, 1, 2]}}
 ";
     let err = eval_with(text, &[]).unwrap_err().to_string();
-    assert!(err.contains("condition `c`") && err.contains("must evaluate to a boolean"), "{err}");
+    assert!(
+        err.contains("condition `c`") && err.contains("must evaluate to a boolean"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -126,8 +145,13 @@ conditions:
 outputs:
   out: {value: {if: [imaginary, 1, 2]}}
 ";
-    let err = LocalTemplate::parse(text, "t.yaml").unwrap_err().to_string();
-    assert!(err.contains("output `out`: condition `imaginary` is not defined (known: `real`)"), "{err}");
+    let err = LocalTemplate::parse(text, "t.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("output `out`: condition `imaginary` is not defined (known: `real`)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -141,7 +165,10 @@ outputs:
   out: {value: {if: [a, 1, 2]}}
 ";
     let err = eval_with(text, &[]).unwrap_err().to_string();
-    assert!(err.contains("circular dependency between conditions: `a` -> `b` -> `a`"), "{err}");
+    assert!(
+        err.contains("circular dependency between conditions: `a` -> `b` -> `a`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -151,8 +178,13 @@ heat_template_version: 2018-08-31
 conditions:
   a: {equals: [{str_replace: {template: x, params: {}}}, x]}
 ";
-    let err = LocalTemplate::parse(text, "t.yaml").unwrap_err().to_string();
-    assert!(err.contains("`str_replace` cannot be used in a condition"), "{err}");
+    let err = LocalTemplate::parse(text, "t.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`str_replace` cannot be used in a condition"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -165,7 +197,10 @@ outputs:
   out: {value: {if: [a, 1, 2]}}
 ";
     let err = eval_with(text, &[]).unwrap_err().to_string();
-    assert!(err.contains("`and`: arguments must be a list of at least two conditions"), "{err}");
+    assert!(
+        err.contains("`and`: arguments must be a list of at least two conditions"),
+        "{err}"
+    );
 }
 
 #[test]

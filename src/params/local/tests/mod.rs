@@ -9,7 +9,10 @@ pub(super) fn parse(text: &str) -> LocalTemplate {
 }
 
 pub(super) fn eval_with(text: &str, params: &[(&str, &str)]) -> Result<Evaluation, LocalError> {
-    let params: BTreeMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let params: BTreeMap<String, String> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     parse(text).evaluate(&params, &BTreeSet::new(), &mut GeneratedValues::new())
 }
 
@@ -18,11 +21,14 @@ pub(super) fn eval(text: &str) -> Evaluation {
 }
 
 pub(super) fn output<'e>(e: &'e Evaluation, name: &str) -> &'e EvaluatedOutput {
-    e.outputs.iter().find(|o| o.name == name).unwrap_or_else(|| panic!("no output `{name}`"))
+    e.outputs
+        .iter()
+        .find(|o| o.name == name)
+        .unwrap_or_else(|| panic!("no output `{name}`"))
 }
 
-mod samples;
 mod random;
+mod samples;
 mod store;
 
 /// A template with a few parameters and resources, whose output `out` is `expr`
@@ -59,15 +65,20 @@ pub(super) fn value_of(expr: &str) -> serde_json::Value {
 /// The error evaluating `expr` (see [`with_expr`]), as text.
 pub(super) fn error_of(expr: &str) -> String {
     let text = with_expr(expr);
-    let result = LocalTemplate::parse(&text, "t.yaml")
-        .and_then(|t| t.evaluate(&BTreeMap::new(), &BTreeSet::new(), &mut GeneratedValues::new()));
+    let result = LocalTemplate::parse(&text, "t.yaml").and_then(|t| {
+        t.evaluate(
+            &BTreeMap::new(),
+            &BTreeSet::new(),
+            &mut GeneratedValues::new(),
+        )
+    });
     match result {
         Ok(e) => panic!("`{expr}` evaluated to {:?}", output(&e, "out").value),
         Err(e) => e.to_string(),
     }
 }
-mod functions;
-mod conditions;
-mod params;
 mod cloud;
+mod conditions;
+mod functions;
+mod params;
 mod template;

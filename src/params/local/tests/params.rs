@@ -17,7 +17,9 @@ outputs:
 }
 
 fn given(kind: &str, value: &str) -> Result<serde_json::Value, String> {
-    eval_with(&typed(kind, ""), &[("p", value)]).map(|e| output(&e, "out").value.clone()).map_err(|e| e.to_string())
+    eval_with(&typed(kind, ""), &[("p", value)])
+        .map(|e| output(&e, "out").value.clone())
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -32,16 +34,29 @@ fn cli_strings_convert_to_the_declared_type() {
         assert_eq!(given("boolean", no), Ok(json!(false)), "{no}");
     }
     // Heat splits on commas and keeps the spaces.
-    assert_eq!(given("comma_delimited_list", "a, b"), Ok(json!(["a", " b"])));
+    assert_eq!(
+        given("comma_delimited_list", "a, b"),
+        Ok(json!(["a", " b"]))
+    );
     assert_eq!(given("comma_delimited_list", ""), Ok(json!([])));
-    assert_eq!(given("json", r#"{"a": [1, true]}"#), Ok(json!({"a": [1, true]})));
+    assert_eq!(
+        given("json", r#"{"a": [1, true]}"#),
+        Ok(json!({"a": [1, true]}))
+    );
 }
 
 #[test]
 fn values_that_do_not_fit_the_type_are_refused_naming_the_parameter() {
     let e = given("number", "twelve").unwrap_err();
-    assert!(e.contains("stack parameter `p`") && e.contains("`twelve` is not a number"), "{e}");
-    assert!(given("boolean", "maybe").unwrap_err().contains("not a boolean"));
+    assert!(
+        e.contains("stack parameter `p`") && e.contains("`twelve` is not a number"),
+        "{e}"
+    );
+    assert!(
+        given("boolean", "maybe")
+            .unwrap_err()
+            .contains("not a boolean")
+    );
     assert!(given("json", "{nope").unwrap_err().contains("valid JSON"));
 }
 
@@ -57,67 +72,143 @@ parameters:
 outputs:
   out: {value: [{get_param: s}, {get_param: b}, {get_param: l}, {get_param: j}]}
 ";
-    assert_eq!(output(&eval(text), "out").value, json!(["12", true, ["1", "x"], {"k": ["v"]}]));
+    assert_eq!(
+        output(&eval(text), "out").value,
+        json!(["12", true, ["1", "x"], {"k": ["v"]}])
+    );
 }
 
 #[test]
 fn constraints_are_checked_with_heat_messages() {
-    let check = |kind: &str, c: &str, v: &str| given_with(kind, &format!(", constraints: [{c}]"), v);
+    let check =
+        |kind: &str, c: &str, v: &str| given_with(kind, &format!(", constraints: [{c}]"), v);
     assert!(check("string", "{allowed_values: [a, b]}", "a").is_ok());
-    assert!(check("string", "{allowed_values: [a, b]}", "c").unwrap_err().contains("\"c\" is not an allowed value [a, b]"));
+    assert!(
+        check("string", "{allowed_values: [a, b]}", "c")
+            .unwrap_err()
+            .contains("\"c\" is not an allowed value [a, b]")
+    );
     assert!(check("number", "{allowed_values: [1, 2]}", "2.0").is_ok());
-    assert!(check("string", "{length: {min: 2, max: 3}}", "abcd").unwrap_err().contains("length (4) is out of range (min: 2, max: 3)"));
-    assert!(check("comma_delimited_list", "{length: {min: 2}}", "a").unwrap_err().contains("length (1)"));
-    assert!(check("number", "{range: {min: 1, max: 10}}", "11").unwrap_err().contains("11 is out of range (min: 1, max: 10)"));
+    assert!(
+        check("string", "{length: {min: 2, max: 3}}", "abcd")
+            .unwrap_err()
+            .contains("length (4) is out of range (min: 2, max: 3)")
+    );
+    assert!(
+        check("comma_delimited_list", "{length: {min: 2}}", "a")
+            .unwrap_err()
+            .contains("length (1)")
+    );
+    assert!(
+        check("number", "{range: {min: 1, max: 10}}", "11")
+            .unwrap_err()
+            .contains("11 is out of range (min: 1, max: 10)")
+    );
     assert!(check("number", "{range: {min: 1}}", "1").is_ok());
-    assert!(check("number", "{modulo: {step: 2, offset: 1}}", "4").unwrap_err().contains("not a multiple of 2"));
+    assert!(
+        check("number", "{modulo: {step: 2, offset: 1}}", "4")
+            .unwrap_err()
+            .contains("not a multiple of 2")
+    );
     assert!(check("string", "{allowed_pattern: '[a-z]+'}", "abc").is_ok());
-    assert!(check("string", "{allowed_pattern: '[a-z]+'}", "ab1").unwrap_err().contains("does not match pattern"));
+    assert!(
+        check("string", "{allowed_pattern: '[a-z]+'}", "ab1")
+            .unwrap_err()
+            .contains("does not match pattern")
+    );
     assert!(check("comma_delimited_list", "{allowed_values: [a, b]}", "a,c").is_err());
 }
 
 fn given_with(kind: &str, extra: &str, value: &str) -> Result<serde_json::Value, String> {
-    eval_with(&typed(kind, extra), &[("p", value)]).map(|e| output(&e, "out").value.clone()).map_err(|e| e.to_string())
+    eval_with(&typed(kind, extra), &[("p", value)])
+        .map(|e| output(&e, "out").value.clone())
+        .map_err(|e| e.to_string())
 }
 
 #[test]
 fn a_constraint_description_replaces_the_message() {
-    let e = given_with("string", ", constraints: [{length: {max: 2}, description: keep it short}]", "long").unwrap_err();
+    let e = given_with(
+        "string",
+        ", constraints: [{length: {max: 2}, description: keep it short}]",
+        "long",
+    )
+    .unwrap_err();
     assert!(e.ends_with("keep it short"), "{e}");
 }
 
 #[test]
 fn hidden_values_never_appear_in_errors() {
-    let e = given_with("string", ", hidden: true, constraints: [{allowed_pattern: '[a-z]+'}]", "Sup3rS3cret!").unwrap_err();
+    let e = given_with(
+        "string",
+        ", hidden: true, constraints: [{allowed_pattern: '[a-z]+'}]",
+        "Sup3rS3cret!",
+    )
+    .unwrap_err();
     assert!(!e.contains("Sup3rS3cret"), "{e}");
     let e = given_with("number", ", hidden: true", "Sup3rS3cret").unwrap_err();
-    assert!(!e.contains("Sup3rS3cret") && e.contains("not a number"), "{e}");
+    assert!(
+        !e.contains("Sup3rS3cret") && e.contains("not a number"),
+        "{e}"
+    );
 }
 
 #[test]
 fn a_default_that_breaks_its_constraints_is_refused_when_parsing() {
-    let err = LocalTemplate::parse(&typed("string", ", default: abc, constraints: [{length: {max: 2}}]"), "t.yaml")
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("parameter `p`: invalid default: length (3)"), "{err}");
+    let err = LocalTemplate::parse(
+        &typed(
+            "string",
+            ", default: abc, constraints: [{length: {max: 2}}]",
+        ),
+        "t.yaml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("parameter `p`: invalid default: length (3)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn constraints_that_do_not_fit_the_type_are_refused() {
-    let err = LocalTemplate::parse(&typed("number", ", constraints: [{length: {max: 2}}]"), "t.yaml").unwrap_err().to_string();
-    assert!(err.contains("`length` constraint is not valid for a number parameter"), "{err}");
+    let err = LocalTemplate::parse(
+        &typed("number", ", constraints: [{length: {max: 2}}]"),
+        "t.yaml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("`length` constraint is not valid for a number parameter"),
+        "{err}"
+    );
 }
 
 #[test]
 fn custom_constraints_are_skipped_with_a_warning() {
-    let e = eval_with(&typed("string", ", constraints: [{custom_constraint: nova.flavor}]"), &[("p", "m1.small")]).unwrap();
-    assert!(e.warnings.iter().any(|w| w.contains("`nova.flavor`") && w.contains("not checked locally")), "{:?}", e.warnings);
+    let e = eval_with(
+        &typed(
+            "string",
+            ", constraints: [{custom_constraint: nova.flavor}]",
+        ),
+        &[("p", "m1.small")],
+    )
+    .unwrap();
+    assert!(
+        e.warnings
+            .iter()
+            .any(|w| w.contains("`nova.flavor`") && w.contains("not checked locally")),
+        "{:?}",
+        e.warnings
+    );
 }
 
 #[test]
 fn unknown_parameters_are_refused_listing_the_known_ones() {
     let err = eval_with(&typed("string", ", default: x"), &[("q", "1")]).unwrap_err();
-    assert_eq!(err.to_string(), "unknown stack parameter `q`: `t.yaml` declares `p`");
+    assert_eq!(
+        err.to_string(),
+        "unknown stack parameter `q`: `t.yaml` declares `p`"
+    );
 }
 
 #[test]
@@ -130,8 +221,14 @@ parameters:
   region: {type: string, default: ''}
 ";
     let err = eval_with(text, &[]).unwrap_err();
-    assert_eq!(err.to_string(), "2 stack parameters of `t.yaml` have no value and no default: `swift_user`, `swift_password`");
-    assert_eq!(err.hint().unwrap(), "pass `-P swift_user=VALUE` `-P swift_password=VALUE`");
+    assert_eq!(
+        err.to_string(),
+        "2 stack parameters of `t.yaml` have no value and no default: `swift_user`, `swift_password`"
+    );
+    assert_eq!(
+        err.hint().unwrap(),
+        "pass `-P swift_user=VALUE` `-P swift_password=VALUE`"
+    );
     assert!(eval_with(text, &[("swift_user", "u"), ("swift_password", "p")]).is_ok());
 }
 
@@ -147,16 +244,24 @@ parameters:
     );
     let [pw, size] = t.parameters() else { panic!() };
     assert!(pw.hidden && pw.default.is_none() && pw.description.as_deref() == Some("the password"));
-    assert_eq!((pw.param_type, pw.label.as_deref()), (ParamType::String, Some("Password")));
+    assert_eq!(
+        (pw.param_type, pw.label.as_deref()),
+        (ParamType::String, Some("Password"))
+    );
     assert_eq!(size.default, Some(json!(3)));
-    assert_eq!(size.constraints[0].to_string(), "the value must be in the range 1 to 5");
+    assert_eq!(
+        size.constraints[0].to_string(),
+        "the value must be in the range 1 to 5"
+    );
 }
 
 #[test]
 fn parameter_declarations_are_checked() {
     let bad = |body: &str| {
         let text = format!("heat_template_version: 2018-08-31\nparameters:\n  p: {body}\n");
-        LocalTemplate::parse(&text, "t.yaml").unwrap_err().to_string()
+        LocalTemplate::parse(&text, "t.yaml")
+            .unwrap_err()
+            .to_string()
     };
     assert!(bad("{type: integer}").contains("invalid type `integer`"));
     assert!(bad("{default: 1}").contains("missing `type`"));

@@ -33,7 +33,10 @@ fn length_and_deprecated_sequence_are_respected() {
         assert!(v.chars().all(|c| "0123456789ABCDEF".contains(c)), "{v}");
     }
     for v in samples(json!({"length": "5", "sequence": "octdigits"}), 100) {
-        assert!(v.len() == 5 && v.chars().all(|c| ('0'..='7').contains(&c)), "{v}");
+        assert!(
+            v.len() == 5 && v.chars().all(|c| ('0'..='7').contains(&c)),
+            "{v}"
+        );
     }
 }
 
@@ -44,8 +47,14 @@ fn class_minimums_are_met_in_every_value_and_only_class_characters_appear() {
     for v in samples(props, 500) {
         assert_eq!(v.len(), 10);
         assert!(v.chars().filter(|c| LOWER.contains(*c)).count() >= 3, "{v}");
-        assert!(v.chars().filter(|c| DIGITS.contains(*c)).count() >= 4, "{v}");
-        assert!(v.chars().all(|c| LOWER.contains(c) || DIGITS.contains(c)), "{v}");
+        assert!(
+            v.chars().filter(|c| DIGITS.contains(*c)).count() >= 4,
+            "{v}"
+        );
+        assert!(
+            v.chars().all(|c| LOWER.contains(c) || DIGITS.contains(c)),
+            "{v}"
+        );
         first_chars.insert(v.chars().next().unwrap().is_ascii_digit());
     }
     // Minimums are drawn first, then shuffled: any position can hold either class.
@@ -58,7 +67,11 @@ fn sequence_minimums_are_met_and_join_the_default_class() {
     let mut seen = BTreeSet::new();
     for v in samples(props, 300) {
         assert!(v.chars().filter(|c| "!@#".contains(*c)).count() >= 2, "{v}");
-        assert!(v.chars().all(|c| c.is_ascii_alphanumeric() || "!@#".contains(c)), "{v}");
+        assert!(
+            v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!@#".contains(c)),
+            "{v}"
+        );
         seen.extend(v.chars());
     }
     // Heat's default class (letters and digits) still applies beside the sequences.
@@ -67,14 +80,23 @@ fn sequence_minimums_are_met_and_join_the_default_class() {
 
 #[test]
 fn every_character_of_the_pool_gets_drawn() {
-    let seen: BTreeSet<char> = samples(json!({"length": 64, "sequence": "digits"}), 50).concat().chars().collect();
+    let seen: BTreeSet<char> = samples(json!({"length": 64, "sequence": "digits"}), 50)
+        .concat()
+        .chars()
+        .collect();
     assert_eq!(seen.len(), 10);
 }
 
 #[test]
 fn sequence_adds_a_class_to_the_given_classes() {
-    for v in samples(json!({"length": 6, "sequence": "digits", "character_classes": [{"class": "uppercase"}]}), 200) {
-        assert!(v.chars().any(|c| c.is_ascii_digit()) && v.chars().any(|c| c.is_ascii_uppercase()), "{v}");
+    for v in samples(
+        json!({"length": 6, "sequence": "digits", "character_classes": [{"class": "uppercase"}]}),
+        200,
+    ) {
+        assert!(
+            v.chars().any(|c| c.is_ascii_digit()) && v.chars().any(|c| c.is_ascii_uppercase()),
+            "{v}"
+        );
     }
 }
 
@@ -87,15 +109,51 @@ fn minimums_above_the_length_are_refused() {
 
 #[test]
 fn bad_properties_are_refused_with_the_reason() {
-    assert!(spec(json!({"length": 0})).unwrap_err().contains("out of range"));
-    assert!(spec(json!({"length": 513})).unwrap_err().contains("out of range"));
-    assert!(spec(json!({"length": "ten"})).unwrap_err().contains("not an integer"));
-    assert!(spec(json!({"sequence": "emoji"})).unwrap_err().contains("not one of"));
-    assert!(spec(json!({"character_classes": [{"class": "punct"}]})).unwrap_err().contains("punct"));
-    assert!(spec(json!({"character_sequences": [{"min": 1}]})).unwrap_err().contains("required"));
-    assert!(spec(json!({"character_sequences": [{"sequence": ""}]})).unwrap_err().contains("empty"));
-    assert!(spec(json!({"lenght": 3})).unwrap_err().contains("unknown property `lenght`"));
-    assert!(spec(json!({"character_classes": [{"class": "digits", "min": 0}]})).unwrap_err().contains("out of range"));
+    assert!(
+        spec(json!({"length": 0}))
+            .unwrap_err()
+            .contains("out of range")
+    );
+    assert!(
+        spec(json!({"length": 513}))
+            .unwrap_err()
+            .contains("out of range")
+    );
+    assert!(
+        spec(json!({"length": "ten"}))
+            .unwrap_err()
+            .contains("not an integer")
+    );
+    assert!(
+        spec(json!({"sequence": "emoji"}))
+            .unwrap_err()
+            .contains("not one of")
+    );
+    assert!(
+        spec(json!({"character_classes": [{"class": "punct"}]}))
+            .unwrap_err()
+            .contains("punct")
+    );
+    assert!(
+        spec(json!({"character_sequences": [{"min": 1}]}))
+            .unwrap_err()
+            .contains("required")
+    );
+    assert!(
+        spec(json!({"character_sequences": [{"sequence": ""}]}))
+            .unwrap_err()
+            .contains("empty")
+    );
+    assert!(
+        spec(json!({"lenght": 3}))
+            .unwrap_err()
+            .contains("unknown property `lenght`")
+    );
+    assert!(
+        spec(json!({"character_classes": [{"class": "digits", "min": 0}]}))
+            .unwrap_err()
+            .contains("out of range")
+    );
 }
 
 #[test]
@@ -105,6 +163,12 @@ fn equivalent_spellings_share_a_fingerprint_and_real_changes_do_not() {
     let c = spec(json!({})).unwrap();
     assert_eq!(a.fingerprint(), b.fingerprint());
     assert_eq!(a.fingerprint(), c.fingerprint());
-    assert_ne!(a.fingerprint(), spec(json!({"length": 31})).unwrap().fingerprint());
-    assert_ne!(a.fingerprint(), spec(json!({"salt": "x"})).unwrap().fingerprint());
+    assert_ne!(
+        a.fingerprint(),
+        spec(json!({"length": 31})).unwrap().fingerprint()
+    );
+    assert_ne!(
+        a.fingerprint(),
+        spec(json!({"salt": "x"})).unwrap().fingerprint()
+    );
 }

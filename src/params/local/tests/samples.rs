@@ -38,7 +38,10 @@ fn recorded(show: &str) -> BTreeMap<String, (Value, Option<String>)> {
         .iter()
         .map(|o| {
             let key = o["output_key"].as_str().unwrap().to_string();
-            let description = o["description"].as_str().filter(|d| *d != "No description given").map(str::to_string);
+            let description = o["description"]
+                .as_str()
+                .filter(|d| *d != "No description given")
+                .map(str::to_string);
             (key, (o["output_value"].clone(), description))
         })
         .collect()
@@ -58,7 +61,9 @@ fn recorded_params(show: &str) -> BTreeMap<String, String> {
 fn random_template_gives_the_outputs_heat_gave_with_the_same_shapes() {
     let t = parse(RANDOM);
     let mut store = GeneratedValues::new();
-    let e = t.evaluate(&recorded_params(RANDOM_SHOW), &BTreeSet::new(), &mut store).unwrap();
+    let e = t
+        .evaluate(&recorded_params(RANDOM_SHOW), &BTreeSet::new(), &mut store)
+        .unwrap();
     let real = recorded(RANDOM_SHOW);
     let ours: BTreeSet<&str> = e.outputs.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(ours, real.keys().map(String::as_str).collect());
@@ -79,7 +84,10 @@ fn random_template_values_relate_as_in_the_recorded_stack() {
     assert_eq!(s("full_name"), format!("probe-{a}-{b}"));
     assert_eq!(s("joined"), format!("probe-{a}-{b}"));
     assert_eq!(output(&e, "as_list").value, serde_json::json!([a, b]));
-    assert_eq!(output(&e, "as_map").value, serde_json::json!({"a": a, "length": 12}));
+    assert_eq!(
+        output(&e, "as_map").value,
+        serde_json::json!({"a": a, "length": 12})
+    );
     assert_eq!(output(&e, "secret_len").value, serde_json::json!(12));
     assert_eq!(s("prefix_param"), "probe");
 }
@@ -87,7 +95,14 @@ fn random_template_values_relate_as_in_the_recorded_stack() {
 #[test]
 fn random_template_marks_generated_values_secret_and_plain_parameters_not() {
     let e = eval(RANDOM);
-    for name in ["a_resource_id", "b_value", "full_name", "joined", "as_list", "as_map"] {
+    for name in [
+        "a_resource_id",
+        "b_value",
+        "full_name",
+        "joined",
+        "as_list",
+        "as_map",
+    ] {
         assert!(output(&e, name).secret, "{name} should be secret");
     }
     assert!(!output(&e, "prefix_param").secret);
@@ -100,11 +115,22 @@ fn swift_template_needs_its_container_for_every_output() {
     let t = parse(SWIFT);
     let real: BTreeSet<String> = recorded(SWIFT_SHOW).into_keys().collect();
     assert_eq!(t.output_names().into_iter().collect::<BTreeSet<_>>(), real);
-    let err = t.evaluate(&BTreeMap::new(), &BTreeSet::new(), &mut GeneratedValues::new()).unwrap_err();
-    let LocalError::CannotEvaluate { outputs, .. } = &err else { panic!("{err}") };
+    let err = t
+        .evaluate(
+            &BTreeMap::new(),
+            &BTreeSet::new(),
+            &mut GeneratedValues::new(),
+        )
+        .unwrap_err();
+    let LocalError::CannotEvaluate { outputs, .. } = &err else {
+        panic!("{err}")
+    };
     assert_eq!(outputs.len(), 7, "{err}");
     let text = err.to_string();
-    assert!(text.contains("output `website_url` needs resource `site` (OS::Swift::Container)"), "{text}");
+    assert!(
+        text.contains("output `website_url` needs resource `site` (OS::Swift::Container)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -116,7 +142,10 @@ fn swift_template_evaluates_when_the_cloud_outputs_are_provided() {
     assert!(e.outputs.is_empty());
     // The container name's random suffix is still generated, as Heat would.
     let suffix = store.get("suffix").unwrap();
-    assert!(suffix.len() == 6 && suffix.chars().all(|c| c.is_ascii_lowercase()), "{suffix}");
+    assert!(
+        suffix.len() == 6 && suffix.chars().all(|c| c.is_ascii_lowercase()),
+        "{suffix}"
+    );
 }
 
 #[test]
@@ -127,10 +156,16 @@ fn resource_group_of_random_strings_yields_one_value_per_member() {
     let e = t.evaluate(&params, &BTreeSet::new(), &mut store).unwrap();
     let values = output(&e, "values").value.as_array().unwrap().clone();
     assert_eq!(values.len(), 3);
-    assert!(values.iter().all(|v| v.as_str().is_some_and(|s| s.len() == 8 && s.chars().all(|c| c.is_ascii_alphanumeric()))));
+    assert!(values.iter().all(|v| {
+        v.as_str()
+            .is_some_and(|s| s.len() == 8 && s.chars().all(|c| c.is_ascii_alphanumeric()))
+    }));
     // refs of RandomString members are their values, as on a real stack.
     assert_eq!(output(&e, "refs").value, Value::Array(values));
-    assert_eq!(store.names().collect::<Vec<_>>(), ["group/0", "group/1", "group/2"]);
+    assert_eq!(
+        store.names().collect::<Vec<_>>(),
+        ["group/0", "group/1", "group/2"]
+    );
     assert!(output(&e, "values").secret);
 }
 
@@ -143,11 +178,19 @@ fn resource_group_default_count_matches_the_template() {
 #[test]
 fn random_string_with_a_non_integer_length_is_an_error_naming_it() {
     let err = eval_with(FAILING, &[]).unwrap_err().to_string();
-    assert!(err.contains("resource `broken`") && err.contains("not-a-number") && err.contains("not an integer"), "{err}");
+    assert!(
+        err.contains("resource `broken`")
+            && err.contains("not-a-number")
+            && err.contains("not an integer"),
+        "{err}"
+    );
 }
 
 #[test]
 fn random_string_length_below_one_is_refused_like_heat_does() {
     let err = eval_with(INVALID, &[]).unwrap_err().to_string();
-    assert!(err.contains("resource `r`") && err.contains("-5 is out of range (min: 1, max: 512)"), "{err}");
+    assert!(
+        err.contains("resource `r`") && err.contains("-5 is out of range (min: 1, max: 512)"),
+        "{err}"
+    );
 }

@@ -32,7 +32,9 @@ outputs:
 ";
 
 fn run(text: &str, store: &mut GeneratedValues) -> Evaluation {
-    parse(text).evaluate(&BTreeMap::new(), &BTreeSet::new(), store).unwrap_or_else(|e| panic!("{e}"))
+    parse(text)
+        .evaluate(&BTreeMap::new(), &BTreeSet::new(), store)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn value(e: &Evaluation, name: &str) -> String {
@@ -45,7 +47,10 @@ fn the_same_store_gives_the_same_values() {
     let first = run(ONE, &mut store);
     let second = run(ONE, &mut store);
     assert_eq!(first, second);
-    assert_ne!(value(&first, "db_password"), value(&run(ONE, &mut GeneratedValues::new()), "db_password"));
+    assert_ne!(
+        value(&first, "db_password"),
+        value(&run(ONE, &mut GeneratedValues::new()), "db_password")
+    );
 }
 
 #[test]
@@ -74,7 +79,10 @@ fn changed_properties_keep_the_value_and_warn() {
     assert_eq!(value(&e, "db_password"), before);
     assert_eq!(e.warnings.len(), 1, "{:?}", e.warnings);
     let w = &e.warnings[0];
-    assert!(w.contains("`db_password`") && w.contains("kube-openstack params regenerate db_password"), "{w}");
+    assert!(
+        w.contains("`db_password`") && w.contains("kube-openstack params regenerate db_password"),
+        "{w}"
+    );
 }
 
 #[test]
@@ -125,7 +133,8 @@ fn the_store_round_trips_through_json_and_hides_values_from_debug() {
 
 #[test]
 fn an_imported_value_without_fingerprint_is_used_without_warning() {
-    let mut store: GeneratedValues = serde_json::from_str(r#"{"db_password": {"value": "from-heat"}}"#).unwrap();
+    let mut store: GeneratedValues =
+        serde_json::from_str(r#"{"db_password": {"value": "from-heat"}}"#).unwrap();
     let e = run(ONE, &mut store);
     assert_eq!(value(&e, "db_password"), "from-heat");
     assert!(e.warnings.is_empty());
@@ -153,7 +162,8 @@ outputs:
         t.evaluate(&BTreeMap::new(), &none, &mut GeneratedValues::new()),
         Err(LocalError::CannotEvaluate { .. })
     ));
-    let mut store: GeneratedValues = serde_json::from_str(r#"{"pw": {"value": "kept", "fingerprint": "x"}}"#).unwrap();
+    let mut store: GeneratedValues =
+        serde_json::from_str(r#"{"pw": {"value": "kept", "fingerprint": "x"}}"#).unwrap();
     let e = t.evaluate(&BTreeMap::new(), &none, &mut store).unwrap();
     assert_eq!(value(&e, "pw"), "kept");
 }

@@ -5,7 +5,9 @@ use serde_json::json;
 use super::*;
 
 fn parse_err(text: &str) -> String {
-    LocalTemplate::parse(text, "heat/heat-setup.yaml").unwrap_err().to_string()
+    LocalTemplate::parse(text, "heat/heat-setup.yaml")
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -37,21 +39,33 @@ outputs:
 
 #[test]
 fn outputs_are_listed_in_template_order() {
-    let t = parse("heat_template_version: rocky\noutputs:\n  z: {value: 1}\n  a: {value: 2}\n  m: {value: 3}\n");
+    let t = parse(
+        "heat_template_version: rocky\noutputs:\n  z: {value: 1}\n  a: {value: 2}\n  m: {value: 3}\n",
+    );
     assert_eq!(t.output_names(), ["z", "a", "m"]);
 }
 
 #[test]
 fn versions_before_conditions_or_unknown_are_refused() {
     assert!(parse_err("heat_template_version: 2015-10-15\n").contains("too old"));
-    assert!(parse_err("heat_template_version: 2099-01-01\n").contains("unknown `heat_template_version`"));
+    assert!(
+        parse_err("heat_template_version: 2099-01-01\n")
+            .contains("unknown `heat_template_version`")
+    );
     assert!(parse_err("description: x\n").contains("`heat_template_version` is missing"));
-    assert!(parse_err("AWSTemplateFormatVersion: 2010-09-09\n").contains("section `AWSTemplateFormatVersion` is invalid"));
+    assert!(
+        parse_err("AWSTemplateFormatVersion: 2010-09-09\n")
+            .contains("section `AWSTemplateFormatVersion` is invalid")
+    );
 }
 
 #[test]
 fn malformed_yaml_names_the_file_and_the_line() {
-    let err = LocalTemplate::parse("heat_template_version: rocky\noutputs: [\n", "heat/heat-setup.yaml").unwrap_err();
+    let err = LocalTemplate::parse(
+        "heat_template_version: rocky\noutputs: [\n",
+        "heat/heat-setup.yaml",
+    )
+    .unwrap_err();
     assert_eq!(err.to_string(), "`heat/heat-setup.yaml` is not valid YAML");
     let cause = std::error::Error::source(&err).unwrap().to_string();
     assert!(cause.contains("line"), "{cause}");
@@ -60,24 +74,52 @@ fn malformed_yaml_names_the_file_and_the_line() {
 #[test]
 fn malformed_sections_are_refused_with_their_place() {
     let v = "heat_template_version: rocky\n";
-    assert!(parse_err(&format!("{v}resources:\n  r: {{type: OS::Heat::None, propertes: {{}}}}\n"))
-        .contains("resource `r`: invalid keyword `propertes`"));
-    assert!(parse_err(&format!("{v}resources:\n  r: {{properties: {{}}}}\n")).contains("resource `r`: missing `type`"));
-    assert!(parse_err(&format!("{v}resources:\n  a/b: {{type: OS::Heat::None}}\n")).contains("may not contain `/`"));
-    assert!(parse_err(&format!("{v}outputs:\n  o: {{description: x}}\n")).contains("output `o`: each output must contain a `value` key"));
-    assert!(parse_err(&format!("{v}outputs:\n  o: {{value: 1, condtion: c}}\n")).contains("`condtion`"));
+    assert!(
+        parse_err(&format!(
+            "{v}resources:\n  r: {{type: OS::Heat::None, propertes: {{}}}}\n"
+        ))
+        .contains("resource `r`: invalid keyword `propertes`")
+    );
+    assert!(
+        parse_err(&format!("{v}resources:\n  r: {{properties: {{}}}}\n"))
+            .contains("resource `r`: missing `type`")
+    );
+    assert!(
+        parse_err(&format!("{v}resources:\n  a/b: {{type: OS::Heat::None}}\n"))
+            .contains("may not contain `/`")
+    );
+    assert!(
+        parse_err(&format!("{v}outputs:\n  o: {{description: x}}\n"))
+            .contains("output `o`: each output must contain a `value` key")
+    );
+    assert!(
+        parse_err(&format!("{v}outputs:\n  o: {{value: 1, condtion: c}}\n")).contains("`condtion`")
+    );
 }
 
 #[test]
 fn references_to_unknown_names_are_refused_naming_them() {
     let v = "heat_template_version: rocky\nparameters:\n  p: {type: string, default: x}\nresources:\n  r: {type: OS::Heat::None}\n";
     assert_eq!(
-        parse_err(&format!("{v}outputs:\n  o: {{value: {{get_attr: [nope, value]}}}}\n")),
+        parse_err(&format!(
+            "{v}outputs:\n  o: {{value: {{get_attr: [nope, value]}}}}\n"
+        )),
         "`heat/heat-setup.yaml`: output `o`: resource `nope` is not defined (known: `r`)"
     );
-    assert!(parse_err(&format!("{v}outputs:\n  o: {{value: {{get_param: q}}}}\n")).contains("parameter `q` is not defined (known: `p`)"));
-    assert!(parse_err(&format!("{v}  s: {{type: OS::Heat::None, depends_on: [r, t]}}\n")).contains("resource `s`: resource `t` is not defined"));
-    assert!(parse_err(&format!("{v}  s: {{type: OS::Heat::None, condition: c}}\n")).contains("condition `c` is not defined"));
+    assert!(
+        parse_err(&format!("{v}outputs:\n  o: {{value: {{get_param: q}}}}\n"))
+            .contains("parameter `q` is not defined (known: `p`)")
+    );
+    assert!(
+        parse_err(&format!(
+            "{v}  s: {{type: OS::Heat::None, depends_on: [r, t]}}\n"
+        ))
+        .contains("resource `s`: resource `t` is not defined")
+    );
+    assert!(
+        parse_err(&format!("{v}  s: {{type: OS::Heat::None, condition: c}}\n"))
+            .contains("condition `c` is not defined")
+    );
 }
 
 #[test]
@@ -104,7 +146,10 @@ outputs:
   a: {value: {get_attr: [a, value]}}
 ";
     let err = eval_with(text, &[]).unwrap_err().to_string();
-    assert!(err.contains("circular dependency between resources: `a` -> `b` -> `a`"), "{err}");
+    assert!(
+        err.contains("circular dependency between resources: `a` -> `b` -> `a`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -120,7 +165,10 @@ outputs:
 ";
     let err = eval_with(text, &[]).unwrap_err().to_string();
     assert!(err.contains("resource `bad`: `[1]` is not a map"), "{err}");
-    let ok = text.replace("  bad: {type: OS::Heat::Value, properties: {type: json, value: [1]}}\n", "");
+    let ok = text.replace(
+        "  bad: {type: OS::Heat::Value, properties: {type: json, value: [1]}}\n",
+        "",
+    );
     assert_eq!(output(&eval(&ok), "out").value, json!([42, "True"]));
 }
 
@@ -131,9 +179,16 @@ heat_template_version: 2018-08-31
 resources:
   unused: {type: OS::Heat::RandomString, properties: {length: 600}}
 ";
-    assert!(eval_with(text, &[]).unwrap_err().to_string().contains("resource `unused`: `length`: 600 is out of range"));
+    assert!(
+        eval_with(text, &[])
+            .unwrap_err()
+            .to_string()
+            .contains("resource `unused`: `length`: 600 is out of range")
+    );
     let mut store = GeneratedValues::new();
     let ok = text.replace("600", "6");
-    parse(&ok).evaluate(&Default::default(), &Default::default(), &mut store).unwrap();
+    parse(&ok)
+        .evaluate(&Default::default(), &Default::default(), &mut store)
+        .unwrap();
     assert_eq!(store.get("unused").map(str::len), Some(6));
 }
