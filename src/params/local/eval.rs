@@ -166,7 +166,11 @@ impl<'t, 's> Evaluator<'t, 's> {
             Value::Array(items) if !items.is_empty() => match &items[0] {
                 Value::String(s) => (s.as_str(), &items[1..]),
                 _ => {
-                    return Err(self.fn_err(at, "get_param", "the parameter name must be a string"));
+                    return Err(self.fn_err(
+                        at,
+                        "get_param",
+                        "the parameter name must be a string",
+                    ));
                 }
             },
             Value::Null | Value::String(_) | Value::Array(_) => {

@@ -81,4 +81,5 @@ mod cloud;
 mod conditions;
 mod functions;
 mod params;
+mod setup;
 mod template;
