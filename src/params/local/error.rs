@@ -278,7 +278,7 @@ fn ticked(names: &[String]) -> String {
 
 fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
-        noun.to_string()
+        format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
     }

@@ -175,3 +175,14 @@ fn an_unknown_key_lists_the_outputs_and_resources() {
         "{err}"
     );
 }
+
+#[test]
+fn a_single_failing_output_is_counted_too() {
+    let err = run(&[("use_trove", "false")], &[]).unwrap_err().to_string();
+    assert!(
+        err.starts_with(
+            "cannot evaluate 1 output of `t.yaml` without a cloud:\n  output `swift_container`"
+        ),
+        "{err}"
+    );
+}
