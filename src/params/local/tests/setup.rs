@@ -1,0 +1,146 @@
+//! The project's own `heat/heat-setup.yaml` evaluates locally with its
+//! defaults. `testdata/heat-setup.yaml` is a snapshot of it; the live file is
+//! checked too whenever it is in the tree.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::json;
+
+use super::*;
+
+const SNAPSHOT: &str = include_str!("../testdata/heat-setup.yaml");
+
+fn check_defaults(text: &str, name: &str) {
+    let t = LocalTemplate::parse(text, name).unwrap_or_else(|e| panic!("{e}"));
+    let mut store = GeneratedValues::new();
+    let e = t
+        .evaluate(&BTreeMap::new(), &BTreeSet::new(), &mut store)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<String> = e.outputs.iter().map(|o| o.name.clone()).collect();
+    assert_eq!(names, t.output_names(), "every output, in template order");
+    assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+    for o in &e.outputs {
+        let is_generated = store
+            .values()
+            .any(|v| o.value.as_str().is_some_and(|s| s.contains(v)));
+        assert_eq!(
+            o.secret,
+            is_generated || o.name.contains("password"),
+            "output `{}`",
+            o.name
+        );
+    }
+    let again = t
+        .evaluate(&BTreeMap::new(), &BTreeSet::new(), &mut store)
+        .unwrap();
+    assert_eq!(again, e, "stable across runs");
+}
+
+#[test]
+fn the_setup_template_snapshot_yields_every_output_with_its_defaults() {
+    check_defaults(SNAPSHOT, "heat/heat-setup.yaml");
+}
+
+#[test]
+fn the_setup_template_in_the_tree_yields_every_output_with_its_defaults() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("heat/heat-setup.yaml");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        check_defaults(&text, "heat/heat-setup.yaml");
+    }
+}
+
+#[test]
+fn setup_values_have_the_shapes_the_services_need() {
+    let e = eval(SNAPSHOT);
+    let s = |n: &str| {
+        output(&e, n)
+            .value
+            .as_str()
+            .unwrap_or_else(|| panic!("{n}"))
+            .to_string()
+    };
+    for n in [
+        "admin_user_password",
+        "keystone_admin_token",
+        "rabbitmq_password",
+        "glance_metadata_encryption_key",
+    ] {
+        assert!(
+            s(n).len() == 32 && s(n).chars().all(|c| c.is_ascii_alphanumeric()),
+            "{n}: {}",
+            s(n)
+        );
+    }
+    assert_eq!(s("swift_hash_path_prefix").len(), 16);
+    assert_eq!(s("swift_hash_path_suffix").len(), 16);
+    assert_eq!(
+        s("keystone_db_uri"),
+        format!(
+            "mysql+pymysql://keystone_admin:{}@mariadb/keystone?charset=utf8",
+            s("keystone_db_password")
+        )
+    );
+    assert_eq!(
+        s("nova_cell0_db_uri"),
+        s("nova_db_uri").replace("/nova?", "/nova_cell0?")
+    );
+    assert_eq!(s("swift_password"), s("swift_admin_password"));
+    assert_eq!(
+        s("swift_siteurl"),
+        "http://swift-proxy:6004/v1/service/docker-registry"
+    );
+    assert_eq!(output(&e, "database_host").value, json!("mariadb"));
+    assert!(!output(&e, "docker_registry").secret && !output(&e, "swift_user").secret);
+}
+
+#[test]
+fn a_given_swift_password_is_used_and_stays_secret() {
+    let e = eval_with(SNAPSHOT, &[("swift_password", "given")]).unwrap();
+    assert_eq!(output(&e, "swift_password").value, json!("given"));
+    assert!(output(&e, "swift_password").secret);
+}
+
+#[test]
+fn asking_for_trove_lists_every_output_that_then_needs_the_cloud() {
+    let err = eval_with(SNAPSHOT, &[("create_database", "true")]).unwrap_err();
+    let LocalError::CannotEvaluate { outputs, .. } = &err else {
+        panic!("{err}")
+    };
+    let names: Vec<&str> = outputs.iter().map(|o| o.output.as_str()).collect();
+    assert_eq!(names.len(), 9, "{names:?}");
+    assert!(names.contains(&"database_host") && names.contains(&"nova_api_db_uri"));
+    assert!(err.hint().unwrap().contains("`-P create_database=...`"));
+    let provided: BTreeSet<String> = names.iter().map(|n| n.to_string()).collect();
+    let params = BTreeMap::from([("create_database".to_string(), "true".to_string())]);
+    assert!(
+        parse(SNAPSHOT)
+            .evaluate(&params, &provided, &mut GeneratedValues::new())
+            .is_ok()
+    );
+}
+
+#[test]
+fn asking_for_the_swift_container_needs_the_cloud_only_for_the_site_url() {
+    let err = eval_with(SNAPSHOT, &[("create_swift_container", "on")]).unwrap_err();
+    let LocalError::CannotEvaluate { outputs, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(outputs.len(), 1);
+    assert_eq!(
+        outputs[0].to_string(),
+        "output `swift_siteurl` needs resource `registry_container` (OS::Swift::Container), which only a cloud can create"
+    );
+}
+
+#[test]
+fn regenerating_a_database_uri_rotates_its_password() {
+    let t = parse(SNAPSHOT);
+    assert_eq!(
+        t.random_resources_behind("keystone_db_uri").unwrap(),
+        ["keystone_db_password"]
+    );
+    assert_eq!(
+        t.random_resources_behind("swift_password").unwrap(),
+        ["swift_admin_password"]
+    );
+}
