@@ -48,13 +48,15 @@ fn hint(err: &anyhow::Error) -> Option<String> {
                 _ => None,
             };
         }
-        if let Some(e) = cause.downcast_ref::<ParamsError>() {
-            return match e {
-                ParamsError::HeatUnavailable => Some(
-                    "save a stack's outputs with `openstack stack output show --all -f json STACK > outputs.json` and use `--source file --params-file outputs.json`".into(),
-                ),
-                _ => None,
-            };
+        if let Some(e) = cause.downcast_ref::<crate::params::local::LocalError>() {
+            return e.hint();
+        }
+        if let Some(e) = cause.downcast_ref::<ParamsError>()
+            && matches!(e, ParamsError::HeatUnavailable)
+        {
+            return Some(
+                "save a stack's outputs with `openstack stack output show --all -f json STACK > outputs.json` and use `--source file --params-file outputs.json`".into(),
+            );
         }
     }
     None

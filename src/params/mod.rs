@@ -113,7 +113,7 @@ pub enum ParamsError {
     Read { path: PathBuf, #[source] source: std::io::Error },
     #[error(transparent)]
     File(#[from] file::FileError),
-    #[error("cannot evaluate `{}`", path.display())]
+    #[error("cannot evaluate the Heat template locally")]
     Local { path: PathBuf, #[source] source: local::LocalError },
     #[error(transparent)]
     Store(#[from] store::StoreError),
@@ -209,9 +209,8 @@ pub fn regenerate(req: &Request, state: &store::StateDir, keys: &[String]) -> Re
     resources.dedup();
     let mut saved = state.load_params()?;
     for r in &resources {
-        if let Some(old) = saved.generated.regenerate(r) {
-            saved.retired.push(old);
-        }
+        // `regenerate_all` also rotates every member of a resource group.
+        saved.retired.extend(saved.generated.regenerate_all(r));
     }
     state.save_params(&saved)?;
     Ok(resources)
