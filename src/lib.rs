@@ -1,3 +1,4 @@
 //! kube-openstack: deploy OpenStack onto Kubernetes.
 
 pub mod params;
+pub mod render;

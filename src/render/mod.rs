@@ -1,0 +1,251 @@
+//! Render: parameters + the `kubernetes-in/` tree of Handlebars templates -> manifests.
+//!
+//! Rendering is a pure function of the input files and the parameters; writing the result
+//! (atomically) is [`output`]'s job, and comparing it with what is on disk is `diff`'s.
+
+mod engine;
+mod escape;
+pub mod helpers;
+mod legacy;
+pub mod objects;
+pub mod output;
+pub mod prepass;
+mod tags;
+
+pub use objects::Object;
+
+use rayon::prelude::*;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A problem at a place in a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    /// One-based; 0 when unknown.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn at(file: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
+        Diagnostic { file: file.to_string(), line, column, message: message.into() }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (0, _) => write!(f, "{}: {}", self.file, self.message),
+            (l, 0) => write!(f, "{}:{l}: {}", self.file, self.message),
+            (l, c) => write!(f, "{}:{l}:{c}: {}", self.file, self.message),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{} problem{} in the templates", .0.len(), if .0.len() == 1 { "" } else { "s" })]
+    Templates(Vec<Diagnostic>),
+    #[error("cannot read `{}`", path.display())]
+    Read { path: PathBuf, #[source] source: std::io::Error },
+    #[error("input directory `{}` does not exist", .0.display())]
+    NoInput(PathBuf),
+    #[error("unused parameters (with --strict): {}", .0.join(", "))]
+    Unused(Vec<String>),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Treat templates as 2014 `%name%` templates.
+    pub legacy_percent: bool,
+}
+
+/// A rendered output file.
+#[derive(Debug, Clone)]
+pub struct RenderedFile {
+    /// Relative to the input (and output) root.
+    pub path: PathBuf,
+    pub content: Vec<u8>,
+    /// Kubernetes objects in it (empty for copied non-template files).
+    pub objects: Vec<Object>,
+    /// Copied as it is rather than rendered.
+    pub copied: bool,
+}
+
+/// What a render saw, besides the files themselves.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub templates: usize,
+    pub copied: usize,
+    /// Templates that rendered to nothing and so have no output file.
+    pub empty: Vec<PathBuf>,
+    pub objects: usize,
+    pub unused: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// The files of an input tree, sorted.
+pub struct InputTree {
+    root: PathBuf,
+    display_root: String,
+    templates: Vec<PathBuf>,
+    copies: Vec<PathBuf>,
+    partials: Vec<(String, PathBuf)>,
+}
+
+const PARTIALS_DIR: &str = "_partials";
+
+impl InputTree {
+    /// Lists `root`; `display_root` is how paths are shown (e.g. `kubernetes-in`).
+    pub fn scan(root: &Path, display_root: &str) -> Result<InputTree, RenderError> {
+        if !root.is_dir() {
+            return Err(RenderError::NoInput(root.to_path_buf()));
+        }
+        let mut tree = InputTree {
+            root: root.to_path_buf(),
+            display_root: display_root.trim_end_matches('/').to_string(),
+            templates: Vec::new(),
+            copies: Vec::new(),
+            partials: Vec::new(),
+        };
+        let walker = walkdir::WalkDir::new(root).sort_by_file_name().into_iter().filter_entry(|e| {
+            e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
+        });
+        for entry in walker {
+            let entry = entry.map_err(|e| RenderError::Read {
+                path: e.path().unwrap_or(root).to_path_buf(),
+                source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("file system loop")),
+            })?;
+            if entry.file_type().is_dir() {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(root).expect("under root").to_path_buf();
+            let in_partials = rel.components().next().is_some_and(|c| c.as_os_str() == PARTIALS_DIR);
+            if in_partials && is_template(&rel) {
+                let stem = rel.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+                tree.partials.push((stem, rel));
+            } else if rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('_')) {
+                // Files and directories starting with `_` are helpers for templates, not output.
+            } else if is_template(&rel) {
+                tree.templates.push(rel);
+            } else {
+                tree.copies.push(rel);
+            }
+        }
+        Ok(tree)
+    }
+
+    fn display(&self, rel: &Path) -> String {
+        format!("{}/{}", self.display_root, rel.display())
+    }
+
+    fn read(&self, rel: &Path) -> Result<String, RenderError> {
+        let path = self.root.join(rel);
+        std::fs::read_to_string(&path).map_err(|source| RenderError::Read { path, source })
+    }
+}
+
+fn is_template(rel: &Path) -> bool {
+    matches!(rel.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+}
+
+/// Renders the whole tree; `sink` receives each output file (in parallel, in any order).
+/// Nothing is handed to `sink` for a tree with problems only if the caller discards what
+/// it received on `Err` — [`output::write_tree`] renders into a temporary directory for that.
+pub fn render_tree<F>(
+    tree: &InputTree,
+    params: &serde_json::Map<String, serde_json::Value>,
+    secret_names: &BTreeSet<String>,
+    options: &Options,
+    sink: F,
+) -> Result<Report, RenderError>
+where
+    F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
+{
+    let _ = secret_names;
+    let mut partial_sources = Vec::new();
+    for (name, rel) in &tree.partials {
+        let text = prepare_source(tree.read(rel)?, options);
+        partial_sources.push((name.clone(), engine::Source { display: tree.display(rel), text }));
+    }
+    let (engine, partial_names) = engine::Engine::new(&partial_sources).map_err(RenderError::Templates)?;
+    let data = handlebars::Context::wraps(params).expect("a JSON map is a valid context");
+
+    let results: Vec<Result<Outcome, Vec<Diagnostic>>> = tree
+        .templates
+        .par_iter()
+        .map(|rel| {
+            let source = engine::Source { display: tree.display(rel), text: prepare_source(read_diag(tree, rel)?, options) };
+            let legacy_hint = if options.legacy_percent { None } else { legacy::first_placeholder(&source.text).map(str::to_string) };
+            let rendered = engine.render(&source, &data)?;
+            let objects = objects::parse(&source.display, &rendered.text)?;
+            let outcome = Outcome { names: rendered.names, objects: objects.len(), empty: objects.is_empty(), legacy_hint, rel: rel.clone() };
+            if !objects.is_empty() {
+                let file = RenderedFile { path: rel.clone(), content: rendered.text.into_bytes(), objects, copied: false };
+                sink(file).map_err(|e| vec![Diagnostic::at(&source.display, 0, 0, format!("cannot write the output: {e}"))])?;
+            }
+            Ok(outcome)
+        })
+        .collect();
+    let copied: Vec<Result<(), Vec<Diagnostic>>> = tree
+        .copies
+        .par_iter()
+        .map(|rel| {
+            let path = tree.root.join(rel);
+            let content = std::fs::read(&path).map_err(|e| vec![Diagnostic::at(&tree.display(rel), 0, 0, format!("cannot read: {e}"))])?;
+            sink(RenderedFile { path: rel.clone(), content, objects: Vec::new(), copied: true })
+                .map_err(|e| vec![Diagnostic::at(&tree.display(rel), 0, 0, format!("cannot write the output: {e}"))])
+        })
+        .collect();
+
+    let mut report = Report { templates: tree.templates.len(), copied: tree.copies.len(), ..Report::default() };
+    let mut diagnostics = Vec::new();
+    let mut used: BTreeSet<String> = partial_names.into_iter().collect();
+    for r in results {
+        match r {
+            Ok(o) => {
+                used.extend(o.names);
+                report.objects += o.objects;
+                if o.empty {
+                    report.empty.push(o.rel.clone());
+                }
+                if let Some(hint) = o.legacy_hint {
+                    report.warnings.push(format!(
+                        "`{}` contains `{hint}`, a 2014-style placeholder, which is left as text; render with `--legacy-percent` to substitute it",
+                        tree.display(&o.rel)
+                    ));
+                }
+            }
+            Err(d) => diagnostics.extend(d),
+        }
+    }
+    for r in copied {
+        if let Err(d) = r {
+            diagnostics.extend(d);
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(RenderError::Templates(diagnostics));
+    }
+    report.unused = params.keys().filter(|k| !used.contains(*k)).cloned().collect();
+    Ok(report)
+}
+
+struct Outcome {
+    rel: PathBuf,
+    names: Vec<String>,
+    objects: usize,
+    empty: bool,
+    legacy_hint: Option<String>,
+}
+
+fn read_diag(tree: &InputTree, rel: &Path) -> Result<String, Vec<Diagnostic>> {
+    tree.read(rel).map_err(|e| vec![Diagnostic::at(&tree.display(rel), 0, 0, format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default()))])
+}
+
+fn prepare_source(text: String, options: &Options) -> String {
+    if options.legacy_percent { legacy::convert(&text) } else { text }
+}

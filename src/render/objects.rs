@@ -1,0 +1,122 @@
+//! Splits rendered YAML into documents and checks each is a Kubernetes object.
+
+use super::Diagnostic;
+
+/// One Kubernetes object as rendered: its identity and its document text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub text: String,
+}
+
+impl Object {
+    /// `Kind/name`, the way kubectl names objects.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+}
+
+/// Splits `text` at document markers, keeping each document's first line number.
+pub fn documents(text: &str) -> Vec<(usize, &str)> {
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut start_line = 1;
+    let mut line_no = 1;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        if bare == "---" || bare.starts_with("--- ") || bare == "..." {
+            docs.push((start_line, &text[start..offset]));
+            start = offset + line.len();
+            start_line = line_no + 1;
+        }
+        offset += line.len();
+        line_no += 1;
+    }
+    docs.push((start_line, &text[start..]));
+    docs
+}
+
+/// Parses every document of a rendered file; comment-only documents are dropped.
+/// `display` is the template path; `Err` lists every bad document.
+pub fn parse(display: &str, text: &str) -> Result<Vec<Object>, Vec<Diagnostic>> {
+    let mut objects = Vec::new();
+    let mut errors = Vec::new();
+    for (first_line, doc) in documents(text) {
+        match parse_one(doc) {
+            Ok(Some(o)) => objects.push(o),
+            Ok(None) => {}
+            Err((line, message)) => {
+                let line = first_line + line.saturating_sub(1);
+                errors.push(Diagnostic::at(display, 0, 0, format!("rendered line {line}: {message}")));
+            }
+        }
+    }
+    if errors.is_empty() { Ok(objects) } else { Err(errors) }
+}
+
+fn parse_one(doc: &str) -> Result<Option<Object>, (usize, String)> {
+    let value: serde_yaml::Value = match serde_yaml::from_str(doc) {
+        Ok(v) => v,
+        Err(e) => {
+            let line = e.location().map_or(1, |l| l.line());
+            return Err((line, format!("not valid YAML: {e}")));
+        }
+    };
+    if value.is_null() {
+        return Ok(None);
+    }
+    let field = |v: &serde_yaml::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let api_version = field(&value, "apiVersion");
+    let kind = field(&value, "kind");
+    let metadata = value.get("metadata");
+    let name = metadata.and_then(|m| field(m, "name").or_else(|| field(m, "generateName")));
+    match (api_version, kind, name) {
+        (Some(api_version), Some(kind), Some(name)) => {
+            Ok(Some(Object { api_version, kind, name, text: doc.trim_start_matches('\n').to_string() }))
+        }
+        (a, k, _) => {
+            let missing: Vec<&str> = [
+                a.is_none().then_some("`apiVersion`"),
+                k.is_none().then_some("`kind`"),
+                Some("`metadata.name`").filter(|_| metadata.and_then(|m| m.get("name")).is_none()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            Err((1, format!("not a Kubernetes object: missing {}", missing.join(", "))))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_documents_and_skips_comment_only_ones() {
+        let text = "# only a comment\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: a\n---\n\n";
+        let objects = parse("t.yaml", text).unwrap();
+        assert_eq!(objects.len(), 1);
+        assert_eq!(objects[0].id(), "Service/a");
+    }
+
+    #[test]
+    fn reports_what_is_missing_and_where() {
+        let text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n---\nkind: Pod\n";
+        let errors = parse("t.yaml", text).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].message.contains("rendered line 6"), "{}", errors[0].message);
+        assert!(errors[0].message.contains("`apiVersion`"));
+        assert!(errors[0].message.contains("`metadata.name`"));
+    }
+
+    #[test]
+    fn invalid_yaml_names_the_rendered_line() {
+        let errors = parse("t.yaml", "a: 1\n---\nb: [\n").unwrap_err();
+        assert_eq!(errors.len(), 2, "both documents are reported: {errors:?}");
+        assert!(errors[1].message.contains("not valid YAML"), "{}", errors[1].message);
+    }
+}

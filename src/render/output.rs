@@ -1,0 +1,215 @@
+//! Writing a rendered tree: into a temporary sibling directory first, swapped in only when
+//! every file rendered, so the output is never half-written and mirrors the input exactly.
+//!
+//! Rendered files hold secrets: files are created 0600 and directories 0700.
+
+use super::RenderedFile;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// Marks a directory as made by `render`, so a later render may replace it.
+pub const MARKER: &str = ".kube-openstack-render";
+const MARKER_TEXT: &str = "This directory is written by `kube-openstack render`; it is replaced as a whole on every render.\n";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("refusing to render into the input directory `{}`", .0.display())]
+    InPlace(PathBuf),
+    #[error("refusing to render into `{}`, which is inside the input directory `{}`", .output.display(), .input.display())]
+    InsideInput { output: PathBuf, input: PathBuf },
+    #[error("refusing to render into `{}`, which contains the input directory `{}`", .output.display(), .input.display())]
+    ContainsInput { output: PathBuf, input: PathBuf },
+    #[error("refusing to replace `{}`: it is not empty and does not look like a previous render (no `{MARKER}` file)", .0.display())]
+    NotARender(PathBuf),
+    #[error("`{}` exists and is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("cannot {action} `{}`", path.display())]
+    Io { action: &'static str, path: PathBuf, #[source] source: std::io::Error },
+}
+
+fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> OutputError + use<'p> {
+    move |source| OutputError::Io { action, path: path.to_path_buf(), source }
+}
+
+/// Absolute, normalised form of a path that may not exist yet.
+fn absolute(path: &Path) -> Result<PathBuf, OutputError> {
+    let abs = std::path::absolute(path).map_err(io("resolve", path))?;
+    // Resolve symlinks in the longest existing prefix, so `a/../b` and links compare right.
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(p), Some(n)) => {
+                rest.push(n.to_os_string());
+                existing = p;
+            }
+            _ => break,
+        }
+    }
+    let mut resolved = existing.canonicalize().map_err(io("resolve", existing))?;
+    resolved.extend(rest.iter().rev());
+    Ok(resolved)
+}
+
+/// Checks that rendering `input` into `output` is safe, before anything is written.
+pub fn check_target(input: &Path, output: &Path, force: bool) -> Result<(), OutputError> {
+    let (inp, out) = (absolute(input)?, absolute(output)?);
+    if inp == out {
+        return Err(OutputError::InPlace(output.to_path_buf()));
+    }
+    if out.starts_with(&inp) {
+        return Err(OutputError::InsideInput { output: output.to_path_buf(), input: input.to_path_buf() });
+    }
+    // Replacing a parent of the input would delete the templates: never, even with --force.
+    if inp.starts_with(&out) {
+        return Err(OutputError::ContainsInput { output: output.to_path_buf(), input: input.to_path_buf() });
+    }
+    match fs::symlink_metadata(output) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io("inspect", output)(e)),
+        Ok(m) if !m.is_dir() => Err(OutputError::NotADirectory(output.to_path_buf())),
+        Ok(_) if force || output.join(MARKER).is_file() => Ok(()),
+        Ok(_) => {
+            let empty = fs::read_dir(output).map_err(io("list", output))?.next().is_none();
+            if empty { Ok(()) } else { Err(OutputError::NotARender(output.to_path_buf())) }
+        }
+    }
+}
+
+/// A temporary directory beside the output, receiving files until [`Staging::commit`].
+/// Dropped without commit, it is removed and the output is left as it was.
+pub struct Staging {
+    dir: tempfile::TempDir,
+    target: PathBuf,
+}
+
+impl Staging {
+    pub fn new(target: &Path) -> Result<Staging, OutputError> {
+        let target = std::path::absolute(target).map_err(io("resolve", target))?;
+        let parent = target.parent().ok_or_else(|| OutputError::NotADirectory(target.clone()))?;
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(io("create", parent))?;
+        let name = target.file_name().unwrap_or_default().to_string_lossy();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!(".{name}.render-"))
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir_in(parent)
+            .map_err(io("create a temporary directory in", parent))?;
+        Ok(Staging { dir, target })
+    }
+
+    /// Writes one file (callable from several threads at once).
+    pub fn write(&self, file: &RenderedFile) -> std::io::Result<()> {
+        let path = self.dir.path().join(&file.path);
+        if let Some(parent) = path.parent() {
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(parent)?;
+        }
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        f.write_all(&file.content)
+    }
+
+    /// Swaps the staged tree in place of the target, then removes the old tree.
+    pub fn commit(self) -> Result<(), OutputError> {
+        let marker = self.dir.path().join(MARKER);
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&marker)
+            .and_then(|mut f| f.write_all(MARKER_TEXT.as_bytes()))
+            .map_err(io("write", &marker))?;
+        if self.target.exists() {
+            exchange(self.dir.path(), &self.target).map_err(io("replace", &self.target))?;
+            // The temporary directory now holds the previous tree; dropping it removes it.
+            drop(self.dir);
+        } else {
+            let staged = self.dir.keep();
+            fs::rename(&staged, &self.target).map_err(io("create", &self.target))?;
+        }
+        Ok(())
+    }
+}
+
+/// Atomically exchanges two directories, so readers see the old tree or the new one,
+/// never neither.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let ca = CString::new(a.as_os_str().as_bytes())?;
+    let cb = CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both are valid NUL-terminated paths; renameat2 only reads them.
+    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, cb.as_ptr(), libc::RENAME_EXCHANGE) };
+    if rc == 0 { Ok(()) } else { fallback_exchange(a, b, std::io::Error::last_os_error()) }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    fallback_exchange(a, b, std::io::Error::other("no atomic exchange on this system"))
+}
+
+/// Two renames, for file systems without an atomic exchange: the target is briefly absent.
+fn fallback_exchange(a: &Path, b: &Path, _why: std::io::Error) -> std::io::Result<()> {
+    let aside = a.with_extension("previous");
+    fs::rename(b, &aside)?;
+    if let Err(e) = fs::rename(a, b) {
+        fs::rename(&aside, b)?;
+        return Err(e);
+    }
+    fs::rename(&aside, a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_in_place_inside_and_parent_targets() {
+        let t = tempfile::tempdir().unwrap();
+        let input = t.path().join("in");
+        fs::create_dir(&input).unwrap();
+        assert!(matches!(check_target(&input, &input, true), Err(OutputError::InPlace(_))));
+        assert!(matches!(check_target(&input, &input.join("out"), true), Err(OutputError::InsideInput { .. })));
+        assert!(matches!(check_target(&input, t.path(), true), Err(OutputError::ContainsInput { .. })));
+    }
+
+    #[test]
+    fn refuses_a_foreign_directory_unless_forced() {
+        let t = tempfile::tempdir().unwrap();
+        let (input, out) = (t.path().join("in"), t.path().join("out"));
+        fs::create_dir(&input).unwrap();
+        fs::create_dir(&out).unwrap();
+        assert!(check_target(&input, &out, false).is_ok(), "an empty directory is fine");
+        fs::write(out.join("notes.txt"), "mine").unwrap();
+        assert!(matches!(check_target(&input, &out, false), Err(OutputError::NotARender(_))));
+        assert!(check_target(&input, &out, true).is_ok());
+        fs::write(out.join(MARKER), "").unwrap();
+        assert!(check_target(&input, &out, false).is_ok());
+    }
+
+    #[test]
+    fn commit_replaces_the_whole_tree_and_drop_leaves_it() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("out");
+        let file = |p: &str, c: &str| RenderedFile { path: p.into(), content: c.into(), objects: vec![], copied: false };
+        let s = Staging::new(&out).unwrap();
+        s.write(&file("a/x.yaml", "one")).unwrap();
+        s.write(&file("gone.yaml", "old")).unwrap();
+        s.commit().unwrap();
+        let s = Staging::new(&out).unwrap();
+        s.write(&file("a/x.yaml", "two")).unwrap();
+        drop(s);
+        assert_eq!(fs::read_to_string(out.join("a/x.yaml")).unwrap(), "one", "an abandoned render changes nothing");
+        let s = Staging::new(&out).unwrap();
+        s.write(&file("a/x.yaml", "two")).unwrap();
+        s.commit().unwrap();
+        assert_eq!(fs::read_to_string(out.join("a/x.yaml")).unwrap(), "two");
+        assert!(!out.join("gone.yaml").exists(), "files no longer rendered disappear");
+        let leftovers: Vec<_> = fs::read_dir(t.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("out")]);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(fs::metadata(out.join("a/x.yaml")).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(out.join("a")).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+}
