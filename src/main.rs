@@ -1,1 +1,7 @@
-fn main() {}
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = kube_openstack::cli::Cli::parse();
+    kube_openstack::run(cli)
+}

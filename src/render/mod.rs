@@ -180,8 +180,14 @@ where
         .map(|rel| {
             let source = engine::Source { display: tree.display(rel), text: prepare_source(read_diag(tree, rel)?, options) };
             let legacy_hint = if options.legacy_percent { None } else { legacy::first_placeholder(&source.text).map(str::to_string) };
-            let rendered = engine.render(&source, &data)?;
-            let objects = objects::parse(&source.display, &rendered.text)?;
+            let with_hint = |mut d: Vec<Diagnostic>| {
+                if let Some(h) = &legacy_hint {
+                    d.push(Diagnostic::at(&source.display, 0, 0, format!("`{h}` looks like a 2014 placeholder: render with `--legacy-percent`")));
+                }
+                d
+            };
+            let rendered = engine.render(&source, &data).map_err(with_hint)?;
+            let objects = objects::parse(&source.display, &rendered.text).map_err(with_hint)?;
             let outcome = Outcome { names: rendered.names, objects: objects.len(), empty: objects.is_empty(), legacy_hint, rel: rel.clone() };
             if !objects.is_empty() {
                 let file = RenderedFile { path: rel.clone(), content: rendered.text.into_bytes(), objects, copied: false };

@@ -1,0 +1,18 @@
+//! One file per subcommand: arguments -> settings -> stage calls -> printer.
+
+mod diff;
+mod params;
+mod render;
+
+use crate::cli::Command;
+use crate::printer::Printer;
+use crate::settings::Project;
+
+/// Runs a command; `Ok` carries the exit code (1 when `diff` finds differences).
+pub fn dispatch(project: &Project, printer: &Printer, command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Params(c) => params::run(project, printer, c),
+        Command::Render(args) => render::run(project, printer, &args),
+        Command::Diff(args) => diff::run(project, printer, &args),
+    }
+}

@@ -1,0 +1,100 @@
+//! `kube-openstack params show|get|regenerate`.
+
+use crate::cli::{Format, ParamsCommand, SourceArgs};
+use crate::diff::Masker;
+use crate::params::{self, store::StateDir, ParamSet};
+use crate::printer::Printer;
+use crate::settings::Project;
+use anyhow::{Context as _, bail};
+use serde_json::Value as Json;
+
+pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyhow::Result<u8> {
+    match command {
+        ParamsCommand::Show { source, show_secrets, output } => {
+            let set = load(project, printer, &source)?;
+            let masker = if show_secrets { Masker::none() } else { masker_for(project, &source, &set)? };
+            printer.data(&show(&set, &masker, output, show_secrets));
+        }
+        ParamsCommand::Get { key, source } => {
+            let set = load(project, printer, &source)?;
+            let Some(p) = set.values.get(&key) else {
+                bail!("parameter `{key}` is not defined (`kube-openstack params show` lists them)");
+            };
+            let text = match &p.value {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            printer.data(&format!("{text}\n"));
+        }
+        ParamsCommand::Regenerate { keys, source } => {
+            let state = StateDir::new(project.state_dir(&source));
+            let _lock = state.lock()?;
+            let req = project.params_request(&source);
+            let rotated = params::regenerate(&req, &state, &keys).context("cannot regenerate parameters")?;
+            drop(_lock);
+            // Evaluate now so the new values exist (and are kept) before anything renders.
+            load(project, printer, &source)?;
+            printer.status("Regenerated", format!("{} ({})", rotated.join(", "), keys.join(", ")));
+        }
+    }
+    Ok(0)
+}
+
+/// Loads the parameters as the flags and config say, holding the state lock meanwhile.
+pub(super) fn load(project: &Project, printer: &Printer, source: &SourceArgs) -> anyhow::Result<ParamSet> {
+    let state = StateDir::new(project.state_dir(source));
+    let req = project.params_request(source);
+    let _lock = state.lock()?;
+    let set = params::load(&req, &state, &mut |w| printer.warn(w)).context("cannot read the parameters")?;
+    Ok(set)
+}
+
+/// A masker for every secret parameter, keyed by this project's mask key.
+pub(super) fn masker_for(project: &Project, source: &SourceArgs, set: &ParamSet) -> anyhow::Result<Masker> {
+    masker_with(project, source, set.secret_values())
+}
+
+pub(super) fn masker_with(project: &Project, source: &SourceArgs, secrets: Vec<String>) -> anyhow::Result<Masker> {
+    let key = StateDir::new(project.state_dir(source)).mask_key()?;
+    Ok(Masker::new(secrets, &key))
+}
+
+fn show(set: &ParamSet, masker: &Masker, format: Format, show_secrets: bool) -> String {
+    let shown = |p: &params::Param| -> Json {
+        if p.secret && !show_secrets {
+            Json::String(masker.mask(&match &p.value {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            }))
+        } else {
+            p.value.clone()
+        }
+    };
+    match format {
+        Format::Json | Format::Yaml => {
+            let map: serde_json::Map<String, Json> = set
+                .values
+                .iter()
+                .map(|(k, p)| (k.clone(), serde_json::json!({"value": shown(p), "secret": p.secret, "source": p.origin})))
+                .collect();
+            if format == Format::Json {
+                format!("{}\n", serde_json::to_string_pretty(&map).expect("serializable"))
+            } else {
+                serde_yaml::to_string(&map).expect("serializable")
+            }
+        }
+        Format::Table => {
+            let width = set.values.keys().map(String::len).max().unwrap_or(4).max(4);
+            let mut out = format!("{:width$}  {:8}  VALUE\n", "NAME", "SOURCE");
+            for (k, p) in &set.values {
+                let origin = serde_json::to_value(p.origin).expect("serializable");
+                let value = match shown(p) {
+                    Json::String(s) => s,
+                    other => other.to_string(),
+                };
+                out.push_str(&format!("{k:width$}  {:8}  {value}\n", origin.as_str().unwrap_or("")));
+            }
+            out
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! `kube-openstack render`.
+
+use super::params::load;
+use crate::cli::{RenderArgs, TreeArgs};
+use crate::params::{store::StateDir, ParamSet};
+use crate::printer::Printer;
+use crate::render::{self, output, InputTree, RenderError, RenderedFile, Report};
+use crate::settings::Project;
+use anyhow::Context as _;
+use std::sync::Mutex;
+
+pub fn run(project: &Project, printer: &Printer, args: &RenderArgs) -> anyhow::Result<u8> {
+    let input = project.input_dir(&args.tree);
+    let params = load(project, printer, &args.tree.source)?;
+    if args.stdout {
+        let (files, report) = render_in_memory(project, printer, &args.tree, &params)?;
+        let mut docs = Vec::new();
+        for f in files.iter().filter(|f| !f.copied) {
+            docs.extend(f.objects.iter().map(|o| o.text.trim_end().to_string()));
+        }
+        printer.data(&format!("{}\n", docs.join("\n---\n")));
+        finish(printer, &report, "Rendered", "to stdout");
+        return Ok(0);
+    }
+    let out_dir = project.output_dir(&args.output_dir);
+    output::check_target(&input, &out_dir, args.force).with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
+    let tree = InputTree::scan(&input, &input.display().to_string())?;
+    let staging = output::Staging::new(&out_dir)?;
+    let report = render_checked(printer, &tree, &params, &args.tree, |f| staging.write(&f))
+        .with_context(|| format!("failed to render `{}`", input.display()))?;
+    staging.commit()?;
+    StateDir::new(project.state_dir(&args.tree.source)).remember_rendered_secrets(&params.secret_values())?;
+    finish(printer, &report, "Rendered", &format!("into `{}`", out_dir.display()));
+    Ok(0)
+}
+
+/// Renders the tree into memory (for `--stdout` and `diff`), sorted by path.
+pub(super) fn render_in_memory(
+    project: &Project,
+    printer: &Printer,
+    args: &TreeArgs,
+    params: &ParamSet,
+) -> anyhow::Result<(Vec<RenderedFile>, Report)> {
+    let input = project.input_dir(args);
+    let tree = InputTree::scan(&input, &input.display().to_string())?;
+    let files = Mutex::new(Vec::new());
+    let report = render_checked(printer, &tree, params, args, |f| {
+        files.lock().expect("no panics while held").push(f);
+        Ok(())
+    })
+    .with_context(|| format!("failed to render `{}`", input.display()))?;
+    let mut files = files.into_inner().expect("no panics while held");
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((files, report))
+}
+
+fn render_checked<F>(printer: &Printer, tree: &InputTree, params: &ParamSet, args: &TreeArgs, sink: F) -> Result<Report, RenderError>
+where
+    F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
+{
+    let options = render::Options { legacy_percent: args.legacy_percent };
+    let secret_names = params.values.iter().filter(|(_, p)| p.secret).map(|(k, _)| k.clone()).collect();
+    let report = render::render_tree(tree, &params.to_context(), &secret_names, &options, sink)?;
+    for w in &report.warnings {
+        printer.warn(w);
+    }
+    if !report.unused.is_empty() {
+        if args.strict {
+            return Err(RenderError::Unused(report.unused.clone()));
+        }
+        printer.warn(format!("parameters no template uses: {}", report.unused.join(", ")));
+    }
+    Ok(report)
+}
+
+fn finish(printer: &Printer, report: &Report, verb: &str, target: &str) {
+    for empty in &report.empty {
+        printer.status("Skipped", format!("`{}`: rendered to nothing", empty.display()));
+    }
+    let copied = if report.copied > 0 { format!(", {} files copied", report.copied) } else { String::new() };
+    printer.status(
+        verb,
+        format!("{} templates ({} objects{copied}) {target}", report.templates - report.empty.len(), report.objects),
+    );
+}

@@ -1,0 +1,209 @@
+//! The state directory (`.kube-openstack/`, mode 0700): generated parameter values and
+//! the key that makes masked secrets comparable. Files are written to a temporary name and
+//! renamed, and a lock stops two runs from writing at once.
+
+use super::local::GeneratedValues;
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+const PARAMS_FILE: &str = "params.json";
+const LOCK_FILE: &str = "lock";
+const MASK_KEY_FILE: &str = "mask.key";
+const RENDERED_SECRETS_FILE: &str = "rendered-secrets.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot {action} `{}`", path.display())]
+    Io { action: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    #[error("`{}` is damaged; move it away to start afresh (generated values would change)", path.display())]
+    Damaged { path: PathBuf, #[source] source: serde_json::Error },
+    #[error("another kube-openstack ({holder}) is using `{}`; wait for it to finish", path.display())]
+    Locked { path: PathBuf, holder: String },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + use<> {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io { action, path, source }
+}
+
+/// What the local source keeps between runs.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SavedParams {
+    pub generated: GeneratedValues,
+    /// Values replaced by `params regenerate`, kept so diffs still mask them.
+    #[serde(default)]
+    pub retired: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    path: PathBuf,
+}
+
+/// Held while a run may write state; released on drop.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: fs::File,
+}
+
+impl StateDir {
+    pub fn new(path: impl Into<PathBuf>) -> StateDir {
+        StateDir { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn ensure(&self) -> Result<(), StoreError> {
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.path).map_err(io("create", &self.path))
+    }
+
+    /// Takes the state lock, failing at once (naming the holder) if another run has it.
+    pub fn lock(&self) -> Result<StateLock, StoreError> {
+        self.ensure()?;
+        let path = self.path.join(LOCK_FILE);
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io("open", &path))?;
+        if let Err(e) = file.try_lock() {
+            return match e {
+                fs::TryLockError::WouldBlock => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    let holder = holder.trim();
+                    let holder = if holder.is_empty() { "another process".to_string() } else { holder.to_string() };
+                    Err(StoreError::Locked { path: self.path.clone(), holder })
+                }
+                fs::TryLockError::Error(e) => Err(io("lock", &path)(e)),
+            };
+        }
+        file.set_len(0).map_err(io("write", &path))?;
+        write!(file, "pid {}", std::process::id()).map_err(io("write", &path))?;
+        Ok(StateLock { _file: file })
+    }
+
+    pub fn load_params(&self) -> Result<SavedParams, StoreError> {
+        let path = self.path.join(PARAMS_FILE);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Damaged { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SavedParams::default()),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    pub fn save_params(&self, saved: &SavedParams) -> Result<(), StoreError> {
+        let text = serde_json::to_vec_pretty(saved).expect("serializable");
+        self.write_atomic(PARAMS_FILE, &text)
+    }
+
+    /// The key for masked-secret hashes, made on first use so hashes are stable between runs.
+    pub fn mask_key(&self) -> Result<Vec<u8>, StoreError> {
+        let path = self.path.join(MASK_KEY_FILE);
+        match fs::read(&path) {
+            Ok(key) if key.len() >= 16 => return Ok(key),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("read", &path)(e)),
+        }
+        let key: [u8; 32] = rand::random();
+        self.write_atomic(MASK_KEY_FILE, &key)?;
+        Ok(key.to_vec())
+    }
+
+    /// Adds the secret values a render wrote, so later diffs mask them even after the
+    /// parameters changed (the previous render on disk still holds the old values).
+    pub fn remember_rendered_secrets(&self, secrets: &[String]) -> Result<(), StoreError> {
+        let mut all = self.rendered_secrets()?;
+        let before = all.len();
+        all.extend(secrets.iter().cloned());
+        all.sort();
+        all.dedup();
+        if all.len() == before {
+            return Ok(());
+        }
+        self.write_atomic(RENDERED_SECRETS_FILE, &serde_json::to_vec(&all).expect("serializable"))
+    }
+
+    pub fn rendered_secrets(&self) -> Result<Vec<String>, StoreError> {
+        let path = self.path.join(RENDERED_SECRETS_FILE);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Damaged { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    /// Writes `name` through a temporary file and a rename, mode 0600.
+    fn write_atomic(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.ensure()?;
+        let target = self.path.join(name);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .permissions(fs::Permissions::from_mode(0o600))
+            .tempfile_in(&self.path)
+            .map_err(io("create a temporary file in", &self.path))?;
+        tmp.write_all(bytes).map_err(io("write", tmp.path()))?;
+        tmp.as_file().sync_all().map_err(io("write", tmp.path()))?;
+        tmp.persist(&target).map_err(|e| io("replace", &target)(e.error))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_round_trip_with_private_modes() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = StateDir::new(t.path().join(".kube-openstack"));
+        let saved = SavedParams { retired: vec!["old".into()], ..SavedParams::default() };
+        dir.save_params(&saved).unwrap();
+        assert_eq!(dir.load_params().unwrap().retired, vec!["old".to_string()]);
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir.path()), 0o700);
+        assert_eq!(mode(&dir.path().join(PARAMS_FILE)), 0o600);
+    }
+
+    #[test]
+    fn a_damaged_state_file_is_an_error_not_a_silent_reset() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = StateDir::new(t.path());
+        fs::write(t.path().join(PARAMS_FILE), "{not json").unwrap();
+        assert!(matches!(dir.load_params(), Err(StoreError::Damaged { .. })));
+    }
+
+    #[test]
+    fn a_second_lock_names_the_holder() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = StateDir::new(t.path());
+        let _held = dir.lock().unwrap();
+        match dir.lock() {
+            Err(StoreError::Locked { holder, .. }) => assert_eq!(holder, format!("pid {}", std::process::id())),
+            other => panic!("expected a lock error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rendered_secrets_accumulate() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = StateDir::new(t.path());
+        dir.remember_rendered_secrets(&["a".into()]).unwrap();
+        dir.remember_rendered_secrets(&["b".into(), "a".into()]).unwrap();
+        assert_eq!(dir.rendered_secrets().unwrap(), vec!["a".to_string(), "b".to_string()]);
+    }
+
+    #[test]
+    fn the_mask_key_is_stable() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = StateDir::new(t.path());
+        assert_eq!(dir.mask_key().unwrap(), dir.mask_key().unwrap());
+    }
+}

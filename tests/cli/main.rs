@@ -1,0 +1,7 @@
+//! Command-line tests: the real binary on temporary projects.
+
+mod adversarial;
+mod diff;
+mod params;
+mod render;
+mod support;

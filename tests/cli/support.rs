@@ -1,0 +1,81 @@
+//! A temporary project directory and helpers to run the binary in it.
+
+use assert_cmd::Command;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+pub const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{name}}\nspec:\n  ports:\n  - port: 80\n";
+
+impl Project {
+    pub fn new() -> Project {
+        Project { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes a file (creating parents).
+    pub fn write(&self, rel: &str, text: &str) -> &Project {
+        let p = self.path(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+        self
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// The binary, run in the project, reading parameters from `params.yaml`.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("kube-openstack").unwrap();
+        c.current_dir(self.dir.path()).env_remove("NO_COLOR");
+        c
+    }
+
+    /// `kube-openstack ARGS --source file --params-file params.yaml`.
+    pub fn with_params(&self, args: &[&str]) -> Command {
+        let mut c = self.cmd();
+        c.args(args).args(["--source", "file", "--params-file", "params.yaml"]);
+        c
+    }
+
+    /// Relative paths and contents of every file under `rel`, sorted.
+    pub fn tree(&self, rel: &str) -> Vec<(String, Vec<u8>)> {
+        let root = self.path(rel);
+        let mut out = Vec::new();
+        for e in walkdir(&root) {
+            out.push((e.strip_prefix(&root).unwrap().display().to_string(), fs::read(&e).unwrap()));
+        }
+        out.sort();
+        out
+    }
+}
+
+fn walkdir(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir(root) else { return out };
+    for e in rd {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walkdir(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Whether CI is running: tools a test needs must then exist (fail, never skip).
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+}
