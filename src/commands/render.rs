@@ -26,7 +26,7 @@ pub fn run(project: &Project, printer: &Printer, args: &RenderArgs) -> anyhow::R
     output::check_target(&input, &out_dir, args.force).with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
     let tree = InputTree::scan(&input, &input.display().to_string())?;
     let staging = output::Staging::new(&out_dir)?;
-    let report = render_checked(printer, &tree, &params, &args.tree, |f| staging.write(&f))
+    let report = render_checked(project, printer, &tree, &params, &args.tree, |f| staging.write(&f))
         .with_context(|| format!("failed to render `{}`", input.display()))?;
     staging.commit()?;
     StateDir::new(project.state_dir(&args.tree.source)).remember_rendered_secrets(&params.secret_values())?;
@@ -44,7 +44,7 @@ pub(super) fn render_in_memory(
     let input = project.input_dir(args);
     let tree = InputTree::scan(&input, &input.display().to_string())?;
     let files = Mutex::new(Vec::new());
-    let report = render_checked(printer, &tree, params, args, |f| {
+    let report = render_checked(project, printer, &tree, params, args, |f| {
         files.lock().expect("no panics while held").push(f);
         Ok(())
     })
@@ -54,11 +54,18 @@ pub(super) fn render_in_memory(
     Ok((files, report))
 }
 
-fn render_checked<F>(printer: &Printer, tree: &InputTree, params: &ParamSet, args: &TreeArgs, sink: F) -> Result<Report, RenderError>
+fn render_checked<F>(
+    project: &Project,
+    printer: &Printer,
+    tree: &InputTree,
+    params: &ParamSet,
+    args: &TreeArgs,
+    sink: F,
+) -> Result<Report, RenderError>
 where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
-    let options = render::Options { legacy_percent: args.legacy_percent };
+    let options = render::Options { legacy_percent: project.legacy_percent(args) };
     let secret_names = params.values.iter().filter(|(_, p)| p.secret).map(|(k, _)| k.clone()).collect();
     let report = render::render_tree(tree, &params.to_context(), &secret_names, &options, sink)?;
     for w in &report.warnings {

@@ -6,7 +6,7 @@ use super::local::GeneratedValues;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 const PARAMS_FILE: &str = "params.json";
@@ -71,6 +71,7 @@ impl StateDir {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(&path)
             .map_err(io("open", &path))?;
         if let Err(e) = file.try_lock() {

@@ -53,7 +53,8 @@ fn render(p: &Project, v: &str) -> String {
 
 fn pyyaml_load_all(texts: &[String]) -> Option<Vec<Value>> {
     let script = "import json,sys,yaml\nprint(json.dumps([yaml.safe_load(t) for t in json.load(sys.stdin)]))";
-    let child = Command::new("python3")
+    let python = std::env::var("KO_PYTHON").unwrap_or_else(|_| "python3".into());
+    let child = Command::new(&python)
         .args(["-c", script])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -4,4 +4,5 @@ mod adversarial;
 mod diff;
 mod params;
 mod render;
+mod shipped;
 mod support;
