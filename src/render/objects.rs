@@ -57,31 +57,45 @@ pub fn parse(display: &str, text: &str) -> Result<Vec<Object>, Vec<Diagnostic>> 
     if errors.is_empty() { Ok(objects) } else { Err(errors) }
 }
 
+/// Just the fields that identify an object. The rest of the document is still parsed
+/// (so invalid YAML is caught) but skipped rather than built into a value tree, which is
+/// most of the cost of parsing.
+#[derive(serde::Deserialize)]
+struct Head {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<String>,
+    kind: Option<String>,
+    metadata: Option<Metadata>,
+}
+
+#[derive(serde::Deserialize)]
+struct Metadata {
+    name: Option<String>,
+    #[serde(rename = "generateName")]
+    generate_name: Option<String>,
+}
+
 fn parse_one(doc: &str) -> Result<Option<Object>, (usize, String)> {
-    let value: serde_yaml::Value = match serde_yaml::from_str(doc) {
-        Ok(v) => v,
+    // A document of comments only is null: not an object, and not an error.
+    let head: Option<Head> = match serde_yaml::from_str(doc) {
+        Ok(h) => h,
         Err(e) => {
             let line = e.location().map_or(1, |l| l.line());
-            return Err((line, format!("not valid YAML: {e}")));
+            let what = if e.to_string().contains("invalid type") { "not a Kubernetes object" } else { "not valid YAML" };
+            return Err((line, format!("{what}: {e}")));
         }
     };
-    if value.is_null() {
-        return Ok(None);
-    }
-    let field = |v: &serde_yaml::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-    let api_version = field(&value, "apiVersion");
-    let kind = field(&value, "kind");
-    let metadata = value.get("metadata");
-    let name = metadata.and_then(|m| field(m, "name").or_else(|| field(m, "generateName")));
-    match (api_version, kind, name) {
+    let Some(head) = head else { return Ok(None) };
+    let name = head.metadata.and_then(|m| m.name.or(m.generate_name));
+    match (head.api_version, head.kind, name) {
         (Some(api_version), Some(kind), Some(name)) => {
             Ok(Some(Object { api_version, kind, name, text: doc.trim_start_matches('\n').to_string() }))
         }
-        (a, k, _) => {
+        (a, k, n) => {
             let missing: Vec<&str> = [
                 a.is_none().then_some("`apiVersion`"),
                 k.is_none().then_some("`kind`"),
-                Some("`metadata.name`").filter(|_| metadata.and_then(|m| m.get("name")).is_none()),
+                n.is_none().then_some("`metadata.name`"),
             ]
             .into_iter()
             .flatten()

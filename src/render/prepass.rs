@@ -162,9 +162,10 @@ impl<'s> Scanner<'s> {
     fn run(&mut self) -> ScanResult {
         let mut line_start = 0;
         let mut tag_i = 0;
+        let mut atoms = Vec::new();
         while line_start <= self.src.len() {
             // A line ends at the first newline outside a tag.
-            let mut atoms = Vec::new();
+            atoms.clear();
             let mut has_control = false;
             let mut p = line_start;
             let bytes = self.src.as_bytes();
