@@ -150,22 +150,27 @@ struct Scanner<'s> {
     /// (tag index, placeholder) in source order.
     placeholders: Vec<(usize, Placeholder)>,
     state: State,
+    /// One-based number of the line being scanned (kept as we go: recounting from the
+    /// start of the file for every placeholder would make the pass quadratic).
+    line_no: usize,
 }
 
 type ScanResult<T = ()> = Result<T, PrepassError>;
 
 impl<'s> Scanner<'s> {
     fn new(src: &'s str, tags: &'s [Tag]) -> Self {
-        Scanner { src, tags, edits: Vec::new(), placeholders: Vec::new(), state: State::Normal }
+        Scanner { src, tags, edits: Vec::new(), placeholders: Vec::new(), state: State::Normal, line_no: 1 }
     }
 
     fn run(&mut self) -> ScanResult {
         let mut line_start = 0;
         let mut tag_i = 0;
         let mut atoms = Vec::new();
+        let mut newlines_in_tags = 0;
         while line_start <= self.src.len() {
             // A line ends at the first newline outside a tag.
             atoms.clear();
+            self.line_no += std::mem::take(&mut newlines_in_tags);
             let mut has_control = false;
             let mut p = line_start;
             let bytes = self.src.as_bytes();
@@ -176,6 +181,7 @@ impl<'s> Scanner<'s> {
                         TagKind::Output | TagKind::Raw => atoms.push(Atom::Out(tag_i)),
                         TagKind::Control | TagKind::Partial => has_control = true,
                     }
+                    newlines_in_tags += self.src[tag.start..tag.end].matches('\n').count();
                     p = tag.end;
                     tag_i += 1;
                 } else {
@@ -186,6 +192,7 @@ impl<'s> Scanner<'s> {
             }
             self.line(&atoms, has_control)?;
             line_start = p + 1;
+            self.line_no += 1;
         }
         Ok(())
     }
@@ -578,20 +585,26 @@ impl<'s> Scanner<'s> {
         (start, end)
     }
 
+    /// Line and column of a byte offset on the current line (or in a tag that started it).
+    fn position(&self, at: usize) -> (usize, usize) {
+        let line_start = self.src[..at].rfind('\n').map_or(0, |i| i + 1);
+        (self.line_no, self.src[line_start..at].chars().count() + 1)
+    }
+
     fn place(&mut self, tag: usize, context: Context) {
         let t = &self.tags[tag];
         let context = if t.kind == TagKind::Raw || is_yaml_producing(t.expr(self.src)) { Context::Raw } else { context };
-        let (line, column) = line_col(self.src, t.start);
+        let (line, column) = self.position(t.start);
         self.placeholders.push((tag, Placeholder { line, column, context }));
     }
 
     fn error_at(&self, tag: usize, message: &str) -> PrepassError {
-        let (line, column) = line_col(self.src, self.tags[tag].start);
+        let (line, column) = self.position(self.tags[tag].start);
         PrepassError { line, column, message: message.to_string() }
     }
 
     fn error_at_atom(&self, a: Atom, message: &str) -> PrepassError {
-        let (line, column) = line_col(self.src, atom_start(self.tags, a));
+        let (line, column) = self.position(atom_start(self.tags, a));
         PrepassError { line, column, message: message.to_string() }
     }
 }
