@@ -66,8 +66,7 @@ where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
     let options = render::Options { legacy_percent: project.legacy_percent(args) };
-    let secret_names = params.values.iter().filter(|(_, p)| p.secret).map(|(k, _)| k.clone()).collect();
-    let report = render::render_tree(tree, &params.to_context(), &secret_names, &options, sink)?;
+    let report = render::render_tree(tree, &params.to_context(), &options, sink)?;
     for w in &report.warnings {
         printer.warn(w);
     }

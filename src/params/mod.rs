@@ -114,7 +114,7 @@ pub enum ParamsError {
     #[error(transparent)]
     File(#[from] file::FileError),
     #[error("cannot evaluate the Heat template locally")]
-    Local { path: PathBuf, #[source] source: local::LocalError },
+    Local { path: PathBuf, #[source] source: Box<local::LocalError> },
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("`--source file` needs a parameters file (`--params-file FILE` or `params_file:` in the config file)")]
@@ -171,7 +171,7 @@ fn local_source(
     let before = serde_json::to_value(&saved.generated).expect("serializable");
     let evaluation = template
         .evaluate(&req.stack_parameters, provided, &mut saved.generated)
-        .map_err(|source| ParamsError::Local { path: req.heat_template.clone(), source })?;
+        .map_err(|source| ParamsError::Local { path: req.heat_template.clone(), source: Box::new(source) })?;
     if serde_json::to_value(&saved.generated).expect("serializable") != before {
         state.save_params(&saved)?;
     }
@@ -187,7 +187,7 @@ fn read_template(req: &Request) -> Result<local::LocalTemplate, ParamsError> {
     let path = &req.heat_template;
     let text = std::fs::read_to_string(path).map_err(|source| ParamsError::Read { path: path.clone(), source })?;
     local::LocalTemplate::parse(&text, &path.display().to_string())
-        .map_err(|source| ParamsError::Local { path: path.clone(), source })
+        .map_err(|source| ParamsError::Local { path: path.clone(), source: Box::new(source) })
 }
 
 /// Forgets the generated values behind `keys` (output or resource names) so the next
@@ -202,7 +202,7 @@ pub fn regenerate(req: &Request, state: &store::StateDir, keys: &[String]) -> Re
     for key in keys {
         let behind = template
             .random_resources_behind(key)
-            .map_err(|source| ParamsError::Local { path: req.heat_template.clone(), source })?;
+            .map_err(|source| ParamsError::Local { path: req.heat_template.clone(), source: Box::new(source) })?;
         resources.extend(behind);
     }
     resources.sort();

@@ -158,14 +158,12 @@ fn is_template(rel: &Path) -> bool {
 pub fn render_tree<F>(
     tree: &InputTree,
     params: &serde_json::Map<String, serde_json::Value>,
-    secret_names: &BTreeSet<String>,
     options: &Options,
     sink: F,
 ) -> Result<Report, RenderError>
 where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
-    let _ = secret_names;
     let mut partial_sources = Vec::new();
     for (name, rel) in &tree.partials {
         let text = prepare_source(tree.read(rel)?, options);

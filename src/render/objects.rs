@@ -23,9 +23,8 @@ pub fn documents(text: &str) -> Vec<(usize, &str)> {
     let mut docs = Vec::new();
     let mut start = 0;
     let mut start_line = 1;
-    let mut line_no = 1;
     let mut offset = 0;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (1..).zip(text.split_inclusive('\n')) {
         let bare = line.trim_end_matches(['\n', '\r']);
         if bare == "---" || bare.starts_with("--- ") || bare == "..." {
             docs.push((start_line, &text[start..offset]));
@@ -33,7 +32,6 @@ pub fn documents(text: &str) -> Vec<(usize, &str)> {
             start_line = line_no + 1;
         }
         offset += line.len();
-        line_no += 1;
     }
     docs.push((start_line, &text[start..]));
     docs

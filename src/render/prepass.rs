@@ -171,7 +171,6 @@ impl<'s> Scanner<'s> {
             // A line ends at the first newline outside a tag.
             atoms.clear();
             self.line_no += std::mem::take(&mut newlines_in_tags);
-            let mut has_control = false;
             let mut p = line_start;
             let bytes = self.src.as_bytes();
             while p < self.src.len() && bytes[p] != b'\n' {
@@ -179,7 +178,7 @@ impl<'s> Scanner<'s> {
                     let tag = &self.tags[tag_i];
                     match tag.kind {
                         TagKind::Output | TagKind::Raw => atoms.push(Atom::Out(tag_i)),
-                        TagKind::Control | TagKind::Partial => has_control = true,
+                        TagKind::Control | TagKind::Partial => {}
                     }
                     newlines_in_tags += self.src[tag.start..tag.end].matches('\n').count();
                     p = tag.end;
@@ -190,20 +189,18 @@ impl<'s> Scanner<'s> {
                     p += c.len_utf8();
                 }
             }
-            self.line(&atoms, has_control)?;
+            self.line(&atoms)?;
             line_start = p + 1;
             self.line_no += 1;
         }
         Ok(())
     }
 
-    fn line(&mut self, v: &[Atom], has_control: bool) -> ScanResult {
+    fn line(&mut self, v: &[Atom]) -> ScanResult {
         let indent = v.iter().take_while(|a| is(a, ' ')).count();
-        let blank = indent == v.len();
-        if blank {
+        if indent == v.len() {
             // Blank lines, and lines holding only block tags or partials (Handlebars removes
             // those when standalone), do not move any YAML state.
-            let _ = has_control;
             return Ok(());
         }
         match self.state {
@@ -230,7 +227,7 @@ impl<'s> Scanner<'s> {
                 self.state = State::Normal;
             }
             State::Quoted => {
-                if let Some(end) = self.quoted(v, 0, false)? {
+                if let Some(end) = self.quoted(v, 0)? {
                     self.state = State::Normal;
                     self.after_scalar(v, end + 1)?;
                 }
@@ -279,7 +276,7 @@ impl<'s> Scanner<'s> {
         let Some(first) = v.get(i) else { return Ok(()) };
         match ch(first) {
             Some('#') => self.comment(v, i),
-            Some('"') => match self.quoted(v, i + 1, false)? {
+            Some('"') => match self.quoted(v, i + 1)? {
                 Some(end) => self.after_scalar_or_value(v, end + 1, i),
                 None => {
                     self.state = State::Quoted;
@@ -358,13 +355,8 @@ impl<'s> Scanner<'s> {
         }
         let end = trim_end(v, i, j);
         self.scalar(v, i, end);
-        self.state = State::PlainValue { parent: self.owner_column(v, i) };
+        self.state = State::PlainValue { parent: v.iter().take_while(|a| is(a, ' ')).count() };
         self.after_scalar(v, j)
-    }
-
-    /// The column of the key or dash a value at `i` belongs to (for multi-line plain scalars).
-    fn owner_column(&self, v: &[Atom], _i: usize) -> usize {
-        v.iter().take_while(|a| is(a, ' ')).count()
     }
 
     /// A more-indented line continuing a multi-line plain scalar.
@@ -376,7 +368,6 @@ impl<'s> Scanner<'s> {
                  put the value on one line or use a block scalar (`|`)",
             ));
         }
-        self.state = State::PlainValue { parent: v.iter().take_while(|a| is(a, ' ')).count().saturating_sub(1) };
         Ok(())
     }
 
@@ -431,7 +422,7 @@ impl<'s> Scanner<'s> {
 
     /// Scans a double-quoted scalar whose content starts at `from`; returns the index of
     /// the closing quote, or `None` when it continues on the next line.
-    fn quoted(&mut self, v: &[Atom], from: usize, _flow: bool) -> ScanResult<Option<usize>> {
+    fn quoted(&mut self, v: &[Atom], from: usize) -> ScanResult<Option<usize>> {
         let mut j = from;
         while j < v.len() {
             match v[j] {
@@ -502,7 +493,7 @@ impl<'s> Scanner<'s> {
                     self.comment(v, i)?;
                     i = v.len();
                 }
-                Some('"') => match self.quoted(v, i + 1, true)? {
+                Some('"') => match self.quoted(v, i + 1)? {
                     Some(end) => i = end + 1,
                     None => {
                         return Err(self.error_at_atom(v[i], "a double-quoted scalar inside a flow collection must end on its line"));

@@ -39,7 +39,7 @@ fn expected(v: &str) -> Value {
         "single": format!("x'{v}"),
         "url": format!("mysql+pymysql://user:{v}@mariadb/db?charset=utf8"),
         "flow": ["sh", v, format!("--x={v}"), format!("q{v}")],
-        "block": format!("a={}\nb=2\n", v.replace('\n', "\n")),
+        "block": format!("a={v}\nb=2\n"),
         "last": "end",
     })
 }
