@@ -10,6 +10,7 @@ mod legacy;
 pub mod objects;
 pub mod output;
 pub mod prepass;
+mod rewrite;
 mod tags;
 
 pub use objects::Object;
