@@ -44,12 +44,12 @@ impl Engine {
                     if let Err(e) = registry.register_partial(name, &p.text) {
                         errors.push(template_error(&src.display, &e));
                     }
-                    tables.push(FileTable { path: src.display.as_str().into(), placeholders: p.placeholders });
+                    tables.push(Arc::new(FileTable { path: src.display.as_str().into(), placeholders: p.placeholders }));
                     names.extend(p.names);
                 }
                 Err(e) => {
                     errors.push(Diagnostic::at(&src.display, e.line, e.column, e.message));
-                    tables.push(FileTable { path: src.display.as_str().into(), placeholders: Vec::new() });
+                    tables.push(Arc::new(FileTable { path: src.display.as_str().into(), placeholders: Vec::new() }));
                 }
             }
         }

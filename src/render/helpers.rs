@@ -63,7 +63,7 @@ fn pend(p: Problem) {
 }
 
 /// Registers every helper on `registry`; `partials[n - 1]` is the table of partial `n`.
-pub fn register(registry: &mut Handlebars<'static>, partials: Arc<Vec<FileTable>>) {
+pub fn register(registry: &mut Handlebars<'static>, partials: Arc<Vec<Arc<FileTable>>>) {
     for position in ["__ko_value", "__ko_quoted", "__ko_literal", "__ko_folded", "__ko_comment", "__ko_raw"] {
         registry.register_helper(position, Box::new(PositionHelper { partials: partials.clone() }));
     }
@@ -90,14 +90,14 @@ pub fn register(registry: &mut Handlebars<'static>, partials: Arc<Vec<FileTable>
 }
 
 struct PositionHelper {
-    partials: Arc<Vec<FileTable>>,
+    partials: Arc<Vec<Arc<FileTable>>>,
 }
 
 impl PositionHelper {
     fn table(&self, file: u64) -> Option<Arc<FileTable>> {
         match file {
             0 => CURRENT.with(|c| c.borrow().clone()),
-            n => self.partials.get(n as usize - 1).map(|t| Arc::new(t.clone())),
+            n => self.partials.get(n as usize - 1).cloned(),
         }
     }
 }

@@ -159,3 +159,13 @@ fn handlebars_syntax_errors_name_the_file_and_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("kubernetes-in/syntax.yaml:"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_missing_parameter_in_a_partial_names_the_partial_file() {
+    let p = basic();
+    p.write("params.yaml", "port: 8080\npassword: s3cret\n");
+    std::fs::remove_file(p.path("kubernetes-in/web-service.yaml")).unwrap();
+    let out = p.with_params(&["render"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("kubernetes-in/_partials/labels.yaml:1:25: parameter `name` is not defined"), "{}", stderr(&out));
+}
