@@ -12,7 +12,7 @@ pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyh
     match command {
         ParamsCommand::Show { source, show_secrets, output } => {
             let set = load(project, printer, &source)?;
-            let masker = if show_secrets { Masker::none() } else { masker_for(project, &source, &set)? };
+            let masker = if show_secrets { Masker::none() } else { masker_with(project, &source, set.secret_values())? };
             printer.data(&show(&set, &masker, output, show_secrets));
         }
         ParamsCommand::Get { key, source } => {
@@ -20,18 +20,14 @@ pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyh
             let Some(p) = set.values.get(&key) else {
                 bail!("parameter `{key}` is not defined (`kube-openstack params show` lists them)");
             };
-            let text = match &p.value {
-                Json::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            printer.data(&format!("{text}\n"));
+            printer.data(&format!("{}\n", p.text()));
         }
         ParamsCommand::Regenerate { keys, source } => {
             let state = StateDir::new(project.state_dir(&source));
-            let _lock = state.lock()?;
+            let lock = state.lock()?;
             let req = project.params_request(&source);
             let rotated = params::regenerate(&req, &state, &keys).context("cannot regenerate parameters")?;
-            drop(_lock);
+            drop(lock);
             // Evaluate now so the new values exist (and are kept) before anything renders.
             load(project, printer, &source)?;
             printer.status("Regenerated", format!("{} ({})", rotated.join(", "), keys.join(", ")));
@@ -49,11 +45,7 @@ pub(super) fn load(project: &Project, printer: &Printer, source: &SourceArgs) ->
     Ok(set)
 }
 
-/// A masker for every secret parameter, keyed by this project's mask key.
-pub(super) fn masker_for(project: &Project, source: &SourceArgs, set: &ParamSet) -> anyhow::Result<Masker> {
-    masker_with(project, source, set.secret_values())
-}
-
+/// A masker for `secrets`, keyed by this project's mask key (stable between runs).
 pub(super) fn masker_with(project: &Project, source: &SourceArgs, secrets: Vec<String>) -> anyhow::Result<Masker> {
     let key = StateDir::new(project.state_dir(source)).mask_key()?;
     Ok(Masker::new(secrets, &key))
@@ -62,10 +54,7 @@ pub(super) fn masker_with(project: &Project, source: &SourceArgs, secrets: Vec<S
 fn show(set: &ParamSet, masker: &Masker, format: Format, show_secrets: bool) -> String {
     let shown = |p: &params::Param| -> Json {
         if p.secret && !show_secrets {
-            Json::String(masker.mask(&match &p.value {
-                Json::String(s) => s.clone(),
-                other => other.to_string(),
-            }))
+            Json::String(masker.mask(&p.text()))
         } else {
             p.value.clone()
         }

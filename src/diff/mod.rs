@@ -107,7 +107,8 @@ pub fn compare(new: &[RenderedFile], old: &BTreeMap<PathBuf, Vec<u8>>, masker: &
             _ => Change::Changed,
         };
         let (b, a) = (text(before), text(after));
-        let objects = object_changes(path, &b, &a);
+        let rendered = new_by_path.get(path).map_or(&[][..], |f| f.objects.as_slice());
+        let objects = object_changes(path, &b, rendered);
         let unified = similar::TextDiff::from_lines(&masker.mask(&b), &masker.mask(&a))
             .unified_diff()
             .context_radius(3)
@@ -122,20 +123,21 @@ fn text(bytes: Option<&[u8]>) -> String {
     bytes.map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
 }
 
-/// Objects added, removed or changed between two versions of a file, by `Kind/name`.
-fn object_changes(path: &Path, before: &str, after: &str) -> Vec<ObjectChange> {
-    let parse = |t: &str| -> BTreeMap<String, String> {
-        if !matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
-            return BTreeMap::new();
-        }
-        render::objects::parse("", t).map(|objs| objs.into_iter().map(|o| (o.id(), o.text)).collect()).unwrap_or_default()
+/// Objects added, removed or changed between the file on disk and its rendered objects
+/// (already parsed by the render), by `Kind/name`.
+fn object_changes(path: &Path, before: &str, rendered: &[render::Object]) -> Vec<ObjectChange> {
+    let b: BTreeMap<String, String> = if render::is_template(path) {
+        let parsed = render::objects::parse("", before).unwrap_or_default();
+        parsed.into_iter().map(|o| (o.id(), o.text)).collect()
+    } else {
+        BTreeMap::new()
     };
-    let (b, a) = (parse(before), parse(after));
+    let a: BTreeMap<String, &String> = rendered.iter().map(|o| (o.id(), &o.text)).collect();
     let mut out = Vec::new();
     for (id, text) in &a {
         match b.get(id) {
             None => out.push(ObjectChange { object: id.clone(), change: Change::Added }),
-            Some(old) if normalise(old) != normalise(text) => out.push(ObjectChange { object: id.clone(), change: Change::Changed }),
+            Some(old) if normalise(old) != normalise(text.as_str()) => out.push(ObjectChange { object: id.clone(), change: Change::Changed }),
             Some(_) => {}
         }
     }
@@ -154,8 +156,10 @@ fn normalise(t: &str) -> &str {
 mod tests {
     use super::*;
 
+    /// A rendered file as the render hands it over: content plus its parsed objects.
     fn file(path: &str, content: &str) -> RenderedFile {
-        RenderedFile { path: path.into(), content: content.into(), objects: vec![], copied: false }
+        let objects = render::objects::parse(path, content).unwrap();
+        RenderedFile { path: path.into(), content: content.into(), objects, copied: false }
     }
 
     const SVC: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\nspec: {}\n";

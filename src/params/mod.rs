@@ -35,6 +35,16 @@ pub struct Param {
     pub origin: Origin,
 }
 
+impl Param {
+    /// The value as text: strings as they are, other values as JSON.
+    pub fn text(&self) -> String {
+        match &self.value {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// The merged parameters, by name.
 #[derive(Debug, Clone, Default)]
 pub struct ParamSet {
@@ -60,10 +70,7 @@ impl ParamSet {
             .values
             .values()
             .filter(|p| p.secret)
-            .map(|p| match &p.value {
-                Json::String(s) => s.clone(),
-                other => other.to_string(),
-            })
+            .map(Param::text)
             .chain(self.retired_secrets.iter().cloned())
             .filter(|s| !s.is_empty())
             .collect();

@@ -149,13 +149,14 @@ impl InputTree {
     }
 }
 
-fn is_template(rel: &Path) -> bool {
+/// Whether a file is rendered as a template (else it is copied as it is).
+pub(crate) fn is_template(rel: &Path) -> bool {
     matches!(rel.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
 }
 
 /// Renders the whole tree; `sink` receives each output file (in parallel, in any order).
-/// Nothing is handed to `sink` for a tree with problems only if the caller discards what
-/// it received on `Err` — [`output::write_tree`] renders into a temporary directory for that.
+/// `sink` may receive files before a later template fails: on `Err` the caller discards
+/// what it received ([`output::Staging`] writes into a temporary directory for that).
 pub fn render_tree<F>(
     tree: &InputTree,
     params: &serde_json::Map<String, serde_json::Value>,
@@ -187,7 +188,7 @@ where
             };
             let rendered = engine.render(&source, &data).map_err(with_hint)?;
             let objects = objects::parse(&source.display, &rendered.text).map_err(with_hint)?;
-            let outcome = Outcome { names: rendered.names, objects: objects.len(), empty: objects.is_empty(), legacy_hint, rel: rel.clone() };
+            let outcome = Outcome { names: rendered.names, objects: objects.len(), legacy_hint, rel: rel.clone() };
             if !objects.is_empty() {
                 let file = RenderedFile { path: rel.clone(), content: rendered.text.into_bytes(), objects, copied: false };
                 sink(file).map_err(|e| vec![Diagnostic::at(&source.display, 0, 0, format!("cannot write the output: {e}"))])?;
@@ -214,7 +215,7 @@ where
             Ok(o) => {
                 used.extend(o.names);
                 report.objects += o.objects;
-                if o.empty {
+                if o.objects == 0 {
                     report.empty.push(o.rel.clone());
                 }
                 if let Some(hint) = o.legacy_hint {
@@ -243,7 +244,6 @@ struct Outcome {
     rel: PathBuf,
     names: Vec<String>,
     objects: usize,
-    empty: bool,
     legacy_hint: Option<String>,
 }
 
