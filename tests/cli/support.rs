@@ -2,7 +2,7 @@
 
 use assert_cmd::Command;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub struct Project {
     pub dir: tempfile::TempDir,
@@ -48,23 +48,14 @@ impl Project {
     /// Relative paths and contents of every file under `rel`, sorted.
     pub fn tree(&self, rel: &str) -> Vec<(String, Vec<u8>)> {
         let root = self.path(rel);
-        let mut out = Vec::new();
-        for e in walkdir(&root) {
-            out.push((e.strip_prefix(&root).unwrap().display().to_string(), fs::read(&e).unwrap()));
-        }
-        out.sort();
-        out
+        walkdir::WalkDir::new(&root)
+            .sort_by_file_name()
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| (e.path().strip_prefix(&root).unwrap().display().to_string(), fs::read(e.path()).unwrap()))
+            .collect()
     }
-}
-
-fn walkdir(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = fs::read_dir(root) else { return out };
-    for e in rd {
-        let p = e.unwrap().path();
-        if p.is_dir() { out.extend(walkdir(&p)) } else { out.push(p) }
-    }
-    out
 }
 
 pub fn stderr(o: &std::process::Output) -> String {
