@@ -27,5 +27,8 @@ say "diff right after render"
 
 "$KO_VENV/bin/python" -c 'import yaml' 2>/dev/null || "$KO_VENV/bin/python" -m pip install --quiet pyyaml
 export KO_PYTHON="$KO_VENV/bin/python"
+# --- services the tests need: each script installs its own packages, starts its
+# --- daemons on 127.0.0.1 and exports what the tests read (KO_* variables).
+
 say "cargo test"
 cargo test --locked --all-targets

@@ -10,6 +10,7 @@ pub mod errors;
 pub mod params;
 pub mod printer;
 pub mod render;
+pub mod rt;
 pub mod settings;
 
 use std::process::ExitCode;
