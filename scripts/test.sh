@@ -30,5 +30,11 @@ export KO_PYTHON="$KO_VENV/bin/python"
 # --- services the tests need: each script installs its own packages, starts its
 # --- daemons on 127.0.0.1 and exports what the tests read (KO_* variables).
 
+# cloud-init: its own user-data parser and part-handler walker check `userdata` bundles.
+if ! command -v cloud-init >/dev/null; then
+    say "installing cloud-init"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends cloud-init >/dev/null
+fi
+
 say "cargo test"
 cargo test --locked --all-targets

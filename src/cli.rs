@@ -42,6 +42,8 @@ pub enum Command {
     Render(RenderArgs),
     /// Show what a render would change (exit 0: none, 1: differences, 2: error)
     Diff(DiffArgs),
+    /// Bundle files into cloud-init multi-part user data (a MIME message)
+    Userdata(UserdataArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +157,35 @@ pub struct DiffArgs {
 pub enum DiffFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct UserdataArgs {
+    /// A file, a directory (every file, sorted), or `path:type/subtype`
+    #[arg(value_name = "PART")]
+    pub parts: Vec<String>,
+    /// Write the user data here (mode 0600, atomically) instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Compress with gzip (cloud-init accepts gzip-compressed user data)
+    #[arg(long)]
+    pub gzip: bool,
+    /// `X-Merge-Type` for every part, e.g. `list(append)+dict(recurse_array)+str()`
+    #[arg(long, value_name = "TYPE")]
+    pub merge: Option<String>,
+    /// Type of a part that neither its first line, its extension nor a `kind` identifies
+    #[arg(long, value_name = "TYPE", default_value = "application/octet-stream")]
+    pub default_type: String,
+    /// Put a part handler first that writes the Kubernetes parts into `--incoming-dir` on
+    /// the server, for `kube-openstack watch` to apply once the cluster is up
+    #[arg(long)]
+    pub with_handler: bool,
+    /// Where the part handler writes the Kubernetes parts
+    #[arg(long, value_name = "DIR", default_value = crate::userdata::DEFAULT_INCOMING_DIR, requires = "with_handler")]
+    pub incoming_dir: String,
+    /// Largest accepted size, in bytes once base64-encoded (Nova's limit by default)
+    #[arg(long, value_name = "BYTES", default_value_t = crate::userdata::NOVA_USER_DATA_LIMIT)]
+    pub limit: usize,
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {

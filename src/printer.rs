@@ -56,6 +56,13 @@ impl Printer {
         let _ = out.flush();
     }
 
+    /// Raw bytes for stdout (user data, archives).
+    pub fn data_bytes(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)?;
+        out.flush()
+    }
+
     /// A unified diff for stdout, coloured by line when stdout is a terminal.
     pub fn diff(&self, text: &str) {
         if !self.color_out {

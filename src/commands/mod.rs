@@ -3,6 +3,7 @@
 mod diff;
 mod params;
 mod render;
+mod userdata;
 
 use crate::cli::Command;
 use crate::printer::Printer;
@@ -14,5 +15,6 @@ pub fn dispatch(project: &Project, printer: &Printer, command: Command) -> anyho
         Command::Params(c) => params::run(project, printer, c),
         Command::Render(args) => render::run(project, printer, &args),
         Command::Diff(args) => diff::run(project, printer, &args),
+        Command::Userdata(args) => userdata::run(printer, &args),
     }
 }

@@ -6,3 +6,4 @@ mod params;
 mod render;
 mod shipped;
 mod support;
+mod userdata;

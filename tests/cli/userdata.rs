@@ -1,0 +1,319 @@
+//! `userdata`: the bundle as cloud-init and Python's MIME parser read it back.
+
+use crate::support::{Project, in_ci, stderr};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/userdata_peer.py");
+
+/// One part as a consumer saw it.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    type_: String,
+    filename: String,
+    body: Vec<u8>,
+    merge: Option<String>,
+}
+
+/// The Python that cloud-init itself runs with (its launcher's `#!` line): the one whose
+/// `cloudinit` package the tests must use. `None` only outside CI when it is not installed.
+fn cloud_init_python() -> Option<String> {
+    let launcher = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("cloud-init"))
+        .find(|p| p.is_file());
+    let shebang = launcher
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| {
+            let first = text.lines().next()?.strip_prefix("#!")?.trim().to_string();
+            Some(first.split_whitespace().next()?.to_string())
+        });
+    match shebang {
+        Some(python) => Some(python),
+        None if in_ci() => panic!("cloud-init is required in CI (apt-get install cloud-init)"),
+        None => {
+            eprintln!("skipping: cloud-init is not installed (apt-get install cloud-init)");
+            None
+        }
+    }
+}
+
+/// Runs the Python peer with cloud-init's interpreter and returns what it printed.
+fn peer(mode: &str, bundle: &Path, extra: &[&Path]) -> Option<Value> {
+    let python = cloud_init_python()?;
+    let out = Command::new(&python)
+        .arg(PEER)
+        .arg(mode)
+        .arg(bundle)
+        .args(extra)
+        .output();
+    let out = out.unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    assert!(
+        out.status.success(),
+        "{mode} peer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).expect("peer prints JSON"))
+}
+
+fn seen(value: Value) -> Vec<Seen> {
+    use base64::Engine as _;
+    value
+        .as_array()
+        .expect("a list of parts")
+        .iter()
+        .map(|p| Seen {
+            type_: p["type"].as_str().unwrap().to_string(),
+            filename: p["filename"].as_str().unwrap_or_default().to_string(),
+            body: base64::engine::general_purpose::STANDARD
+                .decode(p["body"].as_str().unwrap())
+                .unwrap(),
+            merge: p["merge"].as_str().map(String::from),
+        })
+        .collect()
+}
+
+const RC: &str = "apiVersion: v1\nkind: ReplicationController\nmetadata:\n  name: mariadb\nspec:\n  replicas: 1\n";
+const SECRET: &str =
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: \"p@ss: #1\"\n";
+
+/// A project with one part of every kind the detection knows, and what each must become.
+fn parts() -> (Project, Vec<String>, Vec<Seen>) {
+    let p = Project::new();
+    let binary: Vec<u8> = (0..=255u8)
+        .chain([0, 0x1f, 0x8b, b'\r', b'\n', b'\r'])
+        .collect();
+    p.write("in/setup.sh", "#!/bin/sh\necho 'héllo ☃ wörld'\n")
+        .write("in/config.txt", "#cloud-config\nruncmd: [[ls, -l]]\n")
+        .write("in/kube/mariadb-rc.yaml", RC)
+        .write("in/kube/db-secret.yaml", SECRET)
+        .write("in/kube/web.pod", "#kube-pod\n{}\n")
+        .write("in/notes", "plain words, no marker\r\nwith a CRLF line\n")
+        .write("in/README.md", "# Read me\n");
+    std::fs::write(p.path("in/blob.bin"), &binary).unwrap();
+    let args = [
+        "in/setup.sh",
+        "in/config.txt",
+        "in/kube",
+        "in/notes:text/plain",
+        "in/blob.bin",
+        "in/README.md",
+    ]
+    .map(String::from)
+    .to_vec();
+    let expect = |type_: &str, filename: &str, body: &[u8]| Seen {
+        type_: type_.into(),
+        filename: filename.into(),
+        body: body.to_vec(),
+        merge: None,
+    };
+    let expected = vec![
+        expect(
+            "text/x-shellscript",
+            "setup.sh",
+            "#!/bin/sh\necho 'héllo ☃ wörld'\n".as_bytes(),
+        ),
+        expect(
+            "text/cloud-config",
+            "config.txt",
+            b"#cloud-config\nruncmd: [[ls, -l]]\n",
+        ),
+        // The directory's files, sorted by name.
+        expect("text/x-kube-secret", "db-secret.yaml", SECRET.as_bytes()),
+        expect(
+            "text/x-kube-replicationcontroller",
+            "mariadb-rc.yaml",
+            RC.as_bytes(),
+        ),
+        expect("text/x-kube-pod", "web.pod", b"#kube-pod\n{}\n"),
+        expect(
+            "text/plain",
+            "notes",
+            b"plain words, no marker\r\nwith a CRLF line\n",
+        ),
+        expect("application/octet-stream", "blob.bin", &binary),
+        expect("text/x-markdown", "README.md", b"# Read me\n"),
+    ];
+    (p, args, expected)
+}
+
+#[test]
+fn python_and_cloud_init_see_every_part_type_name_and_byte() {
+    let (p, args, expected) = parts();
+    let out = p
+        .cmd()
+        .arg("userdata")
+        .arg("-o")
+        .arg("user-data")
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("Bundled 8 parts"), "{err}");
+    assert!(err.contains("of the 65535-byte limit"), "{err}");
+    assert!(err.contains("holds Secrets (db-secret.yaml)"), "{err}");
+    let bundle = p.path("user-data");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&bundle).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let Some(by_email) = peer("email", &bundle, &[]) else {
+        return;
+    };
+    assert_eq!(seen(by_email), expected);
+    let by_cloud_init = peer("cloud-init", &bundle, &[]).unwrap();
+    assert_eq!(seen(by_cloud_init), expected);
+}
+
+#[test]
+fn gzip_and_merge_type_survive_both_readers() {
+    let (p, args, expected) = parts();
+    let out = p
+        .cmd()
+        .args([
+            "userdata",
+            "--gzip",
+            "--merge",
+            "list(append)+dict(recurse_array)+str()",
+            "-o",
+            "ud.gz",
+        ])
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("before gzip"), "{}", stderr(&out));
+    let bundle = p.path("ud.gz");
+    assert_eq!(&std::fs::read(&bundle).unwrap()[..2], &[0x1f, 0x8b]);
+    let merged: Vec<Seen> = expected
+        .into_iter()
+        .map(|s| Seen {
+            merge: Some("list(append)+dict(recurse_array)+str()".into()),
+            ..s
+        })
+        .collect();
+    let Some(by_email) = peer("email", &bundle, &[]) else {
+        return;
+    };
+    assert_eq!(seen(by_email), merged);
+    assert_eq!(seen(peer("cloud-init", &bundle, &[]).unwrap()), merged);
+}
+
+#[test]
+fn the_part_handler_writes_each_kubernetes_part_into_the_incoming_directory() {
+    let (p, args, _) = parts();
+    let incoming = p.path("server/incoming");
+    let out = p
+        .cmd()
+        .args(["userdata", "--with-handler", "--incoming-dir"])
+        .arg(&incoming)
+        .args(["-o", "user-data"])
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let handler_dir = p.path("handlers");
+    std::fs::create_dir_all(&handler_dir).unwrap();
+    let Some(result) = peer("handlers", &p.path("user-data"), &[&handler_dir]) else {
+        return;
+    };
+    assert_eq!(
+        result["handlers"], 1,
+        "cloud-init registered the bundled handler"
+    );
+    let mut written: Vec<(String, Vec<u8>)> = std::fs::read_dir(&incoming)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        vec![
+            ("db-secret.yaml".to_string(), SECRET.as_bytes().to_vec()),
+            ("mariadb-rc.yaml".to_string(), RC.as_bytes().to_vec()),
+            ("web.pod".to_string(), b"#kube-pod\n{}\n".to_vec()),
+        ],
+        "only the Kubernetes parts, byte for byte, no temporary files left"
+    );
+}
+
+#[test]
+fn over_the_nova_limit_fails_without_writing_and_gzip_brings_it_under() {
+    let p = Project::new();
+    p.write("big.txt", &"all work and no play\n".repeat(2_600));
+    let out = p
+        .cmd()
+        .args(["userdata", "-o", "ud", "big.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("over the 65535-byte limit"), "{err}");
+    assert!(err.contains("hint: add --gzip"), "{err}");
+    assert!(!p.path("ud").exists(), "nothing written on failure");
+
+    let out = p
+        .cmd()
+        .args(["userdata", "--gzip", "-o", "ud", "big.txt"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::metadata(p.path("ud")).unwrap().len() < 2_000);
+
+    // Near the limit: written, with a warning.
+    p.write("near.txt", &"x".repeat(46_000));
+    let out = p
+        .cmd()
+        .args(["userdata", "-o", "near", "near.txt"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: the user data is close to the 65535-byte limit"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_parts_are_named() {
+    let p = Project::new();
+    p.write("a/x.sh", "#!/bin/sh\n")
+        .write("b/x.sh", "#!/bin/sh\n");
+    let out = p.cmd().args(["userdata", "a", "b"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("two parts would be named `x.sh`: `a/x.sh` and `b/x.sh`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = p.cmd().args(["userdata", "missing.sh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("`missing.sh` does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    let out = p
+        .cmd()
+        .args(["userdata", "a/x.sh:shellscript/"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not a MIME type"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+}
