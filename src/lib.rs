@@ -13,6 +13,7 @@ pub mod render;
 pub mod rt;
 pub mod settings;
 pub mod userdata;
+pub mod watch;
 
 use std::process::ExitCode;
 
