@@ -48,6 +48,9 @@ fn hint(err: &anyhow::Error) -> Option<String> {
                 _ => None,
             };
         }
+        if let Some(e) = cause.downcast_ref::<crate::sources::SourceError>() {
+            return e.hint();
+        }
         use crate::params::local::LocalError;
         // The evaluator's error travels boxed inside `ParamsError`.
         if let Some(e) = cause.downcast_ref::<LocalError>().or_else(|| cause.downcast_ref::<Box<LocalError>>().map(|b| &**b)) {

@@ -12,6 +12,7 @@ pub mod printer;
 pub mod render;
 pub mod rt;
 pub mod settings;
+pub mod sources;
 
 use std::process::ExitCode;
 
