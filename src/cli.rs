@@ -113,8 +113,9 @@ pub struct SourceArgs {
 pub struct TreeArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Template tree
-    #[arg(long, value_name = "DIR")]
+    /// Template tree: a directory, or a file:// or http(s):// URL of a .tar.gz of a tree
+    /// or of a single template (downloaded once, then revalidated with its ETag)
+    #[arg(long, value_name = "DIR|URL")]
     pub input_dir: Option<PathBuf>,
     /// Templates use the 2014 tool's `%name%` placeholders
     #[arg(long)]

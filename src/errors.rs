@@ -51,6 +51,9 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         if let Some(e) = cause.downcast_ref::<crate::userdata::UserdataError>() {
             return e.hint();
         }
+        if let Some(e) = cause.downcast_ref::<crate::sources::SourceError>() {
+            return e.hint();
+        }
         use crate::params::local::LocalError;
         // The evaluator's error travels boxed inside `ParamsError`.
         if let Some(e) = cause.downcast_ref::<LocalError>().or_else(|| cause.downcast_ref::<Box<LocalError>>().map(|b| &**b)) {

@@ -14,6 +14,7 @@ pub mod rt;
 pub mod settings;
 pub mod userdata;
 pub mod watch;
+pub mod sources;
 
 use std::process::ExitCode;
 

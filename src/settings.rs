@@ -77,8 +77,19 @@ impl Project {
         self.pick(&args.state_dir, &self.config.state_dir, ".kube-openstack")
     }
 
-    pub fn input_dir(&self, args: &TreeArgs) -> PathBuf {
-        self.pick(&args.input_dir, &self.config.input, "kubernetes-in")
+    /// The template source: a directory (relative to the config file when it comes from
+    /// there) or a URL, which is kept as written.
+    pub fn input(&self, args: &TreeArgs) -> String {
+        let is_url = |p: &Path| p.to_string_lossy().contains("://");
+        match (&args.input_dir, &self.config.input) {
+            (None, Some(c)) if is_url(c) => c.to_string_lossy().into_owned(),
+            _ => self.pick(&args.input_dir, &self.config.input, "kubernetes-in").to_string_lossy().into_owned(),
+        }
+    }
+
+    /// Where downloaded template sources are cached.
+    pub fn template_cache(&self, args: &TreeArgs) -> PathBuf {
+        self.state_dir(&args.source).join("cache").join("templates")
     }
 
     pub fn output_dir(&self, flag: &Option<PathBuf>) -> PathBuf {
@@ -132,15 +143,18 @@ mod tests {
         let cfg = t.path().join(CONFIG_FILE);
         std::fs::write(&cfg, "input: tpl\nregistry: reg:5000\nstack_parameters: {image_tag: v1}\n").unwrap();
         let p = Project::load(Some(&cfg)).unwrap();
-        assert_eq!(p.input_dir(&TreeArgs::default()), t.path().join("tpl"));
+        assert_eq!(p.input(&TreeArgs::default()), t.path().join("tpl").to_string_lossy());
         let args = TreeArgs { input_dir: Some("other".into()), ..TreeArgs::default() };
-        assert_eq!(p.input_dir(&args), PathBuf::from("other"));
+        assert_eq!(p.input(&args), "other");
         let mut src = SourceArgs::default();
         let req = p.params_request(&src);
         assert_eq!(req.stack_parameters["docker_registry"], "reg:5000");
         assert_eq!(req.stack_parameters["image_tag"], "v1");
         src.parameters.push(("docker_registry".into(), "flag:1".into()));
         assert_eq!(p.params_request(&src).stack_parameters["docker_registry"], "flag:1");
+        std::fs::write(&cfg, "input: https://example.invalid/tree.tar.gz\n").unwrap();
+        let p = Project::load(Some(&cfg)).unwrap();
+        assert_eq!(p.input(&TreeArgs::default()), "https://example.invalid/tree.tar.gz");
     }
 
     #[test]

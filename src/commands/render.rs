@@ -6,11 +6,21 @@ use crate::params::{store::StateDir, ParamSet};
 use crate::printer::Printer;
 use crate::render::{self, output, InputTree, RenderError, RenderedFile, Report};
 use crate::settings::Project;
+use crate::sources;
 use anyhow::Context as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+/// The template tree, fetched first when the input is a URL or an archive.
+pub(super) fn input_tree(project: &Project, printer: &Printer, args: &TreeArgs) -> anyhow::Result<sources::Tree> {
+    let input = project.input(args);
+    let tree = sources::resolve(&input, &project.template_cache(args), &sources::Limits::default())?;
+    if let Some(warning) = &tree.warning {
+        printer.warn(warning);
+    }
+    Ok(tree)
+}
 
 pub fn run(project: &Project, printer: &Printer, args: &RenderArgs) -> anyhow::Result<u8> {
-    let input = project.input_dir(&args.tree);
     let params = load(project, printer, &args.tree.source)?;
     if args.stdout {
         let (files, report) = render_in_memory(project, printer, &args.tree, &params)?;
@@ -23,11 +33,13 @@ pub fn run(project: &Project, printer: &Printer, args: &RenderArgs) -> anyhow::R
         return Ok(0);
     }
     let out_dir = project.output_dir(&args.output_dir);
-    output::check_target(&input, &out_dir, args.force).with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
-    let tree = InputTree::scan(&input, &input.display().to_string())?;
+    let source = input_tree(project, printer, &args.tree)?;
+    let input = &source.root;
+    output::check_target(input, &out_dir, args.force).with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
+    let tree = InputTree::scan(input, &source.display)?;
     let staging = output::Staging::new(&out_dir)?;
-    let report = render_checked(project, printer, &tree, &params, &args.tree, |f| staging.write(&f))
-        .with_context(|| format!("failed to render `{}`", input.display()))?;
+    let report = render_checked(project, printer, &tree, &source, &params, &args.tree, |f| staging.write(&f))
+        .with_context(|| format!("failed to render `{}`", source.display))?;
     staging.commit()?;
     StateDir::new(project.state_dir(&args.tree.source)).remember_rendered_secrets(&params.secret_values())?;
     finish(printer, &report, "Rendered", &format!("into `{}`", out_dir.display()));
@@ -41,14 +53,14 @@ pub(super) fn render_in_memory(
     args: &TreeArgs,
     params: &ParamSet,
 ) -> anyhow::Result<(Vec<RenderedFile>, Report)> {
-    let input = project.input_dir(args);
-    let tree = InputTree::scan(&input, &input.display().to_string())?;
+    let source = input_tree(project, printer, args)?;
+    let tree = InputTree::scan(&source.root, &source.display)?;
     let files = Mutex::new(Vec::new());
-    let report = render_checked(project, printer, &tree, params, args, |f| {
+    let report = render_checked(project, printer, &tree, &source, params, args, |f| {
         files.lock().expect("no panics while held").push(f);
         Ok(())
     })
-    .with_context(|| format!("failed to render `{}`", input.display()))?;
+    .with_context(|| format!("failed to render `{}`", source.display))?;
     let mut files = files.into_inner().expect("no panics while held");
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok((files, report))
@@ -58,6 +70,7 @@ fn render_checked<F>(
     project: &Project,
     printer: &Printer,
     tree: &InputTree,
+    source: &sources::Tree,
     params: &ParamSet,
     args: &TreeArgs,
     sink: F,
@@ -65,7 +78,8 @@ fn render_checked<F>(
 where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
-    let options = render::Options { legacy_percent: project.legacy_percent(args) };
+    let includes = render::include::Includes::new(source.root.clone(), source.base_url.clone(), sources::Limits::default());
+    let options = render::Options { legacy_percent: project.legacy_percent(args), includes: Some(Arc::new(includes)) };
     let report = render::render_tree(tree, &params.to_context(), &options, sink)?;
     for w in &report.warnings {
         printer.warn(w);

@@ -31,7 +31,10 @@ pub struct Engine {
 
 impl Engine {
     /// Prepares the partials (`name` -> source) and registers the helpers.
-    pub fn new(partials: &[(String, Source)]) -> Result<(Engine, Vec<String>), Vec<Diagnostic>> {
+    pub fn new(
+        partials: &[(String, Source)],
+        includes: Option<Arc<super::include::Includes>>,
+    ) -> Result<(Engine, Vec<String>), Vec<Diagnostic>> {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(false);
         registry.register_escape_fn(handlebars::no_escape);
@@ -54,6 +57,9 @@ impl Engine {
             }
         }
         helpers::register(&mut registry, Arc::new(tables));
+        if let Some(includes) = includes {
+            registry.register_helper("include", Box::new(super::include::IncludeHelper(includes)));
+        }
         if errors.is_empty() { Ok((Engine { registry, direct: true }, names)) } else { Err(errors) }
     }
 
@@ -148,7 +154,7 @@ mod tests {
             "f: [{{a}}, --x={{l}}, {{{a}}}]\n# {{a}}\nb: |\n  {{a}}\n  t={{n}}\n",
             "x: {{missing}}\ny: {{o.missing}}\nz: |\n  {{cr}}\nw: {{e}}\n",
         ];
-        let (mut engine, _) = Engine::new(&[]).unwrap();
+        let (mut engine, _) = Engine::new(&[], None).unwrap();
         for t in templates {
             let src = Source { display: "t.yaml".into(), text: t.into() };
             assert!(prepass::prepare(t, 0).unwrap().direct.is_some(), "{t} should be direct");

@@ -58,7 +58,7 @@ pub fn with_current<T>(table: Arc<FileTable>, f: impl FnOnce() -> T) -> (T, Vec<
     (out, FOUND.with(|f| std::mem::take(&mut *f.borrow_mut())))
 }
 
-fn pend(p: Problem) {
+pub(super) fn pend(p: Problem) {
     PENDING.with(|q| q.borrow_mut().push(p));
 }
 

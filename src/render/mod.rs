@@ -5,6 +5,7 @@
 
 mod engine;
 mod escape;
+pub mod include;
 pub mod helpers;
 mod legacy;
 pub mod objects;
@@ -62,6 +63,8 @@ pub enum RenderError {
 pub struct Options {
     /// Treat templates as 2014 `%name%` templates.
     pub legacy_percent: bool,
+    /// Where the `include` helper looks (no `include` helper without it).
+    pub includes: Option<std::sync::Arc<include::Includes>>,
 }
 
 /// A rendered output file.
@@ -171,7 +174,7 @@ where
         let text = prepare_source(tree.read(rel)?, options);
         partial_sources.push((name.clone(), engine::Source { display: tree.display(rel), text }));
     }
-    let (engine, partial_names) = engine::Engine::new(&partial_sources).map_err(RenderError::Templates)?;
+    let (engine, partial_names) = engine::Engine::new(&partial_sources, options.includes.clone()).map_err(RenderError::Templates)?;
     let data = handlebars::Context::wraps(params).expect("a JSON map is a valid context");
 
     let results: Vec<Result<Outcome, Vec<Diagnostic>>> = tree

@@ -3,6 +3,7 @@
 mod adversarial;
 mod diff;
 mod params;
+mod remote;
 mod render;
 mod shipped;
 mod support;

@@ -1,0 +1,115 @@
+//! Where the template tree comes from: a local directory, or a `file://` / `http(s)://`
+//! URL naming a `.tar.gz` of a tree or a single template (downloaded with TLS
+//! verification, a timeout and a size limit, unpacked safely, cached by URL + ETag).
+
+pub mod archive;
+pub mod fetch;
+
+pub use fetch::Limits;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// A template tree ready to scan.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    /// Directory holding the templates (the input directory itself, or the cache).
+    pub root: PathBuf,
+    /// What messages call the tree: the directory or the URL (without secrets).
+    pub display: String,
+    /// Set when a cached copy stood in for a server that could not be reached.
+    pub warning: Option<String>,
+    /// The URL of a single downloaded template: what its relative `include`s resolve against.
+    pub base_url: Option<Url>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(
+        "`{0}` is not a usable template source (a directory, file://, http:// or https:// URL)"
+    )]
+    BadUrl(String),
+    #[error("cannot download {url}")]
+    Fetch {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url} is larger than the {limit}-byte download limit")]
+    TooLarge { url: String, limit: u64 },
+    #[error("cannot unpack {url}")]
+    Archive {
+        url: String,
+        #[source]
+        source: archive::ArchiveError,
+    },
+    #[error("{0} is not UTF-8 text")]
+    NotText(String),
+    #[error("cannot read `{path}`")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot update the template cache in `{path}`")]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl SourceError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SourceError::Fetch { source, .. } if is_tls(source) => Some(
+                "the server's certificate was not accepted: install its CA in the system trust store".into(),
+            ),
+            SourceError::Archive { .. } => Some("the archive must hold only files, directories and links inside the tree".into()),
+            SourceError::TooLarge { .. } => Some("template trees are small: check the URL names the right file".into()),
+            _ => None,
+        }
+    }
+}
+
+fn is_tls(err: &reqwest::Error) -> bool {
+    let mut cause: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = cause {
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("certificate") || text.contains("tls") {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// Resolves an input given as a directory, a file, or a URL into a tree on disk;
+/// downloads and archives go through the cache under `cache`.
+pub fn resolve(input: &str, cache: &Path, limits: &Limits) -> Result<Tree, SourceError> {
+    let lower = input.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        let url = Url::parse(input).map_err(|_| SourceError::BadUrl(input.to_string()))?;
+        return crate::rt::block_on(fetch::http(&url, cache, limits));
+    }
+    let path = if lower.starts_with("file://") {
+        let url = Url::parse(input).map_err(|_| SourceError::BadUrl(input.to_string()))?;
+        url.to_file_path()
+            .map_err(|()| SourceError::BadUrl(input.to_string()))?
+    } else if lower.contains("://") {
+        return Err(SourceError::BadUrl(input.to_string()));
+    } else {
+        PathBuf::from(input)
+    };
+    if path.is_file() {
+        return fetch::file(&path, cache, limits);
+    }
+    // A directory, or a missing path (the render reports that with its own message).
+    Ok(Tree {
+        root: path,
+        display: input.to_string(),
+        warning: None,
+        base_url: None,
+    })
+}
