@@ -5,7 +5,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "kube-openstack", version, about = "Deploy OpenStack onto Kubernetes", propagate_version = true)]
+#[command(
+    name = "kube-openstack",
+    version,
+    about = "Deploy OpenStack onto Kubernetes",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
