@@ -3,8 +3,8 @@
 
 use crate::params::ParamsError;
 use crate::printer::Printer;
-use crate::render::RenderError;
 use crate::render::output::OutputError;
+use crate::render::RenderError;
 
 /// Exit codes: 0 success, 1 differences found (`diff`), 2 error.
 pub const EXIT_ERROR: u8 = 2;
@@ -32,15 +32,10 @@ fn hint(err: &anyhow::Error) -> Option<String> {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<OutputError>() {
             return match e {
-                OutputError::NotARender(_) => Some(
-                    "pass `--force` to replace it anyway, or choose another `--output-dir`".into(),
-                ),
-                OutputError::InPlace(_)
-                | OutputError::InsideInput { .. }
-                | OutputError::ContainsInput { .. } => Some(
-                    "render into a directory beside the templates, e.g. `--output-dir kubernetes`"
-                        .into(),
-                ),
+                OutputError::NotARender(_) => Some("pass `--force` to replace it anyway, or choose another `--output-dir`".into()),
+                OutputError::InPlace(_) | OutputError::InsideInput { .. } | OutputError::ContainsInput { .. } => {
+                    Some("render into a directory beside the templates, e.g. `--output-dir kubernetes`".into())
+                }
                 _ => None,
             };
         }
@@ -55,10 +50,7 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         }
         use crate::params::local::LocalError;
         // The evaluator's error travels boxed inside `ParamsError`.
-        if let Some(e) = cause
-            .downcast_ref::<LocalError>()
-            .or_else(|| cause.downcast_ref::<Box<LocalError>>().map(|b| &**b))
-        {
+        if let Some(e) = cause.downcast_ref::<LocalError>().or_else(|| cause.downcast_ref::<Box<LocalError>>().map(|b| &**b)) {
             return e.hint();
         }
         if let Some(e) = cause.downcast_ref::<crate::openstack::OpenStackError>() {

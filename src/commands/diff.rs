@@ -13,12 +13,8 @@ use anyhow::Context as _;
 pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Result<u8> {
     let params = load(project, printer, &args.tree.source)?;
     let (files, _) = render_in_memory(project, printer, &args.tree, &params)?;
-    let against = args
-        .against
-        .clone()
-        .unwrap_or_else(|| project.output_dir(&None));
-    let old = diff::read_dir_tree(&against)
-        .with_context(|| format!("cannot read `{}`", against.display()))?;
+    let against = args.against.clone().unwrap_or_else(|| project.output_dir(&None));
+    let old = diff::read_dir_tree(&against).with_context(|| format!("cannot read `{}`", against.display()))?;
     let masker = if args.show_secrets {
         Masker::none()
     } else {
@@ -29,10 +25,7 @@ pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Res
     };
     let result = diff::compare(&files, &old, &masker);
     match args.output {
-        DiffFormat::Json => printer.data(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&result).expect("serializable")
-        )),
+        DiffFormat::Json => printer.data(&format!("{}\n", serde_json::to_string_pretty(&result).expect("serializable"))),
         DiffFormat::Text => {
             for f in &result.files {
                 for o in &f.objects {
@@ -54,10 +47,7 @@ pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Res
     }
     printer.status(
         "Differences",
-        format!(
-            "{} files: {added} objects added, {changed} changed, {removed} removed",
-            result.files.len()
-        ),
+        format!("{} files: {added} objects added, {changed} changed, {removed} removed", result.files.len()),
     );
     Ok(EXIT_DIFFERENCES)
 }

@@ -1,8 +1,12 @@
 //! One file per subcommand: arguments -> settings -> stage calls -> printer.
 
+mod cloud;
 mod diff;
+mod heat_refresh;
+mod login;
 mod params;
 mod render;
+mod stack;
 
 use crate::cli::Command;
 use crate::printer::Printer;
@@ -14,5 +18,8 @@ pub fn dispatch(project: &Project, printer: &Printer, command: Command) -> anyho
         Command::Params(c) => params::run(project, printer, c),
         Command::Render(args) => render::run(project, printer, &args),
         Command::Diff(args) => diff::run(project, printer, &args),
+        Command::Stack(c) => stack::run(project, printer, c),
+        Command::Login(args) => login::login(project, printer, &args),
+        Command::Logout(args) => login::logout(project, printer, &args),
     }
 }

@@ -2,9 +2,9 @@
 
 use super::params::load;
 use crate::cli::{RenderArgs, TreeArgs};
-use crate::params::{ParamSet, store::StateDir};
+use crate::params::{store::StateDir, ParamSet};
 use crate::printer::Printer;
-use crate::render::{self, InputTree, RenderError, RenderedFile, Report, output};
+use crate::render::{self, output, InputTree, RenderError, RenderedFile, Report};
 use crate::settings::Project;
 use anyhow::Context as _;
 use std::sync::Mutex;
@@ -23,23 +23,14 @@ pub fn run(project: &Project, printer: &Printer, args: &RenderArgs) -> anyhow::R
         return Ok(0);
     }
     let out_dir = project.output_dir(&args.output_dir);
-    output::check_target(&input, &out_dir, args.force)
-        .with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
+    output::check_target(&input, &out_dir, args.force).with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
     let tree = InputTree::scan(&input, &input.display().to_string())?;
     let staging = output::Staging::new(&out_dir)?;
-    let report = render_checked(project, printer, &tree, &params, &args.tree, |f| {
-        staging.write(&f)
-    })
-    .with_context(|| format!("failed to render `{}`", input.display()))?;
+    let report = render_checked(project, printer, &tree, &params, &args.tree, |f| staging.write(&f))
+        .with_context(|| format!("failed to render `{}`", input.display()))?;
     staging.commit()?;
-    StateDir::new(project.state_dir(&args.tree.source))
-        .remember_rendered_secrets(&params.secret_values())?;
-    finish(
-        printer,
-        &report,
-        "Rendered",
-        &format!("into `{}`", out_dir.display()),
-    );
+    StateDir::new(project.state_dir(&args.tree.source)).remember_rendered_secrets(&params.secret_values())?;
+    finish(printer, &report, "Rendered", &format!("into `{}`", out_dir.display()));
     Ok(0)
 }
 
@@ -74,9 +65,7 @@ fn render_checked<F>(
 where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
-    let options = render::Options {
-        legacy_percent: project.legacy_percent(args),
-    };
+    let options = render::Options { legacy_percent: project.legacy_percent(args) };
     let report = render::render_tree(tree, &params.to_context(), &options, sink)?;
     for w in &report.warnings {
         printer.warn(w);
@@ -85,32 +74,18 @@ where
         if args.strict {
             return Err(RenderError::Unused(report.unused.clone()));
         }
-        printer.warn(format!(
-            "parameters no template uses: {}",
-            report.unused.join(", ")
-        ));
+        printer.warn(format!("parameters no template uses: {}", report.unused.join(", ")));
     }
     Ok(report)
 }
 
 fn finish(printer: &Printer, report: &Report, verb: &str, target: &str) {
     for empty in &report.empty {
-        printer.status(
-            "Skipped",
-            format!("`{}`: rendered to nothing", empty.display()),
-        );
+        printer.status("Skipped", format!("`{}`: rendered to nothing", empty.display()));
     }
-    let copied = if report.copied > 0 {
-        format!(", {} files copied", report.copied)
-    } else {
-        String::new()
-    };
+    let copied = if report.copied > 0 { format!(", {} files copied", report.copied) } else { String::new() };
     printer.status(
         verb,
-        format!(
-            "{} templates ({} objects{copied}) {target}",
-            report.templates - report.empty.len(),
-            report.objects
-        ),
+        format!("{} templates ({} objects{copied}) {target}", report.templates - report.empty.len(), report.objects),
     );
 }

@@ -158,7 +158,7 @@ impl OpenStackError {
             OpenStackError::StackExists { .. } => {
                 "use another `--stack` name, or `kube-openstack stack delete --wait` it first".into()
             }
-            OpenStackError::StackInProgress { .. } => "pass `--wait` to wait until the stack is complete".into(),
+            OpenStackError::StackInProgress { .. } => "pass `--wait` to wait until the stack is complete (e.g. `kube-openstack params refresh --wait`)".into(),
             OpenStackError::StackFailed { .. } => {
                 "fix the cause, then `kube-openstack stack delete --wait` and `stack create --wait` again".into()
             }

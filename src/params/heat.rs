@@ -58,7 +58,11 @@ pub async fn fetch(
 
 /// Converts a complete stack's outputs; every output with an error or no value is
 /// reported at once.
-pub fn from_stack(stack: &Stack, template: Option<&LocalTemplate>, object_store: Option<&str>) -> Result<SavedStack, ParamsError> {
+pub fn from_stack(
+    stack: &Stack,
+    template: Option<&LocalTemplate>,
+    object_store: Option<&str>,
+) -> Result<SavedStack, ParamsError> {
     let mut problems = Vec::new();
     let mut outputs = BTreeMap::new();
     for o in &stack.outputs {
@@ -71,16 +75,36 @@ pub fn from_stack(stack: &Stack, template: Option<&LocalTemplate>, object_store:
             continue;
         }
         let secret = looks_secret(&o.output_key)
-            || o.description.as_deref().is_some_and(description_says_secret)
-            || template.is_some_and(|t| t.random_resources_behind(&o.output_key).is_ok_and(|r| !r.is_empty()));
-        outputs.insert(o.output_key.clone(), SavedOutput { value: o.output_value.clone(), secret, description: o.description.clone() });
+            || o.description
+                .as_deref()
+                .is_some_and(description_says_secret)
+            || template.is_some_and(|t| {
+                t.random_resources_behind(&o.output_key)
+                    .is_ok_and(|r| !r.is_empty())
+            });
+        outputs.insert(
+            o.output_key.clone(),
+            SavedOutput {
+                value: o.output_value.clone(),
+                secret,
+                description: o.description.clone(),
+            },
+        );
     }
     problems.sort();
     if !problems.is_empty() {
-        return Err(ParamsError::OutputErrors { stack: stack.stack_name.clone(), problems });
+        return Err(ParamsError::OutputErrors {
+            stack: stack.stack_name.clone(),
+            problems,
+        });
     }
     swift_site_url(stack, &mut outputs, object_store);
-    Ok(SavedStack { stack: stack.stack_name.clone(), id: stack.id.clone(), status: stack.stack_status.clone(), outputs })
+    Ok(SavedStack {
+        stack: stack.stack_name.clone(),
+        id: stack.id.clone(),
+        status: stack.stack_status.clone(),
+        outputs,
+    })
 }
 
 fn description_says_secret(d: &str) -> bool {
@@ -93,13 +117,36 @@ fn description_says_secret(d: &str) -> bool {
 /// Heat's Swift `WebsiteURL` is unreliable, so the template outputs the container's
 /// name and the URL is built from the catalog's `object-store` endpoint — when the stack
 /// created the container (`create_swift_container`) in this cloud's Swift.
-fn swift_site_url(stack: &Stack, outputs: &mut BTreeMap<String, SavedOutput>, object_store: Option<&str>) {
-    let made_container = stack.parameters.get("create_swift_container").and_then(Json::as_str).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let (Some(store), true) = (object_store, made_container) else { return };
-    let Some(Json::String(container)) = outputs.get("swift_container").map(|o| o.value.clone()) else { return };
+fn swift_site_url(
+    stack: &Stack,
+    outputs: &mut BTreeMap<String, SavedOutput>,
+    object_store: Option<&str>,
+) {
+    let made_container = stack
+        .parameters
+        .get("create_swift_container")
+        .and_then(Json::as_str)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let (Some(store), true) = (object_store, made_container) else {
+        return;
+    };
+    let Some(Json::String(container)) = outputs.get("swift_container").map(|o| o.value.clone())
+    else {
+        return;
+    };
     let url = format!("{}/{}", store.trim_end_matches('/'), container);
-    let description = Some("URL of the registry's Swift container (the catalog's object-store endpoint + container)".to_string());
-    outputs.insert("swift_siteurl".into(), SavedOutput { value: Json::String(url), secret: false, description });
+    let description = Some(
+        "URL of the registry's Swift container (the catalog's object-store endpoint + container)"
+            .to_string(),
+    );
+    outputs.insert(
+        "swift_siteurl".into(),
+        SavedOutput {
+            value: Json::String(url),
+            secret: false,
+            description,
+        },
+    );
 }
 
 /// The saved outputs of `stack`, or `None` when they were never read (or belong to
@@ -126,9 +173,22 @@ pub fn to_params(saved: &SavedStack) -> ParamSet {
 /// What changed between two reads of a stack's outputs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    Added { key: String, value: Json, secret: bool },
-    Removed { key: String, value: Json, secret: bool },
-    Changed { key: String, old: Json, new: Json, secret: bool },
+    Added {
+        key: String,
+        value: Json,
+        secret: bool,
+    },
+    Removed {
+        key: String,
+        value: Json,
+        secret: bool,
+    },
+    Changed {
+        key: String,
+        old: Json,
+        new: Json,
+        secret: bool,
+    },
 }
 
 pub fn changes(old: Option<&SavedStack>, new: &SavedStack) -> Vec<Change> {
@@ -137,16 +197,27 @@ pub fn changes(old: Option<&SavedStack>, new: &SavedStack) -> Vec<Change> {
     let mut out = Vec::new();
     for (k, n) in &new.outputs {
         match before.get(k) {
-            None => out.push(Change::Added { key: k.clone(), value: n.value.clone(), secret: n.secret }),
-            Some(o) if o.value != n.value => {
-                out.push(Change::Changed { key: k.clone(), old: o.value.clone(), new: n.value.clone(), secret: n.secret || o.secret })
-            }
+            None => out.push(Change::Added {
+                key: k.clone(),
+                value: n.value.clone(),
+                secret: n.secret,
+            }),
+            Some(o) if o.value != n.value => out.push(Change::Changed {
+                key: k.clone(),
+                old: o.value.clone(),
+                new: n.value.clone(),
+                secret: n.secret || o.secret,
+            }),
             Some(_) => {}
         }
     }
     for (k, o) in before {
         if !new.outputs.contains_key(k) {
-            out.push(Change::Removed { key: k.clone(), value: o.value.clone(), secret: o.secret });
+            out.push(Change::Removed {
+                key: k.clone(),
+                value: o.value.clone(),
+                secret: o.secret,
+            });
         }
     }
     out
