@@ -2,6 +2,8 @@
 
 mod adversarial;
 mod diff;
+mod heat;
+mod heat_fake;
 mod params;
 mod render;
 mod shipped;
