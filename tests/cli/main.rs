@@ -4,6 +4,7 @@ mod adversarial;
 mod diff;
 mod heat;
 mod heat_fake;
+mod heat_real;
 mod params;
 mod render;
 mod shipped;
