@@ -30,5 +30,11 @@ export KO_PYTHON="$KO_VENV/bin/python"
 # --- services the tests need: each script installs its own packages, starts its
 # --- daemons on 127.0.0.1 and exports what the tests read (KO_* variables).
 
+# Keystone + Heat (+ RabbitMQ) from Debian packages, sqlite, ports 5000/8004/5672.
+say "starting Keystone + Heat (scripts/openstack-aio.sh)"
+trap "scripts/openstack-aio.sh stop || true; $(trap -p EXIT | cut -d"'" -f2)" EXIT
+scripts/openstack-aio.sh start >/dev/null
+eval "$(scripts/openstack-aio.sh env)"
+
 say "cargo test"
 cargo test --locked --all-targets
