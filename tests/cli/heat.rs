@@ -289,3 +289,83 @@ fn clouds_yaml_and_secure_yaml_are_read_from_the_standard_path() {
     let out = run(&mut c);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// An HTTPS server with a self-signed certificate (`openssl s_server`), for TLS failures.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+    cert: std::path::PathBuf,
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tls_server(p: &Project) -> Option<TlsServer> {
+    // A private CA and a server certificate it signed (webpki refuses a CA certificate
+    // used as a server's own).
+    let openssl = |args: &[&str]| std::process::Command::new("openssl").current_dir(p.dir.path()).args(args).output();
+    let ca = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kube-openstack test CA", "-keyout", "ca-key.pem", "-out", "ca.pem"];
+    let Ok(made) = openssl(&ca) else {
+        assert!(!crate::support::in_ci(), "the `openssl` program is needed for the TLS tests");
+        eprintln!("skipped: no `openssl` program");
+        return None;
+    };
+    assert!(made.status.success(), "{}", stderr(&made));
+    let server = [
+        "req", "-x509", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+        "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE", "-keyout", "key.pem", "-out", "cert.pem",
+    ];
+    let made = openssl(&server).unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-accept", &port.to_string(), "-cert"])
+        .arg(p.path("cert.pem"))
+        .arg("-key")
+        .arg(p.path("key.pem"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(TlsServer { child, port, cert: p.path("ca.pem") })
+}
+
+#[test]
+fn an_untrusted_certificate_is_a_tls_error_with_a_hint_and_os_cacert_trusts_it() {
+    let p = project();
+    let Some(server) = tls_server(&p) else { return };
+    let fake = FakeCloud::start();
+    let url = format!("https://127.0.0.1:{}/v3", server.port);
+    let mut c = cmd(&p, &fake, &["stack", "show", "--stack", "s"]);
+    c.env("OS_AUTH_URL", &url);
+    let out = run(&mut c);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("cannot connect to `{url}/auth/tokens`")), "{err}");
+    assert!(err.contains("hint: if the cloud uses a private CA, pass its certificate with `--os-cacert FILE`"), "{err}");
+
+    // Trusting the CA gets past TLS: what fails now is that the server (an echo server
+    // that hangs up) is no Keystone.
+    let mut c = cmd(&p, &fake, &["stack", "show", "--stack", "s", "--os-cacert"]);
+    c.arg(&server.cert).env("OS_AUTH_URL", &url);
+    let err = stderr(&run(&mut c));
+    assert!(!err.contains("certificate") && !err.contains("private CA"), "{err}");
+    assert!(err.contains("connection closed before message completed"), "the handshake passed: {err}");
+
+    let mut c = cmd(&p, &fake, &["stack", "show", "--stack", "s", "--insecure"]);
+    c.env("OS_AUTH_URL", &url);
+    let err = stderr(&run(&mut c));
+    assert!(err.contains("TLS certificates are not verified (`--insecure`)"), "{err}");
+    assert!(!err.contains("certificate:") && err.contains("connection closed before message completed"), "{err}");
+}
