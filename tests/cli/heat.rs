@@ -1,7 +1,7 @@
 //! The Heat source and `stack` against the fake Keystone + Heat (recorded shapes): the
 //! faults and corners a real Heat cannot show on demand.
 
-use crate::heat_fake::{FakeCloud, PASSWORD, count, fixture};
+use crate::heat_fake::{FakeCloud, PASSWORD, TOKEN, count, fixture};
 use crate::support::{Project, stderr, stdout};
 use assert_cmd::Command;
 use serde_json::{Value as Json, json};
@@ -368,4 +368,20 @@ fn an_untrusted_certificate_is_a_tls_error_with_a_hint_and_os_cacert_trusts_it()
     let err = stderr(&run(&mut c));
     assert!(err.contains("TLS certificates are not verified (`--insecure`)"), "{err}");
     assert!(!err.contains("certificate:") && err.contains("connection closed before message completed"), "{err}");
+}
+
+#[test]
+fn application_credentials_and_tokens_authenticate_too() {
+    let fake = FakeCloud::start();
+    fake.stack("probe-random", &["13-stack-show.json"], None);
+    let p = project();
+    let mut c = cmd(&p, &fake, &["stack", "show", "--stack", "probe-random", "--os-auth-type", "v3applicationcredential"]);
+    c.env_remove("OS_PASSWORD").env("OS_APPLICATION_CREDENTIAL_ID", "abc").env("OS_APPLICATION_CREDENTIAL_SECRET", PASSWORD);
+    let out = run(&mut c);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut c = cmd(&p, &fake, &["stack", "show", "--stack", "probe-random"]);
+    c.env_remove("OS_PASSWORD").env_remove("OS_USERNAME").env("OS_TOKEN", TOKEN);
+    let out = run(&mut c);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(TOKEN));
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub const PASSWORD: &str = "fake-cloud-password";
-const TOKEN: &str = "gAAAAABrAOL7cXRxX-Lq0R3accSkpjv1qIc4kTd5wwpOrKRMBnHlI-rVip8RiWPAYhMKuojl5HLTL9WZaRcHEdbpji8v8VtijNbASuGnRNxuC_tgvh036EhrWhQt4ls2e1XkTgwXIJUCtQZzRWBA_4lLyLmEsOAoqVuUzIO4tcP4ox5rfXmHjkc";
+pub const TOKEN: &str = "gAAAAABrAOL7cXRxX-Lq0R3accSkpjv1qIc4kTd5wwpOrKRMBnHlI-rVip8RiWPAYhMKuojl5HLTL9WZaRcHEdbpji8v8VtijNbASuGnRNxuC_tgvh036EhrWhQt4ls2e1XkTgwXIJUCtQZzRWBA_4lLyLmEsOAoqVuUzIO4tcP4ox5rfXmHjkc";
 
 /// A recorded body with the recorded host:ports replaced by the fake's.
 pub fn fixture(name: &str, base: &str) -> Json {
@@ -132,7 +132,9 @@ async fn token(State(state): State<Arc<FakeState>>, body: Bytes) -> Response {
     }
     let req: Json = serde_json::from_slice(&body).unwrap_or_default();
     let identity = &req["auth"]["identity"];
-    let ok = identity["password"]["user"]["password"] == PASSWORD || identity["application_credential"]["secret"] == PASSWORD;
+    let ok = identity["password"]["user"]["password"] == PASSWORD
+        || identity["application_credential"]["secret"] == PASSWORD
+        || identity["token"]["id"] == TOKEN;
     if !ok {
         return json_response(StatusCode::UNAUTHORIZED, fixture("02-keystone-token-bad-password.json", &state.base));
     }
