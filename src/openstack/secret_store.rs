@@ -74,7 +74,14 @@ mod session {
 
     fn keyring_id(special: libc::c_long) -> libc::c_long {
         // SAFETY: keyctl with integer arguments only; no memory is passed.
-        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_GET_KEYRING_ID, special, 0 as libc::c_long) }
+        unsafe {
+            libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_GET_KEYRING_ID,
+                special,
+                0 as libc::c_long,
+            )
+        }
     }
 
     /// Joins an anonymous session keyring when the process only has the user-session
@@ -86,7 +93,13 @@ mod session {
             let session = keyring_id(KEY_SPEC_SESSION_KEYRING);
             if session > 0 && session == keyring_id(KEY_SPEC_USER_SESSION_KEYRING) {
                 // SAFETY: a null name asks for a new anonymous keyring; nothing else is read.
-                unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, std::ptr::null::<libc::c_char>()) };
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_keyctl,
+                        KEYCTL_JOIN_SESSION_KEYRING,
+                        std::ptr::null::<libc::c_char>(),
+                    )
+                };
             }
         });
     }
