@@ -35,6 +35,11 @@ if ! command -v cloud-init >/dev/null; then
     say "installing cloud-init"
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends cloud-init >/dev/null
 fi
+# Keystone + Heat (+ RabbitMQ) from Debian packages, sqlite, ports 5000/8004/5672.
+say "starting Keystone + Heat (scripts/openstack-aio.sh)"
+trap "scripts/openstack-aio.sh stop || true; $(trap -p EXIT | cut -d"'" -f2)" EXIT
+scripts/openstack-aio.sh start >/dev/null
+eval "$(scripts/openstack-aio.sh env)"
 
 say "cargo test"
 cargo test --locked --all-targets

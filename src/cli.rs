@@ -44,6 +44,13 @@ pub enum Command {
     Diff(DiffArgs),
     /// Bundle files into cloud-init multi-part user data (a MIME message)
     Userdata(UserdataArgs),
+    /// Create, show or delete the Heat stack made from the Heat template
+    #[command(subcommand)]
+    Stack(StackCommand),
+    /// Store the OpenStack password (or application-credential secret) in the OS keyring
+    Login(LoginArgs),
+    /// Remove the stored OpenStack secret from the OS keyring
+    Logout(LogoutArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +59,8 @@ pub enum ParamsCommand {
     Show {
         #[command(flatten)]
         source: SourceArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
         /// Print secret values too
         #[arg(long)]
         show_secrets: bool,
@@ -63,6 +72,16 @@ pub enum ParamsCommand {
         key: String,
         #[command(flatten)]
         source: SourceArgs,
+    },
+    /// Read the Heat stack's outputs again (`--source heat`) and report what changed
+    Refresh {
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+        /// Print secret values in the report too
+        #[arg(long)]
+        show_secrets: bool,
     },
     /// Generate new values for the named parameters (or Heat resources)
     Regenerate {
@@ -107,6 +126,8 @@ pub struct SourceArgs {
     /// Directory for state kept between runs
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub openstack: OpenStackArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -187,6 +208,103 @@ pub struct UserdataArgs {
     /// Largest accepted size, in bytes once base64-encoded (Nova's limit by default)
     #[arg(long, value_name = "BYTES", default_value_t = crate::userdata::NOVA_USER_DATA_LIMIT)]
     pub limit: usize,
+}
+
+/// How to reach OpenStack, as the `openstack` CLI: these flags win over `OS_*`
+/// variables, which win over the clouds.yaml entry. Secrets are never flags: they come
+/// from `OS_PASSWORD`, secure.yaml or the keyring (`kube-openstack login`).
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "OpenStack")]
+pub struct OpenStackArgs {
+    /// Cloud of clouds.yaml (else OS_CLOUD, else `cloud:` in the config file)
+    #[arg(long = "os-cloud", value_name = "NAME")]
+    pub cloud: Option<String>,
+    /// Keystone URL (else OS_AUTH_URL)
+    #[arg(long = "os-auth-url", value_name = "URL")]
+    pub auth_url: Option<String>,
+    /// password, v3applicationcredential or token (else OS_AUTH_TYPE)
+    #[arg(long = "os-auth-type", value_name = "TYPE")]
+    pub auth_type: Option<String>,
+    #[arg(long = "os-username", value_name = "NAME")]
+    pub username: Option<String>,
+    #[arg(long = "os-project-name", value_name = "NAME")]
+    pub project_name: Option<String>,
+    #[arg(long = "os-project-id", value_name = "ID")]
+    pub project_id: Option<String>,
+    #[arg(long = "os-user-domain-name", value_name = "NAME")]
+    pub user_domain_name: Option<String>,
+    #[arg(long = "os-project-domain-name", value_name = "NAME")]
+    pub project_domain_name: Option<String>,
+    #[arg(long = "os-application-credential-id", value_name = "ID")]
+    pub application_credential_id: Option<String>,
+    #[arg(long = "os-application-credential-name", value_name = "NAME")]
+    pub application_credential_name: Option<String>,
+    #[arg(long = "os-region-name", value_name = "REGION")]
+    pub region_name: Option<String>,
+    /// Catalog interface: public, internal or admin (else OS_INTERFACE)
+    #[arg(long = "os-interface", value_name = "INTERFACE")]
+    pub interface: Option<String>,
+    /// CA certificate bundle for a private CA (else OS_CACERT)
+    #[arg(long = "os-cacert", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Do not verify TLS certificates (tests only)
+    #[arg(long)]
+    pub insecure: bool,
+    /// Heat's URL, instead of the catalog's orchestration endpoint (else HEAT_URL)
+    #[arg(long = "heat-url", value_name = "URL")]
+    pub heat_url: Option<String>,
+}
+
+/// Waiting for a Heat stack still in progress.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WaitArgs {
+    /// Wait until the stack is no longer in progress (progress on stderr)
+    #[arg(long)]
+    pub wait: bool,
+    /// Give up waiting after this many seconds [default: 1800]
+    #[arg(long, value_name = "SECS")]
+    pub wait_timeout: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StackCommand {
+    /// Create the stack from the Heat template (`-P key=value` for its parameters)
+    Create {
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Print the stack's status, reason and outputs (secrets masked)
+    Show {
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Print secret values too
+        #[arg(long)]
+        show_secrets: bool,
+    },
+    /// Delete the stack
+    Delete {
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub openstack: OpenStackArgs,
+    /// Read the secret from stdin (one line) instead of asking on the terminal
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    #[command(flatten)]
+    pub openstack: OpenStackArgs,
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {

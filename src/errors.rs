@@ -59,12 +59,17 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         if let Some(e) = cause.downcast_ref::<LocalError>().or_else(|| cause.downcast_ref::<Box<LocalError>>().map(|b| &**b)) {
             return e.hint();
         }
-        if let Some(e) = cause.downcast_ref::<ParamsError>()
-            && matches!(e, ParamsError::HeatUnavailable)
-        {
-            return Some(
-                "save a stack's outputs with `openstack stack output show --all -f json STACK > outputs.json` and use `--source file --params-file outputs.json`".into(),
-            );
+        if let Some(e) = cause.downcast_ref::<crate::openstack::OpenStackError>() {
+            return e.hint();
+        }
+        if let Some(ParamsError::Heat(e)) = cause.downcast_ref::<ParamsError>() {
+            return e.hint();
+        }
+        if let Some(ParamsError::NoStack | ParamsError::HeatNotRead(_)) = cause.downcast_ref::<ParamsError>() {
+            return Some("name the stack with `--stack NAME` (or `stack:` in kube-openstack.yaml) and read it with `kube-openstack params refresh`".into());
+        }
+        if let Some(ParamsError::OutputErrors { .. }) = cause.downcast_ref::<ParamsError>() {
+            return Some("fix the resources behind those outputs (`kube-openstack stack show`), or give the values with `-p KEY=VALUE`".into());
         }
     }
     None

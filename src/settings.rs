@@ -29,6 +29,8 @@ pub struct ConfigFile {
     pub image_prefix: Option<String>,
     #[serde(default)]
     pub legacy_percent: bool,
+    /// Cloud of clouds.yaml for the Heat source and `stack` (`--os-cloud` / OS_CLOUD win).
+    pub cloud: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,13 @@
 //! One file per subcommand: arguments -> settings -> stage calls -> printer.
 
+mod cloud;
 mod diff;
+mod heat_refresh;
+mod login;
 mod params;
 mod render;
 mod userdata;
+mod stack;
 
 use crate::cli::Command;
 use crate::printer::Printer;
@@ -16,5 +20,8 @@ pub fn dispatch(project: &Project, printer: &Printer, command: Command) -> anyho
         Command::Render(args) => render::run(project, printer, &args),
         Command::Diff(args) => diff::run(project, printer, &args),
         Command::Userdata(args) => userdata::run(printer, &args),
+        Command::Stack(c) => stack::run(project, printer, c),
+        Command::Login(args) => login::login(project, printer, &args),
+        Command::Logout(args) => login::logout(project, printer, &args),
     }
 }

@@ -1,6 +1,6 @@
 //! `kube-openstack params show|get|regenerate`.
 
-use crate::cli::{Format, ParamsCommand, SourceArgs};
+use crate::cli::{Format, ParamsCommand, SourceArgs, WaitArgs};
 use crate::diff::Masker;
 use crate::params::{self, store::StateDir, ParamSet};
 use crate::printer::Printer;
@@ -10,8 +10,8 @@ use serde_json::Value as Json;
 
 pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyhow::Result<u8> {
     match command {
-        ParamsCommand::Show { source, show_secrets, output } => {
-            let set = load(project, printer, &source)?;
+        ParamsCommand::Show { source, wait, show_secrets, output } => {
+            let set = load_waiting(project, printer, &source, &wait)?;
             let masker = if show_secrets { Masker::none() } else { masker_with(project, &source, set.secret_values())? };
             printer.data(&show(&set, &masker, output, show_secrets));
         }
@@ -21,6 +21,9 @@ pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyh
                 bail!("parameter `{key}` is not defined (`kube-openstack params show` lists them)");
             };
             printer.data(&format!("{}\n", p.text()));
+        }
+        ParamsCommand::Refresh { source, wait, show_secrets } => {
+            super::heat_refresh::refresh(project, printer, &source, &wait, show_secrets)?;
         }
         ParamsCommand::Regenerate { keys, source } => {
             let state = StateDir::new(project.state_dir(&source));
@@ -38,9 +41,18 @@ pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyh
 
 /// Loads the parameters as the flags and config say, holding the state lock meanwhile.
 pub(super) fn load(project: &Project, printer: &Printer, source: &SourceArgs) -> anyhow::Result<ParamSet> {
+    load_waiting(project, printer, source, &WaitArgs::default())
+}
+
+/// As [`load`]; a Heat stack whose outputs were never read is read first (waiting for it
+/// as `wait` says).
+fn load_waiting(project: &Project, printer: &Printer, source: &SourceArgs, wait: &WaitArgs) -> anyhow::Result<ParamSet> {
     let state = StateDir::new(project.state_dir(source));
     let req = project.params_request(source);
     let _lock = state.lock()?;
+    if req.source == params::SourceKind::Heat {
+        super::heat_refresh::read_if_missing(project, printer, source, wait, &state)?;
+    }
     let set = params::load(&req, &state, &mut |w| printer.warn(w)).context("cannot read the parameters")?;
     Ok(set)
 }

@@ -141,6 +141,21 @@ impl StateDir {
         }
     }
 
+    /// Reads a JSON state file; `None` when it does not exist yet.
+    pub(crate) fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        let path = self.path.join(name);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| StoreError::Damaged { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    /// Writes a JSON state file atomically, mode 0600.
+    pub(crate) fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
+        self.write_atomic(name, &serde_json::to_vec_pretty(value).expect("serializable"))
+    }
+
     /// Writes `name` through a temporary file and a rename, mode 0600.
     fn write_atomic(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.ensure()?;

@@ -2,6 +2,9 @@
 
 mod adversarial;
 mod diff;
+mod heat;
+mod heat_fake;
+mod heat_real;
 mod params;
 mod remote;
 mod render;

@@ -1,0 +1,342 @@
+//! End to end against a real Keystone + Heat (`scripts/openstack-aio.sh start`, which
+//! `scripts/test.sh` runs and whose `KO_OS_*` variables it exports): the shipped
+//! `heat/heat-setup.yaml` is created as a stack, read with `--source heat`, rendered, and
+//! compared with what the OpenStack CLI prints for the same stack; then `login` /
+//! `logout` against the real kernel keyring.
+
+use crate::heat::OS_VARS;
+use crate::support::{Project, in_ci, stderr, stdout};
+use assert_cmd::Command;
+use serde_json::{Map, Value as Json};
+use std::collections::BTreeMap;
+
+/// The `OS_*` settings of the AIO, from `KO_OS_*`; `None` (outside CI) when not running.
+fn aio() -> Option<Vec<(String, String)>> {
+    let names = [
+        "AUTH_URL",
+        "USERNAME",
+        "PASSWORD",
+        "PROJECT_NAME",
+        "USER_DOMAIN_NAME",
+        "PROJECT_DOMAIN_NAME",
+        "REGION_NAME",
+    ];
+    let vars: Option<Vec<(String, String)>> = names
+        .iter()
+        .map(|n| {
+            std::env::var(format!("KO_OS_{n}"))
+                .ok()
+                .map(|v| (format!("OS_{n}"), v))
+        })
+        .collect();
+    if vars.is_none() {
+        assert!(
+            !in_ci(),
+            "KO_OS_AUTH_URL etc. are not set: scripts/test.sh starts the real Keystone + Heat (scripts/openstack-aio.sh start)"
+        );
+        eprintln!(
+            "skipped: no real Keystone + Heat (run `scripts/openstack-aio.sh start` and export its `env` output)"
+        );
+    }
+    vars
+}
+
+fn openstack_cli() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("openstack"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            !in_ci(),
+            "the `openstack` CLI (python3-openstackclient) is missing; scripts/openstack-aio.sh installs it"
+        );
+        eprintln!("skipped: no `openstack` CLI");
+    }
+    found
+}
+
+fn shipped_project() -> Project {
+    let p = Project::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["heat", "kubernetes-in"] {
+        for e in walkdir::WalkDir::new(root.join(dir))
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+        {
+            let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+            p.write(&rel, &std::fs::read_to_string(e.path()).unwrap());
+        }
+    }
+    p.write(
+        "kube-openstack.yaml",
+        &std::fs::read_to_string(root.join("kube-openstack.yaml")).unwrap(),
+    );
+    p
+}
+
+fn ko(p: &Project, env: &[(String, String)], args: &[&str]) -> Command {
+    let mut c = p.cmd();
+    for v in OS_VARS {
+        c.env_remove(v);
+    }
+    c.env("HOME", p.dir.path())
+        .envs(env.iter().cloned())
+        .args(args);
+    c
+}
+
+fn success(c: &mut Command) -> std::process::Output {
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{:?} failed:\n{}", c, stderr(&out));
+    out
+}
+
+/// Deletes the stack however the test ends.
+struct StackGuard<'a> {
+    p: &'a Project,
+    env: &'a [(String, String)],
+    name: String,
+}
+
+impl Drop for StackGuard<'_> {
+    fn drop(&mut self) {
+        let _ = ko(
+            self.p,
+            self.env,
+            &["stack", "delete", "--stack", &self.name, "--wait"],
+        )
+        .output();
+    }
+}
+
+/// `openstack stack output show --all NAME -f json`: output_key -> output_value.
+fn cli_outputs(
+    openstack: &std::path::Path,
+    env: &[(String, String)],
+    name: &str,
+) -> BTreeMap<String, Json> {
+    let out = std::process::Command::new(openstack)
+        .args(["stack", "output", "show", "--all", name, "-f", "json"])
+        .env("OS_IDENTITY_API_VERSION", "3")
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openstack CLI: {}", stderr(&out));
+    let map: Map<String, Json> = serde_json::from_slice(&out.stdout).unwrap();
+    map.into_iter()
+        .map(|(k, v)| {
+            let inner: Json = serde_json::from_str(v.as_str().unwrap()).unwrap();
+            (k, inner["output_value"].clone())
+        })
+        .collect()
+}
+
+fn shape(v: &Json) -> &'static str {
+    match v {
+        Json::String(_) => "string",
+        Json::Number(_) => "number",
+        Json::Bool(_) => "bool",
+        Json::Array(_) => "list",
+        Json::Object(_) => "map",
+        Json::Null => "null",
+    }
+}
+
+fn params_json(p: &Project, env: &[(String, String)], extra: &[&str]) -> Map<String, Json> {
+    let mut args = vec!["params", "show", "--show-secrets", "-o", "json"];
+    args.extend_from_slice(extra);
+    let out = success(&mut ko(p, env, &args));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn real_heat_stack_from_the_shipped_template_renders_what_the_openstack_cli_shows() {
+    let Some(env) = aio() else { return };
+    let Some(openstack) = openstack_cli() else {
+        return;
+    };
+    let p = shipped_project();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!("ko-e2e-{}-{nanos}", std::process::id());
+
+    // The real Heat accepts the template as it is.
+    let validate = std::process::Command::new(&openstack)
+        .args(["orchestration", "template", "validate", "-t"])
+        .arg(p.path("heat/heat-setup.yaml"))
+        .env("OS_IDENTITY_API_VERSION", "3")
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(
+        validate.status.success(),
+        "heat template validate: {}",
+        stderr(&validate)
+    );
+
+    let _guard = StackGuard {
+        p: &p,
+        env: &env,
+        name: name.clone(),
+    };
+    let out = success(&mut ko(
+        &p,
+        &env,
+        &[
+            "stack",
+            "create",
+            "--stack",
+            &name,
+            "-P",
+            "image_tag=e2e",
+            "--wait",
+        ],
+    ));
+    assert!(stderr(&out).contains("CREATE_COMPLETE"), "{}", stderr(&out));
+    success(&mut ko(
+        &p,
+        &env,
+        &["render", "--source", "heat", "--stack", &name],
+    ));
+
+    let heat = cli_outputs(&openstack, &env, &name);
+    assert!(heat.len() > 30, "{heat:?}");
+    let ours = params_json(&p, &env, &["--source", "heat", "--stack", &name]);
+    let rendered: String = p
+        .tree("kubernetes")
+        .into_iter()
+        .map(|(_, bytes)| String::from_utf8(bytes).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let templates: String = p
+        .tree("kubernetes-in")
+        .into_iter()
+        .map(|(_, bytes)| String::from_utf8(bytes).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for (key, value) in &heat {
+        assert_eq!(
+            &ours[key]["value"], value,
+            "`{key}`: kube-openstack and the openstack CLI disagree"
+        );
+        assert_eq!(ours[key]["source"], "heat", "`{key}`");
+        // Values the templates use are in the rendered tree (plain ones, which need no escaping).
+        if let Some(s) = value.as_str()
+            && templates.contains(&format!("{{{{{key}}}}}"))
+            && s.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            assert!(
+                rendered.contains(s),
+                "the value of `{key}` is not in the rendered tree"
+            );
+        }
+    }
+    assert_eq!(heat["image_tag"], "e2e", "stack parameters reach Heat");
+    assert!(ours["keystone_db_password"]["secret"].as_bool().unwrap());
+
+    // The local evaluator and the real Heat agree on the names and shapes of the outputs.
+    let local = params_json(&p, &env, &["--source", "local", "-P", "image_tag=e2e"]);
+    let local_outputs: BTreeMap<&String, &str> = local
+        .iter()
+        .filter(|(_, v)| v["source"] == "local")
+        .map(|(k, v)| (k, shape(&v["value"])))
+        .collect();
+    let heat_outputs: BTreeMap<&String, &str> = heat.iter().map(|(k, v)| (k, shape(v))).collect();
+    assert_eq!(local_outputs, heat_outputs);
+
+    // diff after render, offline: nothing to change.
+    let mut diff = ko(&p, &[], &["diff", "--source", "heat", "--stack", &name]);
+    diff.env("OS_AUTH_URL", "http://127.0.0.1:9/v3");
+    let out = diff.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    login_then_params_without_a_password_then_logout(&p, &env, &name);
+}
+
+/// Whether this kernel lets the process use keyrings at all. Container runtimes'
+/// default seccomp profiles refuse `keyctl` (EPERM/ENOSYS): an environment limit, not a
+/// fault of ours.
+fn kernel_keyring_refused() -> Option<String> {
+    // SAFETY: KEYCTL_GET_KEYRING_ID (0) on KEY_SPEC_USER_KEYRING (-4), integers only.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            0 as libc::c_long,
+            -4 as libc::c_long,
+            0 as libc::c_long,
+        )
+    };
+    let errno = std::io::Error::last_os_error();
+    (r < 0 && matches!(errno.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)))
+        .then(|| errno.to_string())
+}
+
+fn login_then_params_without_a_password_then_logout(
+    p: &Project,
+    env: &[(String, String)],
+    name: &str,
+) {
+    if let Some(why) = kernel_keyring_refused() {
+        eprintln!("skipped the keyring part: the kernel refuses keyctl here ({why})");
+        return;
+    }
+    let password = env
+        .iter()
+        .find(|(k, _)| k == "OS_PASSWORD")
+        .unwrap()
+        .1
+        .clone();
+    let without: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| k != "OS_PASSWORD")
+        .cloned()
+        .collect();
+    let refresh = ["params", "refresh", "--source", "heat", "--stack", name];
+
+    let out = ko(p, &without, &refresh).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no password anywhere yet: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("kube-openstack login"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = ko(p, &without, &["login", "--password-stdin"])
+        .write_stdin("wrong-password\n")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a wrong password is checked, not stored"
+    );
+
+    success(ko(p, &without, &["login", "--password-stdin"]).write_stdin(format!("{password}\n")));
+    let out = success(&mut ko(p, &without, &refresh));
+    assert!(stderr(&out).contains("0 of"), "{}", stderr(&out));
+
+    success(&mut ko(p, &without, &["logout"]));
+    let out = ko(p, &without, &refresh).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "logout removed the password: {}",
+        stderr(&out)
+    );
+}
