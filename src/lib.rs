@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod errors;
+pub mod images;
 pub mod params;
 pub mod printer;
 pub mod render;

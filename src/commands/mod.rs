@@ -1,6 +1,7 @@
 //! One file per subcommand: arguments -> settings -> stage calls -> printer.
 
 mod diff;
+mod images;
 mod params;
 mod render;
 
@@ -14,5 +15,6 @@ pub fn dispatch(project: &Project, printer: &Printer, command: Command) -> anyho
         Command::Params(c) => params::run(project, printer, c),
         Command::Render(args) => render::run(project, printer, &args),
         Command::Diff(args) => diff::run(project, printer, &args),
+        Command::Images(args) => images::run(project, printer, args),
     }
 }
