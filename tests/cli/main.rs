@@ -2,6 +2,9 @@
 
 mod adversarial;
 mod diff;
+mod images;
+mod images_e2e;
+mod images_env;
 mod params;
 mod render;
 mod shipped;
