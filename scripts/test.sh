@@ -30,5 +30,20 @@ export KO_PYTHON="$KO_VENV/bin/python"
 # --- services the tests need: each script installs its own packages, starts its
 # --- daemons on 127.0.0.1 and exports what the tests read (KO_* variables).
 
+say "image builder and registry: buildah, busybox-static; Swift + Docker Distribution on :4999"
+missing=()
+for pkg in buildah busybox-static curl; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    install() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y \
+        --no-install-recommends "${missing[@]}" >&2; }
+    install || { $sudo apt-get -o DPkg::Lock::Timeout=900 update >&2 && install; }
+fi
+trap 'scripts/dev-registry.sh stop; rm -rf "$work"' EXIT
+scripts/dev-registry.sh start
+eval "$(scripts/dev-registry.sh env | sed 's/^/export /')"
+
 say "cargo test"
 cargo test --locked --all-targets

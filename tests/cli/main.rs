@@ -5,6 +5,7 @@ mod diff;
 mod images;
 mod images_e2e;
 mod images_env;
+mod images_keystone;
 mod params;
 mod render;
 mod shipped;
