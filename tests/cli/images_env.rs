@@ -70,7 +70,6 @@ pub fn unique_prefix(test: &str) -> String {
 pub struct ImageProject {
     pub project: Project,
     pub prefix: String,
-    pub registry: String,
 }
 
 impl ImageProject {
@@ -95,11 +94,7 @@ impl ImageProject {
             "kube-openstack.yaml",
             &format!("registry: {}\nimage_prefix: {prefix}\n", reg.address),
         );
-        ImageProject {
-            project,
-            prefix,
-            registry: reg.address.clone(),
-        }
+        ImageProject { project, prefix }
     }
 
     /// `kube-openstack ARGS` with this project's storage and the recording buildah first on PATH.
