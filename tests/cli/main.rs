@@ -3,6 +3,7 @@
 mod adversarial;
 mod diff;
 mod images;
+mod images_auth;
 mod images_e2e;
 mod images_env;
 mod images_keystone;
