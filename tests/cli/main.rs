@@ -7,6 +7,7 @@ mod images_auth;
 mod images_e2e;
 mod images_env;
 mod images_keystone;
+mod images_token;
 mod params;
 mod render;
 mod shipped;
