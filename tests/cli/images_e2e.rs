@@ -291,3 +291,32 @@ fn without_a_builder_only_the_changed_images_fail_and_the_hint_says_how_to_insta
         "the unchanged image is still reported: {err}"
     );
 }
+
+#[test]
+fn build_then_push_as_two_steps_and_push_refuses_what_was_not_built() {
+    let Some(reg) = registry_and_buildah() else {
+        return;
+    };
+    let p = ImageProject::new(&reg, "twostep");
+    p.file_context("one", "1\n");
+    let out = p.cmd(&["images", "build"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !p.builder_calls().iter().any(|c| c.contains(" push ")),
+        "build does not push"
+    );
+    assert!(!p.project.path(".kube-openstack/images.lock.json").exists());
+    let out = p.cmd(&["images", "push"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(builds(&p.builder_calls()), ["one"], "push does not build");
+    lock_digest(&p, "one");
+
+    p.file_context("one", "2\n");
+    let out = p.cmd(&["images", "push"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("run `kube-openstack images build one`"),
+        "{}",
+        stderr(&out)
+    );
+}
