@@ -10,6 +10,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf 'test.sh: %s\n' "$*" >&2; }
+
+# Commands run on exit, last registered first (services stop even when a step fails).
+cleanups=()
+on_exit() { cleanups=("$1" "${cleanups[@]}"); }
+run_cleanups() { for c in "${cleanups[@]}"; do eval "$c" || true; done; }
+trap run_cleanups EXIT
+
+# Installs the Debian packages that are missing (naming an installed one would upgrade it).
+need_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return
+    say "installing ${missing[*]}"
+    local sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    local apt=($sudo env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=900)
+    "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >&2 ||
+        { "${apt[@]}" update >&2 && "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >&2; }
+}
 export KO_VENV=${KO_VENV:-$PWD/.kube-openstack/venv}
 
 say "building"
@@ -17,7 +37,7 @@ cargo build --locked
 bin=$PWD/target/debug/kube-openstack
 
 say "rendering the shipped tree from nothing"
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+work=$(mktemp -d); on_exit 'rm -rf "$work"'
 cp -r heat kubernetes-in kube-openstack.yaml "$work/"
 (cd "$work" && "$bin" render)
 scripts/validate-manifests.sh "$work/kubernetes"
@@ -30,16 +50,20 @@ export KO_PYTHON="$KO_VENV/bin/python"
 # --- services the tests need: each script installs its own packages, starts its
 # --- daemons on 127.0.0.1 and exports what the tests read (KO_* variables).
 
-# cloud-init: its own user-data parser and part-handler walker check `userdata` bundles.
-if ! command -v cloud-init >/dev/null; then
-    say "installing cloud-init"
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends cloud-init >/dev/null
-fi
-# Keystone + Heat (+ RabbitMQ) from Debian packages, sqlite, ports 5000/8004/5672.
+# Programs the tests call directly: cloud-init (its own user-data parser and part-handler
+# walker check `userdata` bundles), buildah and busybox-static (image builds), curl,
+# openssl (a private CA for the TLS tests).
+need_packages cloud-init buildah busybox-static curl openssl
+
 say "starting Keystone + Heat (scripts/openstack-aio.sh)"
-trap "scripts/openstack-aio.sh stop || true; $(trap -p EXIT | cut -d"'" -f2)" EXIT
+on_exit 'scripts/openstack-aio.sh stop'
 scripts/openstack-aio.sh start >/dev/null
 eval "$(scripts/openstack-aio.sh env)"
+
+say "starting Swift + Docker Distribution on :4999 (scripts/dev-registry.sh)"
+on_exit 'scripts/dev-registry.sh stop'
+scripts/dev-registry.sh start
+eval "$(scripts/dev-registry.sh env | sed 's/^/export /')"
 
 say "cargo test"
 cargo test --locked --all-targets

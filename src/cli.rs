@@ -51,6 +51,8 @@ pub enum Command {
     Login(LoginArgs),
     /// Remove the stored OpenStack secret from the OS keyring
     Logout(LogoutArgs),
+    /// Build the docker/ contexts and push them to the registry (no verb: build + push)
+    Images(ImagesArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +146,10 @@ pub struct TreeArgs {
     /// Treat unused parameters as an error
     #[arg(long)]
     pub strict: bool,
+    /// Write `image@sha256:...` for images pushed by `kube-openstack images` (from the
+    /// digest lock in the state directory)
+    #[arg(long)]
+    pub pin_images: bool,
 }
 
 #[derive(Debug, Args)]
@@ -305,6 +311,81 @@ pub struct LoginArgs {
 pub struct LogoutArgs {
     #[command(flatten)]
     pub openstack: OpenStackArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ImagesArgs {
+    #[command(subcommand)]
+    pub verb: Option<ImagesVerb>,
+    /// Images to build and push (with their bases) [default: all]
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    #[command(flatten)]
+    pub options: ImagesOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesVerb {
+    /// Build the images whose content the registry does not have yet
+    Build {
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Push images built by `images build` that the registry does not have yet
+    Push {
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// What `docker/` defines and what the registry holds: digest, up to date or not
+    List {
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+}
+
+/// Options of every `images` verb.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ImagesOptions {
+    /// Directory of build contexts, one per image [default: docker]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub docker_dir: Option<PathBuf>,
+    /// Registry `host:port` (or URL) [default: the `registry` setting, else localhost:4999]
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    pub registry: Option<String>,
+    /// Path prefix of the images in the registry [default: the `image_prefix` setting]
+    #[arg(long, global = true, value_name = "PREFIX")]
+    pub image_prefix: Option<String>,
+    /// Tag the images get [default: the `image_tag` stack parameter, else latest]
+    #[arg(long, global = true, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Builder [default: the first of buildah, podman, docker on PATH]
+    #[arg(long, global = true, value_enum)]
+    pub builder: Option<crate::images::builder::BuilderKind>,
+    /// Storage driver for buildah/podman (vfs needs no kernel overlay support)
+    #[arg(long, global = true, value_name = "DRIVER", default_value = "vfs")]
+    pub storage_driver: String,
+    /// Builds run at once [default: number of cores]
+    #[arg(short, long, global = true, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Speak plain HTTP to a registry that is not on a loopback address
+    #[arg(long, global = true)]
+    pub insecure_registry: bool,
+    /// Extra CA certificates (PEM) to trust for the registry
+    #[arg(long, global = true, value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
+    /// Registry user name (the password is read from stdin with `--password-stdin`)
+    #[arg(long, global = true, value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the registry password from stdin (first line)
+    #[arg(long, global = true, requires = "username")]
+    pub password_stdin: bool,
+    /// Directory for state kept between runs (digest lock, logs)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// No progress bars, even on a terminal
+    #[arg(long, global = true)]
+    pub no_progress: bool,
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod diff;
 pub mod errors;
 pub mod openstack;
+pub mod images;
 pub mod params;
 pub mod printer;
 pub mod render;

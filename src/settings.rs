@@ -27,6 +27,8 @@ pub struct ConfigFile {
     pub namespace: Option<String>,
     pub registry: Option<String>,
     pub image_prefix: Option<String>,
+    /// Build contexts of the images (one directory per image).
+    pub docker_dir: Option<PathBuf>,
     #[serde(default)]
     pub legacy_percent: bool,
     /// Cloud of clouds.yaml for the Heat source and `stack` (`--os-cloud` / OS_CLOUD win).
@@ -96,6 +98,10 @@ impl Project {
 
     pub fn output_dir(&self, flag: &Option<PathBuf>) -> PathBuf {
         self.pick(flag, &self.config.output, "kubernetes")
+    }
+
+    pub fn docker_dir(&self, flag: &Option<PathBuf>) -> PathBuf {
+        self.pick(flag, &self.config.docker_dir, "docker")
     }
 
     pub fn legacy_percent(&self, args: &TreeArgs) -> bool {

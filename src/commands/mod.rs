@@ -4,6 +4,7 @@ mod cloud;
 mod diff;
 mod heat_refresh;
 mod login;
+mod images;
 mod params;
 mod render;
 mod userdata;
@@ -23,5 +24,6 @@ pub fn dispatch(project: &Project, printer: &Printer, command: Command) -> anyho
         Command::Stack(c) => stack::run(project, printer, c),
         Command::Login(args) => login::login(project, printer, &args),
         Command::Logout(args) => login::logout(project, printer, &args),
+        Command::Images(args) => images::run(project, printer, args),
     }
 }

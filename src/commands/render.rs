@@ -74,19 +74,25 @@ fn render_checked<F>(
     params: &ParamSet,
     args: &TreeArgs,
     sink: F,
-) -> Result<Report, RenderError>
+) -> anyhow::Result<Report>
 where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
     let includes = render::include::Includes::new(source.root.clone(), source.base_url.clone(), sources::Limits::default());
     let options = render::Options { legacy_percent: project.legacy_percent(args), includes: Some(Arc::new(includes)) };
-    let report = render::render_tree(tree, &params.to_context(), &options, sink)?;
+    let pin = if args.pin_images { Some(super::images::pinning(project, &args.source)?) } else { None };
+    let unpinned = Mutex::new(Vec::new());
+    let report = render::render_tree(tree, &params.to_context(), &options, |f| match &pin {
+        Some(lock) => sink(super::images::pin_file(lock, f, &unpinned)),
+        None => sink(f),
+    })?;
+    super::images::check_pinned(unpinned.into_inner().expect("no panics while held"))?;
     for w in &report.warnings {
         printer.warn(w);
     }
     if !report.unused.is_empty() {
         if args.strict {
-            return Err(RenderError::Unused(report.unused.clone()));
+            return Err(RenderError::Unused(report.unused.clone()).into());
         }
         printer.warn(format!("parameters no template uses: {}", report.unused.join(", ")));
     }

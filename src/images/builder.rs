@@ -1,0 +1,292 @@
+//! The image builder: buildah, podman or docker, found on `PATH` in that order (or named),
+//! run as a child process whose whole output goes to the image's log file.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BuilderKind {
+    Buildah,
+    Podman,
+    Docker,
+}
+
+impl BuilderKind {
+    pub const ALL: [BuilderKind; 3] = [
+        BuilderKind::Buildah,
+        BuilderKind::Podman,
+        BuilderKind::Docker,
+    ];
+
+    pub fn program(self) -> &'static str {
+        match self {
+            BuilderKind::Buildah => "buildah",
+            BuilderKind::Podman => "podman",
+            BuilderKind::Docker => "docker",
+        }
+    }
+
+    /// Daemonless builders keep images in a local store whose driver can be chosen.
+    fn has_storage_driver(self) -> bool {
+        self != BuilderKind::Docker
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("no image builder found (looked for {} on PATH)", .tried.join(", "))]
+pub struct NoBuilder {
+    pub tried: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{0}")]
+    NoBuilder(#[from] NoBuilder),
+    #[error("cannot start `{program}`")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the log `{}`", path.display())]
+    Log {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{program} {step}` failed ({status}); last lines of `{}`:\n{tail}", log.display())]
+    Failed {
+        program: String,
+        step: &'static str,
+        status: String,
+        log: PathBuf,
+        tail: String,
+    },
+}
+
+/// A builder found on this machine, with the options every call gets.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    pub kind: BuilderKind,
+    pub program: PathBuf,
+    /// `--storage-driver` for buildah/podman (e.g. `vfs`, which needs no kernel overlay).
+    pub storage_driver: Option<String>,
+}
+
+/// Finds `choice`, or the first of buildah, podman, docker on `PATH`.
+pub fn detect(
+    choice: Option<BuilderKind>,
+    storage_driver: Option<String>,
+) -> Result<Builder, NoBuilder> {
+    let candidates: Vec<BuilderKind> = match choice {
+        Some(k) => vec![k],
+        None => BuilderKind::ALL.to_vec(),
+    };
+    for kind in &candidates {
+        if let Some(program) = find_on_path(kind.program()) {
+            return Ok(Builder {
+                kind: *kind,
+                program,
+                storage_driver,
+            });
+        }
+    }
+    Err(NoBuilder {
+        tried: candidates.iter().map(|k| k.program().to_string()).collect(),
+    })
+}
+
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// What one build needs.
+pub struct BuildRequest<'a> {
+    pub context: &'a Path,
+    /// Every tag the image gets (the configured one and the content tag).
+    pub tags: &'a [String],
+    pub build_args: &'a [(String, String)],
+    pub labels: &'a [(String, String)],
+    /// Registry access for `FROM` images that have to be pulled.
+    pub auth_file: Option<&'a Path>,
+    pub plain_http: bool,
+}
+
+impl Builder {
+    fn command(&self) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new(&self.program);
+        if let (true, Some(driver)) = (self.kind.has_storage_driver(), &self.storage_driver) {
+            c.arg("--storage-driver").arg(driver);
+        }
+        c.stdin(Stdio::null()).kill_on_drop(true);
+        c
+    }
+
+    /// Points docker at a private config dir holding the credentials (it has no
+    /// `--authfile`); buildah and podman get `--authfile` (a path, not a secret).
+    fn auth(&self, c: &mut tokio::process::Command, auth_file: Option<&Path>) {
+        match (self.kind, auth_file) {
+            (BuilderKind::Docker, Some(f)) => {
+                c.env("DOCKER_CONFIG", f.parent().unwrap_or(Path::new(".")));
+            }
+            (_, Some(f)) => {
+                c.arg("--authfile").arg(f);
+            }
+            _ => {}
+        }
+    }
+
+    pub async fn build(&self, req: &BuildRequest<'_>, log: &Path) -> Result<(), BuildError> {
+        let mut c = self.command();
+        match self.kind {
+            // chroot isolation needs no user namespaces or daemon.
+            BuilderKind::Buildah => c.args(["bud", "--isolation", "chroot"]),
+            BuilderKind::Podman => c.args(["build", "--isolation", "chroot"]),
+            BuilderKind::Docker => c.arg("build"),
+        };
+        if self.kind != BuilderKind::Docker {
+            self.auth(&mut c, req.auth_file);
+            if req.plain_http {
+                c.arg("--tls-verify=false");
+            }
+        }
+        for t in req.tags {
+            c.arg("--tag").arg(t);
+        }
+        for (k, v) in req.build_args {
+            c.arg("--build-arg").arg(format!("{k}={v}"));
+        }
+        for (k, v) in req.labels {
+            c.arg("--label").arg(format!("{k}={v}"));
+        }
+        c.arg("--file")
+            .arg(req.context.join("Dockerfile"))
+            .arg(req.context);
+        if self.kind == BuilderKind::Docker {
+            self.auth(&mut c, req.auth_file);
+        }
+        self.run(c, "build", log).await
+    }
+
+    /// Pushes `reference` from local storage to the registry it names.
+    pub async fn push(
+        &self,
+        reference: &str,
+        auth_file: Option<&Path>,
+        plain_http: bool,
+        log: &Path,
+    ) -> Result<(), BuildError> {
+        let mut c = self.command();
+        c.arg("push");
+        self.auth(&mut c, auth_file);
+        match self.kind {
+            BuilderKind::Docker => {
+                c.arg(reference);
+            }
+            _ => {
+                if plain_http {
+                    c.arg("--tls-verify=false");
+                }
+                c.arg(reference).arg(format!("docker://{reference}"));
+            }
+        }
+        self.run(c, "push", log).await
+    }
+
+    /// Whether local storage holds `reference`.
+    pub async fn has_image(&self, reference: &str) -> bool {
+        let mut c = self.command();
+        match self.kind {
+            BuilderKind::Buildah => {
+                c.args(["inspect", "--type", "image", "--format", "{{.FromImageID}}"])
+            }
+            _ => c.args(["image", "inspect", "--format", "{{.Id}}"]),
+        };
+        c.arg(reference).stdout(Stdio::null()).stderr(Stdio::null());
+        c.status().await.is_ok_and(|s| s.success())
+    }
+
+    async fn run(
+        &self,
+        mut c: tokio::process::Command,
+        step: &'static str,
+        log: &Path,
+    ) -> Result<(), BuildError> {
+        let log_err = |source| BuildError::Log {
+            path: log.to_path_buf(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(log_err)?;
+        {
+            use std::io::Write;
+            let args: Vec<String> = c
+                .as_std()
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            writeln!(file, "$ {} {}", self.kind.program(), args.join(" ")).map_err(log_err)?;
+        }
+        let err_file = file.try_clone().map_err(log_err)?;
+        c.stdout(Stdio::from(file)).stderr(Stdio::from(err_file));
+        let program = self.program.display().to_string();
+        let status = c.status().await.map_err(|source| BuildError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+        if status.success() {
+            return Ok(());
+        }
+        let status = match status.code() {
+            Some(code) => format!("exit code {code}"),
+            None => "killed by a signal".to_string(),
+        };
+        Err(BuildError::Failed {
+            program: self.kind.program().into(),
+            step,
+            status,
+            log: log.to_path_buf(),
+            tail: tail(log, 30),
+        })
+    }
+}
+
+/// The last `n` lines of a file, indented, for error messages.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| format!("  | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_is_the_last_lines() {
+        let t = tempfile::NamedTempFile::new().unwrap();
+        let text: String = (1..=40).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(t.path(), text).unwrap();
+        let tail = tail(t.path(), 30);
+        assert!(
+            tail.starts_with("  | line 11\n") && tail.ends_with("  | line 40"),
+            "{tail}"
+        );
+    }
+}

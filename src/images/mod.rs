@@ -1,0 +1,146 @@
+//! Images: the `docker/` build contexts turned into images in a registry, incrementally
+//! (a content hash per context is its tag) and in parallel (independent contexts build at
+//! once, dependents after their base, pushes overlapping builds).
+//!
+//! - [`context`]: finds the contexts, reads their `FROM` lines, hashes their content;
+//! - [`graph`]: orders them by `FROM` (a cycle is an error naming it);
+//! - [`builder`]: finds buildah/podman/docker and runs it, logging to a file;
+//! - [`registry`]: a Docker Distribution (HTTP API v2) client;
+//! - [`auth`]: registry credentials from the usual files or flags;
+//! - [`schedule`]: checks, builds and pushes every image with bounded parallelism;
+//! - [`lock`]: the pushed digests (`images.lock.json` in the state directory);
+//! - [`pin`]: rewrites `image:` references of a rendered tree to those digests;
+//! - [`progress`]: per-image progress on stderr.
+
+pub mod auth;
+pub mod builder;
+pub mod context;
+pub mod graph;
+pub mod lock;
+pub mod pin;
+pub mod progress;
+pub mod registry;
+pub mod schedule;
+
+/// Where images go and what they are called: `REGISTRY/PREFIX/NAME:TAG`, from the same
+/// settings that fill the templates' `docker_registry`, `docker_image_prefix` and
+/// `image_tag` parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Naming {
+    pub registry: String,
+    pub prefix: String,
+    pub tag: String,
+}
+
+impl Naming {
+    /// The repository inside the registry: `PREFIX/NAME` (or `NAME` with no prefix).
+    pub fn repository(&self, name: &str) -> String {
+        let prefix = self.prefix.trim_matches('/');
+        if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}/{name}")
+        }
+    }
+
+    /// `REGISTRY/PREFIX/NAME` (no tag).
+    pub fn image(&self, name: &str) -> String {
+        format!("{}/{}", self.registry, self.repository(name))
+    }
+
+    /// `REGISTRY/PREFIX/NAME:TAG`.
+    pub fn reference(&self, name: &str, tag: &str) -> String {
+        format!("{}:{tag}", self.image(name))
+    }
+
+    /// `REGISTRY/PREFIX`: what Dockerfiles get as the `IMAGE_PREFIX` build argument.
+    pub fn image_prefix(&self) -> String {
+        let prefix = self.prefix.trim_matches('/');
+        if prefix.is_empty() {
+            self.registry.clone()
+        } else {
+            format!("{}/{prefix}", self.registry)
+        }
+    }
+}
+
+/// Some images failed; the others' results stand (and were reported).
+#[derive(Debug, thiserror::Error)]
+#[error("{} of {total} images failed: {}{}", failures.len(), names(failures), details(failures))]
+pub struct ImagesFailed {
+    pub total: usize,
+    /// Image name and what went wrong.
+    pub failures: Vec<(String, String)>,
+    pub hint: Option<String>,
+}
+
+fn names(failures: &[(String, String)]) -> String {
+    failures
+        .iter()
+        .map(|(n, _)| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn details(failures: &[(String, String)]) -> String {
+    failures
+        .iter()
+        .map(|(n, e)| format!("\n\n`{n}`: {e}"))
+        .collect()
+}
+
+pub fn install_builder_hint(e: &builder::NoBuilder) -> String {
+    format!(
+        "install one (Debian/Ubuntu: `apt-get install buildah`; it needs no daemon), or name one with `--builder` (tried: {})",
+        e.tried.join(", ")
+    )
+}
+
+/// What to do about an error of this stage, when we know.
+pub fn hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(e) = err.downcast_ref::<ImagesFailed>() {
+        return e.hint.clone();
+    }
+    match err.downcast_ref::<registry::RegistryError>()? {
+        registry::RegistryError::Unreachable { .. } | registry::RegistryError::Unavailable { .. } => Some(
+            "start the registry (for development: `scripts/dev-registry.sh start`), or point `--registry` / the `registry` setting at a running one".into(),
+        ),
+        registry::RegistryError::AuthRefused { .. } => Some(
+            "log in with `buildah login HOST:PORT` (or `docker login`), or pass `--username USER --password-stdin`".into(),
+        ),
+        _ => None,
+    }
+}
+
+/// The tag naming an image's content: `src-` and the start of its content hash.
+pub fn content_tag(content_hash: &str) -> String {
+    format!("src-{}", &content_hash[..content_hash.len().min(24)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_follow_registry_prefix_name_tag() {
+        let n = Naming {
+            registry: "localhost:4999".into(),
+            prefix: "kube-openstack".into(),
+            tag: "latest".into(),
+        };
+        assert_eq!(
+            n.reference("keystone", "latest"),
+            "localhost:4999/kube-openstack/keystone:latest"
+        );
+        assert_eq!(n.image_prefix(), "localhost:4999/kube-openstack");
+        let bare = Naming {
+            prefix: String::new(),
+            ..n
+        };
+        assert_eq!(bare.repository("keystone"), "keystone");
+        assert_eq!(
+            content_tag(&"ab".repeat(32)),
+            format!("src-{}", "ab".repeat(12))
+        );
+    }
+}

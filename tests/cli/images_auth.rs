@@ -1,0 +1,166 @@
+//! Registry authentication against a real Docker Distribution registry with htpasswd
+//! (Basic) auth, started by the test on a free loopback port with filesystem storage.
+
+use crate::images_env::{ImageProject, find_program, registry_and_buildah};
+use crate::support::{in_ci, stderr, stdout};
+use std::process::{Child, Command, Stdio};
+
+const PASSWORD: &str = "s3cret-Pa55:#word";
+
+struct AuthRegistry {
+    child: Child,
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for AuthRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_auth_registry() -> Option<AuthRegistry> {
+    let Some(program) = find_program("docker-registry") else {
+        assert!(
+            !in_ci(),
+            "docker-registry is not installed (CI is set; scripts/dev-registry.sh installs it)"
+        );
+        eprintln!("skipped: docker-registry is not installed");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Distribution's htpasswd takes bcrypt only; Python's crypt makes one with libcrypt.
+    let hash = Command::new("python3")
+        .args(["-W", "ignore", "-c", "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", PASSWORD])
+        .output()
+        .unwrap();
+    assert!(hash.status.success(), "{}", stderr(&hash));
+    std::fs::write(
+        dir.path().join("htpasswd"),
+        format!("builder:{}", stdout(&hash)),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let config = format!(
+        "version: 0.1\nstorage: {{filesystem: {{rootdirectory: {0}/data}}, delete: {{enabled: true}}}}\nhttp: {{addr: \"{address}\", secret: test}}\nauth: {{htpasswd: {{realm: kube-openstack-test, path: {0}/htpasswd}}}}\n",
+        dir.path().display()
+    );
+    std::fs::write(dir.path().join("config.yml"), config).unwrap();
+    let child = Command::new(program)
+        .args(["serve"])
+        .arg(dir.path().join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let registry = AuthRegistry {
+        child,
+        address,
+        _dir: dir,
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&registry.address).is_ok() {
+            return Some(registry);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!(
+        "the htpasswd registry did not start on {}",
+        registry.address
+    );
+}
+
+#[test]
+fn wrong_or_missing_credentials_are_refused_with_a_hint_and_the_password_never_shows() {
+    let Some(reg) = start_auth_registry() else {
+        return;
+    };
+    let p = crate::support::Project::new();
+    p.write("docker/a/Dockerfile", "FROM scratch\n");
+    let list = |stdin: Option<&str>| {
+        let mut c = p.cmd();
+        c.args(["images", "list", "--registry", &reg.address]);
+        if let Some(s) = stdin {
+            c.args(["--username", "builder", "--password-stdin"])
+                .write_stdin(s.to_string());
+        }
+        c.env("HOME", p.path("")).output().unwrap()
+    };
+    let out = list(None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("refused the credentials (none were given)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = list(Some("not-the-password\n"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "registry `http://{}/v2/` refused the credentials",
+            reg.address
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint:") && err.contains("--password-stdin"),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-password"), "{err}");
+    let out = list(Some(&format!("{PASSWORD}\n")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("missing"), "{}", stdout(&out));
+}
+
+#[test]
+fn credentials_from_an_auth_file_reach_the_builder_without_its_command_line() {
+    let Some(real) = registry_and_buildah() else {
+        return;
+    };
+    let Some(reg) = start_auth_registry() else {
+        return;
+    };
+    let p = ImageProject::new(&real, "auth");
+    p.file_context("secured", "x\n");
+    let auth = serde_json::json!({"auths": {reg.address.clone(): {"auth": base64_encode(&format!("builder:{PASSWORD}"))}}});
+    p.project.write("auth.json", &auth.to_string());
+    let out = p
+        .cmd(&["images", "--registry", &reg.address])
+        .env("REGISTRY_AUTH_FILE", p.project.path("auth.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let calls = p.builder_calls().join("\n");
+    assert!(
+        calls.contains(" push ") && calls.contains("--authfile"),
+        "{calls}"
+    );
+    assert!(
+        !calls.contains(PASSWORD)
+            && !calls.contains(&base64_encode(&format!("builder:{PASSWORD}"))),
+        "{calls}"
+    );
+    let log = p.project.read(".kube-openstack/logs/images/secured.log");
+    assert!(!log.contains(PASSWORD), "{log}");
+    let leftovers: Vec<_> = std::fs::read_dir(p.project.path(".kube-openstack"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with("registry-auth-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "the private auth file is removed: {leftovers:?}"
+    );
+}
+
+fn base64_encode(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
