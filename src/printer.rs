@@ -40,6 +40,11 @@ impl Printer {
         }
     }
 
+    /// `--quiet`: only errors and data.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     pub fn warn(&self, message: impl std::fmt::Display) {
         eprintln!("{}: {message}", Self::paint(self.color_err, WARNING, "warning"));
     }

@@ -1,8 +1,13 @@
 //! One file per subcommand: arguments -> settings -> stage calls -> printer.
 
+mod clean_jobs;
+mod db_sync;
+mod deploy;
 mod diff;
 mod params;
 mod render;
+mod status;
+mod teardown;
 
 use crate::cli::Command;
 use crate::printer::Printer;
@@ -14,5 +19,10 @@ pub fn dispatch(project: &Project, printer: &Printer, command: Command) -> anyho
         Command::Params(c) => params::run(project, printer, c),
         Command::Render(args) => render::run(project, printer, &args),
         Command::Diff(args) => diff::run(project, printer, &args),
+        Command::Deploy(args) => deploy::run(project, printer, &args),
+        Command::Status(args) => status::run(project, printer, &args),
+        Command::Teardown(args) => teardown::run(project, printer, &args),
+        Command::DbSync(args) => db_sync::run(project, printer, &args),
+        Command::CleanJobs(args) => clean_jobs::run(project, printer, &args),
     }
 }
