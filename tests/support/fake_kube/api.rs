@@ -1,0 +1,402 @@
+//! Request handling: discovery, then create / get / list / delete / server-side apply on
+//! the resource paths, with faults injected first.
+
+use super::conn::Peer;
+use super::discovery::{self, ResourceType};
+use super::objects::{self, bad_request, not_found, status, ApiError, Key, Stored};
+use super::{Fault, LogEntry, Shared};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+type Reply = Result<(u16, Value), ApiError>;
+
+pub async fn handle(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let query: HashMap<String, String> = uri
+        .query()
+        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    if let Some(control) = path.strip_prefix("/fake/") {
+        return super::control(&shared, &method, control, &body);
+    }
+    let started = shared.started.elapsed();
+    let faults = shared.faults.lock().unwrap().clone();
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
+    let roll = shared.roll();
+    let mut fault = None;
+    let mut reply: Option<Response> = None;
+    if roll < faults.error_rate {
+        fault = Some(Fault::Error500);
+        let e = status(500, "InternalError", "Internal error occurred: injected fault".into(), json!({"causes": [{"message": "injected fault"}]}));
+        reply = Some(api_response(Err(e), false));
+    } else if roll < faults.error_rate + faults.throttle_rate {
+        fault = Some(Fault::Throttle429);
+        let e = status(429, "TooManyRequests", "Too many requests, please try again later.".into(), json!({"retryAfterSeconds": 1}));
+        let mut r = api_response(Err(e), false);
+        r.headers_mut().insert("retry-after", "1".parse().unwrap());
+        reply = Some(r);
+    } else if roll < faults.error_rate + faults.throttle_rate + faults.drop_before_rate {
+        fault = Some(Fault::DropBeforeCommit);
+        peer.kill();
+    }
+    let mut code = reply.as_ref().map_or(0, |r| r.status().as_u16());
+    if fault.is_none() {
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let result = route(&shared, &method, &path, &query, &content_type, &body);
+        let is_log = path.ends_with("/log") && result.is_ok();
+        code = match &result {
+            Ok((c, _)) => *c,
+            Err(e) => e.code,
+        };
+        reply = Some(api_response(result, is_log));
+        let mutating = method != Method::GET;
+        if mutating && shared.roll() < faults.drop_after_rate {
+            fault = Some(Fault::DropAfterCommit);
+            peer.kill();
+        }
+    }
+    shared.log.lock().unwrap().push(LogEntry {
+        method: method.to_string(),
+        path,
+        query: uri.query().unwrap_or("").to_string(),
+        code: if peer_killed(&fault) { 0 } else { code },
+        fault,
+        start_ms: started.as_secs_f64() * 1000.0,
+        end_ms: shared.started.elapsed().as_secs_f64() * 1000.0,
+    });
+    reply.unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn peer_killed(f: &Option<Fault>) -> bool {
+    matches!(f, Some(Fault::DropBeforeCommit | Fault::DropAfterCommit))
+}
+
+fn api_response(result: Reply, text: bool) -> Response {
+    let (code, body) = match result {
+        Ok(ok) => ok,
+        Err(e) => (e.code, e.body),
+    };
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if text {
+        let t = body.as_str().unwrap_or("").to_string();
+        return (status, [("content-type", "text/plain")], t).into_response();
+    }
+    (status, [("content-type", "application/json")], body.to_string()).into_response()
+}
+
+/// Parsed resource path.
+struct Target<'a> {
+    t: &'static ResourceType,
+    ns: String,
+    name: Option<&'a str>,
+    sub: Option<&'a str>,
+}
+
+fn route(shared: &Shared, method: &Method, path: &str, q: &HashMap<String, String>, ct: &str, body: &[u8]) -> Reply {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let ok = |v: Value| Ok((200, v));
+    match parts.as_slice() {
+        ["version"] => return ok(discovery::version()),
+        ["api"] => return ok(discovery::api_versions()),
+        ["apis"] => return ok(discovery::group_list()),
+        ["api", v] => return discovery::resource_list("", v).map_or_else(|| Err(page_not_found(path)), ok),
+        ["apis", g] => return discovery::api_group(g).map_or_else(|| Err(page_not_found(path)), ok),
+        ["apis", g, v] => return discovery::resource_list(g, v).map_or_else(|| Err(page_not_found(path)), ok),
+        _ => {}
+    }
+    let (group, version, rest) = match parts.as_slice() {
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return Err(page_not_found(path)),
+    };
+    let target = match rest {
+        ["namespaces", ns, plural, tail @ ..] if tail.len() <= 2 => {
+            let t = discovery::find(group, version, plural).ok_or_else(|| page_not_found(path))?;
+            Target { t, ns: ns.to_string(), name: tail.first().copied(), sub: tail.get(1).copied() }
+        }
+        [plural, tail @ ..] if tail.len() <= 2 => {
+            let t = discovery::find(group, version, plural).ok_or_else(|| page_not_found(path))?;
+            if t.namespaced && !tail.is_empty() {
+                return Err(page_not_found(path));
+            }
+            Target { t, ns: String::new(), name: tail.first().copied(), sub: tail.get(1).copied() }
+        }
+        _ => return Err(page_not_found(path)),
+    };
+    let dry_run = q.get("dryRun").is_some_and(|v| v == "All");
+    let mut store = shared.store.lock().unwrap();
+    let now = Instant::now();
+    match (method.as_str(), target.name, target.sub) {
+        ("GET", None, None) => list(&store, &target, q),
+        ("GET", Some(name), None) => get(&store, &target, name).map(|o| (200, o.object.clone())),
+        ("GET", Some(name), Some("log")) if target.t.kind == "Pod" => {
+            get(&store, &target, name)?;
+            let key = key(&target, name);
+            Ok((200, Value::String(store.logs.get(&key).cloned().unwrap_or_default())))
+        }
+        ("POST", None, None) => {
+            let obj: Value = serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))?;
+            let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+            check_namespace(&store, &target)?;
+            if store.objects.contains_key(&key(&target, &name)) {
+                return Err(status(409, "AlreadyExists", format!("{} \"{name}\" already exists", target.t.plural), json!({"name": name, "kind": target.t.plural})));
+            }
+            objects::validate(target.t.kind, &obj)?;
+            let created = create(&mut store, &target, &name, obj, q.get("fieldManager").map(String::as_str).unwrap_or("unknown"), None, dry_run, now);
+            Ok((201, created))
+        }
+        ("PATCH", Some(name), None) => apply(&mut store, &target, name, q, ct, body, dry_run, now),
+        ("DELETE", Some(name), None) => delete(shared, &mut store, &target, name, q, body, dry_run, now),
+        _ => Err(status(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource"), Value::Null)),
+    }
+}
+
+fn page_not_found(path: &str) -> ApiError {
+    status(404, "NotFound", "the server could not find the requested resource".into(), json!({"causes": [{"reason": "UnexpectedServerResponse", "message": format!("404 page not found: {path}")}]}))
+}
+
+fn key(t: &Target, name: &str) -> Key {
+    (t.t.plural.to_string(), t.ns.clone(), name.to_string())
+}
+
+fn get<'s>(store: &'s objects::Store, t: &Target, name: &str) -> Result<&'s Stored, ApiError> {
+    store.objects.get(&key(t, name)).ok_or_else(|| not_found(t.t, name))
+}
+
+fn check_namespace(store: &objects::Store, t: &Target) -> Result<(), ApiError> {
+    if t.t.namespaced && !store.namespace_exists(&t.ns) {
+        return Err(status(404, "NotFound", format!("namespaces \"{}\" not found", t.ns), json!({"name": t.ns, "kind": "namespaces"})));
+    }
+    Ok(())
+}
+
+/// Equality-based label selectors: `k=v`, `k==v`, `k!=v`, `k`, `!k`.
+pub fn matches_selector(labels: Option<&Value>, selector: &str) -> bool {
+    let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+    selector.split(',').map(str::trim).filter(|s| !s.is_empty()).all(|term| {
+        if let Some((k, v)) = term.split_once("!=") {
+            get(k.trim()) != Some(v.trim())
+        } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            get(k.trim()) == Some(v.trim())
+        } else if let Some(k) = term.strip_prefix('!') {
+            get(k).is_none()
+        } else {
+            get(term).is_some()
+        }
+    })
+}
+
+fn list(store: &objects::Store, t: &Target, q: &HashMap<String, String>) -> Reply {
+    let selector = q.get("labelSelector").map(String::as_str).unwrap_or("");
+    let items: Vec<Value> = store
+        .objects
+        .iter()
+        .filter(|((plural, ns, _), _)| plural == t.t.plural && (t.ns.is_empty() || *ns == t.ns))
+        .filter(|(_, s)| matches_selector(s.object.pointer("/metadata/labels"), selector))
+        .map(|(_, s)| {
+            // List items carry no kind/apiVersion, as from the real server.
+            let mut o = s.object.clone();
+            if let Some(m) = o.as_object_mut() {
+                m.remove("kind");
+                m.remove("apiVersion");
+            }
+            o
+        })
+        .collect();
+    Ok((200, json!({"kind": format!("{}List", t.t.kind), "apiVersion": t.t.api_version(),
+        "metadata": {"resourceVersion": store.resource_version.to_string()}, "items": items})))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn create(store: &mut objects::Store, t: &Target, name: &str, mut obj: Value, manager: &str, applied: Option<&Value>, dry_run: bool, now: Instant) -> Value {
+    let m = obj["metadata"].as_object_mut().expect("validated");
+    m.insert("uid".into(), json!(if dry_run { String::new() } else { store.next_uid() }));
+    m.insert("creationTimestamp".into(), json!(objects::now_rfc3339()));
+    m.insert("generation".into(), json!(1));
+    if t.t.namespaced {
+        m.insert("namespace".into(), json!(t.ns));
+    }
+    let op = if applied.is_some() { "Apply" } else { "Update" };
+    let fields = objects::fields_v1(applied.unwrap_or(&obj));
+    obj["metadata"]["managedFields"] = json!([{"manager": manager, "operation": op, "apiVersion": t.t.api_version(),
+        "time": objects::now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": fields}]);
+    defaults(t.t.kind, &mut obj, store);
+    if dry_run {
+        return obj;
+    }
+    obj["metadata"]["resourceVersion"] = json!(store.next_rv());
+    let k = key(t, name);
+    *store.creations.entry(k.clone()).or_default() += 1;
+    let mut applied_by = std::collections::BTreeMap::new();
+    if let Some(a) = applied {
+        applied_by.insert(manager.to_string(), a.clone());
+    }
+    store.objects.insert(k, Stored { object: obj.clone(), applied: applied_by, changed_at: now, delete_at: None });
+    obj
+}
+
+/// What the server fills in: a Service's cluster IP, a new pod's phase.
+fn defaults(kind: &str, obj: &mut Value, store: &objects::Store) {
+    match kind {
+        "Service" => {
+            if obj.pointer("/spec/clusterIP").is_none() && obj.get("spec").is_some() {
+                let n = store.objects.len() as u64 + 1;
+                obj["spec"]["clusterIP"] = json!(format!("10.96.{}.{}", n / 250, n % 250 + 1));
+            }
+            if obj.pointer("/spec/type").is_none() && obj.get("spec").is_some() {
+                obj["spec"]["type"] = json!("ClusterIP");
+            }
+        }
+        "Pod" => {
+            if obj.pointer("/spec/restartPolicy").is_none() {
+                obj["spec"]["restartPolicy"] = json!("Always");
+            }
+            obj["status"] = json!({"phase": "Pending"});
+        }
+        "ReplicationController" | "Deployment" => {
+            if obj.pointer("/spec/replicas").is_none() {
+                obj["spec"]["replicas"] = json!(1);
+            }
+            obj["status"] = json!({"replicas": 0, "observedGeneration": 0});
+        }
+        _ => {}
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply(store: &mut objects::Store, t: &Target, name: &str, q: &HashMap<String, String>, ct: &str, body: &[u8], dry_run: bool, now: Instant) -> Reply {
+    if !ct.starts_with("application/apply-patch+yaml") {
+        let msg = format!("the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml (got `{ct}`)");
+        return Err(status(415, "UnsupportedMediaType", msg, Value::Null));
+    }
+    let manager = q.get("fieldManager").cloned().unwrap_or_default();
+    if manager.is_empty() {
+        return Err(invalid_patch("fieldManager: Required value: is required for apply patch"));
+    }
+    let force = q.get("force").is_some_and(|v| v == "true");
+    let config: Value = serde_yaml::from_slice(body).map_err(|e| bad_request(format!("error decoding YAML: {e}")))?;
+    let (kind, api_version) = (config.get("kind").and_then(Value::as_str), config.get("apiVersion").and_then(Value::as_str));
+    if kind != Some(t.t.kind) || api_version != Some(t.t.api_version().as_str()) {
+        return Err(bad_request(format!("the apiVersion and kind of the object ({api_version:?}, {kind:?}) do not match the request ({}, {})", t.t.api_version(), t.t.kind)));
+    }
+    let body_name = config.pointer("/metadata/name").and_then(Value::as_str);
+    if body_name != Some(name) {
+        return Err(bad_request(format!("the name of the object ({}) does not match the name on the URL ({name})", body_name.unwrap_or(""))));
+    }
+    if let Some(ns) = config.pointer("/metadata/namespace").and_then(Value::as_str)
+        && ns != t.ns
+    {
+        return Err(bad_request("the namespace of the provided object does not match the namespace sent on the request".into()));
+    }
+    check_namespace(store, t)?;
+    let k = key(t, name);
+    let Some(existing) = store.objects.get(&k) else {
+        objects::validate(t.t.kind, &config)?;
+        return Ok((201, create(store, t, name, config.clone(), &manager, Some(&config), dry_run, now)));
+    };
+    if !force {
+        let mut mine = Default::default();
+        objects::leaves(&config, "", &mut mine);
+        let mut conflicts = Vec::new();
+        for (other, applied) in existing.applied.iter().filter(|(m, _)| **m != manager) {
+            let mut theirs = Default::default();
+            objects::leaves(applied, "", &mut theirs);
+            for (path, v) in &mine {
+                if theirs.get(path).is_some_and(|tv| tv != v) {
+                    conflicts.push(json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{other}\""), "field": path}));
+                }
+            }
+        }
+        if !conflicts.is_empty() {
+            return Err(status(409, "Conflict", format!("Apply failed with {} conflicts", conflicts.len()), json!({"causes": conflicts})));
+        }
+    }
+    let merged = objects::merge_apply(Some(&existing.object), existing.applied.get(&manager), &config);
+    objects::validate(t.t.kind, &merged)?;
+    objects::check_immutable(t.t.kind, &existing.object, &merged)?;
+    if objects::content(&merged) == objects::content(&existing.object) && existing.applied.get(&manager) == Some(&config) {
+        // Nothing changes: no new resourceVersion, no new generation.
+        return Ok((200, existing.object.clone()));
+    }
+    let spec_changed = merged.get("spec") != existing.object.get("spec");
+    let mut obj = merged;
+    let generation = existing.object.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+    obj["metadata"]["generation"] = json!(if spec_changed { generation + 1 } else { generation });
+    let mut fields: Vec<Value> = existing
+        .object
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| f.get("manager").and_then(Value::as_str) != Some(manager.as_str()))
+        .collect();
+    fields.push(json!({"manager": manager, "operation": "Apply", "apiVersion": t.t.api_version(), "time": objects::now_rfc3339(),
+        "fieldsType": "FieldsV1", "fieldsV1": objects::fields_v1(&config)}));
+    obj["metadata"]["managedFields"] = Value::Array(fields);
+    if dry_run {
+        return Ok((200, obj));
+    }
+    obj["metadata"]["resourceVersion"] = json!(store.next_rv());
+    let stored = store.objects.get_mut(&k).expect("checked above");
+    stored.object = obj.clone();
+    stored.applied.insert(manager, config);
+    if spec_changed {
+        stored.changed_at = now;
+    }
+    Ok((200, obj))
+}
+
+fn invalid_patch(message: &str) -> ApiError {
+    status(422, "Invalid", format!("PatchOptions.meta.k8s.io \"\" is invalid: {message}"),
+        json!({"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [{"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}]}))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn delete(shared: &Shared, store: &mut objects::Store, t: &Target, name: &str, q: &HashMap<String, String>, body: &[u8], dry_run: bool, now: Instant) -> Reply {
+    let k = key(t, name);
+    let grace = shared.faults.lock().unwrap().deletion_delay;
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let foreground = body.get("propagationPolicy").and_then(Value::as_str) == Some("Foreground")
+        || q.get("propagationPolicy").is_some_and(|p| p == "Foreground");
+    let dry_run = dry_run || body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
+    let Some(existing) = store.objects.get(&k) else { return Err(not_found(t.t, name)) };
+    if dry_run {
+        return Ok((200, existing.object.clone()));
+    }
+    // Pods terminate gracefully; foreground deletion waits for dependents: either way the
+    // object lingers with `deletionTimestamp` set for a while, then goes.
+    let graceful = (t.t.kind == "Pod" || foreground) && !grace.is_zero();
+    if !graceful {
+        let gone = store.objects.remove(&k).expect("checked above");
+        return Ok((200, gone.object));
+    }
+    if existing.delete_at.is_some() {
+        return Ok((200, existing.object.clone()));
+    }
+    let rv = store.next_rv();
+    let stored = store.objects.get_mut(&k).expect("checked above");
+    stored.delete_at = Some(now + grace);
+    stored.object["metadata"]["deletionTimestamp"] = json!(objects::now_rfc3339());
+    stored.object["metadata"]["deletionGracePeriodSeconds"] = json!(grace.as_secs());
+    stored.object["metadata"]["resourceVersion"] = json!(rv);
+    if foreground {
+        stored.object["metadata"]["finalizers"] = json!(["foregroundDeletion"]);
+    }
+    Ok((200, stored.object.clone()))
+}
