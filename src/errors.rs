@@ -30,6 +30,9 @@ pub fn report(printer: &Printer, err: &anyhow::Error) {
 
 fn hint(err: &anyhow::Error) -> Option<String> {
     for cause in err.chain() {
+        if let Some(h) = crate::deploy::hint(cause) {
+            return Some(h);
+        }
         if let Some(e) = cause.downcast_ref::<OutputError>() {
             return match e {
                 OutputError::NotARender(_) => Some("pass `--force` to replace it anyway, or choose another `--output-dir`".into()),

@@ -12,7 +12,7 @@ use crate::deploy::manifest::{self, Manifest};
 use crate::deploy::plan::{self, Plan};
 use crate::deploy::progress::{Mode, Progress};
 use crate::deploy::schedule::{self, NodeResult, State};
-use crate::deploy::{prune, Context};
+use crate::deploy::{prune, Context, Failure};
 use crate::diff::Masker;
 use crate::params::store::StateDir;
 use crate::printer::Printer;
@@ -127,7 +127,7 @@ fn summarise(printer: &Printer, progress: &Progress, report: &Report, format: Ev
         EventFormat::Json => {
             let summary = serde_json::json!({"event": "summary", "changes": changes, "dry_run": dry_run,
                 "interrupted": report.interrupted, "objects": report.results, "pruned": report.pruned});
-            progress.data_line(&summary.to_string());
+            progress.data_line(&progress.masker().mask(&summary.to_string()));
         }
         EventFormat::Text => {
             let mut table = String::from("OBJECT\tRESULT\tSTATE\tDETAIL\n");
@@ -139,21 +139,31 @@ fn summarise(printer: &Printer, progress: &Progress, report: &Report, format: Ev
             for d in &report.pruned {
                 table.push_str(&format!("{}\tpruned\t{}\t{}\n", d.object, if d.error.is_some() { "failed" } else { "deleted" }, d.error.clone().unwrap_or_default()));
             }
-            printer.data(&align(&table));
+            printer.data(&progress.masker().mask(&align(&table)));
             printer.status("Summary", &counts);
         }
     }
     if report.interrupted {
         let done = report.results.iter().filter(|r| r.outcome.is_some()).count();
-        anyhow::bail!(
-            "interrupted: {done} of {} objects applied, {} not started; run `kube-openstack deploy` again to converge",
-            report.results.len(),
-            report.results.len() - done
-        );
+        return Err(Failure {
+            message: format!("interrupted: {done} of {} objects applied, {} not started", report.results.len(), report.results.len() - done),
+            hint: Some("run `kube-openstack deploy` again: it converges from where this run stopped".into()),
+        }
+        .into());
     }
     if !failed.is_empty() || report.pruned.iter().any(|d| d.error.is_some()) {
-        let names: Vec<String> = failed.iter().map(|r| format!("{} ({})", r.object, progress.masker().mask(&r.message))).collect();
-        anyhow::bail!("{} objects failed, {skipped} not started because of them:\n  {}", failed.len(), names.join("\n  "));
+        let names: Vec<String> = failed.iter().map(|r| progress.masker().mask(&format!("{}: {}", r.object, r.message))).collect();
+        let hint = if failed.iter().any(|r| r.message.contains("cannot be changed in place")) {
+            Some("pass `--recreate` to delete and recreate the objects that cannot change in place".to_string())
+        } else if failed.iter().any(|r| r.logs.is_some()) {
+            Some("the failed pod's log is above; once fixed, `kube-openstack deploy` (or `db-sync SERVICE`) runs it again".to_string())
+        } else if failed.iter().any(|r| r.message.contains("timed out")) {
+            Some("`status` shows what is still pending; `--timeout` gives waits longer".to_string())
+        } else {
+            None
+        };
+        let message = format!("{} objects failed, {skipped} not started because of them:\n  {}", failed.len(), names.join("\n  "));
+        return Err(Failure { message, hint }.into());
     }
     Ok(0)
 }

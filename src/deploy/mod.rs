@@ -51,6 +51,37 @@ pub enum DeployError {
     Namespace(String, #[source] ClientError),
 }
 
+/// A run that did not complete, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// The hint for a deploy error, if there is one to give.
+pub fn hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(f) = err.downcast_ref::<Failure>() {
+        return f.hint.clone();
+    }
+    if let Some(manifest::ManifestError::NoTree(_)) = err.downcast_ref::<manifest::ManifestError>() {
+        return Some("render the templates first (`kube-openstack render`), or name the tree with `--manifests DIR`".into());
+    }
+    if let Some(plan::PlanError::Missing(_)) = err.downcast_ref::<plan::PlanError>() {
+        return Some("fix the `kube-openstack/depends-on` annotation, or add the missing object to the tree".into());
+    }
+    if let Some(plan::PlanError::Cycle(_)) = err.downcast_ref::<plan::PlanError>() {
+        return Some("remove one of the `kube-openstack/depends-on` entries on the cycle (`deploy --graph dot` shows the graph)".into());
+    }
+    if let Some(DeployError::Connect(_)) = err.downcast_ref::<DeployError>() {
+        return Some("name the cluster with `--kubeconfig FILE` and `--context NAME`, or set `KUBECONFIG`".into());
+    }
+    if let Some(DeployError::Discovery(DiscoveryError::UnknownKind { .. })) = err.downcast_ref::<DeployError>() {
+        return Some("install the CustomResourceDefinition that serves the kind, or fix `apiVersion`/`kind`".into());
+    }
+    None
+}
+
 impl Context {
     pub async fn connect(options: &ClientOptions, namespace: String) -> Result<Context, DeployError> {
         let (kube, _) = Kube::connect(options).await.map_err(DeployError::Connect)?;

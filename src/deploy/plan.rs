@@ -157,7 +157,10 @@ impl Plan {
                         Mark::Open => {
                             let from = stack.iter().position(|(m, _)| *m == e.on).expect("open nodes are on the path");
                             let mut cycle: Vec<usize> = stack[from..].iter().map(|(m, _)| *m).collect();
-                            cycle.push(e.on);
+                            // Start at the smallest `Kind/name`, so the message is stable.
+                            let first = (0..cycle.len()).min_by_key(|&i| &self.nodes[cycle[i]].manifest.id).expect("not empty");
+                            cycle.rotate_left(first);
+                            cycle.push(cycle[0]);
                             return Some(cycle);
                         }
                         Mark::Done => {}

@@ -49,6 +49,8 @@ impl Progress {
     /// `detail` what is known (outcome, what it waits for, an error).
     pub fn object(&self, verb: &str, object: &str, detail: &str) {
         let detail = self.masker.mask(detail);
+        let object = self.masker.mask(object);
+        let object = object.as_str();
         match self.mode {
             Mode::Quiet => {}
             Mode::Json => {

@@ -1,8 +1,12 @@
 //! Command-line tests: the real binary on temporary projects.
 
 mod adversarial;
+mod deploy;
 mod diff;
 mod params;
 mod render;
 mod shipped;
 mod support;
+
+#[path = "../support/fake_kube/mod.rs"]
+mod fake_kube;
