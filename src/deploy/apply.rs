@@ -133,7 +133,7 @@ pub async fn apply_object(t: &Target<'_>, m: &Manifest, res: &Resource, live: Op
         return Ok(Outcome::Rerun);
     }
     match ops::apply(t.kube, res, t.namespace, &m.id.name, &body, t.dry_run).await {
-        Ok((code, result)) => Ok(classify(code, live, &result)),
+        Ok((code, result)) => Ok(classify(code, live, &result, t.dry_run)),
         Err(e) if e.status().is_some_and(ApiStatus::is_immutable) => {
             if !t.recreate {
                 let status = e.status().cloned().unwrap_or_default();
@@ -148,13 +148,15 @@ pub async fn apply_object(t: &Target<'_>, m: &Manifest, res: &Resource, live: Op
     }
 }
 
-fn classify(code: u16, live: Option<&Value>, result: &Value) -> Outcome {
+fn classify(code: u16, live: Option<&Value>, result: &Value, dry_run: bool) -> Outcome {
     let Some(live) = live else { return Outcome::Created };
     if code == 201 {
         return Outcome::Created;
     }
     let rv = |o: &Value| o.pointer("/metadata/resourceVersion").cloned();
-    if rv(live) == rv(result) || ops::normalise(live) == ops::normalise(result) {
+    // A dry run's answer keeps the old resourceVersion whatever would change: compare content.
+    let same_version = !dry_run && rv(live) == rv(result);
+    if same_version || ops::normalise(live) == ops::normalise(result) {
         Outcome::Unchanged
     } else {
         Outcome::Configured

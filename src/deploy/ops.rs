@@ -29,10 +29,19 @@ pub async fn list(kube: &Kube, res: &Resource, ns: &str, selector: &str) -> Resu
     let req = build(res.request(ns).list(&ListParams::default().labels(selector)))?;
     let reply = kube.send(req).await?;
     let mut body = reply.json();
-    Ok(match body.get_mut("items").map(Value::take) {
+    let mut items = match body.get_mut("items").map(Value::take) {
         Some(Value::Array(items)) => items,
         _ => Vec::new(),
-    })
+    };
+    // List items come without `kind` and `apiVersion`; put them back so an item compares
+    // equal to the same object read on its own.
+    for item in &mut items {
+        if let Some(o) = item.as_object_mut() {
+            o.insert("apiVersion".into(), Value::String(res.api_version.clone()));
+            o.insert("kind".into(), Value::String(res.kind.clone()));
+        }
+    }
+    Ok(items)
 }
 
 /// Server-side apply of `body` (forcing conflicts: this tool owns the objects it renders).

@@ -2,6 +2,8 @@
 
 mod adversarial;
 mod deploy;
+mod deploy_commands;
+mod deploy_faults;
 mod diff;
 mod params;
 mod render;
