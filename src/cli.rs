@@ -159,6 +159,11 @@ pub struct DiffArgs {
     pub show_secrets: bool,
     #[arg(short, long, value_enum, default_value_t = DiffFormat::Text)]
     pub output: DiffFormat,
+    /// Compare with the live cluster (server-side dry run against live objects) instead of a directory
+    #[arg(long, conflicts_with = "against")]
+    pub live: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,6 +9,7 @@ pub mod apply;
 pub mod client;
 pub mod discovery;
 pub mod infer;
+pub mod live_diff;
 pub mod manifest;
 pub mod ops;
 pub mod order;

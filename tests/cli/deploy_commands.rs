@@ -203,3 +203,38 @@ fn shipped_file(id: &str) -> String {
     let name = name.strip_suffix("-server").filter(|_| kind == "Service").unwrap_or(name);
     format!("{name}-{suffix}.yaml")
 }
+
+#[test]
+fn diff_live_compares_the_render_with_the_cluster_with_secrets_masked() {
+    let c = Cluster::new(Faults::default());
+    let p = &c.project;
+    p.write("kubernetes-in/db-secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {{db_password}}\n");
+    p.write("kubernetes-in/settings.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  workers: {{workers}}\n");
+    p.write("kubernetes-in/web-service.yaml", &crate::deploy::service("web"));
+    p.write("params.yaml", "db_password: first-Pa55word\nworkers: \"4\"\n");
+    let diff_live = || {
+        p.cmd()
+            .args(["diff", "--live", "--kubeconfig", "kubeconfig", "-n", NS, "--source", "file", "--params-file", "params.yaml"])
+            .output()
+            .unwrap()
+    };
+    let out = diff_live();
+    assert_eq!(out.status.code(), Some(1), "nothing deployed: everything would be created\n{}", stderr(&out));
+    assert!(stdout(&out).contains("+ Secret/db") && stdout(&out).contains("+ Service/web"), "{}", stdout(&out));
+    ok(&p.with_params(&["render"]).output().unwrap());
+    ok(&c.deploy(&[]));
+    let out = diff_live();
+    assert_eq!(out.status.code(), Some(0), "the server's defaults (clusterIP) show on both sides\n{}{}", stdout(&out), stderr(&out));
+
+    p.write("params.yaml", "db_password: second-Pa55word\nworkers: \"8\"\n");
+    c.fake.clear_log();
+    let out = diff_live();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("~ Secret/db") && text.contains("~ ConfigMap/settings"), "{text}");
+    assert!(text.contains("-  workers: '4'") && text.contains("+  workers: '8'"), "{text}");
+    assert!(!text.contains("first-Pa55word") && !text.contains("second-Pa55word"), "{text}");
+    assert!(text.contains("***"), "{text}");
+    assert!(c.fake.log().iter().filter(|e| e.method != "GET").all(|e| e.query.contains("dryRun=All")), "a diff writes nothing");
+    assert_eq!(c.fake.object("configmaps", NS, "settings").unwrap()["data"]["workers"], "4");
+}

@@ -37,6 +37,12 @@ fn assert_as_rendered(c: &Cluster, files: &[(String, &'static str, String)]) {
         let live = c.fake.object(plural, NS, name).unwrap_or_else(|| panic!("{plural}/{name} missing"));
         let mut expected = rendered.clone();
         expected["metadata"].as_object_mut().unwrap().remove("annotations");
+        // The server keeps a Secret's `stringData` base64-encoded in `data`.
+        if let Some(Value::Object(string_data)) = expected.as_object_mut().unwrap().remove("stringData") {
+            use base64::Engine as _;
+            let encode = |v: &Value| Value::String(base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap()));
+            expected["data"] = Value::Object(string_data.iter().map(|(k, v)| (k.clone(), encode(v))).collect());
+        }
         assert!(contains(&expected, &live), "{plural}/{name} differs from the rendered object:\n{live:#}");
     }
     assert_eq!(c.fake.max_creations(), 1, "no object was created twice");

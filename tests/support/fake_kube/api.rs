@@ -236,6 +236,7 @@ fn create(store: &mut objects::Store, t: &Target, name: &str, mut obj: Value, ma
     obj["metadata"]["managedFields"] = json!([{"manager": manager, "operation": op, "apiVersion": t.t.api_version(),
         "time": objects::now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": fields}]);
     defaults(t.t.kind, &mut obj, store);
+    objects::fold_string_data(t.t.kind, &mut obj);
     if dry_run {
         return obj;
     }
@@ -326,7 +327,8 @@ fn apply(store: &mut objects::Store, t: &Target, name: &str, q: &HashMap<String,
             return Err(status(409, "Conflict", format!("Apply failed with {} conflicts", conflicts.len()), json!({"causes": conflicts})));
         }
     }
-    let merged = objects::merge_apply(Some(&existing.object), existing.applied.get(&manager), &config);
+    let mut merged = objects::merge_apply(Some(&existing.object), existing.applied.get(&manager), &config);
+    objects::fold_string_data(t.t.kind, &mut merged);
     objects::validate(t.t.kind, &merged)?;
     objects::check_immutable(t.t.kind, &existing.object, &merged)?;
     if objects::content(&merged) == objects::content(&existing.object) && existing.applied.get(&manager) == Some(&config) {

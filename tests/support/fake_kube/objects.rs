@@ -267,3 +267,17 @@ impl Store {
         self.objects.contains_key(&("namespaces".to_string(), String::new(), ns.to_string()))
     }
 }
+
+/// The API server stores a Secret's `stringData` as base64 in `data` (and drops it).
+pub fn fold_string_data(kind: &str, obj: &mut Value) {
+    use base64::Engine as _;
+    if kind != "Secret" {
+        return;
+    }
+    let Some(string_data) = obj.as_object_mut().and_then(|m| m.remove("stringData")) else { return };
+    let data = obj.as_object_mut().unwrap().entry("data").or_insert_with(|| json!({}));
+    for (k, v) in string_data.as_object().into_iter().flatten() {
+        let text = v.as_str().unwrap_or_default();
+        data[k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+    }
+}
