@@ -19,11 +19,25 @@ fn main() {
     let mut kubeconfig = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| usage(&format!("{flag} needs a value")));
-        let ms = |v: String| std::time::Duration::from_millis(v.parse().unwrap_or_else(|_| usage("expected milliseconds")));
-        let rate = |v: String| v.parse::<f64>().unwrap_or_else(|_| usage("expected a share such as 0.1"));
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
+        };
+        let ms = |v: String| {
+            std::time::Duration::from_millis(
+                v.parse().unwrap_or_else(|_| usage("expected milliseconds")),
+            )
+        };
+        let rate = |v: String| {
+            v.parse::<f64>()
+                .unwrap_or_else(|_| usage("expected a share such as 0.1"))
+        };
         match flag.as_str() {
-            "--listen" => addr = value().parse().unwrap_or_else(|_| usage("expected HOST:PORT")),
+            "--listen" => {
+                addr = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("expected HOST:PORT"))
+            }
             "--kubeconfig" => kubeconfig = Some(value()),
             "--latency-ms" => faults.latency = ms(value()),
             "--ready-delay-ms" => faults.ready_delay = ms(value()),
@@ -33,11 +47,19 @@ fn main() {
             "--drop-before-rate" => faults.drop_before_rate = rate(value()),
             "--drop-after-rate" => faults.drop_after_rate = rate(value()),
             "--fail-pod" => faults.fail_pods.push(value()),
-            "--seed" => faults.seed = value().parse().unwrap_or_else(|_| usage("expected a number")),
+            "--seed" => {
+                faults.seed = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("expected a number"))
+            }
             other => usage(&format!("unknown flag `{other}`")),
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let (addr, _shared, server) = fake_kube::serve(addr, faults).await;
         let url = format!("http://{addr}");
@@ -50,6 +72,8 @@ fn main() {
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("error: {problem}\nusage: fake-kube-apiserver [--listen HOST:PORT] [--kubeconfig FILE] [--latency-ms N] [--ready-delay-ms N] [--pod-run-ms N] [--error-rate R] [--throttle-rate R] [--drop-before-rate R] [--drop-after-rate R] [--fail-pod NAME]... [--seed N]");
+    eprintln!(
+        "error: {problem}\nusage: fake-kube-apiserver [--listen HOST:PORT] [--kubeconfig FILE] [--latency-ms N] [--ready-delay-ms N] [--pod-run-ms N] [--error-rate R] [--throttle-rate R] [--drop-before-rate R] [--drop-after-rate R] [--fail-pod NAME]... [--seed N]"
+    );
     std::process::exit(2)
 }

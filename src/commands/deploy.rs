@@ -12,7 +12,7 @@ use crate::deploy::manifest::{self, Manifest};
 use crate::deploy::plan::{self, Plan};
 use crate::deploy::progress::{Mode, Progress};
 use crate::deploy::schedule::{self, NodeResult, State};
-use crate::deploy::{prune, Context, Failure};
+use crate::deploy::{Context, Failure, prune};
 use crate::diff::Masker;
 use crate::params::store::StateDir;
 use crate::printer::Printer;
@@ -24,7 +24,8 @@ use std::time::Duration;
 
 pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::Result<u8> {
     let (dir, manifests) = read_tree(project, &args.cluster)?;
-    let plan = Plan::build(manifests).with_context(|| format!("invalid dependencies in `{}`", dir.display()))?;
+    let plan = Plan::build(manifests)
+        .with_context(|| format!("invalid dependencies in `{}`", dir.display()))?;
     if let Some(format) = args.graph {
         printer.data(&match format {
             GraphFormat::Dot => plan::to_dot(&plan),
@@ -32,7 +33,10 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
         });
         return Ok(0);
     }
-    let masker = Arc::new(masker(project, &plan.nodes.iter().map(|n| &n.manifest).collect::<Vec<_>>())?);
+    let masker = Arc::new(masker(
+        project,
+        &plan.nodes.iter().map(|n| &n.manifest).collect::<Vec<_>>(),
+    )?);
     let mode = match args.output {
         EventFormat::Json => Mode::Json,
         EventFormat::Text if printer.is_quiet() => Mode::Quiet,
@@ -40,22 +44,44 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
     };
     let progress = Progress::new(mode, masker, plan.nodes.len(), args.no_progress);
     let namespace = project.namespace(&args.cluster.namespace);
-    let options = schedule::Options { parallel: usize::from(args.parallel), timeout: args.timeout, wait_all: !args.no_wait };
-    let verb = if args.dry_run { "Planning" } else { "Deploying" };
-    progress.status(verb, &format!("{} objects from `{}` to namespace `{namespace}`", plan.nodes.len(), dir.display()));
+    let options = schedule::Options {
+        parallel: usize::from(args.parallel),
+        timeout: args.timeout,
+        wait_all: !args.no_wait,
+    };
+    let verb = if args.dry_run {
+        "Planning"
+    } else {
+        "Deploying"
+    };
+    progress.status(
+        verb,
+        &format!(
+            "{} objects from `{}` to namespace `{namespace}`",
+            plan.nodes.len(),
+            dir.display()
+        ),
+    );
 
     let report = crate::rt::block_on(async {
         let ctx = connect(&args.cluster, namespace.clone()).await?;
         let (discovered, resources) = crate::deploy::resolve(&ctx, &plan).await?;
         let ns_exists = ctx.ensure_namespace(args.dry_run).await?;
         let types = crate::deploy::deployment_types(&discovered, &resources);
-        let live_all = if ns_exists { ctx.list_live(&types).await? } else { Default::default() };
-        let live = live_all.iter().map(|(id, (_, obj))| (id.clone(), obj.clone())).collect();
+        let live_all = if ns_exists {
+            ctx.list_live(&types).await?
+        } else {
+            Default::default()
+        };
+        let live = live_all
+            .iter()
+            .map(|(id, (_, obj))| (id.clone(), obj.clone()))
+            .collect();
         let target = Target {
             kube: &ctx.kube,
             namespace: &ctx.namespace,
             deployment: &ctx.deployment,
-            dry_run: args.dry_run || !ns_exists && args.dry_run,
+            dry_run: args.dry_run,
             recreate: args.recreate,
             gone_timeout: args.timeout.unwrap_or(Duration::from_secs(5 * 60)),
         };
@@ -66,7 +92,10 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
             // Nothing to ask the server about: everything would be created.
             (would_create_all(&plan, &progress), false)
         } else {
-            schedule::run(&plan, &resources, &live, &target, &options, &progress, interrupt).await
+            schedule::run(
+                &plan, &resources, &live, &target, &options, &progress, interrupt,
+            )
+            .await
         };
         let mut pruned = Vec::new();
         if args.prune && !interrupted {
@@ -77,7 +106,11 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
             let timeout = args.timeout.unwrap_or(Duration::from_secs(5 * 60));
             pruned = prune::delete_all(&ctx, &orphans, args.dry_run, timeout, &progress).await;
         }
-        Ok::<_, anyhow::Error>(Report { results, pruned, interrupted })
+        Ok::<_, anyhow::Error>(Report {
+            results,
+            pruned,
+            interrupted,
+        })
     })?;
     summarise(printer, &progress, &report, args.output, args.dry_run)
 }
@@ -106,12 +139,36 @@ fn would_create_all(plan: &Plan, progress: &Progress) -> Vec<NodeResult> {
         .collect()
 }
 
-fn summarise(printer: &Printer, progress: &Progress, report: &Report, format: EventFormat, dry_run: bool) -> anyhow::Result<u8> {
-    let count = |o: Outcome| report.results.iter().filter(|r| r.outcome == Some(o)).count();
-    let changes = report.results.iter().filter(|r| r.outcome.is_some_and(Outcome::is_change)).count()
+fn summarise(
+    printer: &Printer,
+    progress: &Progress,
+    report: &Report,
+    format: EventFormat,
+    dry_run: bool,
+) -> anyhow::Result<u8> {
+    let count = |o: Outcome| {
+        report
+            .results
+            .iter()
+            .filter(|r| r.outcome == Some(o))
+            .count()
+    };
+    let changes = report
+        .results
+        .iter()
+        .filter(|r| r.outcome.is_some_and(Outcome::is_change))
+        .count()
         + report.pruned.iter().filter(|d| d.error.is_none()).count();
-    let failed: Vec<&NodeResult> = report.results.iter().filter(|r| r.state == State::Failed).collect();
-    let skipped = report.results.iter().filter(|r| r.state == State::Skipped).count();
+    let failed: Vec<&NodeResult> = report
+        .results
+        .iter()
+        .filter(|r| r.state == State::Failed)
+        .collect();
+    let skipped = report
+        .results
+        .iter()
+        .filter(|r| r.state == State::Skipped)
+        .count();
     let counts = format!(
         "{} objects: {} created, {} configured, {} unchanged, {} rerun, {} recreated, {} pruned; {changes} changes{}",
         report.results.len(),
@@ -121,7 +178,11 @@ fn summarise(printer: &Printer, progress: &Progress, report: &Report, format: Ev
         count(Outcome::Rerun),
         count(Outcome::Recreated),
         report.pruned.len(),
-        if dry_run { " (dry run: nothing written)" } else { "" },
+        if dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        },
     );
     match format {
         EventFormat::Json => {
@@ -133,28 +194,68 @@ fn summarise(printer: &Printer, progress: &Progress, report: &Report, format: Ev
             let mut table = String::from("OBJECT\tRESULT\tSTATE\tDETAIL\n");
             for r in &report.results {
                 let outcome = r.outcome.map_or("-", Outcome::as_str);
-                let state = serde_json::to_value(r.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-                table.push_str(&format!("{}\t{outcome}\t{state}\t{}\n", r.object, progress.masker().mask(&r.message)));
+                let state = serde_json::to_value(r.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                table.push_str(&format!(
+                    "{}\t{outcome}\t{state}\t{}\n",
+                    r.object,
+                    progress.masker().mask(&r.message)
+                ));
             }
             for d in &report.pruned {
-                table.push_str(&format!("{}\tpruned\t{}\t{}\n", d.object, if d.error.is_some() { "failed" } else { "deleted" }, d.error.clone().unwrap_or_default()));
+                table.push_str(&format!(
+                    "{}\tpruned\t{}\t{}\n",
+                    d.object,
+                    if d.error.is_some() {
+                        "failed"
+                    } else {
+                        "deleted"
+                    },
+                    d.error.clone().unwrap_or_default()
+                ));
             }
             printer.data(&progress.masker().mask(&align(&table)));
             printer.status("Summary", &counts);
         }
     }
     if report.interrupted {
-        let done = report.results.iter().filter(|r| r.outcome.is_some()).count();
+        let done = report
+            .results
+            .iter()
+            .filter(|r| r.outcome.is_some())
+            .count();
         return Err(Failure {
-            message: format!("interrupted: {done} of {} objects applied, {} not started", report.results.len(), report.results.len() - done),
-            hint: Some("run `kube-openstack deploy` again: it converges from where this run stopped".into()),
+            message: format!(
+                "interrupted: {done} of {} objects applied, {} not started",
+                report.results.len(),
+                report.results.len() - done
+            ),
+            hint: Some(
+                "run `kube-openstack deploy` again: it converges from where this run stopped"
+                    .into(),
+            ),
         }
         .into());
     }
     if !failed.is_empty() || report.pruned.iter().any(|d| d.error.is_some()) {
-        let names: Vec<String> = failed.iter().map(|r| progress.masker().mask(&format!("{}: {}", r.object, r.message))).collect();
-        let hint = if failed.iter().any(|r| r.message.contains("cannot be changed in place")) {
-            Some("pass `--recreate` to delete and recreate the objects that cannot change in place".to_string())
+        let names: Vec<String> = failed
+            .iter()
+            .map(|r| {
+                progress
+                    .masker()
+                    .mask(&format!("{}: {}", r.object, r.message))
+            })
+            .collect();
+        let hint = if failed
+            .iter()
+            .any(|r| r.message.contains("cannot be changed in place"))
+        {
+            Some(
+                "pass `--recreate` to delete and recreate the objects that cannot change in place"
+                    .to_string(),
+            )
         } else if failed.iter().any(|r| r.logs.is_some()) {
             Some("the failed pod's log is above; once fixed, `kube-openstack deploy` (or `db-sync SERVICE`) runs it again".to_string())
         } else if failed.iter().any(|r| r.message.contains("timed out")) {
@@ -162,7 +263,11 @@ fn summarise(printer: &Printer, progress: &Progress, report: &Report, format: Ev
         } else {
             None
         };
-        let message = format!("{} objects failed, {skipped} not started because of them:\n  {}", failed.len(), names.join("\n  "));
+        let message = format!(
+            "{} objects failed, {skipped} not started because of them:\n  {}",
+            failed.len(),
+            names.join("\n  ")
+        );
         return Err(Failure { message, hint }.into());
     }
     Ok(0)
@@ -172,7 +277,15 @@ fn summarise(printer: &Printer, progress: &Progress, report: &Report, format: Ev
 pub(super) fn align(table: &str) -> String {
     let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split('\t').collect()).collect();
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let mut out = String::new();
     for r in rows {
         let last = r.len().saturating_sub(1);
@@ -189,9 +302,16 @@ pub(super) fn align(table: &str) -> String {
 }
 
 /// The rendered tree's objects, with the hint to render first when there is none.
-pub(super) fn read_tree(project: &Project, args: &ClusterArgs) -> anyhow::Result<(PathBuf, Vec<Manifest>)> {
-    let dir = args.manifests.clone().unwrap_or_else(|| project.output_dir(&None));
-    let manifests = manifest::load_tree(&dir).with_context(|| format!("cannot read the rendered tree `{}`", dir.display()))?;
+pub(super) fn read_tree(
+    project: &Project,
+    args: &ClusterArgs,
+) -> anyhow::Result<(PathBuf, Vec<Manifest>)> {
+    let dir = args
+        .manifests
+        .clone()
+        .unwrap_or_else(|| project.output_dir(&None));
+    let manifests = manifest::load_tree(&dir)
+        .with_context(|| format!("cannot read the rendered tree `{}`", dir.display()))?;
     Ok((dir, manifests))
 }
 
@@ -210,6 +330,10 @@ pub(super) fn masker(project: &Project, manifests: &[&Manifest]) -> anyhow::Resu
 }
 
 pub(super) async fn connect(args: &ClusterArgs, namespace: String) -> anyhow::Result<Context> {
-    let options = ClientOptions { kubeconfig: args.kubeconfig.clone(), context: args.context.clone(), request_timeout: args.request_timeout };
+    let options = ClientOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        request_timeout: args.request_timeout,
+    };
     Ok(Context::connect(&options, namespace).await?)
 }

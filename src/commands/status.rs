@@ -5,16 +5,17 @@ use super::deploy::{align, connect, read_tree};
 use crate::cli::{EventFormat, StatusArgs};
 use crate::deploy::manifest::ObjectId;
 use crate::deploy::plan::Plan;
-use crate::deploy::ready::{readiness, Readiness};
+use crate::deploy::ready::{Readiness, readiness};
 use crate::errors::EXIT_DIFFERENCES;
 use crate::printer::Printer;
 use crate::settings::Project;
 use anyhow::Context as _;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub fn run(project: &Project, printer: &Printer, args: &StatusArgs) -> anyhow::Result<u8> {
     let (dir, manifests) = read_tree(project, &args.cluster)?;
-    let plan = Plan::build(manifests).with_context(|| format!("invalid dependencies in `{}`", dir.display()))?;
+    let plan = Plan::build(manifests)
+        .with_context(|| format!("invalid dependencies in `{}`", dir.display()))?;
     let namespace = project.namespace(&args.cluster.namespace);
     let live = crate::rt::block_on(async {
         let ctx = connect(&args.cluster, namespace.clone()).await?;
@@ -22,7 +23,9 @@ pub fn run(project: &Project, printer: &Printer, args: &StatusArgs) -> anyhow::R
         let types = crate::deploy::deployment_types(&discovered, &resources);
         Ok::<_, anyhow::Error>(ctx.list_live(&types).await?)
     })?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let state_of = |id: &ObjectId| live.get(id).map(|(_, obj)| readiness(&id.kind, obj));
     let mut rows = Vec::new();
     let mut all_ready = true;
@@ -40,17 +43,26 @@ pub fn run(project: &Project, printer: &Printer, args: &StatusArgs) -> anyhow::R
                     .filter(|d| state_of(d) != Some(Readiness::Ready))
                     .map(ToString::to_string)
                     .collect();
-                let detail = if waits_on.is_empty() { why } else { format!("{why}; waits on {}", waits_on.join(", ")) };
+                let detail = if waits_on.is_empty() {
+                    why
+                } else {
+                    format!("{why}; waits on {}", waits_on.join(", "))
+                };
                 ("no", detail)
             }
         };
         all_ready &= ready == "yes";
-        let age = live.get(id).and_then(|(_, o)| age(o, now)).unwrap_or_else(|| "-".into());
+        let age = live
+            .get(id)
+            .and_then(|(_, o)| age(o, now))
+            .unwrap_or_else(|| "-".into());
         rows.push(json!({"object": id.to_string(), "ready": ready, "age": age, "detail": detail}));
     }
     let mut extra: Vec<&ObjectId> = live
         .iter()
-        .filter(|(id, (_, o))| !plan.index.contains_key(id) && o.pointer("/metadata/ownerReferences").is_none())
+        .filter(|(id, (_, o))| {
+            !plan.index.contains_key(id) && o.pointer("/metadata/ownerReferences").is_none()
+        })
         .map(|(id, _)| id)
         .collect();
     extra.sort();
@@ -58,18 +70,33 @@ pub fn run(project: &Project, printer: &Printer, args: &StatusArgs) -> anyhow::R
         rows.push(json!({"object": id.to_string(), "ready": "-", "age": "-", "detail": "not in the tree (`deploy --prune` deletes it)"}));
     }
     match args.output {
-        EventFormat::Json => printer.data(&format!("{}\n", serde_json::to_string_pretty(&rows).expect("serializable"))),
+        EventFormat::Json => printer.data(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&rows).expect("serializable")
+        )),
         EventFormat::Text => {
             let mut table = String::from("OBJECT\tREADY\tAGE\tWAITING ON\n");
             for r in &rows {
                 let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
-                table.push_str(&format!("{}\t{}\t{}\t{}\n", s("object"), s("ready"), s("age"), s("detail")));
+                table.push_str(&format!(
+                    "{}\t{}\t{}\t{}\n",
+                    s("object"),
+                    s("ready"),
+                    s("age"),
+                    s("detail")
+                ));
             }
             printer.data(&align(&table));
         }
     }
     let ready = rows.iter().filter(|r| r["ready"] == "yes").count();
-    printer.status("Status", format!("{ready} of {} objects ready in namespace `{namespace}`", plan.nodes.len()));
+    printer.status(
+        "Status",
+        format!(
+            "{ready} of {} objects ready in namespace `{namespace}`",
+            plan.nodes.len()
+        ),
+    );
     Ok(if all_ready { 0 } else { EXIT_DIFFERENCES })
 }
 
@@ -88,7 +115,14 @@ fn age(obj: &Value, now: i64) -> Option<String> {
 /// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SSZ` (the API server's format).
 fn parse_rfc3339(ts: &str) -> Option<i64> {
     let n = |r: std::ops::Range<usize>| ts.get(r)?.parse::<i64>().ok();
-    let (y, m, d, hh, mm, ss) = (n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?);
+    let (y, m, d, hh, mm, ss) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
     // Days from the civil date (Howard Hinnant's algorithm).
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -104,6 +138,9 @@ mod tests {
     #[test]
     fn parses_the_servers_timestamps() {
         assert_eq!(super::parse_rfc3339("1970-01-02T00:00:01Z"), Some(86401));
-        assert_eq!(super::parse_rfc3339("2026-11-21T01:35:33Z"), Some(1_795_224_933));
+        assert_eq!(
+            super::parse_rfc3339("2026-11-21T01:35:33Z"),
+            Some(1_795_224_933)
+        );
     }
 }

@@ -7,7 +7,7 @@ use super::discovery::Resource;
 use super::manifest::{Manifest, ObjectId};
 use super::ops;
 use super::order::is_one_shot;
-use super::ready::{readiness, Readiness};
+use super::ready::{Readiness, readiness};
 use super::status::ApiStatus;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -57,11 +57,23 @@ impl Outcome {
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("`{}`: {id}: {source}", file.display())]
-    Server { file: PathBuf, id: ObjectId, source: ClientError },
+    Server {
+        file: PathBuf,
+        id: ObjectId,
+        source: ClientError,
+    },
     #[error("`{}`: {id} cannot be changed in place: {status}", file.display())]
-    Immutable { file: PathBuf, id: ObjectId, status: ApiStatus },
+    Immutable {
+        file: PathBuf,
+        id: ObjectId,
+        status: ApiStatus,
+    },
     #[error("`{}`: {id}: the old object is still there after {timeout:?}", file.display())]
-    NotGone { file: PathBuf, id: ObjectId, timeout: Duration },
+    NotGone {
+        file: PathBuf,
+        id: ObjectId,
+        timeout: Duration,
+    },
 }
 
 /// Where and how to apply.
@@ -81,11 +93,15 @@ pub fn desired(m: &Manifest, res: &Resource, namespace: &str, deployment: &str) 
     if !body.get("metadata").is_some_and(Value::is_object) {
         body["metadata"] = Value::Object(Default::default());
     }
-    let meta = body["metadata"].as_object_mut().expect("made an object above");
+    let meta = body["metadata"]
+        .as_object_mut()
+        .expect("made an object above");
     if res.namespaced {
         meta.insert("namespace".into(), Value::String(namespace.to_string()));
     }
-    let labels = meta.entry("labels").or_insert_with(|| Value::Object(Default::default()));
+    let labels = meta
+        .entry("labels")
+        .or_insert_with(|| Value::Object(Default::default()));
     if let Some(labels) = labels.as_object_mut() {
         labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY.into());
         labels.insert(DEPLOYMENT_LABEL.into(), deployment.into());
@@ -93,7 +109,9 @@ pub fn desired(m: &Manifest, res: &Resource, namespace: &str, deployment: &str) 
     if is_one_shot(&m.id.kind, &m.body) {
         let hash = spec_hash(&m.body);
         let meta = body["metadata"].as_object_mut().expect("an object");
-        let annotations = meta.entry("annotations").or_insert_with(|| Value::Object(Default::default()));
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
         if let Some(a) = annotations.as_object_mut() {
             a.insert(SPEC_HASH.into(), Value::String(hash));
         }
@@ -115,9 +133,18 @@ fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
 
 /// Applies one object. `live` is what the server held before (from the listing made at
 /// the start of the run), used to tell created / configured / unchanged apart.
-pub async fn apply_object(t: &Target<'_>, m: &Manifest, res: &Resource, live: Option<&Value>) -> Result<Outcome, ApplyError> {
+pub async fn apply_object(
+    t: &Target<'_>,
+    m: &Manifest,
+    res: &Resource,
+    live: Option<&Value>,
+) -> Result<Outcome, ApplyError> {
     let body = desired(m, res, t.namespace, t.deployment);
-    let server = |source| ApplyError::Server { file: m.file.clone(), id: m.id.clone(), source };
+    let server = |source| ApplyError::Server {
+        file: m.file.clone(),
+        id: m.id.clone(),
+        source,
+    };
     if is_one_shot(&m.id.kind, &m.body)
         && let Some(live) = live
     {
@@ -137,7 +164,11 @@ pub async fn apply_object(t: &Target<'_>, m: &Manifest, res: &Resource, live: Op
         Err(e) if e.status().is_some_and(ApiStatus::is_immutable) => {
             if !t.recreate {
                 let status = e.status().cloned().unwrap_or_default();
-                return Err(ApplyError::Immutable { file: m.file.clone(), id: m.id.clone(), status });
+                return Err(ApplyError::Immutable {
+                    file: m.file.clone(),
+                    id: m.id.clone(),
+                    status,
+                });
             }
             if !t.dry_run {
                 replace(t, m, res, &body).await?;
@@ -149,7 +180,9 @@ pub async fn apply_object(t: &Target<'_>, m: &Manifest, res: &Resource, live: Op
 }
 
 fn classify(code: u16, live: Option<&Value>, result: &Value, dry_run: bool) -> Outcome {
-    let Some(live) = live else { return Outcome::Created };
+    let Some(live) = live else {
+        return Outcome::Created;
+    };
     if code == 201 {
         return Outcome::Created;
     }
@@ -164,17 +197,34 @@ fn classify(code: u16, live: Option<&Value>, result: &Value, dry_run: bool) -> O
 }
 
 /// Deletes the object, waits until it is gone, and applies `body` afresh.
-async fn replace(t: &Target<'_>, m: &Manifest, res: &Resource, body: &Value) -> Result<(), ApplyError> {
-    let server = |source| ApplyError::Server { file: m.file.clone(), id: m.id.clone(), source };
-    ops::delete(t.kube, res, t.namespace, &m.id.name, false).await.map_err(server)?;
+async fn replace(
+    t: &Target<'_>,
+    m: &Manifest,
+    res: &Resource,
+    body: &Value,
+) -> Result<(), ApplyError> {
+    let server = |source| ApplyError::Server {
+        file: m.file.clone(),
+        id: m.id.clone(),
+        source,
+    };
+    ops::delete(t.kube, res, t.namespace, &m.id.name, false)
+        .await
+        .map_err(server)?;
     match ops::wait_gone(t.kube, res, t.namespace, &m.id.name, t.gone_timeout).await {
         Ok(()) => {}
         Err(ops::GoneError::Client(e)) => return Err(server(e)),
         Err(ops::GoneError::Timeout(timeout)) => {
-            return Err(ApplyError::NotGone { file: m.file.clone(), id: m.id.clone(), timeout });
+            return Err(ApplyError::NotGone {
+                file: m.file.clone(),
+                id: m.id.clone(),
+                timeout,
+            });
         }
     }
-    ops::apply(t.kube, res, t.namespace, &m.id.name, body, false).await.map_err(server)?;
+    ops::apply(t.kube, res, t.namespace, &m.id.name, body, false)
+        .await
+        .map_err(server)?;
     Ok(())
 }
 

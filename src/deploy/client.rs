@@ -24,7 +24,11 @@ pub struct ClientOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("cannot read kubeconfig `{}`", path.display())]
-    Kubeconfig { path: PathBuf, #[source] source: kube::config::KubeconfigError },
+    Kubeconfig {
+        path: PathBuf,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
     #[error("no cluster configuration found (kubeconfig or in-cluster service account)")]
     Infer(#[source] kube::config::InferConfigError),
     #[error("cannot load the kubeconfig context")]
@@ -32,11 +36,25 @@ pub enum ClientError {
     #[error("cannot build the Kubernetes client")]
     Build(#[source] kube::Error),
     #[error("{method} {path}: {status}")]
-    Api { method: String, path: String, status: ApiStatus },
+    Api {
+        method: String,
+        path: String,
+        status: Box<ApiStatus>,
+    },
     #[error("{method} {path}: gave up after {attempts} attempts")]
-    Exhausted { method: String, path: String, attempts: u32, #[source] last: Box<ClientError> },
+    Exhausted {
+        method: String,
+        path: String,
+        attempts: u32,
+        #[source]
+        last: Box<ClientError>,
+    },
     #[error("{method} {path}: {message}")]
-    Transport { method: String, path: String, message: String },
+    Transport {
+        method: String,
+        path: String,
+        message: String,
+    },
     #[error("cannot build request for {0}")]
     Request(String),
 }
@@ -82,18 +100,26 @@ impl Kube {
     /// Loads the configuration the way kubectl does and builds a client.
     pub async fn connect(options: &ClientOptions) -> Result<(Kube, String), ClientError> {
         use kube::config::{KubeConfigOptions, Kubeconfig};
-        let kc_options = KubeConfigOptions { context: options.context.clone(), ..Default::default() };
+        let kc_options = KubeConfigOptions {
+            context: options.context.clone(),
+            ..Default::default()
+        };
         let mut config = match &options.kubeconfig {
             Some(path) => {
-                let kc = Kubeconfig::read_from(path)
-                    .map_err(|source| ClientError::Kubeconfig { path: path.clone(), source })?;
+                let kc = Kubeconfig::read_from(path).map_err(|source| ClientError::Kubeconfig {
+                    path: path.clone(),
+                    source,
+                })?;
                 kube::Config::from_custom_kubeconfig(kc, &kc_options)
                     .await
-                    .map_err(|source| ClientError::Kubeconfig { path: path.clone(), source })?
+                    .map_err(|source| ClientError::Kubeconfig {
+                        path: path.clone(),
+                        source,
+                    })?
             }
-            None if options.context.is_some() => {
-                kube::Config::from_kubeconfig(&kc_options).await.map_err(ClientError::Context)?
-            }
+            None if options.context.is_some() => kube::Config::from_kubeconfig(&kc_options)
+                .await
+                .map_err(ClientError::Context)?,
             None => kube::Config::infer().await.map_err(ClientError::Infer)?,
         };
         config.default_retry = false;
@@ -102,7 +128,14 @@ impl Kube {
         let server = config.cluster_url.to_string();
         let default_ns = config.default_namespace.clone();
         let client = kube::Client::try_from(config).map_err(ClientError::Build)?;
-        Ok((Kube { client, retry: RetryPolicy::default(), server }, default_ns))
+        Ok((
+            Kube {
+                client,
+                retry: RetryPolicy::default(),
+                server,
+            },
+            default_ns,
+        ))
     }
 
     /// Sends one request, retrying transient failures (5xx, 429 with `Retry-After`,
@@ -120,10 +153,19 @@ impl Kube {
                     let code = resp.status().as_u16();
                     let retry_after = retry_after(resp.headers());
                     match resp.into_body().collect_bytes().await {
-                        Ok(body) if code < 400 => return Ok(Reply { code, body: body.to_vec() }),
+                        Ok(body) if code < 400 => {
+                            return Ok(Reply {
+                                code,
+                                body: body.to_vec(),
+                            });
+                        }
                         Ok(body) => {
-                            let status = ApiStatus::from_body(code, &body);
-                            let err = ClientError::Api { method: method.clone(), path: path.clone(), status };
+                            let status = Box::new(ApiStatus::from_body(code, &body));
+                            let err = ClientError::Api {
+                                method: method.clone(),
+                                path: path.clone(),
+                                status,
+                            };
                             if !is_transient_code(code) {
                                 return Err(err);
                             }
@@ -138,7 +180,12 @@ impl Kube {
             match backoff.next_delay(retry_after) {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => {
-                    return Err(ClientError::Exhausted { method, path, attempts: backoff.attempts(), last: Box::new(err) });
+                    return Err(ClientError::Exhausted {
+                        method,
+                        path,
+                        attempts: backoff.attempts(),
+                        last: Box::new(err),
+                    });
                 }
             }
         }
@@ -153,7 +200,11 @@ fn transport(method: &str, path: &str, e: &dyn std::error::Error) -> ClientError
         message.push_str(&s.to_string());
         source = s.source();
     }
-    ClientError::Transport { method: method.to_string(), path: path.to_string(), message }
+    ClientError::Transport {
+        method: method.to_string(),
+        path: path.to_string(),
+        message,
+    }
 }
 
 fn is_transient_code(code: u16) -> bool {

@@ -37,7 +37,11 @@ impl Resource {
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
     #[error("`{}`: kind `{kind}` ({api_version}) is not served by the cluster", file.display())]
-    UnknownKind { file: PathBuf, kind: String, api_version: String },
+    UnknownKind {
+        file: PathBuf,
+        kind: String,
+        api_version: String,
+    },
     #[error("cannot read the API discovery document for `{0}`")]
     Client(String, #[source] ClientError),
 }
@@ -50,7 +54,8 @@ pub struct Discovered {
 
 impl Discovered {
     pub fn get(&self, api_version: &str, kind: &str) -> Option<&Resource> {
-        self.by_kind.get(&(api_version.to_string(), kind.to_string()))
+        self.by_kind
+            .get(&(api_version.to_string(), kind.to_string()))
     }
 }
 
@@ -60,8 +65,14 @@ pub async fn discover(kube: &Kube, api_versions: &[&str]) -> Result<Discovered, 
     versions.sort();
     versions.dedup();
     let fetches = versions.iter().map(|v| async move {
-        let path = if v.contains('/') { format!("/apis/{v}") } else { format!("/api/{v}") };
-        let req = http::Request::get(&path).body(Vec::new()).expect("valid path");
+        let path = if v.contains('/') {
+            format!("/apis/{v}")
+        } else {
+            format!("/api/{v}")
+        };
+        let req = http::Request::get(&path)
+            .body(Vec::new())
+            .expect("valid path");
         match kube.send(req).await {
             Ok(reply) => Ok((v.to_string(), Some(reply.json()))),
             Err(e) if e.code() == Some(404) => Ok((v.to_string(), None)),
@@ -72,15 +83,31 @@ pub async fn discover(kube: &Kube, api_versions: &[&str]) -> Result<Discovered, 
     for result in futures::future::join_all(fetches).await {
         let (version, doc) = result?;
         let Some(doc) = doc else { continue };
-        for r in doc.get("resources").and_then(|r| r.as_array()).into_iter().flatten() {
-            let (Some(name), Some(kind)) = (r.get("name").and_then(|v| v.as_str()), r.get("kind").and_then(|v| v.as_str())) else {
+        for r in doc
+            .get("resources")
+            .and_then(|r| r.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let (Some(name), Some(kind)) = (
+                r.get("name").and_then(|v| v.as_str()),
+                r.get("kind").and_then(|v| v.as_str()),
+            ) else {
                 continue;
             };
             if name.contains('/') {
                 continue; // a subresource (`pods/log`)
             }
-            let namespaced = r.get("namespaced").and_then(|v| v.as_bool()).unwrap_or(true);
-            let res = Resource { api_version: version.clone(), kind: kind.to_string(), plural: name.to_string(), namespaced };
+            let namespaced = r
+                .get("namespaced")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(true);
+            let res = Resource {
+                api_version: version.clone(),
+                kind: kind.to_string(),
+                plural: name.to_string(),
+                namespaced,
+            };
             out.by_kind.insert((version.clone(), kind.to_string()), res);
         }
     }

@@ -23,10 +23,10 @@ pub mod status;
 
 use apply::{MANAGED_BY, MANAGED_BY_LABEL};
 use client::{ClientError, ClientOptions, Kube};
-use discovery::{DiscoveryError, Discovered, Resource};
+use discovery::{Discovered, DiscoveryError, Resource};
 use manifest::ObjectId;
 use plan::Plan;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// The namespace when neither `-n` nor the config file names one.
@@ -65,35 +65,63 @@ pub fn hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     if let Some(f) = err.downcast_ref::<Failure>() {
         return f.hint.clone();
     }
-    if let Some(manifest::ManifestError::NoTree(_)) = err.downcast_ref::<manifest::ManifestError>() {
+    if let Some(manifest::ManifestError::NoTree(_)) = err.downcast_ref::<manifest::ManifestError>()
+    {
         return Some("render the templates first (`kube-openstack render`), or name the tree with `--manifests DIR`".into());
     }
     if let Some(plan::PlanError::Missing(_)) = err.downcast_ref::<plan::PlanError>() {
-        return Some("fix the `kube-openstack/depends-on` annotation, or add the missing object to the tree".into());
+        return Some(
+            "fix the `kube-openstack/depends-on` annotation, or add the missing object to the tree"
+                .into(),
+        );
     }
     if let Some(plan::PlanError::Cycle(_)) = err.downcast_ref::<plan::PlanError>() {
         return Some("remove one of the `kube-openstack/depends-on` entries on the cycle (`deploy --graph dot` shows the graph)".into());
     }
     if let Some(DeployError::Connect(_)) = err.downcast_ref::<DeployError>() {
-        return Some("name the cluster with `--kubeconfig FILE` and `--context NAME`, or set `KUBECONFIG`".into());
+        return Some(
+            "name the cluster with `--kubeconfig FILE` and `--context NAME`, or set `KUBECONFIG`"
+                .into(),
+        );
     }
-    if let Some(DeployError::Discovery(DiscoveryError::UnknownKind { .. })) = err.downcast_ref::<DeployError>() {
-        return Some("install the CustomResourceDefinition that serves the kind, or fix `apiVersion`/`kind`".into());
+    if let Some(DeployError::Discovery(DiscoveryError::UnknownKind { .. })) =
+        err.downcast_ref::<DeployError>()
+    {
+        return Some(
+            "install the CustomResourceDefinition that serves the kind, or fix `apiVersion`/`kind`"
+                .into(),
+        );
     }
     None
 }
 
 impl Context {
-    pub async fn connect(options: &ClientOptions, namespace: String) -> Result<Context, DeployError> {
+    pub async fn connect(
+        options: &ClientOptions,
+        namespace: String,
+    ) -> Result<Context, DeployError> {
         let (kube, _) = Kube::connect(options).await.map_err(DeployError::Connect)?;
-        Ok(Context { kube, deployment: namespace.clone(), namespace })
+        Ok(Context {
+            kube,
+            deployment: namespace.clone(),
+            namespace,
+        })
     }
 
     /// Creates the namespace when it is missing. `Ok(true)`: it exists (or was created).
     pub async fn ensure_namespace(&self, dry_run: bool) -> Result<bool, DeployError> {
-        let ns_res = Resource { api_version: "v1".into(), kind: "Namespace".into(), plural: "namespaces".into(), namespaced: false };
+        let ns_res = Resource {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            plural: "namespaces".into(),
+            namespaced: false,
+        };
         let err = |e| DeployError::Namespace(self.namespace.clone(), e);
-        if ops::get(&self.kube, &ns_res, "", &self.namespace).await.map_err(err)?.is_some() {
+        if ops::get(&self.kube, &ns_res, "", &self.namespace)
+            .await
+            .map_err(err)?
+            .is_some()
+        {
             return Ok(true);
         }
         if dry_run {
@@ -101,12 +129,17 @@ impl Context {
         }
         let body = json!({"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": self.namespace, "labels": {MANAGED_BY_LABEL: MANAGED_BY}}});
-        ops::apply(&self.kube, &ns_res, "", &self.namespace, &body, false).await.map_err(err)?;
+        ops::apply(&self.kube, &ns_res, "", &self.namespace, &body, false)
+            .await
+            .map_err(err)?;
         Ok(true)
     }
 
     /// The deployment's live objects of each type, by `Kind/name`.
-    pub async fn list_live(&self, types: &[Resource]) -> Result<HashMap<ObjectId, (Resource, Value)>, DeployError> {
+    pub async fn list_live(
+        &self,
+        types: &[Resource],
+    ) -> Result<HashMap<ObjectId, (Resource, Value)>, DeployError> {
         let selector = apply::selector(&self.deployment);
         let lists = types.iter().map(|res| {
             let selector = selector.clone();
@@ -121,7 +154,11 @@ impl Context {
         for r in futures::future::join_all(lists).await {
             let (res, items) = r?;
             for item in items {
-                let name = item.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+                let name = item
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 out.insert(ObjectId::new(&res.kind, &name), (res.clone(), item));
             }
         }
@@ -137,9 +174,22 @@ pub const KNOWN_API_VERSIONS: &[&str] = &["v1", "apps/v1", "batch/v1"];
 /// the default order (Namespace excepted: the deployment lives in it).
 pub fn deployment_types(discovered: &Discovered, tree: &[Resource]) -> Vec<Resource> {
     let mut out: Vec<Resource> = Vec::new();
-    for res in tree.iter().cloned().chain(order::KIND_ORDER.iter().flat_map(|g| g.iter()).flat_map(|kind| {
-        KNOWN_API_VERSIONS.iter().filter_map(move |v| discovered.get(v, kind)).cloned().collect::<Vec<_>>()
-    })) {
+    for res in tree
+        .iter()
+        .cloned()
+        .chain(
+            order::KIND_ORDER
+                .iter()
+                .flat_map(|g| g.iter())
+                .flat_map(|kind| {
+                    KNOWN_API_VERSIONS
+                        .iter()
+                        .filter_map(move |v| discovered.get(v, kind))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                }),
+        )
+    {
         if res.namespaced && !out.contains(&res) {
             out.push(res);
         }
@@ -148,18 +198,24 @@ pub fn deployment_types(discovered: &Discovered, tree: &[Resource]) -> Vec<Resou
 }
 
 /// Resolves the plan's kinds: the resource of each node, in plan order.
-pub async fn resolve(ctx: &Context, plan: &Plan) -> Result<(Discovered, Vec<Resource>), DeployError> {
+pub async fn resolve(
+    ctx: &Context,
+    plan: &Plan,
+) -> Result<(Discovered, Vec<Resource>), DeployError> {
     let manifests: Vec<&manifest::Manifest> = plan.nodes.iter().map(|n| &n.manifest).collect();
     let mut versions: Vec<&str> = manifests.iter().map(|m| m.api_version.as_str()).collect();
     versions.extend(KNOWN_API_VERSIONS);
     let discovered = discovery::discover(&ctx.kube, &versions).await?;
     let mut out = Vec::with_capacity(manifests.len());
     for m in manifests {
-        let res = discovered.get(&m.api_version, &m.id.kind).cloned().ok_or_else(|| DiscoveryError::UnknownKind {
-            file: m.file.clone(),
-            kind: m.id.kind.clone(),
-            api_version: m.api_version.clone(),
-        })?;
+        let res = discovered
+            .get(&m.api_version, &m.id.kind)
+            .cloned()
+            .ok_or_else(|| DiscoveryError::UnknownKind {
+                file: m.file.clone(),
+                kind: m.id.kind.clone(),
+                api_version: m.api_version.clone(),
+            })?;
         out.push(res);
     }
     Ok((discovered, out))

@@ -3,19 +3,28 @@
 
 use super::client::{ClientError, Kube};
 use super::discovery::Resource;
-use kube::api::{DeleteParams, GetParams, ListParams, LogParams, Patch, PatchParams, PropagationPolicy};
+use kube::api::{
+    DeleteParams, GetParams, ListParams, LogParams, Patch, PatchParams, PropagationPolicy,
+};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// The field manager of every change this tool makes.
 pub const FIELD_MANAGER: &str = "kube-openstack";
 
-fn build(r: Result<http::Request<Vec<u8>>, kube::core::request::Error>) -> Result<http::Request<Vec<u8>>, ClientError> {
+fn build(
+    r: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+) -> Result<http::Request<Vec<u8>>, ClientError> {
     r.map_err(|e| ClientError::Request(e.to_string()))
 }
 
 /// The live object, or `None` when there is none.
-pub async fn get(kube: &Kube, res: &Resource, ns: &str, name: &str) -> Result<Option<Value>, ClientError> {
+pub async fn get(
+    kube: &Kube,
+    res: &Resource,
+    ns: &str,
+    name: &str,
+) -> Result<Option<Value>, ClientError> {
     let req = build(res.request(ns).get(name, &GetParams::default()))?;
     match kube.send(req).await {
         Ok(reply) => Ok(Some(reply.json())),
@@ -25,8 +34,16 @@ pub async fn get(kube: &Kube, res: &Resource, ns: &str, name: &str) -> Result<Op
 }
 
 /// Every object of the type matching `selector`.
-pub async fn list(kube: &Kube, res: &Resource, ns: &str, selector: &str) -> Result<Vec<Value>, ClientError> {
-    let req = build(res.request(ns).list(&ListParams::default().labels(selector)))?;
+pub async fn list(
+    kube: &Kube,
+    res: &Resource,
+    ns: &str,
+    selector: &str,
+) -> Result<Vec<Value>, ClientError> {
+    let req = build(
+        res.request(ns)
+            .list(&ListParams::default().labels(selector)),
+    )?;
     let reply = kube.send(req).await?;
     let mut body = reply.json();
     let mut items = match body.get_mut("items").map(Value::take) {
@@ -46,7 +63,14 @@ pub async fn list(kube: &Kube, res: &Resource, ns: &str, selector: &str) -> Resu
 
 /// Server-side apply of `body` (forcing conflicts: this tool owns the objects it renders).
 /// Returns the HTTP code (201 when the apply created the object) and the object.
-pub async fn apply(kube: &Kube, res: &Resource, ns: &str, name: &str, body: &Value, dry_run: bool) -> Result<(u16, Value), ClientError> {
+pub async fn apply(
+    kube: &Kube,
+    res: &Resource,
+    ns: &str,
+    name: &str,
+    body: &Value,
+    dry_run: bool,
+) -> Result<(u16, Value), ClientError> {
     let mut params = PatchParams::apply(FIELD_MANAGER).force();
     if dry_run {
         params = params.dry_run();
@@ -57,8 +81,18 @@ pub async fn apply(kube: &Kube, res: &Resource, ns: &str, name: &str, body: &Val
 }
 
 /// Deletes the object (foreground: a workload's pods go first). `Ok(false)`: it was not there.
-pub async fn delete(kube: &Kube, res: &Resource, ns: &str, name: &str, dry_run: bool) -> Result<bool, ClientError> {
-    let params = DeleteParams { dry_run, propagation_policy: Some(PropagationPolicy::Foreground), ..DeleteParams::default() };
+pub async fn delete(
+    kube: &Kube,
+    res: &Resource,
+    ns: &str,
+    name: &str,
+    dry_run: bool,
+) -> Result<bool, ClientError> {
+    let params = DeleteParams {
+        dry_run,
+        propagation_policy: Some(PropagationPolicy::Foreground),
+        ..DeleteParams::default()
+    };
     let req = build(res.request(ns).delete(name, &params))?;
     match kube.send(req).await {
         Ok(_) => Ok(true),
@@ -76,7 +110,13 @@ pub enum GoneError {
 }
 
 /// Waits until the object no longer exists (graceful deletion takes a while).
-pub async fn wait_gone(kube: &Kube, res: &Resource, ns: &str, name: &str, timeout: Duration) -> Result<(), GoneError> {
+pub async fn wait_gone(
+    kube: &Kube,
+    res: &Resource,
+    ns: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<(), GoneError> {
     let start = Instant::now();
     let mut delay = Duration::from_millis(50);
     while get(kube, res, ns, name).await?.is_some() {
@@ -90,7 +130,12 @@ pub async fn wait_gone(kube: &Kube, res: &Resource, ns: &str, name: &str, timeou
 }
 
 /// A pod's log (all containers' first, as `kubectl logs` without `-c` for one container).
-pub async fn logs(kube: &Kube, res: &Resource, ns: &str, name: &str) -> Result<String, ClientError> {
+pub async fn logs(
+    kube: &Kube,
+    res: &Resource,
+    ns: &str,
+    name: &str,
+) -> Result<String, ClientError> {
     let req = build(res.request(ns).logs(name, &LogParams::default()))?;
     let reply = kube.send(req).await?;
     Ok(String::from_utf8_lossy(&reply.body).into_owned())
@@ -104,7 +149,14 @@ pub fn normalise(obj: &Value) -> Value {
         map.remove("status");
     }
     if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in ["managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink"] {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "generation",
+            "creationTimestamp",
+            "selfLink",
+        ] {
             meta.remove(k);
         }
     }

@@ -4,19 +4,40 @@
 /// with kinds it does not know.
 pub const KIND_ORDER: &[&[&str]] = &[
     &["Namespace"],
-    &["Secret", "ConfigMap", "ServiceAccount", "PersistentVolumeClaim"],
+    &[
+        "Secret",
+        "ConfigMap",
+        "ServiceAccount",
+        "PersistentVolumeClaim",
+    ],
     &["Service"],
-    &["ReplicationController", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"],
+    &[
+        "ReplicationController",
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+    ],
     &["Pod", "Job"],
 ];
 
 /// The kind's place in [`KIND_ORDER`].
 pub fn rank(kind: &str) -> usize {
-    KIND_ORDER.iter().position(|group| group.contains(&kind)).unwrap_or(KIND_ORDER.len())
+    KIND_ORDER
+        .iter()
+        .position(|group| group.contains(&kind))
+        .unwrap_or(KIND_ORDER.len())
 }
 
 /// Kinds whose pod template is at `spec.template.spec`.
-pub const WORKLOAD_KINDS: &[&str] = &["ReplicationController", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"];
+pub const WORKLOAD_KINDS: &[&str] = &[
+    "ReplicationController",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+];
 
 /// The pod spec of a Pod or of a workload's template.
 pub fn pod_spec<'a>(kind: &str, body: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
@@ -33,7 +54,12 @@ pub fn pod_spec<'a>(kind: &str, body: &'a serde_json::Value) -> Option<&'a serde
 pub fn is_one_shot(kind: &str, body: &serde_json::Value) -> bool {
     match kind {
         "Job" => true,
-        "Pod" => body.pointer("/spec/restartPolicy").and_then(|v| v.as_str()).unwrap_or("Always") != "Always",
+        "Pod" => {
+            body.pointer("/spec/restartPolicy")
+                .and_then(|v| v.as_str())
+                .unwrap_or("Always")
+                != "Always"
+        }
         _ => false,
     }
 }
@@ -44,7 +70,15 @@ mod tests {
 
     #[test]
     fn kinds_rank_in_the_documented_order() {
-        let order = ["Namespace", "Secret", "ConfigMap", "Service", "ReplicationController", "Pod", "Role"];
+        let order = [
+            "Namespace",
+            "Secret",
+            "ConfigMap",
+            "Service",
+            "ReplicationController",
+            "Pod",
+            "Role",
+        ];
         let ranks: Vec<usize> = order.iter().map(|k| rank(k)).collect();
         assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
         assert_eq!(rank("Secret"), rank("ConfigMap"));

@@ -61,8 +61,16 @@ pub enum PlanError {
 impl Plan {
     /// Builds the graph and checks it: every declared reference exists, no cycle.
     pub fn build(mut manifests: Vec<Manifest>) -> Result<Plan, PlanError> {
-        manifests.sort_by(|a, b| rank(&a.id.kind).cmp(&rank(&b.id.kind)).then_with(|| a.file.cmp(&b.file)));
-        let index: HashMap<ObjectId, usize> = manifests.iter().enumerate().map(|(i, m)| (m.id.clone(), i)).collect();
+        manifests.sort_by(|a, b| {
+            rank(&a.id.kind)
+                .cmp(&rank(&b.id.kind))
+                .then_with(|| a.file.cmp(&b.file))
+        });
+        let index: HashMap<ObjectId, usize> = manifests
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.id.clone(), i))
+            .collect();
         let mut missing = Vec::new();
         let mut nodes: Vec<Node> = Vec::with_capacity(manifests.len());
         for (i, m) in manifests.iter().enumerate() {
@@ -75,7 +83,11 @@ impl Plan {
             for d in &m.depends_on {
                 match index.get(d) {
                     Some(&on) => push(on, EdgeKind::Declared),
-                    None => missing.push(MissingRef { file: m.file.clone(), id: m.id.clone(), missing: d.clone() }),
+                    None => missing.push(MissingRef {
+                        file: m.file.clone(),
+                        id: m.id.clone(),
+                        missing: d.clone(),
+                    }),
                 }
             }
             for r in infer::references(m) {
@@ -106,7 +118,12 @@ impl Plan {
         }
         let mut plan = Plan { nodes, index };
         if let Some(cycle) = plan.find_cycle() {
-            return Err(PlanError::Cycle(cycle.into_iter().map(|i| plan.nodes[i].manifest.id.clone()).collect()));
+            return Err(PlanError::Cycle(
+                cycle
+                    .into_iter()
+                    .map(|i| plan.nodes[i].manifest.id.clone())
+                    .collect(),
+            ));
         }
         for i in 0..plan.nodes.len() {
             if !plan.nodes[i].dependents.is_empty() {
@@ -155,10 +172,16 @@ impl Plan {
                             stack.push((e.on, 0));
                         }
                         Mark::Open => {
-                            let from = stack.iter().position(|(m, _)| *m == e.on).expect("open nodes are on the path");
-                            let mut cycle: Vec<usize> = stack[from..].iter().map(|(m, _)| *m).collect();
+                            let from = stack
+                                .iter()
+                                .position(|(m, _)| *m == e.on)
+                                .expect("open nodes are on the path");
+                            let mut cycle: Vec<usize> =
+                                stack[from..].iter().map(|(m, _)| *m).collect();
                             // Start at the smallest `Kind/name`, so the message is stable.
-                            let first = (0..cycle.len()).min_by_key(|&i| &self.nodes[cycle[i]].manifest.id).expect("not empty");
+                            let first = (0..cycle.len())
+                                .min_by_key(|&i| &self.nodes[cycle[i]].manifest.id)
+                                .expect("not empty");
                             cycle.rotate_left(first);
                             cycle.push(cycle[0]);
                             return Some(cycle);
@@ -195,7 +218,9 @@ pub fn to_dot(plan: &Plan) -> String {
     let mut ranks: Vec<usize> = plan.nodes.iter().map(|n| n.rank).collect();
     ranks.dedup();
     for r in ranks {
-        s.push_str(&format!("  subgraph cluster_{r} {{\n    label=\"kind order {r}\";\n"));
+        s.push_str(&format!(
+            "  subgraph cluster_{r} {{\n    label=\"kind order {r}\";\n"
+        ));
         for n in plan.nodes.iter().filter(|n| n.rank == r) {
             s.push_str(&format!("    \"{}\";\n", n.manifest.id));
         }
@@ -203,7 +228,11 @@ pub fn to_dot(plan: &Plan) -> String {
     }
     for n in &plan.nodes {
         for e in &n.deps {
-            let style = if e.kind == EdgeKind::Inferred { "dashed" } else { "solid" };
+            let style = if e.kind == EdgeKind::Inferred {
+                "dashed"
+            } else {
+                "solid"
+            };
             s.push_str(&format!(
                 "  \"{}\" -> \"{}\" [style={style}, label=\"{}\"];\n",
                 plan.nodes[e.on].manifest.id, n.manifest.id, e.kind
@@ -222,7 +251,11 @@ pub fn to_mermaid(plan: &Plan) -> String {
     }
     for (i, n) in plan.nodes.iter().enumerate() {
         for e in &n.deps {
-            let arrow = if e.kind == EdgeKind::Inferred { "-.->" } else { "-->" };
+            let arrow = if e.kind == EdgeKind::Inferred {
+                "-.->"
+            } else {
+                "-->"
+            };
             s.push_str(&format!("  n{} {arrow}|{}| n{i}\n", e.on, e.kind));
         }
     }
@@ -244,13 +277,23 @@ mod tests {
     #[test]
     fn infers_secret_and_registry_edges_and_sorts_by_kind() {
         let plan = Plan::build(tree(POD_USING_SECRET)).unwrap();
-        let kinds: Vec<&str> = plan.nodes.iter().map(|n| n.manifest.id.kind.as_str()).collect();
+        let kinds: Vec<&str> = plan
+            .nodes
+            .iter()
+            .map(|n| n.manifest.id.kind.as_str())
+            .collect();
         assert_eq!(kinds, ["Secret", "Service", "ReplicationController", "Pod"]);
         let pod = plan.get(&ObjectId::new("Pod", "p")).unwrap();
-        let on: Vec<String> = pod.deps.iter().map(|e| plan.nodes[e.on].manifest.id.to_string()).collect();
+        let on: Vec<String> = pod
+            .deps
+            .iter()
+            .map(|e| plan.nodes[e.on].manifest.id.to_string())
+            .collect();
         assert_eq!(on, ["Secret/s", "ReplicationController/reg"]);
         assert!(pod.deps.iter().all(|e| e.kind == EdgeKind::Inferred));
-        assert!(to_dot(&plan).contains("\"Secret/s\" -> \"Pod/p\" [style=dashed, label=\"inferred\"]"));
+        assert!(
+            to_dot(&plan).contains("\"Secret/s\" -> \"Pod/p\" [style=dashed, label=\"inferred\"]")
+        );
     }
 
     #[test]
@@ -264,6 +307,9 @@ mod tests {
     fn every_missing_reference_is_named_with_its_file() {
         let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  annotations: {kube-openstack/depends-on: \"Pod/x, Secret/y\"}\n";
         let err = Plan::build(tree(text)).unwrap_err().to_string();
-        assert!(err.contains("`t.yaml`: Pod/a depends on Pod/x") && err.contains("Secret/y"), "{err}");
+        assert!(
+            err.contains("`t.yaml`: Pod/a depends on Pod/x") && err.contains("Secret/y"),
+            "{err}"
+        );
     }
 }

@@ -38,7 +38,12 @@ impl Progress {
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         });
-        Progress { mode, masker, bar, color: tty && !no_color }
+        Progress {
+            mode,
+            masker,
+            bar,
+            color: tty && !no_color,
+        }
     }
 
     pub fn masker(&self) -> &Masker {
@@ -54,7 +59,8 @@ impl Progress {
         match self.mode {
             Mode::Quiet => {}
             Mode::Json => {
-                let event = json!({"event": verb.to_lowercase(), "object": object, "detail": detail});
+                let event =
+                    json!({"event": verb.to_lowercase(), "object": object, "detail": detail});
                 self.data_line(&event.to_string());
             }
             Mode::Text => {
@@ -76,8 +82,15 @@ impl Progress {
     pub fn status(&self, verb: &str, message: &str) {
         match self.mode {
             Mode::Quiet => {}
-            Mode::Json => self.data_line(&json!({"event": verb.to_lowercase(), "detail": self.masker.mask(message)}).to_string()),
-            Mode::Text => self.line(&format!("{} {}", self.paint_verb(verb), self.masker.mask(message))),
+            Mode::Json => self.data_line(
+                &json!({"event": verb.to_lowercase(), "detail": self.masker.mask(message)})
+                    .to_string(),
+            ),
+            Mode::Text => self.line(&format!(
+                "{} {}",
+                self.paint_verb(verb),
+                self.masker.mask(message)
+            )),
         }
     }
 

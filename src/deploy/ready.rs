@@ -46,13 +46,19 @@ pub fn readiness(kind: &str, live: &Value) -> Readiness {
             let conditions = live.pointer("/status/conditions").and_then(Value::as_array);
             let has = |t: &str| {
                 conditions.into_iter().flatten().find(|c| {
-                    c.get("type").and_then(Value::as_str) == Some(t) && c.get("status").and_then(Value::as_str) == Some("True")
+                    c.get("type").and_then(Value::as_str) == Some(t)
+                        && c.get("status").and_then(Value::as_str) == Some("True")
                 })
             };
             if has("Complete").is_some() {
                 Readiness::Ready
             } else if let Some(c) = has("Failed") {
-                Readiness::Failed(c.get("message").and_then(Value::as_str).unwrap_or("job failed").to_string())
+                Readiness::Failed(
+                    c.get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("job failed")
+                        .to_string(),
+                )
             } else {
                 Readiness::Pending("not complete".into())
             }
@@ -62,28 +68,62 @@ pub fn readiness(kind: &str, live: &Value) -> Readiness {
 }
 
 fn pod_readiness(live: &Value) -> Readiness {
-    let phase = live.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending");
-    let one_shot = live.pointer("/spec/restartPolicy").and_then(Value::as_str).unwrap_or("Always") != "Always";
+    let phase = live
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending");
+    let one_shot = live
+        .pointer("/spec/restartPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("Always")
+        != "Always";
     match phase {
         "Succeeded" => Readiness::Ready,
         "Failed" => {
-            let reason = live.pointer("/status/reason").and_then(Value::as_str).unwrap_or("");
+            let reason = live
+                .pointer("/status/reason")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             let exit = live
                 .pointer("/status/containerStatuses/0/state/terminated/exitCode")
                 .and_then(Value::as_i64)
                 .map(|c| format!(" (exit code {c})"))
                 .unwrap_or_default();
-            Readiness::Failed(format!("pod failed{}{exit}", if reason.is_empty() { String::new() } else { format!(": {reason}") }))
+            Readiness::Failed(format!(
+                "pod failed{}{exit}",
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {reason}")
+                }
+            ))
         }
         "Running" if !one_shot => {
-            let ready = live.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten().any(|c| {
-                c.get("type").and_then(Value::as_str) == Some("Ready") && c.get("status").and_then(Value::as_str) == Some("True")
-            });
-            if ready { Readiness::Ready } else { Readiness::Pending("running, not ready".into()) }
+            let ready = live
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|c| {
+                    c.get("type").and_then(Value::as_str) == Some("Ready")
+                        && c.get("status").and_then(Value::as_str) == Some("True")
+                });
+            if ready {
+                Readiness::Ready
+            } else {
+                Readiness::Pending("running, not ready".into())
+            }
         }
         other => {
-            let restarts = live.pointer("/status/containerStatuses/0/restartCount").and_then(Value::as_i64).unwrap_or(0);
-            let note = if restarts > 0 { format!(", {restarts} restarts") } else { String::new() };
+            let restarts = live
+                .pointer("/status/containerStatuses/0/restartCount")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let note = if restarts > 0 {
+                format!(", {restarts} restarts")
+            } else {
+                String::new()
+            };
             Readiness::Pending(format!("phase {other}{note}"))
         }
     }
@@ -98,19 +138,34 @@ mod tests {
     fn replication_controller_is_ready_when_all_replicas_are_for_the_current_generation() {
         let mut rc = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3},
             "status": {"observedGeneration": 1, "readyReplicas": 3}});
-        assert!(matches!(readiness("ReplicationController", &rc), Readiness::Pending(_)), "old generation");
+        assert!(
+            matches!(
+                readiness("ReplicationController", &rc),
+                Readiness::Pending(_)
+            ),
+            "old generation"
+        );
         rc["status"]["observedGeneration"] = json!(2);
         assert_eq!(readiness("ReplicationController", &rc), Readiness::Ready);
         rc["status"]["readyReplicas"] = json!(1);
-        assert_eq!(readiness("ReplicationController", &rc), Readiness::Pending("1/3 replicas ready".into()));
+        assert_eq!(
+            readiness("ReplicationController", &rc),
+            Readiness::Pending("1/3 replicas ready".into())
+        );
     }
 
     #[test]
     fn one_shot_pod_is_ready_only_when_succeeded() {
         let pod = |phase: &str| json!({"spec": {"restartPolicy": "OnFailure"}, "status": {"phase": phase}});
         assert_eq!(readiness("Pod", &pod("Succeeded")), Readiness::Ready);
-        assert!(matches!(readiness("Pod", &pod("Running")), Readiness::Pending(_)));
-        assert!(matches!(readiness("Pod", &pod("Failed")), Readiness::Failed(_)));
+        assert!(matches!(
+            readiness("Pod", &pod("Running")),
+            Readiness::Pending(_)
+        ));
+        assert!(matches!(
+            readiness("Pod", &pod("Failed")),
+            Readiness::Failed(_)
+        ));
         assert_eq!(readiness("Service", &json!({})), Readiness::Ready);
     }
 }

@@ -12,7 +12,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 8, base: Duration::from_millis(100), max_delay: Duration::from_secs(10) }
+        RetryPolicy {
+            max_attempts: 8,
+            base: Duration::from_millis(100),
+            max_delay: Duration::from_secs(10),
+        }
     }
 }
 
@@ -24,7 +28,10 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(policy: &RetryPolicy) -> Backoff {
-        Backoff { policy: policy.clone(), attempts: 1 }
+        Backoff {
+            policy: policy.clone(),
+            attempts: 1,
+        }
     }
 
     pub fn attempts(&self) -> u32 {
@@ -37,7 +44,10 @@ impl Backoff {
         if self.attempts >= self.policy.max_attempts {
             return None;
         }
-        let exp = self.policy.base.saturating_mul(1 << (self.attempts - 1).min(16));
+        let exp = self
+            .policy
+            .base
+            .saturating_mul(1 << (self.attempts - 1).min(16));
         let ceiling = exp.min(self.policy.max_delay);
         self.attempts += 1;
         if let Some(after) = retry_after {
@@ -55,7 +65,11 @@ mod tests {
 
     #[test]
     fn delays_grow_stay_bounded_and_stop() {
-        let policy = RetryPolicy { max_attempts: 5, base: Duration::from_millis(100), max_delay: Duration::from_millis(300) };
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_millis(100),
+            max_delay: Duration::from_millis(300),
+        };
         let mut b = Backoff::new(&policy);
         let delays: Vec<_> = std::iter::from_fn(|| b.next_delay(None)).collect();
         assert_eq!(delays.len(), 4, "four retries after the first attempt");
@@ -66,6 +80,9 @@ mod tests {
     #[test]
     fn retry_after_is_honoured() {
         let mut b = Backoff::new(&RetryPolicy::default());
-        assert_eq!(b.next_delay(Some(Duration::from_secs(2))), Some(Duration::from_secs(2)));
+        assert_eq!(
+            b.next_delay(Some(Duration::from_secs(2))),
+            Some(Duration::from_secs(2))
+        );
     }
 }

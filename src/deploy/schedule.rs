@@ -3,13 +3,13 @@
 //! waits for readiness where it matters. Not wave by wave: one slow object holds back only
 //! what depends on it.
 
-use super::apply::{apply_object, ApplyError, Outcome, Target};
+use super::apply::{ApplyError, Outcome, Target, apply_object};
 use super::discovery::Resource;
 use super::manifest::ObjectId;
 use super::ops;
 use super::plan::Plan;
 use super::progress::Progress;
-use super::ready::{readiness, Readiness};
+use super::ready::{Readiness, readiness};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -22,7 +22,9 @@ pub fn default_timeout(kind: &str) -> Duration {
     match kind {
         // A real schema migration can take well over five minutes.
         "Pod" | "Job" => Duration::from_secs(30 * 60),
-        "ReplicationController" | "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => Duration::from_secs(10 * 60),
+        "ReplicationController" | "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => {
+            Duration::from_secs(10 * 60)
+        }
         _ => Duration::from_secs(2 * 60),
     }
 }
@@ -107,7 +109,13 @@ pub async fn run(
 
     loop {
         if !stopping {
-            let mut started = start_ready(plan, &results, &unaccepted, options.parallel - applying.min(options.parallel), false);
+            let mut started = start_ready(
+                plan,
+                &results,
+                &unaccepted,
+                options.parallel - applying.min(options.parallel),
+                false,
+            );
             if started.is_empty() && applying == 0 && tasks.is_empty() {
                 // Only the kind order could hold these back, and it must never deadlock
                 // against the graph: release it.
@@ -120,7 +128,9 @@ pub async fn run(
                 progress.object("Applying", &results[i].object, "");
                 let res = &resources[i];
                 let live_obj = live.get(&node.manifest.id);
-                tasks.push(Box::pin(async move { Done::Applied(i, apply_object(target, &node.manifest, res, live_obj).await) }));
+                tasks.push(Box::pin(async move {
+                    Done::Applied(i, apply_object(target, &node.manifest, res, live_obj).await)
+                }));
             }
         }
         if tasks.is_empty() || (stopping && applying == 0) {
@@ -143,18 +153,27 @@ pub async fn run(
                     Ok(outcome) => {
                         results[i].outcome = Some(outcome);
                         let node = &plan.nodes[i];
-                        let must_wait = !target.dry_run && (options.wait_all || !node.dependents.is_empty());
+                        let must_wait =
+                            !target.dry_run && (options.wait_all || !node.dependents.is_empty());
                         if must_wait {
                             results[i].state = State::Waiting;
                             progress.object("Applied", &results[i].object, outcome.as_str());
-                            let timeout = options.timeout.unwrap_or_else(|| default_timeout(&node.manifest.id.kind));
+                            let timeout = options
+                                .timeout
+                                .unwrap_or_else(|| default_timeout(&node.manifest.id.kind));
                             let res = &resources[i];
                             tasks.push(Box::pin(async move {
-                                let (r, logs) = wait_ready(target, &node.manifest.id, res, timeout, progress).await;
+                                let (r, logs) =
+                                    wait_ready(target, &node.manifest.id, res, timeout, progress)
+                                        .await;
                                 Done::Waited(i, r, logs)
                             }));
                         } else {
-                            results[i].state = if target.dry_run { State::Ready } else { State::Applied };
+                            results[i].state = if target.dry_run {
+                                State::Ready
+                            } else {
+                                State::Applied
+                            };
                             progress.object("Applied", &results[i].object, outcome.as_str());
                             progress.tick();
                         }
@@ -171,7 +190,9 @@ pub async fn run(
                     progress.object("Ready", &results[i].object, "");
                     progress.tick();
                 }
-                Readiness::Failed(why) | Readiness::Pending(why) => fail(plan, &mut results, &mut unaccepted, i, why, logs, progress),
+                Readiness::Failed(why) | Readiness::Pending(why) => {
+                    fail(plan, &mut results, &mut unaccepted, i, why, logs, progress)
+                }
             },
         }
     }
@@ -188,7 +209,13 @@ pub async fn run(
 
 /// Pending nodes whose dependencies are ready and (unless `ignore_kind_order`) whose
 /// lower kinds are all accepted, at most `room` of them, in plan order.
-fn start_ready(plan: &Plan, results: &[NodeResult], unaccepted: &[usize], room: usize, ignore_kind_order: bool) -> Vec<usize> {
+fn start_ready(
+    plan: &Plan,
+    results: &[NodeResult],
+    unaccepted: &[usize],
+    room: usize,
+    ignore_kind_order: bool,
+) -> Vec<usize> {
     let mut out = Vec::new();
     for (i, node) in plan.nodes.iter().enumerate() {
         if out.len() >= room {
@@ -197,7 +224,10 @@ fn start_ready(plan: &Plan, results: &[NodeResult], unaccepted: &[usize], room: 
         if results[i].state != State::Pending {
             continue;
         }
-        let deps_ready = node.deps.iter().all(|e| results[e.on].state == State::Ready);
+        let deps_ready = node
+            .deps
+            .iter()
+            .all(|e| results[e.on].state == State::Ready);
         if !deps_ready {
             continue;
         }
@@ -237,7 +267,11 @@ fn fail(
     progress.object("Failed", &results[i].object, &why);
     if let Some(logs) = &logs {
         for line in logs.lines() {
-            progress.line(&progress.masker().mask(&format!("{:>12} | {line}", plan.nodes[i].manifest.id.name)));
+            progress.line(
+                &progress
+                    .masker()
+                    .mask(&format!("{:>12} | {line}", plan.nodes[i].manifest.id.name)),
+            );
         }
     }
     results[i].logs = logs;
@@ -275,7 +309,13 @@ async fn wait_ready(
         match state {
             Readiness::Ready => return (Readiness::Ready, None),
             Readiness::Failed(why) => {
-                let logs = if id.kind == "Pod" { ops::logs(target.kube, res, target.namespace, &id.name).await.ok() } else { None };
+                let logs = if id.kind == "Pod" {
+                    ops::logs(target.kube, res, target.namespace, &id.name)
+                        .await
+                        .ok()
+                } else {
+                    None
+                };
                 return (Readiness::Failed(why), logs);
             }
             Readiness::Pending(why) => {
@@ -286,7 +326,13 @@ async fn wait_ready(
             }
         }
         if start.elapsed() >= timeout {
-            return (Readiness::Pending(format!("timed out after {}s, still waiting: {last}", timeout.as_secs_f32())), None);
+            return (
+                Readiness::Pending(format!(
+                    "timed out after {}s, still waiting: {last}",
+                    timeout.as_secs_f32()
+                )),
+                None,
+            );
         }
         let left = timeout.saturating_sub(start.elapsed());
         tokio::time::sleep(delay.min(left)).await;

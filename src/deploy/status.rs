@@ -42,7 +42,11 @@ impl ApiStatus {
             _ => {
                 let text = String::from_utf8_lossy(body);
                 let message = text.trim().chars().take(300).collect::<String>();
-                ApiStatus { code, message, ..ApiStatus::default() }
+                ApiStatus {
+                    code,
+                    message,
+                    ..ApiStatus::default()
+                }
             }
         }
     }
@@ -56,7 +60,9 @@ impl ApiStatus {
         self.code == 422
             && (self.message.contains("immutable")
                 || self.message.contains("may not change fields")
-                || self.causes().iter().any(|c| c.message.contains("immutable") || c.message.contains("may not change")))
+                || self.causes().iter().any(|c| {
+                    c.message.contains("immutable") || c.message.contains("may not change")
+                }))
     }
 }
 

@@ -3,13 +3,13 @@
 
 use super::conn::Peer;
 use super::discovery::{self, ResourceType};
-use super::objects::{self, bad_request, not_found, status, ApiError, Key, Stored};
+use super::objects::{self, ApiError, Key, Stored, bad_request, not_found, status};
 use super::{Fault, LogEntry, Shared};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,7 +27,11 @@ pub async fn handle(
     let path = uri.path().to_string();
     let query: HashMap<String, String> = uri
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(control) = path.strip_prefix("/fake/") {
         return super::control(&shared, &method, control, &body);
@@ -42,11 +46,21 @@ pub async fn handle(
     let mut reply: Option<Response> = None;
     if roll < faults.error_rate {
         fault = Some(Fault::Error500);
-        let e = status(500, "InternalError", "Internal error occurred: injected fault".into(), json!({"causes": [{"message": "injected fault"}]}));
+        let e = status(
+            500,
+            "InternalError",
+            "Internal error occurred: injected fault".into(),
+            json!({"causes": [{"message": "injected fault"}]}),
+        );
         reply = Some(api_response(Err(e), false));
     } else if roll < faults.error_rate + faults.throttle_rate {
         fault = Some(Fault::Throttle429);
-        let e = status(429, "TooManyRequests", "Too many requests, please try again later.".into(), json!({"retryAfterSeconds": 1}));
+        let e = status(
+            429,
+            "TooManyRequests",
+            "Too many requests, please try again later.".into(),
+            json!({"retryAfterSeconds": 1}),
+        );
         let mut r = api_response(Err(e), false);
         r.headers_mut().insert("retry-after", "1".parse().unwrap());
         reply = Some(r);
@@ -56,7 +70,11 @@ pub async fn handle(
     }
     let mut code = reply.as_ref().map_or(0, |r| r.status().as_u16());
     if fault.is_none() {
-        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let result = route(&shared, &method, &path, &query, &content_type, &body);
         let is_log = path.ends_with("/log") && result.is_ok();
         code = match &result {
@@ -96,7 +114,12 @@ fn api_response(result: Reply, text: bool) -> Response {
         let t = body.as_str().unwrap_or("").to_string();
         return (status, [("content-type", "text/plain")], t).into_response();
     }
-    (status, [("content-type", "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// Parsed resource path.
@@ -107,16 +130,29 @@ struct Target<'a> {
     sub: Option<&'a str>,
 }
 
-fn route(shared: &Shared, method: &Method, path: &str, q: &HashMap<String, String>, ct: &str, body: &[u8]) -> Reply {
+fn route(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    q: &HashMap<String, String>,
+    ct: &str,
+    body: &[u8],
+) -> Reply {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let ok = |v: Value| Ok((200, v));
     match parts.as_slice() {
         ["version"] => return ok(discovery::version()),
         ["api"] => return ok(discovery::api_versions()),
         ["apis"] => return ok(discovery::group_list()),
-        ["api", v] => return discovery::resource_list("", v).map_or_else(|| Err(page_not_found(path)), ok),
-        ["apis", g] => return discovery::api_group(g).map_or_else(|| Err(page_not_found(path)), ok),
-        ["apis", g, v] => return discovery::resource_list(g, v).map_or_else(|| Err(page_not_found(path)), ok),
+        ["api", v] => {
+            return discovery::resource_list("", v).map_or_else(|| Err(page_not_found(path)), ok);
+        }
+        ["apis", g] => {
+            return discovery::api_group(g).map_or_else(|| Err(page_not_found(path)), ok);
+        }
+        ["apis", g, v] => {
+            return discovery::resource_list(g, v).map_or_else(|| Err(page_not_found(path)), ok);
+        }
         _ => {}
     }
     let (group, version, rest) = match parts.as_slice() {
@@ -127,14 +163,24 @@ fn route(shared: &Shared, method: &Method, path: &str, q: &HashMap<String, Strin
     let target = match rest {
         ["namespaces", ns, plural, tail @ ..] if tail.len() <= 2 => {
             let t = discovery::find(group, version, plural).ok_or_else(|| page_not_found(path))?;
-            Target { t, ns: ns.to_string(), name: tail.first().copied(), sub: tail.get(1).copied() }
+            Target {
+                t,
+                ns: ns.to_string(),
+                name: tail.first().copied(),
+                sub: tail.get(1).copied(),
+            }
         }
         [plural, tail @ ..] if tail.len() <= 2 => {
             let t = discovery::find(group, version, plural).ok_or_else(|| page_not_found(path))?;
             if t.namespaced && !tail.is_empty() {
                 return Err(page_not_found(path));
             }
-            Target { t, ns: String::new(), name: tail.first().copied(), sub: tail.get(1).copied() }
+            Target {
+                t,
+                ns: String::new(),
+                name: tail.first().copied(),
+                sub: tail.get(1).copied(),
+            }
         }
         _ => return Err(page_not_found(path)),
     };
@@ -147,27 +193,63 @@ fn route(shared: &Shared, method: &Method, path: &str, q: &HashMap<String, Strin
         ("GET", Some(name), Some("log")) if target.t.kind == "Pod" => {
             get(&store, &target, name)?;
             let key = key(&target, name);
-            Ok((200, Value::String(store.logs.get(&key).cloned().unwrap_or_default())))
+            Ok((
+                200,
+                Value::String(store.logs.get(&key).cloned().unwrap_or_default()),
+            ))
         }
         ("POST", None, None) => {
-            let obj: Value = serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))?;
-            let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+            let obj: Value = serde_json::from_slice(body)
+                .map_err(|e| bad_request(format!("invalid JSON body: {e}")))?;
+            let name = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             check_namespace(&store, &target)?;
             if store.objects.contains_key(&key(&target, &name)) {
-                return Err(status(409, "AlreadyExists", format!("{} \"{name}\" already exists", target.t.plural), json!({"name": name, "kind": target.t.plural})));
+                return Err(status(
+                    409,
+                    "AlreadyExists",
+                    format!("{} \"{name}\" already exists", target.t.plural),
+                    json!({"name": name, "kind": target.t.plural}),
+                ));
             }
             objects::validate(target.t.kind, &obj)?;
-            let created = create(&mut store, &target, &name, obj, q.get("fieldManager").map(String::as_str).unwrap_or("unknown"), None, dry_run, now);
+            let created = create(
+                &mut store,
+                &target,
+                &name,
+                obj,
+                q.get("fieldManager")
+                    .map(String::as_str)
+                    .unwrap_or("unknown"),
+                None,
+                dry_run,
+                now,
+            );
             Ok((201, created))
         }
         ("PATCH", Some(name), None) => apply(&mut store, &target, name, q, ct, body, dry_run, now),
-        ("DELETE", Some(name), None) => delete(shared, &mut store, &target, name, q, body, dry_run, now),
-        _ => Err(status(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource"), Value::Null)),
+        ("DELETE", Some(name), None) => {
+            delete(shared, &mut store, &target, name, q, body, dry_run, now)
+        }
+        _ => Err(status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource".to_string(),
+            Value::Null,
+        )),
     }
 }
 
 fn page_not_found(path: &str) -> ApiError {
-    status(404, "NotFound", "the server could not find the requested resource".into(), json!({"causes": [{"reason": "UnexpectedServerResponse", "message": format!("404 page not found: {path}")}]}))
+    status(
+        404,
+        "NotFound",
+        "the server could not find the requested resource".into(),
+        json!({"causes": [{"reason": "UnexpectedServerResponse", "message": format!("404 page not found: {path}")}]}),
+    )
 }
 
 fn key(t: &Target, name: &str) -> Key {
@@ -175,12 +257,20 @@ fn key(t: &Target, name: &str) -> Key {
 }
 
 fn get<'s>(store: &'s objects::Store, t: &Target, name: &str) -> Result<&'s Stored, ApiError> {
-    store.objects.get(&key(t, name)).ok_or_else(|| not_found(t.t, name))
+    store
+        .objects
+        .get(&key(t, name))
+        .ok_or_else(|| not_found(t.t, name))
 }
 
 fn check_namespace(store: &objects::Store, t: &Target) -> Result<(), ApiError> {
     if t.t.namespaced && !store.namespace_exists(&t.ns) {
-        return Err(status(404, "NotFound", format!("namespaces \"{}\" not found", t.ns), json!({"name": t.ns, "kind": "namespaces"})));
+        return Err(status(
+            404,
+            "NotFound",
+            format!("namespaces \"{}\" not found", t.ns),
+            json!({"name": t.ns, "kind": "namespaces"}),
+        ));
     }
     Ok(())
 }
@@ -188,17 +278,21 @@ fn check_namespace(store: &objects::Store, t: &Target) -> Result<(), ApiError> {
 /// Equality-based label selectors: `k=v`, `k==v`, `k!=v`, `k`, `!k`.
 pub fn matches_selector(labels: Option<&Value>, selector: &str) -> bool {
     let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-    selector.split(',').map(str::trim).filter(|s| !s.is_empty()).all(|term| {
-        if let Some((k, v)) = term.split_once("!=") {
-            get(k.trim()) != Some(v.trim())
-        } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
-            get(k.trim()) == Some(v.trim())
-        } else if let Some(k) = term.strip_prefix('!') {
-            get(k).is_none()
-        } else {
-            get(term).is_some()
-        }
-    })
+    selector
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .all(|term| {
+            if let Some((k, v)) = term.split_once("!=") {
+                get(k.trim()) != Some(v.trim())
+            } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+                get(k.trim()) == Some(v.trim())
+            } else if let Some(k) = term.strip_prefix('!') {
+                get(k).is_none()
+            } else {
+                get(term).is_some()
+            }
+        })
 }
 
 fn list(store: &objects::Store, t: &Target, q: &HashMap<String, String>) -> Reply {
@@ -218,14 +312,33 @@ fn list(store: &objects::Store, t: &Target, q: &HashMap<String, String>) -> Repl
             o
         })
         .collect();
-    Ok((200, json!({"kind": format!("{}List", t.t.kind), "apiVersion": t.t.api_version(),
-        "metadata": {"resourceVersion": store.resource_version.to_string()}, "items": items})))
+    Ok((
+        200,
+        json!({"kind": format!("{}List", t.t.kind), "apiVersion": t.t.api_version(),
+        "metadata": {"resourceVersion": store.resource_version.to_string()}, "items": items}),
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
-fn create(store: &mut objects::Store, t: &Target, name: &str, mut obj: Value, manager: &str, applied: Option<&Value>, dry_run: bool, now: Instant) -> Value {
+fn create(
+    store: &mut objects::Store,
+    t: &Target,
+    name: &str,
+    mut obj: Value,
+    manager: &str,
+    applied: Option<&Value>,
+    dry_run: bool,
+    now: Instant,
+) -> Value {
     let m = obj["metadata"].as_object_mut().expect("validated");
-    m.insert("uid".into(), json!(if dry_run { String::new() } else { store.next_uid() }));
+    m.insert(
+        "uid".into(),
+        json!(if dry_run {
+            String::new()
+        } else {
+            store.next_uid()
+        }),
+    );
     m.insert("creationTimestamp".into(), json!(objects::now_rfc3339()));
     m.insert("generation".into(), json!(1));
     if t.t.namespaced {
@@ -247,7 +360,15 @@ fn create(store: &mut objects::Store, t: &Target, name: &str, mut obj: Value, ma
     if let Some(a) = applied {
         applied_by.insert(manager.to_string(), a.clone());
     }
-    store.objects.insert(k, Stored { object: obj.clone(), applied: applied_by, changed_at: now, delete_at: None });
+    store.objects.insert(
+        k,
+        Stored {
+            object: obj.clone(),
+            applied: applied_by,
+            changed_at: now,
+            delete_at: None,
+        },
+    );
     obj
 }
 
@@ -280,35 +401,76 @@ fn defaults(kind: &str, obj: &mut Value, store: &objects::Store) {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn apply(store: &mut objects::Store, t: &Target, name: &str, q: &HashMap<String, String>, ct: &str, body: &[u8], dry_run: bool, now: Instant) -> Reply {
+fn apply(
+    store: &mut objects::Store,
+    t: &Target,
+    name: &str,
+    q: &HashMap<String, String>,
+    ct: &str,
+    body: &[u8],
+    dry_run: bool,
+    now: Instant,
+) -> Reply {
     if !ct.starts_with("application/apply-patch+yaml") {
-        let msg = format!("the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml (got `{ct}`)");
+        let msg = format!(
+            "the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml (got `{ct}`)"
+        );
         return Err(status(415, "UnsupportedMediaType", msg, Value::Null));
     }
     let manager = q.get("fieldManager").cloned().unwrap_or_default();
     if manager.is_empty() {
-        return Err(invalid_patch("fieldManager: Required value: is required for apply patch"));
+        return Err(invalid_patch(
+            "fieldManager: Required value: is required for apply patch",
+        ));
     }
     let force = q.get("force").is_some_and(|v| v == "true");
-    let config: Value = serde_yaml::from_slice(body).map_err(|e| bad_request(format!("error decoding YAML: {e}")))?;
-    let (kind, api_version) = (config.get("kind").and_then(Value::as_str), config.get("apiVersion").and_then(Value::as_str));
+    let config: Value = serde_yaml::from_slice(body)
+        .map_err(|e| bad_request(format!("error decoding YAML: {e}")))?;
+    let (kind, api_version) = (
+        config.get("kind").and_then(Value::as_str),
+        config.get("apiVersion").and_then(Value::as_str),
+    );
     if kind != Some(t.t.kind) || api_version != Some(t.t.api_version().as_str()) {
-        return Err(bad_request(format!("the apiVersion and kind of the object ({api_version:?}, {kind:?}) do not match the request ({}, {})", t.t.api_version(), t.t.kind)));
+        return Err(bad_request(format!(
+            "the apiVersion and kind of the object ({api_version:?}, {kind:?}) do not match the request ({}, {})",
+            t.t.api_version(),
+            t.t.kind
+        )));
     }
     let body_name = config.pointer("/metadata/name").and_then(Value::as_str);
     if body_name != Some(name) {
-        return Err(bad_request(format!("the name of the object ({}) does not match the name on the URL ({name})", body_name.unwrap_or(""))));
+        return Err(bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            body_name.unwrap_or("")
+        )));
     }
-    if let Some(ns) = config.pointer("/metadata/namespace").and_then(Value::as_str)
+    if let Some(ns) = config
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
         && ns != t.ns
     {
-        return Err(bad_request("the namespace of the provided object does not match the namespace sent on the request".into()));
+        return Err(bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request"
+                .into(),
+        ));
     }
     check_namespace(store, t)?;
     let k = key(t, name);
     let Some(existing) = store.objects.get(&k) else {
         objects::validate(t.t.kind, &config)?;
-        return Ok((201, create(store, t, name, config.clone(), &manager, Some(&config), dry_run, now)));
+        return Ok((
+            201,
+            create(
+                store,
+                t,
+                name,
+                config.clone(),
+                &manager,
+                Some(&config),
+                dry_run,
+                now,
+            ),
+        ));
     };
     if !force {
         let mut mine = Default::default();
@@ -324,21 +486,40 @@ fn apply(store: &mut objects::Store, t: &Target, name: &str, q: &HashMap<String,
             }
         }
         if !conflicts.is_empty() {
-            return Err(status(409, "Conflict", format!("Apply failed with {} conflicts", conflicts.len()), json!({"causes": conflicts})));
+            return Err(status(
+                409,
+                "Conflict",
+                format!("Apply failed with {} conflicts", conflicts.len()),
+                json!({"causes": conflicts}),
+            ));
         }
     }
-    let mut merged = objects::merge_apply(Some(&existing.object), existing.applied.get(&manager), &config);
+    let mut merged = objects::merge_apply(
+        Some(&existing.object),
+        existing.applied.get(&manager),
+        &config,
+    );
     objects::fold_string_data(t.t.kind, &mut merged);
     objects::validate(t.t.kind, &merged)?;
     objects::check_immutable(t.t.kind, &existing.object, &merged)?;
-    if objects::content(&merged) == objects::content(&existing.object) && existing.applied.get(&manager) == Some(&config) {
+    if objects::content(&merged) == objects::content(&existing.object)
+        && existing.applied.get(&manager) == Some(&config)
+    {
         // Nothing changes: no new resourceVersion, no new generation.
         return Ok((200, existing.object.clone()));
     }
     let spec_changed = merged.get("spec") != existing.object.get("spec");
     let mut obj = merged;
-    let generation = existing.object.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
-    obj["metadata"]["generation"] = json!(if spec_changed { generation + 1 } else { generation });
+    let generation = existing
+        .object
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    obj["metadata"]["generation"] = json!(if spec_changed {
+        generation + 1
+    } else {
+        generation
+    });
     let mut fields: Vec<Value> = existing
         .object
         .pointer("/metadata/managedFields")
@@ -365,19 +546,39 @@ fn apply(store: &mut objects::Store, t: &Target, name: &str, q: &HashMap<String,
 }
 
 fn invalid_patch(message: &str) -> ApiError {
-    status(422, "Invalid", format!("PatchOptions.meta.k8s.io \"\" is invalid: {message}"),
-        json!({"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [{"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}]}))
+    status(
+        422,
+        "Invalid",
+        format!("PatchOptions.meta.k8s.io \"\" is invalid: {message}"),
+        json!({"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [{"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}]}),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
-fn delete(shared: &Shared, store: &mut objects::Store, t: &Target, name: &str, q: &HashMap<String, String>, body: &[u8], dry_run: bool, now: Instant) -> Reply {
+fn delete(
+    shared: &Shared,
+    store: &mut objects::Store,
+    t: &Target,
+    name: &str,
+    q: &HashMap<String, String>,
+    body: &[u8],
+    dry_run: bool,
+    now: Instant,
+) -> Reply {
     let k = key(t, name);
     let grace = shared.faults.lock().unwrap().deletion_delay;
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let foreground = body.get("propagationPolicy").and_then(Value::as_str) == Some("Foreground")
-        || q.get("propagationPolicy").is_some_and(|p| p == "Foreground");
-    let dry_run = dry_run || body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
-    let Some(existing) = store.objects.get(&k) else { return Err(not_found(t.t, name)) };
+        || q.get("propagationPolicy")
+            .is_some_and(|p| p == "Foreground");
+    let dry_run = dry_run
+        || body
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"));
+    let Some(existing) = store.objects.get(&k) else {
+        return Err(not_found(t.t, name));
+    };
     if dry_run {
         return Ok((200, existing.object.clone()));
     }

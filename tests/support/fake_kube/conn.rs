@@ -4,8 +4,8 @@
 use axum::serve::{IncomingStream, Listener};
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -38,7 +38,13 @@ impl Listener for KillableListener {
         loop {
             if let Ok((inner, addr)) = self.0.accept().await {
                 let _ = inner.set_nodelay(true);
-                return (KillableStream { inner, killed: Arc::new(AtomicBool::new(false)) }, addr);
+                return (
+                    KillableStream {
+                        inner,
+                        killed: Arc::new(AtomicBool::new(false)),
+                    },
+                    addr,
+                );
             }
         }
     }
@@ -50,16 +56,25 @@ impl Listener for KillableListener {
 
 impl axum::extract::connect_info::Connected<IncomingStream<'_, KillableListener>> for Peer {
     fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
-        Peer { killed: stream.io().killed.clone() }
+        Peer {
+            killed: stream.io().killed.clone(),
+        }
     }
 }
 
 fn reset() -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionReset, "connection dropped by fault injection")
+    io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        "connection dropped by fault injection",
+    )
 }
 
 impl AsyncRead for KillableStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.killed.load(Ordering::SeqCst) {
             return Poll::Ready(Err(reset()));
         }
@@ -68,7 +83,11 @@ impl AsyncRead for KillableStream {
 }
 
 impl AsyncWrite for KillableStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if self.killed.load(Ordering::SeqCst) {
             // Shut the socket so the client sees the connection closed without a response.
             let _ = Pin::new(&mut self.inner).poll_shutdown(cx);

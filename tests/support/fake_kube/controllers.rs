@@ -4,7 +4,7 @@
 //! objects go once their grace period ends.
 
 use super::Shared;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 pub async fn run(shared: std::sync::Arc<Shared>) {
@@ -17,7 +17,12 @@ pub async fn run(shared: std::sync::Arc<Shared>) {
 fn tick(shared: &Shared, now: Instant) {
     let faults = shared.faults.lock().unwrap().clone();
     let mut store = shared.store.lock().unwrap();
-    let gone: Vec<_> = store.objects.iter().filter(|(_, s)| s.delete_at.is_some_and(|t| t <= now)).map(|(k, _)| k.clone()).collect();
+    let gone: Vec<_> = store
+        .objects
+        .iter()
+        .filter(|(_, s)| s.delete_at.is_some_and(|t| t <= now))
+        .map(|(k, _)| k.clone())
+        .collect();
     for k in gone {
         store.objects.remove(&k);
     }
@@ -46,7 +51,10 @@ fn tick(shared: &Shared, now: Instant) {
             _ => None,
         };
         let Some(status) = new_status else { continue };
-        let phase = status.get("phase").and_then(Value::as_str).map(str::to_string);
+        let phase = status
+            .get("phase")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let rv = store.next_rv();
         let stored = store.objects.get_mut(&key).expect("listed above");
         stored.object["status"] = status;
@@ -56,7 +64,9 @@ fn tick(shared: &Shared, now: Instant) {
             match phase.as_str() {
                 "Running" => log.push_str(&format!("{name}: starting\n")),
                 "Succeeded" => log.push_str(&format!("{name}: schema up to date\n")),
-                "Failed" => log.push_str(&format!("{name}: ERROR: cannot connect to the database\n")),
+                "Failed" => {
+                    log.push_str(&format!("{name}: ERROR: cannot connect to the database\n"))
+                }
                 _ => {}
             }
         }
@@ -65,8 +75,15 @@ fn tick(shared: &Shared, now: Instant) {
 
 /// The next status of a pod, if it changes now.
 fn pod_status(pod: &Value, age: Duration, run_time: Duration, fails: bool) -> Option<Value> {
-    let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending");
-    let one_shot = pod.pointer("/spec/restartPolicy").and_then(Value::as_str).unwrap_or("Always") != "Always";
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending");
+    let one_shot = pod
+        .pointer("/spec/restartPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("Always")
+        != "Always";
     match phase {
         "Pending" if age >= run_time / 2 => {
             let mut status = json!({"phase": "Running", "containerStatuses": [{"name": "main", "ready": true, "restartCount": 0, "state": {"running": {}}}]});
@@ -76,9 +93,15 @@ fn pod_status(pod: &Value, age: Duration, run_time: Duration, fails: bool) -> Op
             Some(status)
         }
         "Running" if one_shot && age >= run_time => {
-            let (phase, code, reason) = if fails { ("Failed", 1, "Error") } else { ("Succeeded", 0, "Completed") };
-            Some(json!({"phase": phase, "containerStatuses": [{"name": "main", "ready": false, "restartCount": 0,
-                "state": {"terminated": {"exitCode": code, "reason": reason}}}]}))
+            let (phase, code, reason) = if fails {
+                ("Failed", 1, "Error")
+            } else {
+                ("Succeeded", 0, "Completed")
+            };
+            Some(
+                json!({"phase": phase, "containerStatuses": [{"name": "main", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": code, "reason": reason}}}]}),
+            )
         }
         _ => None,
     }

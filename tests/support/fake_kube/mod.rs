@@ -17,7 +17,7 @@ mod objects;
 use axum::body::Bytes;
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -148,7 +148,11 @@ impl FakeKube {
     pub fn start(faults: Faults) -> FakeKube {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let (addr, shared, server) = serve("127.0.0.1:0".parse().unwrap(), faults).await;
                 tx.send((addr, shared)).unwrap();
@@ -183,18 +187,34 @@ impl FakeKube {
     /// The stored object, as the server holds it.
     pub fn object(&self, plural: &str, namespace: &str, name: &str) -> Option<Value> {
         let store = self.shared.store.lock().unwrap();
-        store.objects.get(&(plural.to_string(), namespace.to_string(), name.to_string())).map(|s| s.object.clone())
+        store
+            .objects
+            .get(&(plural.to_string(), namespace.to_string(), name.to_string()))
+            .map(|s| s.object.clone())
     }
 
     /// Every stored object of a type in a namespace, by name.
     pub fn objects(&self, plural: &str, namespace: &str) -> Vec<Value> {
         let store = self.shared.store.lock().unwrap();
-        store.objects.iter().filter(|((p, ns, _), _)| p == plural && ns == namespace).map(|(_, s)| s.object.clone()).collect()
+        store
+            .objects
+            .iter()
+            .filter(|((p, ns, _), _)| p == plural && ns == namespace)
+            .map(|(_, s)| s.object.clone())
+            .collect()
     }
 
     /// How many times any object was created, at most (more than 1: a duplicate).
     pub fn max_creations(&self) -> u32 {
-        self.shared.store.lock().unwrap().creations.values().copied().max().unwrap_or(0)
+        self.shared
+            .store
+            .lock()
+            .unwrap()
+            .creations
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0)
     }
 
     /// Stores an object directly, as if another client had made it.
@@ -205,8 +225,15 @@ impl FakeKube {
         object["metadata"]["resourceVersion"] = json!(store.next_rv());
         object["metadata"]["uid"] = json!(store.next_uid());
         object["metadata"]["creationTimestamp"] = json!(objects::now_rfc3339());
-        let stored = objects::Stored { object, applied: Default::default(), changed_at: Instant::now(), delete_at: None };
-        store.objects.insert((plural.to_string(), namespace.to_string(), name), stored);
+        let stored = objects::Stored {
+            object,
+            applied: Default::default(),
+            changed_at: Instant::now(),
+            delete_at: None,
+        };
+        store
+            .objects
+            .insert((plural.to_string(), namespace.to_string(), name), stored);
     }
 }
 
@@ -217,7 +244,14 @@ pub fn kubeconfig(server: &str) -> String {
 }
 
 /// Binds and returns the server's future (run it to serve).
-pub async fn serve(addr: SocketAddr, faults: Faults) -> (SocketAddr, Arc<Shared>, impl std::future::Future<Output = ()>) {
+pub async fn serve(
+    addr: SocketAddr,
+    faults: Faults,
+) -> (
+    SocketAddr,
+    Arc<Shared>,
+    impl std::future::Future<Output = ()>,
+) {
     let seed = faults.seed;
     let shared = Arc::new(Shared {
         store: Mutex::new(objects::Store::default()),
@@ -233,16 +267,27 @@ pub async fn serve(addr: SocketAddr, faults: Faults) -> (SocketAddr, Arc<Shared>
         let uid = store.next_uid();
         let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "resourceVersion": rv, "uid": uid,
             "creationTimestamp": objects::now_rfc3339()}, "status": {"phase": "Active"}});
-        store.objects.insert(("namespaces".into(), String::new(), ns.into()), objects::Stored {
-            object, applied: Default::default(), changed_at: Instant::now(), delete_at: None });
+        store.objects.insert(
+            ("namespaces".into(), String::new(), ns.into()),
+            objects::Stored {
+                object,
+                applied: Default::default(),
+                changed_at: Instant::now(),
+                delete_at: None,
+            },
+        );
     }
     let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
     let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().fallback(api::handle).with_state(shared.clone());
+    let app = axum::Router::new()
+        .fallback(api::handle)
+        .with_state(shared.clone());
     let controllers = tokio::spawn(controllers::run(shared.clone()));
     let server = async move {
         let service = app.into_make_service_with_connect_info::<conn::Peer>();
-        axum::serve(conn::KillableListener(listener), service).await.unwrap();
+        axum::serve(conn::KillableListener(listener), service)
+            .await
+            .unwrap();
         controllers.abort();
     };
     (addr, shared, server)
@@ -250,10 +295,13 @@ pub async fn serve(addr: SocketAddr, faults: Faults) -> (SocketAddr, Arc<Shared>
 
 /// `/fake/...`: the control endpoints for scripts (the benchmark).
 fn control(shared: &Shared, method: &Method, what: &str, body: &Bytes) -> Response {
-    let json_reply = |v: Value| ([("content-type", "application/json")], v.to_string()).into_response();
+    let json_reply =
+        |v: Value| ([("content-type", "application/json")], v.to_string()).into_response();
     match (method.as_str(), what) {
         ("GET", "log") => json_reply(serde_json::to_value(&*shared.log.lock().unwrap()).unwrap()),
-        ("GET", "faults") => json_reply(serde_json::to_value(&*shared.faults.lock().unwrap()).unwrap()),
+        ("GET", "faults") => {
+            json_reply(serde_json::to_value(&*shared.faults.lock().unwrap()).unwrap())
+        }
         ("PUT", "faults") => match serde_json::from_slice::<Faults>(body) {
             Ok(f) => {
                 *shared.faults.lock().unwrap() = f;
@@ -278,6 +326,10 @@ fn control(shared: &Shared, method: &Method, what: &str, body: &Bytes) -> Respon
             let all: Vec<&Value> = store.objects.values().map(|s| &s.object).collect();
             json_reply(serde_json::to_value(all).unwrap())
         }
-        _ => (axum::http::StatusCode::NOT_FOUND, "unknown control endpoint").into_response(),
+        _ => (
+            axum::http::StatusCode::NOT_FOUND,
+            "unknown control endpoint",
+        )
+            .into_response(),
     }
 }

@@ -3,7 +3,7 @@
 //! error bodies.
 
 use super::discovery::ResourceType;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -45,8 +45,17 @@ pub fn status(code: u16, reason: &str, message: String, details: Value) -> ApiEr
 }
 
 pub fn not_found(t: &ResourceType, name: &str) -> ApiError {
-    let what = if t.group.is_empty() { t.plural.to_string() } else { format!("{}.{}", t.plural, t.group) };
-    status(404, "NotFound", format!("{what} \"{name}\" not found"), json!({"name": name, "kind": t.plural}))
+    let what = if t.group.is_empty() {
+        t.plural.to_string()
+    } else {
+        format!("{}.{}", t.plural, t.group)
+    };
+    status(
+        404,
+        "NotFound",
+        format!("{what} \"{name}\" not found"),
+        json!({"name": name, "kind": t.plural}),
+    )
 }
 
 pub fn bad_request(message: String) -> ApiError {
@@ -55,7 +64,10 @@ pub fn bad_request(message: String) -> ApiError {
 
 /// 422 Invalid with one cause per field.
 pub fn invalid(kind: &str, name: &str, causes: Vec<(String, &str, String)>) -> ApiError {
-    let summary: Vec<String> = causes.iter().map(|(field, _, message)| format!("{field}: {message}")).collect();
+    let summary: Vec<String> = causes
+        .iter()
+        .map(|(field, _, message)| format!("{field}: {message}"))
+        .collect();
     let causes: Vec<Value> =
         causes.into_iter().map(|(field, reason, message)| json!({"reason": reason, "message": message, "field": field})).collect();
     status(
@@ -67,7 +79,10 @@ pub fn invalid(kind: &str, name: &str, causes: Vec<(String, &str, String)>) -> A
 }
 
 pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     // Civil date from days (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -79,16 +94,26 @@ pub fn now_rfc3339() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Checks what the API server's validation would refuse for these kinds.
 pub fn validate(kind: &str, obj: &Value) -> Result<(), ApiError> {
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let mut causes = Vec::new();
     let dns = !name.is_empty()
         && name.len() <= 253
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if !dns {
@@ -96,19 +121,38 @@ pub fn validate(kind: &str, obj: &Value) -> Result<(), ApiError> {
     }
     let (spec_path, prefix) = match kind {
         "Pod" => ("/spec", "spec"),
-        "ReplicationController" | "Deployment" | "Job" => ("/spec/template/spec", "spec.template.spec"),
+        "ReplicationController" | "Deployment" | "Job" => {
+            ("/spec/template/spec", "spec.template.spec")
+        }
         _ => ("", ""),
     };
     if !spec_path.is_empty() {
-        let containers = obj.pointer(&format!("{spec_path}/containers")).and_then(Value::as_array);
+        let containers = obj
+            .pointer(&format!("{spec_path}/containers"))
+            .and_then(Value::as_array);
         match containers {
-            None => causes.push((format!("{prefix}.containers"), "FieldValueRequired", "Required value".into())),
-            Some(list) if list.is_empty() => causes.push((format!("{prefix}.containers"), "FieldValueRequired", "Required value".into())),
+            None => causes.push((
+                format!("{prefix}.containers"),
+                "FieldValueRequired",
+                "Required value".into(),
+            )),
+            Some(list) if list.is_empty() => causes.push((
+                format!("{prefix}.containers"),
+                "FieldValueRequired",
+                "Required value".into(),
+            )),
             Some(list) => {
                 for (i, c) in list.iter().enumerate() {
                     for field in ["name", "image"] {
-                        if c.get(field).and_then(Value::as_str).is_none_or(str::is_empty) {
-                            causes.push((format!("{prefix}.containers[{i}].{field}"), "FieldValueRequired", "Required value".into()));
+                        if c.get(field)
+                            .and_then(Value::as_str)
+                            .is_none_or(str::is_empty)
+                        {
+                            causes.push((
+                                format!("{prefix}.containers[{i}].{field}"),
+                                "FieldValueRequired",
+                                "Required value".into(),
+                            ));
                         }
                     }
                 }
@@ -117,19 +161,32 @@ pub fn validate(kind: &str, obj: &Value) -> Result<(), ApiError> {
     }
     if kind == "ReplicationController" {
         let selector = obj.pointer("/spec/selector").and_then(Value::as_object);
-        let labels = obj.pointer("/spec/template/metadata/labels").and_then(Value::as_object);
+        let labels = obj
+            .pointer("/spec/template/metadata/labels")
+            .and_then(Value::as_object);
         if let (Some(s), Some(l)) = (selector, labels)
             && !s.iter().all(|(k, v)| l.get(k) == Some(v))
         {
-            causes.push(("spec.template.metadata.labels".into(), "FieldValueInvalid", "Invalid value: `selector` does not match template `labels`".into()));
+            causes.push((
+                "spec.template.metadata.labels".into(),
+                "FieldValueInvalid",
+                "Invalid value: `selector` does not match template `labels`".into(),
+            ));
         }
     }
-    if causes.is_empty() { Ok(()) } else { Err(invalid(kind, name, causes)) }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(kind, name, causes))
+    }
 }
 
 /// Fields that cannot change after creation.
 pub fn check_immutable(kind: &str, old: &Value, new: &Value) -> Result<(), ApiError> {
-    let name = new.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = new
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     match kind {
         "Pod" => {
             // Only container images may change in a pod's spec.
@@ -151,15 +208,29 @@ pub fn check_immutable(kind: &str, old: &Value, new: &Value) -> Result<(), ApiEr
                     "Forbidden: pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations) or `spec.terminationGracePeriodSeconds`".into())]));
             }
         }
-        "Job" => {
-            if old.pointer("/spec/template") != new.pointer("/spec/template") {
-                return Err(invalid("Job", name, vec![("spec.template".into(), "FieldValueInvalid", "Invalid value: field is immutable".into())]));
-            }
+        "Job" if old.pointer("/spec/template") != new.pointer("/spec/template") => {
+            return Err(invalid(
+                "Job",
+                name,
+                vec![(
+                    "spec.template".into(),
+                    "FieldValueInvalid",
+                    "Invalid value: field is immutable".into(),
+                )],
+            ));
         }
         "Service" => {
             let ip = |v: &Value| v.pointer("/spec/clusterIP").cloned();
             if ip(new).is_some() && ip(old) != ip(new) {
-                return Err(invalid("Service", name, vec![("spec.clusterIP".into(), "FieldValueInvalid", "Invalid value: field is immutable".into())]));
+                return Err(invalid(
+                    "Service",
+                    name,
+                    vec![(
+                        "spec.clusterIP".into(),
+                        "FieldValueInvalid",
+                        "Invalid value: field is immutable".into(),
+                    )],
+                ));
             }
         }
         _ => {}
@@ -180,7 +251,9 @@ pub fn merge_apply(live: Option<&Value>, previous: Option<&Value>, config: &Valu
 }
 
 fn remove_dropped(target: &mut Value, prev: &Value, now: &Value) {
-    let (Some(t), Some(p)) = (target.as_object_mut(), prev.as_object()) else { return };
+    let (Some(t), Some(p)) = (target.as_object_mut(), prev.as_object()) else {
+        return;
+    };
     for (k, pv) in p {
         match now.get(k) {
             None => {
@@ -233,7 +306,14 @@ pub fn fields_v1(v: &Value) -> Value {
             let mut out = Map::new();
             out.insert(".".into(), json!({}));
             for (k, v) in m {
-                out.insert(format!("f:{k}"), if v.is_object() { fields_v1(v) } else { json!({}) });
+                out.insert(
+                    format!("f:{k}"),
+                    if v.is_object() {
+                        fields_v1(v)
+                    } else {
+                        json!({})
+                    },
+                );
             }
             Value::Object(out)
         }
@@ -245,7 +325,13 @@ pub fn fields_v1(v: &Value) -> Value {
 pub fn content(v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in ["managedFields", "resourceVersion", "generation", "uid", "creationTimestamp"] {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "generation",
+            "uid",
+            "creationTimestamp",
+        ] {
             m.remove(k);
         }
     }
@@ -264,7 +350,8 @@ impl Store {
     }
 
     pub fn namespace_exists(&self, ns: &str) -> bool {
-        self.objects.contains_key(&("namespaces".to_string(), String::new(), ns.to_string()))
+        self.objects
+            .contains_key(&("namespaces".to_string(), String::new(), ns.to_string()))
     }
 }
 
@@ -274,8 +361,14 @@ pub fn fold_string_data(kind: &str, obj: &mut Value) {
     if kind != "Secret" {
         return;
     }
-    let Some(string_data) = obj.as_object_mut().and_then(|m| m.remove("stringData")) else { return };
-    let data = obj.as_object_mut().unwrap().entry("data").or_insert_with(|| json!({}));
+    let Some(string_data) = obj.as_object_mut().and_then(|m| m.remove("stringData")) else {
+        return;
+    };
+    let data = obj
+        .as_object_mut()
+        .unwrap()
+        .entry("data")
+        .or_insert_with(|| json!({}));
     for (k, v) in string_data.as_object().into_iter().flatten() {
         let text = v.as_str().unwrap_or_default();
         data[k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
