@@ -11,6 +11,20 @@ pub enum Readiness {
     Failed(String),
 }
 
+/// Whether the kind has a readiness condition beyond existing.
+pub fn has_readiness(kind: &str) -> bool {
+    matches!(
+        kind,
+        "ReplicationController"
+            | "Deployment"
+            | "StatefulSet"
+            | "ReplicaSet"
+            | "DaemonSet"
+            | "Pod"
+            | "Job"
+    )
+}
+
 /// Readiness of a live object. Objects without a notion of readiness (Service, Secret,
 /// ConfigMap, ...) are ready once they exist.
 pub fn readiness(kind: &str, live: &Value) -> Readiness {

@@ -9,7 +9,7 @@ use super::manifest::ObjectId;
 use super::ops;
 use super::plan::Plan;
 use super::progress::Progress;
-use super::ready::{Readiness, readiness};
+use super::ready::{Readiness, has_readiness, readiness};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -153,8 +153,11 @@ pub async fn run(
                     Ok(outcome) => {
                         results[i].outcome = Some(outcome);
                         let node = &plan.nodes[i];
-                        let must_wait =
-                            !target.dry_run && (options.wait_all || !node.dependents.is_empty());
+                        // Objects with no notion of readiness are ready once accepted: the
+                        // apply's answer says so, no need to read them back.
+                        let must_wait = !target.dry_run
+                            && has_readiness(&node.manifest.id.kind)
+                            && (options.wait_all || !node.dependents.is_empty());
                         if must_wait {
                             results[i].state = State::Waiting;
                             progress.object("Applied", &results[i].object, outcome.as_str());
@@ -169,7 +172,8 @@ pub async fn run(
                                 Done::Waited(i, r, logs)
                             }));
                         } else {
-                            results[i].state = if target.dry_run {
+                            let settled = target.dry_run || !has_readiness(&node.manifest.id.kind);
+                            results[i].state = if settled {
                                 State::Ready
                             } else {
                                 State::Applied
