@@ -1,6 +1,7 @@
 //! Command-line tests: the real binary on temporary projects.
 
 mod adversarial;
+mod cluster;
 mod deploy;
 mod deploy_commands;
 mod deploy_faults;

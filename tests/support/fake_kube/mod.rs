@@ -13,6 +13,7 @@ mod conn;
 mod controllers;
 mod discovery;
 mod objects;
+mod writes;
 
 use axum::body::Bytes;
 use axum::http::Method;
