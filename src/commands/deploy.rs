@@ -112,6 +112,20 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
             interrupted,
         })
     })?;
+    let mut report = report;
+    if args.dry_run {
+        // The plan: what each object would wait for.
+        for (r, node) in report.results.iter_mut().zip(&plan.nodes) {
+            if r.message.is_empty() && !node.deps.is_empty() {
+                let deps: Vec<String> = node
+                    .deps
+                    .iter()
+                    .map(|e| format!("{} ({})", plan.nodes[e.on].manifest.id, e.kind))
+                    .collect();
+                r.message = format!("waits for {}", deps.join(", "));
+            }
+        }
+    }
     summarise(printer, &progress, &report, args.output, args.dry_run)
 }
 

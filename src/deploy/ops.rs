@@ -129,14 +129,36 @@ pub async fn wait_gone(
     Ok(())
 }
 
-/// A pod's log (all containers' first, as `kubectl logs` without `-c` for one container).
+/// A pod's log; when the container is waiting to restart (a crash loop), the log of the
+/// run that failed.
 pub async fn logs(
     kube: &Kube,
     res: &Resource,
     ns: &str,
     name: &str,
 ) -> Result<String, ClientError> {
-    let req = build(res.request(ns).logs(name, &LogParams::default()))?;
+    let current = fetch_logs(kube, res, ns, name, false).await;
+    match current {
+        Ok(text) if !text.is_empty() => Ok(text),
+        _ => match fetch_logs(kube, res, ns, name, true).await {
+            Ok(text) if !text.is_empty() => Ok(text),
+            _ => current,
+        },
+    }
+}
+
+async fn fetch_logs(
+    kube: &Kube,
+    res: &Resource,
+    ns: &str,
+    name: &str,
+    previous: bool,
+) -> Result<String, ClientError> {
+    let params = LogParams {
+        previous,
+        ..LogParams::default()
+    };
+    let req = build(res.request(ns).logs(name, &params))?;
     let reply = kube.send(req).await?;
     Ok(String::from_utf8_lossy(&reply.body).into_owned())
 }

@@ -128,6 +128,9 @@ fn pod_readiness(live: &Value) -> Readiness {
                 Readiness::Pending("running, not ready".into())
             }
         }
+        _ if one_shot && crash_looping(live).is_some() => {
+            Readiness::Failed(crash_looping(live).unwrap_or_default())
+        }
         other => {
             let restarts = live
                 .pointer("/status/containerStatuses/0/restartCount")
@@ -141,6 +144,33 @@ fn pod_readiness(live: &Value) -> Readiness {
             Readiness::Pending(format!("phase {other}{note}"))
         }
     }
+}
+
+/// How many restarts of a one-shot pod's container (`restartPolicy: OnFailure`, whose
+/// phase never becomes `Failed`) count as a failure rather than a slow start.
+pub const CRASH_LOOP_RESTARTS: i64 = 3;
+
+/// A container restarted [`CRASH_LOOP_RESTARTS`] times and now backing off: the job fails
+/// the same way every time, and waiting for the timeout would only hide it.
+fn crash_looping(pod: &Value) -> Option<String> {
+    let statuses = pod.pointer("/status/containerStatuses")?.as_array()?;
+    statuses.iter().find_map(|c| {
+        let restarts = c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
+        let waiting = c.pointer("/state/waiting/reason").and_then(Value::as_str);
+        if restarts < CRASH_LOOP_RESTARTS || waiting != Some("CrashLoopBackOff") {
+            return None;
+        }
+        let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
+        let code = c
+            .pointer("/lastState/terminated/exitCode")
+            .and_then(Value::as_i64);
+        let code = code
+            .map(|c| format!(", last exit code {c}"))
+            .unwrap_or_default();
+        Some(format!(
+            "container `{name}` keeps failing: restarted {restarts} times{code}"
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -181,5 +211,14 @@ mod tests {
             Readiness::Failed(_)
         ));
         assert_eq!(readiness("Service", &json!({})), Readiness::Ready);
+        let looping = json!({"spec": {"restartPolicy": "OnFailure"}, "status": {"phase": "Running", "containerStatuses": [
+            {"name": "sync", "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+             "lastState": {"terminated": {"exitCode": 1}}}]}});
+        assert_eq!(
+            readiness("Pod", &looping),
+            Readiness::Failed(
+                "container `sync` keeps failing: restarted 3 times, last exit code 1".into()
+            )
+        );
     }
 }

@@ -39,6 +39,11 @@ fn dry_run_shows_the_plan_and_writes_nothing() {
         "{table}"
     );
     assert!(stderr(&out).contains("dry run: nothing written"));
+    assert!(
+        table.lines().any(|l| l.starts_with("Pod/keystone-db-sync")
+            && l.contains("waits for ReplicationController/mariadb (declared)")),
+        "the plan shows what each object waits for: {table}"
+    );
     let log = c.fake.log();
     assert!(
         log.iter()
