@@ -106,6 +106,20 @@ pub async fn run(
     let mut stopping = false;
     let mut interrupted = false;
     let mut interrupt = std::pin::pin!(interrupt);
+    for (node, r) in plan.nodes.iter().zip(&results) {
+        if !node.deps.is_empty() {
+            let on: Vec<String> = node
+                .deps
+                .iter()
+                .map(|e| plan.nodes[e.on].manifest.id.to_string())
+                .collect();
+            progress.object(
+                "Pending",
+                &r.object,
+                &format!("waits for {}", on.join(", ")),
+            );
+        }
+    }
 
     loop {
         if !stopping {

@@ -6,6 +6,7 @@ mod deploy;
 mod deploy_commands;
 mod deploy_faults;
 mod diff;
+mod fake_kube_conventions;
 mod params;
 mod render;
 mod shipped;
