@@ -160,7 +160,7 @@ pub async fn apply_object(
         return Ok(Outcome::Rerun);
     }
     match ops::apply(t.kube, res, t.namespace, &m.id.name, &body, t.dry_run).await {
-        Ok((code, result)) => Ok(classify(code, live, &result, t.dry_run)),
+        Ok(applied) => Ok(classify(&applied, live, t.dry_run)),
         Err(e) if e.status().is_some_and(ApiStatus::is_immutable) => {
             if !t.recreate {
                 let status = e.status().cloned().unwrap_or_default();
@@ -179,13 +179,21 @@ pub async fn apply_object(
     }
 }
 
-fn classify(code: u16, live: Option<&Value>, result: &Value, dry_run: bool) -> Outcome {
-    let Some(live) = live else {
-        return Outcome::Created;
-    };
-    if code == 201 {
+fn classify(applied: &ops::Applied, live: Option<&Value>, dry_run: bool) -> Outcome {
+    let result = &applied.object;
+    if applied.code == 201 {
         return Outcome::Created;
     }
+    let Some(live) = live else {
+        // Not among the deployment's objects at the start, yet there: either an attempt
+        // of ours created it before its connection dropped, or it was made without our
+        // labels and this apply adopted it.
+        return if applied.maybe_committed_before {
+            Outcome::Created
+        } else {
+            Outcome::Configured
+        };
+    };
     let rv = |o: &Value| o.pointer("/metadata/resourceVersion").cloned();
     // A dry run's answer keeps the old resourceVersion whatever would change: compare content.
     let same_version = !dry_run && rv(live) == rv(result);

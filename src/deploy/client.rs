@@ -79,6 +79,9 @@ impl ClientError {
 pub struct Reply {
     pub code: u16,
     pub body: Vec<u8>,
+    /// An earlier attempt failed in a way that may have reached the server (a dropped
+    /// connection, a timeout, a 5xx): its change may be what this answer reports.
+    pub maybe_committed_before: bool,
 }
 
 impl Reply {
@@ -146,6 +149,7 @@ impl Kube {
         let method = request.method().to_string();
         let path = request.uri().path().to_string();
         let mut backoff = Backoff::new(&self.retry);
+        let mut maybe_committed_before = false;
         loop {
             let attempt = clone_request(&request);
             let err = match self.client.send(attempt.map(Body::from)).await {
@@ -157,6 +161,7 @@ impl Kube {
                             return Ok(Reply {
                                 code,
                                 body: body.to_vec(),
+                                maybe_committed_before,
                             });
                         }
                         Ok(body) => {
@@ -177,6 +182,8 @@ impl Kube {
                 Err(e) => (transport(&method, &path, &e), None),
             };
             let (err, retry_after) = err;
+            // A 429 was refused before any work; anything else may have been committed.
+            maybe_committed_before |= err.code() != Some(429);
             match backoff.next_delay(retry_after) {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => {

@@ -79,7 +79,7 @@ pub async fn live_diff(
                         match ops::apply(&ctx.kube, res, &ctx.namespace, &m.id.name, &wanted, true)
                             .await
                         {
-                            Ok((_, result)) => result,
+                            Ok(applied) => applied.object,
                             // A change that cannot be made in place (a one-shot pod's new spec):
                             // `deploy` replaces the object, so show what it would hold.
                             Err(e) if e.status().is_some_and(ApiStatus::is_immutable) => wanted,

@@ -70,14 +70,27 @@ pub async fn apply(
     name: &str,
     body: &Value,
     dry_run: bool,
-) -> Result<(u16, Value), ClientError> {
+) -> Result<Applied, ClientError> {
     let mut params = PatchParams::apply(FIELD_MANAGER).force();
     if dry_run {
         params = params.dry_run();
     }
     let req = build(res.request(ns).patch(name, &params, &Patch::Apply(body)))?;
     let reply = kube.send(req).await?;
-    Ok((reply.code, reply.json()))
+    Ok(Applied {
+        code: reply.code,
+        object: reply.json(),
+        maybe_committed_before: reply.maybe_committed_before,
+    })
+}
+
+/// The server's answer to an apply.
+pub struct Applied {
+    /// 201 when the apply created the object.
+    pub code: u16,
+    pub object: Value,
+    /// See [`super::client::Reply::maybe_committed_before`].
+    pub maybe_committed_before: bool,
 }
 
 /// Deletes the object (foreground: a workload's pods go first). `Ok(false)`: it was not there.

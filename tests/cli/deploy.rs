@@ -416,3 +416,104 @@ fn applies_run_in_parallel_up_to_the_bound() {
         .unwrap();
     assert_eq!(most, 3, "three applies in flight at once, never more");
 }
+
+#[test]
+fn the_namespace_comes_from_the_flag_then_the_config_file_then_openstack() {
+    let c = Cluster::new(Faults::default());
+    c.manifest("a.yaml", &config_map("a"));
+    let deploy = |extra: &[&str]| {
+        c.project
+            .cmd()
+            .args(["deploy", "--kubeconfig", "kubeconfig"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    ok(&deploy(&[]));
+    assert!(
+        c.fake.object("configmaps", "openstack", "a").is_some(),
+        "the default is `openstack`, not the kubeconfig's"
+    );
+    c.project
+        .write("kube-openstack.yaml", "namespace: from-config\n");
+    ok(&deploy(&[]));
+    assert!(c.fake.object("configmaps", "from-config", "a").is_some());
+    ok(&deploy(&["-n", "from-flag"]));
+    assert!(c.fake.object("configmaps", "from-flag", "a").is_some());
+}
+
+#[test]
+fn cluster_configuration_problems_name_the_file_or_context_with_a_hint() {
+    let c = Cluster::new(Faults::default());
+    small_tree(&c);
+    let out = c
+        .project
+        .cmd()
+        .args(["deploy", "--kubeconfig", "missing.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot read kubeconfig `missing.yaml`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("hint: name the cluster with `--kubeconfig FILE`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = c.deploy(&["--context", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+    let out = c
+        .project
+        .cmd()
+        .args([
+            "deploy",
+            "--kubeconfig",
+            "kubeconfig",
+            "--manifests",
+            "not-rendered",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("rendered tree `not-rendered` not found"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("hint: render the templates first"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_object_made_by_hand_is_adopted_and_reported_as_configured() {
+    let c = Cluster::new(Faults::default());
+    c.manifest("a.yaml", &config_map("a"));
+    c.fake.insert(
+        "namespaces",
+        "",
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
+    );
+    c.fake.insert("configmaps", NS, serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"a": "0"}}));
+    let out = c.deploy(&[]);
+    ok(&out);
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l.starts_with("ConfigMap/a") && l.contains(" configured ")),
+        "{}",
+        stdout(&out)
+    );
+    let cm = c.fake.object("configmaps", NS, "a").unwrap();
+    assert_eq!(cm["data"]["a"], "1");
+    assert_eq!(
+        cm["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "kube-openstack"
+    );
+}
