@@ -78,6 +78,11 @@ pub fn hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     if let Some(plan::PlanError::Cycle(_)) = err.downcast_ref::<plan::PlanError>() {
         return Some("remove one of the `kube-openstack/depends-on` entries on the cycle (`deploy --graph dot` shows the graph)".into());
     }
+    if let Some(e) = err.downcast_ref::<ClientError>()
+        && matches!(e.code(), Some(401 | 403))
+    {
+        return Some("the kubeconfig user was refused: check its credentials (`--context`), and that it may manage the namespace's objects".into());
+    }
     if let Some(DeployError::Connect(_)) = err.downcast_ref::<DeployError>() {
         return Some(
             "name the cluster with `--kubeconfig FILE` and `--context NAME`, or set `KUBECONFIG`"

@@ -517,3 +517,43 @@ fn an_object_made_by_hand_is_adopted_and_reported_as_configured() {
         "kube-openstack"
     );
 }
+
+#[test]
+fn credentials_come_from_the_kubeconfig_user_including_exec_plugins() {
+    let c = Cluster::new(Faults {
+        token: Some("from-the-plugin".into()),
+        ..Faults::default()
+    });
+    c.manifest("a.yaml", &config_map("a"));
+    let out = c.deploy(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the kubeconfig's static token is refused"
+    );
+    assert!(
+        stderr(&out).contains("401 Unauthorized")
+            && stderr(&out).contains("hint: the kubeconfig user was refused"),
+        "{}",
+        stderr(&out)
+    );
+    c.project.write(
+        "credential.sh",
+        "#!/bin/sh\necho '{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", \"status\": {\"token\": \"from-the-plugin\"}}'\n",
+    );
+    std::fs::set_permissions(
+        c.project.path("credential.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let kubeconfig = c.project.read("kubeconfig").replace(
+        "    token: fake-token\n",
+        &format!(
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n",
+            c.project.path("credential.sh").display()
+        ),
+    );
+    c.project.write("kubeconfig", &kubeconfig);
+    ok(&c.deploy(&[]));
+    assert!(c.fake.object("configmaps", NS, "a").is_some());
+}

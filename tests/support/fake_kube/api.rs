@@ -38,6 +38,14 @@ pub async fn handle(
         return super::control(&shared, &method, control, &body);
     }
     let started = shared.started.elapsed();
+    let token = shared.faults.lock().unwrap().token.clone();
+    if let Some(token) = token {
+        let sent = headers.get("authorization").and_then(|v| v.to_str().ok());
+        if sent != Some(format!("Bearer {token}").as_str()) {
+            let e = status(401, "Unauthorized", "Unauthorized".into(), Value::Null);
+            return api_response(Err(e), false);
+        }
+    }
     let faults = shared.faults.lock().unwrap().clone();
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;

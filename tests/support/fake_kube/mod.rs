@@ -53,6 +53,8 @@ pub struct Faults {
     #[serde(with = "millis")]
     pub deletion_delay: Duration,
     pub seed: u64,
+    /// When set, requests must carry `Authorization: Bearer TOKEN` (else 401).
+    pub token: Option<String>,
 }
 
 impl Default for Faults {
@@ -69,6 +71,7 @@ impl Default for Faults {
             never_ready: Vec::new(),
             deletion_delay: Duration::from_millis(100),
             seed: 42,
+            token: None,
         }
     }
 }
