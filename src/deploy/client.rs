@@ -182,6 +182,12 @@ impl Kube {
                 Err(e) => (transport(&method, &path, &e), None),
             };
             let (err, retry_after) = err;
+            if let ClientError::Transport { message, .. } = &err
+                && is_tls_refusal(message)
+            {
+                // The server's certificate will not become valid on a retry.
+                return Err(err);
+            }
             // A 429 was refused before any work; anything else may have been committed.
             maybe_committed_before |= err.code() != Some(429);
             match backoff.next_delay(retry_after) {
@@ -212,6 +218,11 @@ fn transport(method: &str, path: &str, e: &dyn std::error::Error) -> ClientError
         path: path.to_string(),
         message,
     }
+}
+
+fn is_tls_refusal(message: &str) -> bool {
+    let m = message.to_lowercase();
+    m.contains("certificate") || m.contains("unknownissuer") || m.contains("tls handshake")
 }
 
 fn is_transient_code(code: u16) -> bool {

@@ -2,7 +2,7 @@
 //! failures, timeouts, and faults.
 
 use crate::cluster::{Cluster, NS, config_map, ok, one_shot_pod, rc, secret, service, small_tree};
-use crate::fake_kube::Faults;
+use crate::fake_kube::{FakeKube, Faults};
 use crate::support::{stderr, stdout};
 
 #[test]
@@ -556,4 +556,33 @@ fn credentials_come_from_the_kubeconfig_user_including_exec_plugins() {
     c.project.write("kubeconfig", &kubeconfig);
     ok(&c.deploy(&[]));
     assert!(c.fake.object("configmaps", NS, "a").is_some());
+}
+
+#[test]
+fn tls_is_verified_against_the_kubeconfigs_certificate_authority() {
+    let fake = FakeKube::start_tls(Faults::default());
+    let c = Cluster {
+        fake,
+        project: crate::support::Project::new(),
+    };
+    c.manifest("a.yaml", &config_map("a"));
+    c.fake.write_kubeconfig(&c.project.path("kubeconfig"));
+    ok(&c.deploy(&[]));
+    assert!(c.fake.object("configmaps", NS, "a").is_some());
+    // Without the CA the server's certificate is refused: TLS is verified, not just used.
+    let without_ca: String = c
+        .project
+        .read("kubeconfig")
+        .lines()
+        .filter(|l| !l.contains("certificate-authority-data"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    c.project.write("kubeconfig", &without_ca);
+    let out = c.deploy(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).to_lowercase().contains("certificate"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -10,11 +10,36 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-pub struct KillableListener(pub TcpListener);
+/// Accepts plain TCP connections, or TLS ones when given an acceptor.
+pub struct KillableListener {
+    pub tcp: TcpListener,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+enum Inner {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
 
 pub struct KillableStream {
-    inner: TcpStream,
+    inner: Inner,
     killed: Arc<AtomicBool>,
+}
+
+/// Delegates a poll to whichever stream it is.
+macro_rules! delegate {
+    ($self:ident, $s:ident => $call:expr) => {
+        match &mut $self.inner {
+            Inner::Plain($s) => {
+                let $s = Pin::new($s);
+                $call
+            }
+            Inner::Tls($s) => {
+                let $s = Pin::new(&mut **$s);
+                $call
+            }
+        }
+    };
 }
 
 /// The connection a request came on; `kill` makes every later read and write on it fail,
@@ -36,21 +61,30 @@ impl Listener for KillableListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            if let Ok((inner, addr)) = self.0.accept().await {
-                let _ = inner.set_nodelay(true);
-                return (
-                    KillableStream {
-                        inner,
-                        killed: Arc::new(AtomicBool::new(false)),
-                    },
-                    addr,
-                );
-            }
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let inner = match &self.tls {
+                None => Inner::Plain(tcp),
+                // A client that refuses the certificate fails its handshake: next one.
+                Some(acceptor) => match acceptor.accept(tcp).await {
+                    Ok(tls) => Inner::Tls(Box::new(tls)),
+                    Err(_) => continue,
+                },
+            };
+            return (
+                KillableStream {
+                    inner,
+                    killed: Arc::new(AtomicBool::new(false)),
+                },
+                addr,
+            );
         }
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
+        self.tcp.local_addr()
     }
 }
 
@@ -78,7 +112,7 @@ impl AsyncRead for KillableStream {
         if self.killed.load(Ordering::SeqCst) {
             return Poll::Ready(Err(reset()));
         }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        delegate!(self, s => s.poll_read(cx, buf))
     }
 }
 
@@ -90,17 +124,47 @@ impl AsyncWrite for KillableStream {
     ) -> Poll<io::Result<usize>> {
         if self.killed.load(Ordering::SeqCst) {
             // Shut the socket so the client sees the connection closed without a response.
-            let _ = Pin::new(&mut self.inner).poll_shutdown(cx);
+            let _ = delegate!(self, s => s.poll_shutdown(cx));
             return Poll::Ready(Err(reset()));
         }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        delegate!(self, s => s.poll_write(cx, buf))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        delegate!(self, s => s.poll_flush(cx))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        delegate!(self, s => s.poll_shutdown(cx))
     }
+}
+
+/// A CA and a server certificate for 127.0.0.1 and localhost signed by it: the acceptor,
+/// and the CA's PEM for the kubeconfig's `certificate-authority-data`.
+pub fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "fake-kube-apiserver CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf =
+        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    (
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        ca_cert.pem(),
+    )
 }

@@ -144,12 +144,23 @@ impl Shared {
 pub struct FakeKube {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
+    /// The CA that signed the server's certificate, when it serves TLS.
+    pub ca_pem: Option<String>,
 }
 
 impl FakeKube {
     /// Starts the server on a thread of its own (with its own runtime), so synchronous
     /// tests can use it.
     pub fn start(faults: Faults) -> FakeKube {
+        Self::start_with(faults, false)
+    }
+
+    /// The same over TLS, with a certificate from a CA of its own (see [`FakeKube::ca_pem`]).
+    pub fn start_tls(faults: Faults) -> FakeKube {
+        Self::start_with(faults, true)
+    }
+
+    fn start_with(faults: Faults, tls: bool) -> FakeKube {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -158,22 +169,49 @@ impl FakeKube {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let (addr, shared, server) = serve("127.0.0.1:0".parse().unwrap(), faults).await;
-                tx.send((addr, shared)).unwrap();
+                let (acceptor, ca_pem) = match tls {
+                    true => {
+                        let (a, pem) = conn::tls_acceptor();
+                        (Some(a), Some(pem))
+                    }
+                    false => (None, None),
+                };
+                let (addr, shared, server) =
+                    serve_with("127.0.0.1:0".parse().unwrap(), faults, acceptor).await;
+                tx.send((addr, shared, ca_pem)).unwrap();
                 server.await;
             });
         });
-        let (addr, shared) = rx.recv().expect("fake API server starts");
-        FakeKube { addr, shared }
+        let (addr, shared, ca_pem) = rx.recv().expect("fake API server starts");
+        FakeKube {
+            addr,
+            shared,
+            ca_pem,
+        }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
-    /// Writes a kubeconfig pointing at this server (token auth, as a real one would use).
+    /// Writes a kubeconfig pointing at this server (token auth, as a real one would use;
+    /// with TLS, the server's CA as `certificate-authority-data`).
     pub fn write_kubeconfig(&self, path: &Path) {
-        std::fs::write(path, kubeconfig(&self.url())).unwrap();
+        let mut text = kubeconfig(&self.url());
+        if let Some(pem) = &self.ca_pem {
+            use base64::Engine as _;
+            let data = base64::engine::general_purpose::STANDARD.encode(pem);
+            text = text.replace(
+                "    server: ",
+                &format!("    certificate-authority-data: {data}\n    server: "),
+            );
+        }
+        std::fs::write(path, text).unwrap();
     }
 
     pub fn set_faults(&self, f: impl FnOnce(&mut Faults)) {
@@ -256,6 +294,18 @@ pub async fn serve(
     Arc<Shared>,
     impl std::future::Future<Output = ()>,
 ) {
+    serve_with(addr, faults, None).await
+}
+
+async fn serve_with(
+    addr: SocketAddr,
+    faults: Faults,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> (
+    SocketAddr,
+    Arc<Shared>,
+    impl std::future::Future<Output = ()>,
+) {
     let seed = faults.seed;
     let shared = Arc::new(Shared {
         store: Mutex::new(objects::Store::default()),
@@ -289,7 +339,7 @@ pub async fn serve(
     let controllers = tokio::spawn(controllers::run(shared.clone()));
     let server = async move {
         let service = app.into_make_service_with_connect_info::<conn::Peer>();
-        axum::serve(conn::KillableListener(listener), service)
+        axum::serve(conn::KillableListener { tcp: listener, tls }, service)
             .await
             .unwrap();
         controllers.abort();
