@@ -49,6 +49,8 @@ say "diff right after render"
 export KO_PYTHON="$KO_VENV/bin/python"
 # --- services the tests need: each script installs its own packages, starts its
 # --- daemons on 127.0.0.1 and exports what the tests read (KO_* variables).
+# deploy: no Kubernetes API server can be installed here; the tests start the fake one of
+# tests/support/fake_kube inside the test binary, on 127.0.0.1 with a port of its own.
 
 # Programs the tests call directly: cloud-init (its own user-data parser and part-handler
 # walker check `userdata` bundles), buildah and busybox-static (image builds), curl,

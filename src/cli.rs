@@ -53,6 +53,16 @@ pub enum Command {
     Logout(LogoutArgs),
     /// Build the docker/ contexts and push them to the registry (no verb: build + push)
     Images(ImagesArgs),
+    /// Apply the rendered tree to the cluster in dependency order, waiting where needed
+    Deploy(DeployArgs),
+    /// Show every object of the deployment: ready, age, what it waits on (exit 0: all ready)
+    Status(StatusArgs),
+    /// Delete the deployment's objects in reverse order and wait until they are gone
+    Teardown(TeardownArgs),
+    /// Rerun the one-shot database jobs (`SERVICE-db-sync` pods) and show their logs
+    DbSync(DbSyncArgs),
+    /// Delete finished one-shot pods (failed ones kept unless `--all`)
+    CleanJobs(CleanJobsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +189,11 @@ pub struct DiffArgs {
     pub show_secrets: bool,
     #[arg(short, long, value_enum, default_value_t = DiffFormat::Text)]
     pub output: DiffFormat,
+    /// Compare with the live cluster (server-side dry run against live objects) instead of a directory
+    #[arg(long, conflicts_with = "against")]
+    pub live: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -386,6 +401,139 @@ pub struct ImagesOptions {
     /// No progress bars, even on a terminal
     #[arg(long, global = true)]
     pub no_progress: bool,
+}
+
+/// Where the cluster and the deployment are (shared by the commands that talk to the cluster).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ClusterArgs {
+    /// Kubeconfig file [default: `KUBECONFIG`, then ~/.kube/config, then in-cluster]
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context [default: the current context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Namespace [default: `namespace` in the config file, else `openstack`]
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub namespace: Option<String>,
+    /// Rendered tree [default: the output directory]
+    #[arg(long, value_name = "DIR")]
+    pub manifests: Option<PathBuf>,
+    /// Seconds (or `90s`, `5m`, `1h`) to give up on one request
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
+    pub request_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Objects applied at once
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// Show the plan and what would change (server-side dry run); write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the dependency graph and exit (needs no cluster)
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub graph: Option<GraphFormat>,
+    /// Delete the deployment's objects that are no longer in the tree
+    #[arg(long)]
+    pub prune: bool,
+    /// Delete and recreate objects whose changes cannot be made in place
+    #[arg(long)]
+    pub recreate: bool,
+    /// Give up waiting for one object after this long [default: per kind; 30m for one-shot pods]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Wait only for the objects others depend on
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Hide the progress bar
+    #[arg(long)]
+    pub no_progress: bool,
+    #[arg(short, long, value_enum, default_value_t = EventFormat::Text)]
+    pub output: EventFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[arg(short, long, value_enum, default_value_t = EventFormat::Text)]
+    pub output: EventFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct TeardownArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+    /// List what would be deleted (server-side dry run)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Give up waiting for one kind's objects to go after this long
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "5m")]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DbSyncArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Services whose `SERVICE-db-sync` pod to rerun (e.g. `keystone nova`)
+    #[arg(value_name = "SERVICE", required_unless_present = "all", conflicts_with = "all")]
+    pub services: Vec<String>,
+    /// Every db-sync pod of the tree
+    #[arg(long)]
+    pub all: bool,
+    /// Pods run at once (dependencies between them are respected)
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// Give up waiting for one pod after this long
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30m")]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanJobsArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Delete failed one-shot pods too
+    #[arg(long)]
+    pub all: bool,
+    /// List what would be deleted
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `90`, `90s`, `500ms`, `5m`, `1h`.
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("expected a duration such as `90s` or `5m`, got `{s}`"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{s}` (use ms, s, m or h)")),
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {

@@ -33,6 +33,9 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         if let Some(h) = crate::images::hint(cause) {
             return Some(h);
         }
+        if let Some(h) = crate::deploy::hint(cause) {
+            return Some(h);
+        }
         if let Some(e) = cause.downcast_ref::<OutputError>() {
             return match e {
                 OutputError::NotARender(_) => Some("pass `--force` to replace it anyway, or choose another `--output-dir`".into()),

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod deploy;
 pub mod diff;
 pub mod errors;
 pub mod openstack;

@@ -104,6 +104,11 @@ impl Project {
         self.pick(flag, &self.config.docker_dir, "docker")
     }
 
+    /// The deploy namespace: `-n` over the config file's `namespace` over `openstack`.
+    pub fn namespace(&self, flag: &Option<String>) -> String {
+        flag.clone().or_else(|| self.config.namespace.clone()).unwrap_or_else(|| crate::deploy::DEFAULT_NAMESPACE.to_string())
+    }
+
     pub fn legacy_percent(&self, args: &TreeArgs) -> bool {
         args.legacy_percent || self.config.legacy_percent
     }

@@ -1,6 +1,9 @@
 //! One file per subcommand: arguments -> settings -> stage calls -> printer.
 
 mod cloud;
+mod clean_jobs;
+mod db_sync;
+mod deploy;
 mod diff;
 mod heat_refresh;
 mod login;
@@ -9,6 +12,8 @@ mod params;
 mod render;
 mod userdata;
 mod stack;
+mod status;
+mod teardown;
 
 use crate::cli::Command;
 use crate::printer::Printer;
@@ -25,5 +30,10 @@ pub fn dispatch(project: &Project, printer: &Printer, command: Command) -> anyho
         Command::Login(args) => login::login(project, printer, &args),
         Command::Logout(args) => login::logout(project, printer, &args),
         Command::Images(args) => images::run(project, printer, args),
+        Command::Deploy(args) => deploy::run(project, printer, &args),
+        Command::Status(args) => status::run(project, printer, &args),
+        Command::Teardown(args) => teardown::run(project, printer, &args),
+        Command::DbSync(args) => db_sync::run(project, printer, &args),
+        Command::CleanJobs(args) => clean_jobs::run(project, printer, &args),
     }
 }

@@ -1,6 +1,10 @@
 //! Command-line tests: the real binary on temporary projects.
 
 mod adversarial;
+mod cluster;
+mod deploy;
+mod deploy_commands;
+mod deploy_faults;
 mod diff;
 mod heat;
 mod heat_fake;
@@ -11,9 +15,13 @@ mod images_e2e;
 mod images_env;
 mod images_keystone;
 mod images_token;
+mod fake_kube_conventions;
 mod params;
 mod remote;
 mod render;
 mod shipped;
 mod support;
 mod userdata;
+
+#[path = "../support/fake_kube/mod.rs"]
+mod fake_kube;

@@ -13,7 +13,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn shipped() -> Project {
+pub fn shipped() -> Project {
     let p = Project::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     copy_dir(&root.join("heat"), &p.path("heat"));

@@ -1,0 +1,79 @@
+//! The tests' fake Kubernetes API server as a program, for the benchmark and for trying
+//! `kube-openstack deploy` by hand:
+//!
+//! ```sh
+//! cargo run --example fake-kube-apiserver -- --kubeconfig /tmp/fake.kubeconfig --latency-ms 20
+//! ```
+//!
+//! Faults can be changed while it runs: `curl -X PUT --data '{...}' URL/fake/faults`;
+//! `URL/fake/stats`, `URL/fake/log` and `URL/fake/objects` show what happened.
+
+#[path = "../tests/support/fake_kube/mod.rs"]
+mod fake_kube;
+
+use std::net::SocketAddr;
+
+fn main() {
+    let mut faults = fake_kube::Faults::default();
+    let mut addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let mut kubeconfig = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
+        };
+        let ms = |v: String| {
+            std::time::Duration::from_millis(
+                v.parse().unwrap_or_else(|_| usage("expected milliseconds")),
+            )
+        };
+        let rate = |v: String| {
+            v.parse::<f64>()
+                .unwrap_or_else(|_| usage("expected a share such as 0.1"))
+        };
+        match flag.as_str() {
+            "--listen" => {
+                addr = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("expected HOST:PORT"))
+            }
+            "--kubeconfig" => kubeconfig = Some(value()),
+            "--latency-ms" => faults.latency = ms(value()),
+            "--ready-delay-ms" => faults.ready_delay = ms(value()),
+            "--pod-run-ms" => faults.pod_run_time = ms(value()),
+            "--error-rate" => faults.error_rate = rate(value()),
+            "--throttle-rate" => faults.throttle_rate = rate(value()),
+            "--drop-before-rate" => faults.drop_before_rate = rate(value()),
+            "--drop-after-rate" => faults.drop_after_rate = rate(value()),
+            "--fail-pod" => faults.fail_pods.push(value()),
+            "--seed" => {
+                faults.seed = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("expected a number"))
+            }
+            other => usage(&format!("unknown flag `{other}`")),
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let (addr, _shared, server) = fake_kube::serve(addr, faults).await;
+        let url = format!("http://{addr}");
+        if let Some(path) = kubeconfig {
+            std::fs::write(&path, fake_kube::kubeconfig(&url)).expect("write the kubeconfig");
+        }
+        println!("{url}");
+        server.await;
+    });
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!(
+        "error: {problem}\nusage: fake-kube-apiserver [--listen HOST:PORT] [--kubeconfig FILE] [--latency-ms N] [--ready-delay-ms N] [--pod-run-ms N] [--error-rate R] [--throttle-rate R] [--drop-before-rate R] [--drop-after-rate R] [--fail-pod NAME]... [--seed N]"
+    );
+    std::process::exit(2)
+}

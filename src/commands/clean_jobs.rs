@@ -1,0 +1,85 @@
+//! `kube-openstack clean-jobs`: delete finished one-shot pods of the deployment (the
+//! optional cleanup step of the 2014 scripts). Failed ones are kept for their logs unless
+//! `--all`.
+
+use super::deploy::connect;
+use crate::cli::CleanJobsArgs;
+use crate::deploy::manifest::ObjectId;
+use crate::deploy::progress::{Mode, Progress};
+use crate::deploy::{discovery, prune};
+use crate::diff::Masker;
+use crate::printer::Printer;
+use crate::settings::Project;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn run(project: &Project, printer: &Printer, args: &CleanJobsArgs) -> anyhow::Result<u8> {
+    let namespace = project.namespace(&args.cluster.namespace);
+    let mode = if printer.is_quiet() {
+        Mode::Quiet
+    } else {
+        Mode::Text
+    };
+    let progress = Progress::new(mode, Arc::new(Masker::none()), 0, true);
+    crate::rt::block_on(async {
+        let ctx = connect(&args.cluster, namespace.clone()).await?;
+        let discovered = discovery::discover(&ctx.kube, &["v1"]).await?;
+        let pods = discovered
+            .get("v1", "Pod")
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("the cluster does not serve pods"))?;
+        let live = ctx.list_live(std::slice::from_ref(&pods)).await?;
+        let mut finished: Vec<(ObjectId, discovery::Resource)> = live
+            .iter()
+            .filter(|(_, (_, pod))| {
+                let one_shot = pod
+                    .pointer("/spec/restartPolicy")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Always")
+                    != "Always";
+                let phase = pod
+                    .pointer("/status/phase")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                one_shot && (phase == "Succeeded" || args.all && phase == "Failed")
+            })
+            .map(|(id, (res, _))| (id.clone(), res.clone()))
+            .collect();
+        prune::sort_for_deletion(&mut finished);
+        let deleted = prune::delete_all(
+            &ctx,
+            &finished,
+            args.dry_run,
+            Duration::from_secs(120),
+            &progress,
+        )
+        .await;
+        for d in &deleted {
+            printer.data(&format!("{}\n", d.object));
+        }
+        let failed: Vec<String> = deleted
+            .iter()
+            .filter_map(|d| d.error.as_ref().map(|e| format!("{}: {e}", d.object)))
+            .collect();
+        anyhow::ensure!(
+            failed.is_empty(),
+            "{} pods could not be deleted:\n  {}",
+            failed.len(),
+            failed.join("\n  ")
+        );
+        let verb = if args.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        printer.status(
+            "Cleaned",
+            format!(
+                "{verb} {} finished one-shot pods in `{namespace}`",
+                deleted.len()
+            ),
+        );
+        Ok(0)
+    })
+}

@@ -1,0 +1,160 @@
+//! `kube-openstack db-sync`: rerun the one-shot database jobs. For each selected
+//! `SERVICE-db-sync` pod: delete the old one and wait until it is gone, create it from the
+//! rendered manifest, wait for it to succeed, print its log prefixed by its name.
+//! Independent pods run in parallel; dependencies between the selected ones are kept.
+
+use super::deploy::{align, connect, masker, read_tree};
+use crate::cli::DbSyncArgs;
+use crate::deploy::apply::Target;
+use crate::deploy::manifest::Manifest;
+use crate::deploy::ops;
+use crate::deploy::order::is_one_shot;
+use crate::deploy::plan::Plan;
+use crate::deploy::progress::{Mode, Progress};
+use crate::deploy::schedule::{self, State};
+use crate::printer::Printer;
+use crate::settings::Project;
+use anyhow::Context as _;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+const SUFFIX: &str = "-db-sync";
+
+pub fn run(project: &Project, printer: &Printer, args: &DbSyncArgs) -> anyhow::Result<u8> {
+    let (dir, manifests) = read_tree(project, &args.cluster)?;
+    // The whole tree's graph is checked, so a bad reference is reported as `deploy` would.
+    Plan::build(manifests.clone())
+        .with_context(|| format!("invalid dependencies in `{}`", dir.display()))?;
+    let selected = select(&manifests, args)?;
+    let names: Vec<String> = selected.iter().map(|m| m.id.name.clone()).collect();
+    // Only the dependencies among the selected pods: the rest is already deployed.
+    let sub: Vec<Manifest> = selected
+        .iter()
+        .map(|m| {
+            let mut m = (*m).clone();
+            m.depends_on
+                .retain(|d| d.kind == "Pod" && names.contains(&d.name));
+            m
+        })
+        .collect();
+    let plan = Plan::build(sub).context("invalid dependencies between the db-sync pods")?;
+    let masker = Arc::new(masker(project, &manifests.iter().collect::<Vec<_>>())?);
+    let mode = if printer.is_quiet() {
+        Mode::Quiet
+    } else {
+        Mode::Text
+    };
+    let progress = Progress::new(mode, masker.clone(), plan.nodes.len(), false);
+    let namespace = project.namespace(&args.cluster.namespace);
+
+    let (results, logs) = crate::rt::block_on(async {
+        let ctx = connect(&args.cluster, namespace.clone()).await?;
+        let (_, resources) = crate::deploy::resolve(&ctx, &plan).await?;
+        ctx.ensure_namespace(false).await?;
+        let target = Target {
+            kube: &ctx.kube,
+            namespace: &ctx.namespace,
+            deployment: &ctx.deployment,
+            dry_run: false,
+            recreate: false,
+            gone_timeout: args.timeout,
+        };
+        // Delete every old pod first (waiting until gone): each is then created afresh.
+        let deletions = plan.nodes.iter().zip(&resources).map(|(n, res)| {
+            let name = n.manifest.id.name.clone();
+            let (ctx, progress) = (&ctx, &progress);
+            async move {
+                if ops::delete(&ctx.kube, res, &ctx.namespace, &name, false).await? {
+                    progress.object("Deleting", &n.manifest.id.to_string(), "the previous run");
+                    ops::wait_gone(&ctx.kube, res, &ctx.namespace, &name, args.timeout).await?;
+                }
+                Ok::<_, anyhow::Error>(())
+            }
+        });
+        for r in futures::future::join_all(deletions).await {
+            r?;
+        }
+        let options = schedule::Options {
+            parallel: usize::from(args.parallel),
+            timeout: Some(args.timeout),
+            wait_all: true,
+        };
+        let interrupt = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let (results, _) = schedule::run(
+            &plan,
+            &resources,
+            &HashMap::new(),
+            &target,
+            &options,
+            &progress,
+            interrupt,
+        )
+        .await;
+        let mut logs = Vec::new();
+        for (node, res) in plan.nodes.iter().zip(&resources) {
+            let text = ops::logs(&ctx.kube, res, &ctx.namespace, &node.manifest.id.name)
+                .await
+                .unwrap_or_default();
+            logs.push((node.manifest.id.name.clone(), text));
+        }
+        Ok::<_, anyhow::Error>((results, logs))
+    })?;
+    for (name, text) in &logs {
+        let prefixed: String = text.lines().map(|l| format!("{name} | {l}\n")).collect();
+        printer.data(&masker.mask(&prefixed));
+    }
+    let mut table = String::from("POD\tSTATE\tDETAIL\n");
+    for r in &results {
+        table.push_str(&format!(
+            "{}\t{:?}\t{}\n",
+            r.object,
+            r.state,
+            masker.mask(&r.message)
+        ));
+    }
+    eprint!("{}", align(&table));
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.state != State::Ready)
+        .map(|r| r.object.as_str())
+        .collect();
+    if !failed.is_empty() {
+        anyhow::bail!("db-sync did not succeed for {}", failed.join(", "));
+    }
+    printer.status("Synced", names.join(", "));
+    Ok(0)
+}
+
+/// The one-shot pods named `SERVICE-db-sync` for the services asked for (or all).
+fn select<'a>(manifests: &'a [Manifest], args: &DbSyncArgs) -> anyhow::Result<Vec<&'a Manifest>> {
+    let all: Vec<&Manifest> = manifests
+        .iter()
+        .filter(|m| {
+            m.id.kind == "Pod" && m.id.name.ends_with(SUFFIX) && is_one_shot(&m.id.kind, &m.body)
+        })
+        .collect();
+    if args.all {
+        anyhow::ensure!(!all.is_empty(), "the rendered tree has no `*{SUFFIX}` pod");
+        return Ok(all);
+    }
+    let mut out = Vec::new();
+    for service in &args.services {
+        let name = format!("{service}{SUFFIX}");
+        match all.iter().find(|m| m.id.name == name) {
+            Some(m) => out.push(*m),
+            None => {
+                let known: Vec<&str> = all
+                    .iter()
+                    .map(|m| m.id.name.trim_end_matches(SUFFIX))
+                    .collect();
+                anyhow::bail!(
+                    "no pod `{name}` in the rendered tree (services with a db-sync pod: {})",
+                    known.join(", ")
+                );
+            }
+        }
+    }
+    Ok(out)
+}

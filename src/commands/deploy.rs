@@ -1,0 +1,353 @@
+//! `kube-openstack deploy`: the rendered tree to the cluster, in dependency order.
+//!
+//! It deploys the rendered tree on disk (`kubernetes/`, or `--manifests DIR`), as
+//! `kubectl apply -f` would: what is deployed is exactly what `render` wrote and `diff`
+//! showed, and deploying needs no parameter source (the tree can be rendered and reviewed
+//! on one machine and deployed from another).
+
+use crate::cli::{ClusterArgs, DeployArgs, EventFormat, GraphFormat, SourceArgs};
+use crate::deploy::apply::{Outcome, Target};
+use crate::deploy::client::ClientOptions;
+use crate::deploy::manifest::{self, Manifest};
+use crate::deploy::plan::{self, Plan};
+use crate::deploy::progress::{Mode, Progress};
+use crate::deploy::schedule::{self, NodeResult, State};
+use crate::deploy::{Context, Failure, prune};
+use crate::diff::Masker;
+use crate::params::store::StateDir;
+use crate::printer::Printer;
+use crate::settings::Project;
+use anyhow::Context as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::Result<u8> {
+    let (dir, manifests) = read_tree(project, &args.cluster)?;
+    let plan = Plan::build(manifests)
+        .with_context(|| format!("invalid dependencies in `{}`", dir.display()))?;
+    if let Some(format) = args.graph {
+        printer.data(&match format {
+            GraphFormat::Dot => plan::to_dot(&plan),
+            GraphFormat::Mermaid => plan::to_mermaid(&plan),
+        });
+        return Ok(0);
+    }
+    let masker = Arc::new(masker(
+        project,
+        &plan.nodes.iter().map(|n| &n.manifest).collect::<Vec<_>>(),
+    )?);
+    let mode = match args.output {
+        EventFormat::Json => Mode::Json,
+        EventFormat::Text if printer.is_quiet() => Mode::Quiet,
+        EventFormat::Text => Mode::Text,
+    };
+    let progress = Progress::new(mode, masker, plan.nodes.len(), args.no_progress);
+    let namespace = project.namespace(&args.cluster.namespace);
+    let options = schedule::Options {
+        parallel: usize::from(args.parallel),
+        timeout: args.timeout,
+        wait_all: !args.no_wait,
+    };
+    let verb = if args.dry_run {
+        "Planning"
+    } else {
+        "Deploying"
+    };
+    progress.status(
+        verb,
+        &format!(
+            "{} objects from `{}` to namespace `{namespace}`",
+            plan.nodes.len(),
+            dir.display()
+        ),
+    );
+
+    let report = crate::rt::block_on(async {
+        let ctx = connect(&args.cluster, namespace.clone()).await?;
+        let (discovered, resources) = crate::deploy::resolve(&ctx, &plan).await?;
+        let ns_exists = ctx.ensure_namespace(args.dry_run).await?;
+        let types = crate::deploy::deployment_types(&discovered, &resources);
+        let live_all = if ns_exists {
+            ctx.list_live(&types).await?
+        } else {
+            Default::default()
+        };
+        let live = live_all
+            .iter()
+            .map(|(id, (_, obj))| (id.clone(), obj.clone()))
+            .collect();
+        let target = Target {
+            kube: &ctx.kube,
+            namespace: &ctx.namespace,
+            deployment: &ctx.deployment,
+            dry_run: args.dry_run,
+            recreate: args.recreate,
+            gone_timeout: args.timeout.unwrap_or(Duration::from_secs(5 * 60)),
+        };
+        let interrupt = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let (results, interrupted) = if args.dry_run && !ns_exists {
+            // Nothing to ask the server about: everything would be created.
+            (would_create_all(&plan, &progress), false)
+        } else {
+            schedule::run(
+                &plan, &resources, &live, &target, &options, &progress, interrupt,
+            )
+            .await
+        };
+        let mut pruned = Vec::new();
+        if args.prune && !interrupted {
+            let orphans = prune::orphans(&live_all, &|id| plan.index.contains_key(id));
+            for (id, _) in &orphans {
+                progress.object("Prune", &id.to_string(), "no longer in the tree");
+            }
+            let timeout = args.timeout.unwrap_or(Duration::from_secs(5 * 60));
+            pruned = prune::delete_all(&ctx, &orphans, args.dry_run, timeout, &progress).await;
+        }
+        Ok::<_, anyhow::Error>(Report {
+            results,
+            pruned,
+            interrupted,
+        })
+    })?;
+    let mut report = report;
+    if args.dry_run {
+        // The plan: what each object would wait for.
+        for (r, node) in report.results.iter_mut().zip(&plan.nodes) {
+            if r.message.is_empty() && !node.deps.is_empty() {
+                let deps: Vec<String> = node
+                    .deps
+                    .iter()
+                    .map(|e| format!("{} ({})", plan.nodes[e.on].manifest.id, e.kind))
+                    .collect();
+                r.message = format!("waits for {}", deps.join(", "));
+            }
+        }
+    }
+    summarise(printer, &progress, &report, args.output, args.dry_run)
+}
+
+struct Report {
+    results: Vec<NodeResult>,
+    pruned: Vec<prune::Deleted>,
+    interrupted: bool,
+}
+
+fn would_create_all(plan: &Plan, progress: &Progress) -> Vec<NodeResult> {
+    plan.nodes
+        .iter()
+        .map(|n| {
+            let object = n.manifest.id.to_string();
+            progress.object("Applied", &object, "created (namespace does not exist yet)");
+            NodeResult {
+                object,
+                file: n.manifest.file.display().to_string(),
+                state: State::Ready,
+                outcome: Some(Outcome::Created),
+                message: String::new(),
+                logs: None,
+            }
+        })
+        .collect()
+}
+
+fn summarise(
+    printer: &Printer,
+    progress: &Progress,
+    report: &Report,
+    format: EventFormat,
+    dry_run: bool,
+) -> anyhow::Result<u8> {
+    let count = |o: Outcome| {
+        report
+            .results
+            .iter()
+            .filter(|r| r.outcome == Some(o))
+            .count()
+    };
+    let changes = report
+        .results
+        .iter()
+        .filter(|r| r.outcome.is_some_and(Outcome::is_change))
+        .count()
+        + report.pruned.iter().filter(|d| d.error.is_none()).count();
+    let failed: Vec<&NodeResult> = report
+        .results
+        .iter()
+        .filter(|r| r.state == State::Failed)
+        .collect();
+    let skipped = report
+        .results
+        .iter()
+        .filter(|r| r.state == State::Skipped)
+        .count();
+    let counts = format!(
+        "{} objects: {} created, {} configured, {} unchanged, {} rerun, {} recreated, {} pruned; {changes} changes{}",
+        report.results.len(),
+        count(Outcome::Created),
+        count(Outcome::Configured),
+        count(Outcome::Unchanged),
+        count(Outcome::Rerun),
+        count(Outcome::Recreated),
+        report.pruned.len(),
+        if dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        },
+    );
+    match format {
+        EventFormat::Json => {
+            let summary = serde_json::json!({"event": "summary", "changes": changes, "dry_run": dry_run,
+                "interrupted": report.interrupted, "objects": report.results, "pruned": report.pruned});
+            progress.data_line(&progress.masker().mask(&summary.to_string()));
+        }
+        EventFormat::Text => {
+            let mut table = String::from("OBJECT\tRESULT\tSTATE\tDETAIL\n");
+            for r in &report.results {
+                let outcome = r.outcome.map_or("-", Outcome::as_str);
+                let state = serde_json::to_value(r.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                table.push_str(&format!(
+                    "{}\t{outcome}\t{state}\t{}\n",
+                    r.object,
+                    progress.masker().mask(&r.message)
+                ));
+            }
+            for d in &report.pruned {
+                table.push_str(&format!(
+                    "{}\tpruned\t{}\t{}\n",
+                    d.object,
+                    if d.error.is_some() {
+                        "failed"
+                    } else {
+                        "deleted"
+                    },
+                    d.error.clone().unwrap_or_default()
+                ));
+            }
+            printer.data(&progress.masker().mask(&align(&table)));
+            printer.status("Summary", &counts);
+        }
+    }
+    if report.interrupted {
+        let done = report
+            .results
+            .iter()
+            .filter(|r| r.outcome.is_some())
+            .count();
+        return Err(Failure {
+            message: format!(
+                "interrupted: {done} of {} objects applied, {} not started",
+                report.results.len(),
+                report.results.len() - done
+            ),
+            hint: Some(
+                "run `kube-openstack deploy` again: it converges from where this run stopped"
+                    .into(),
+            ),
+        }
+        .into());
+    }
+    if !failed.is_empty() || report.pruned.iter().any(|d| d.error.is_some()) {
+        let names: Vec<String> = failed
+            .iter()
+            .map(|r| {
+                progress
+                    .masker()
+                    .mask(&format!("{}: {}", r.object, r.message))
+            })
+            .collect();
+        let hint = if failed
+            .iter()
+            .any(|r| r.message.contains("cannot be changed in place"))
+        {
+            Some(
+                "pass `--recreate` to delete and recreate the objects that cannot change in place"
+                    .to_string(),
+            )
+        } else if failed.iter().any(|r| r.logs.is_some()) {
+            Some("the failed pod's log is above; once fixed, `kube-openstack deploy` (or `db-sync SERVICE`) runs it again".to_string())
+        } else if failed.iter().any(|r| r.message.contains("timed out")) {
+            Some("`status` shows what is still pending; `--timeout` gives waits longer".to_string())
+        } else {
+            None
+        };
+        let message = format!(
+            "{} objects failed, {skipped} not started because of them:\n  {}",
+            failed.len(),
+            names.join("\n  ")
+        );
+        return Err(Failure { message, hint }.into());
+    }
+    Ok(0)
+}
+
+/// Aligns tab-separated columns.
+pub(super) fn align(table: &str) -> String {
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split('\t').collect()).collect();
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let last = r.len().saturating_sub(1);
+        for (i, cell) in r.iter().enumerate() {
+            if i == last {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The rendered tree's objects, with the hint to render first when there is none.
+pub(super) fn read_tree(
+    project: &Project,
+    args: &ClusterArgs,
+) -> anyhow::Result<(PathBuf, Vec<Manifest>)> {
+    let dir = args
+        .manifests
+        .clone()
+        .unwrap_or_else(|| project.output_dir(&None));
+    let manifests = manifest::load_tree(&dir)
+        .with_context(|| format!("cannot read the rendered tree `{}`", dir.display()))?;
+    Ok((dir, manifests))
+}
+
+/// Masks the values of the tree's Secrets and of every secret an earlier render wrote.
+pub(super) fn masker(project: &Project, manifests: &[&Manifest]) -> anyhow::Result<Masker> {
+    let source = SourceArgs::default();
+    let state = StateDir::new(project.state_dir(&source));
+    let mut secrets = state.rendered_secrets().unwrap_or_default();
+    for m in manifests.iter().filter(|m| m.id.kind == "Secret") {
+        secrets.extend(crate::diff::mask::secret_object_values(&m.body.to_string()));
+    }
+    if secrets.is_empty() {
+        return Ok(Masker::none());
+    }
+    super::params::masker_with(project, &source, secrets)
+}
+
+pub(super) async fn connect(args: &ClusterArgs, namespace: String) -> anyhow::Result<Context> {
+    let options = ClientOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        request_timeout: args.request_timeout,
+    };
+    Ok(Context::connect(&options, namespace).await?)
+}

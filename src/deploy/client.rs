@@ -1,0 +1,243 @@
+//! The Kubernetes API client: configuration (kubeconfig, context, in-cluster) through
+//! kube-rs, and one request function that retries what is transient.
+//!
+//! Requests are built with kube-core's URL builders and sent with `Client::send`, so the
+//! status code and headers (`Retry-After`) stay visible to the retry policy; kube's own
+//! retry layer is turned off so that there is exactly one, bounded, policy.
+
+use super::retry::{Backoff, RetryPolicy};
+use super::status::ApiStatus;
+use kube::client::Body;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the cluster configuration comes from.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// `--kubeconfig`; else `KUBECONFIG`, `~/.kube/config`, then in-cluster.
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    /// Give up on one request after this long (a hung connection is a transient failure).
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot read kubeconfig `{}`", path.display())]
+    Kubeconfig {
+        path: PathBuf,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    #[error("no cluster configuration found (kubeconfig or in-cluster service account)")]
+    Infer(#[source] kube::config::InferConfigError),
+    #[error("cannot load the kubeconfig context")]
+    Context(#[source] kube::config::KubeconfigError),
+    #[error("cannot build the Kubernetes client")]
+    Build(#[source] kube::Error),
+    #[error("{method} {path}: {status}")]
+    Api {
+        method: String,
+        path: String,
+        status: Box<ApiStatus>,
+    },
+    #[error("{method} {path}: gave up after {attempts} attempts")]
+    Exhausted {
+        method: String,
+        path: String,
+        attempts: u32,
+        #[source]
+        last: Box<ClientError>,
+    },
+    #[error("{method} {path}: {message}")]
+    Transport {
+        method: String,
+        path: String,
+        message: String,
+    },
+    #[error("cannot build request for {0}")]
+    Request(String),
+}
+
+impl ClientError {
+    /// The server's `Status`, when the server answered with one.
+    pub fn status(&self) -> Option<&ApiStatus> {
+        match self {
+            ClientError::Api { status, .. } => Some(status),
+            ClientError::Exhausted { last, .. } => last.status(),
+            _ => None,
+        }
+    }
+
+    pub fn code(&self) -> Option<u16> {
+        self.status().map(|s| s.code)
+    }
+}
+
+/// A response read in full.
+#[derive(Debug)]
+pub struct Reply {
+    pub code: u16,
+    pub body: Vec<u8>,
+    /// An earlier attempt failed in a way that may have reached the server (a dropped
+    /// connection, a timeout, a 5xx): its change may be what this answer reports.
+    pub maybe_committed_before: bool,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// The client every deploy stage receives.
+#[derive(Clone)]
+pub struct Kube {
+    client: kube::Client,
+    pub retry: RetryPolicy,
+    /// The server's address, for messages.
+    pub server: String,
+}
+
+impl Kube {
+    /// Loads the configuration the way kubectl does and builds a client.
+    pub async fn connect(options: &ClientOptions) -> Result<(Kube, String), ClientError> {
+        use kube::config::{KubeConfigOptions, Kubeconfig};
+        let kc_options = KubeConfigOptions {
+            context: options.context.clone(),
+            ..Default::default()
+        };
+        let mut config = match &options.kubeconfig {
+            Some(path) => {
+                let kc = Kubeconfig::read_from(path).map_err(|source| ClientError::Kubeconfig {
+                    path: path.clone(),
+                    source,
+                })?;
+                kube::Config::from_custom_kubeconfig(kc, &kc_options)
+                    .await
+                    .map_err(|source| ClientError::Kubeconfig {
+                        path: path.clone(),
+                        source,
+                    })?
+            }
+            None if options.context.is_some() => kube::Config::from_kubeconfig(&kc_options)
+                .await
+                .map_err(ClientError::Context)?,
+            None => kube::Config::infer().await.map_err(ClientError::Infer)?,
+        };
+        config.default_retry = false;
+        config.read_timeout = Some(options.request_timeout);
+        config.connect_timeout = Some(options.request_timeout.min(Duration::from_secs(10)));
+        let server = config.cluster_url.to_string();
+        let default_ns = config.default_namespace.clone();
+        let client = kube::Client::try_from(config).map_err(ClientError::Build)?;
+        Ok((
+            Kube {
+                client,
+                retry: RetryPolicy::default(),
+                server,
+            },
+            default_ns,
+        ))
+    }
+
+    /// Sends one request, retrying transient failures (5xx, 429 with `Retry-After`,
+    /// timeouts, dropped connections) with backoff and jitter. Every request this tool
+    /// makes is idempotent (server-side apply, get, list, delete by name), so a retry of
+    /// a request that was committed before its connection dropped is safe.
+    pub async fn send(&self, request: http::Request<Vec<u8>>) -> Result<Reply, ClientError> {
+        let method = request.method().to_string();
+        let path = request.uri().path().to_string();
+        let mut backoff = Backoff::new(&self.retry);
+        let mut maybe_committed_before = false;
+        loop {
+            let attempt = clone_request(&request);
+            let err = match self.client.send(attempt.map(Body::from)).await {
+                Ok(resp) => {
+                    let code = resp.status().as_u16();
+                    let retry_after = retry_after(resp.headers());
+                    match resp.into_body().collect_bytes().await {
+                        Ok(body) if code < 400 => {
+                            return Ok(Reply {
+                                code,
+                                body: body.to_vec(),
+                                maybe_committed_before,
+                            });
+                        }
+                        Ok(body) => {
+                            let status = Box::new(ApiStatus::from_body(code, &body));
+                            let err = ClientError::Api {
+                                method: method.clone(),
+                                path: path.clone(),
+                                status,
+                            };
+                            if !is_transient_code(code) {
+                                return Err(err);
+                            }
+                            (err, retry_after)
+                        }
+                        Err(e) => (transport(&method, &path, &e), None),
+                    }
+                }
+                Err(e) => (transport(&method, &path, &e), None),
+            };
+            let (err, retry_after) = err;
+            if let ClientError::Transport { message, .. } = &err
+                && is_tls_refusal(message)
+            {
+                // The server's certificate will not become valid on a retry.
+                return Err(err);
+            }
+            // A 429 was refused before any work; anything else may have been committed.
+            maybe_committed_before |= err.code() != Some(429);
+            match backoff.next_delay(retry_after) {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => {
+                    return Err(ClientError::Exhausted {
+                        method,
+                        path,
+                        attempts: backoff.attempts(),
+                        last: Box::new(err),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn transport(method: &str, path: &str, e: &dyn std::error::Error) -> ClientError {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    ClientError::Transport {
+        method: method.to_string(),
+        path: path.to_string(),
+        message,
+    }
+}
+
+fn is_tls_refusal(message: &str) -> bool {
+    let m = message.to_lowercase();
+    m.contains("certificate") || m.contains("unknownissuer") || m.contains("tls handshake")
+}
+
+fn is_transient_code(code: u16) -> bool {
+    code == 429 || code >= 500
+}
+
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let v = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn clone_request(r: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let mut out = http::Request::new(r.body().clone());
+    *out.method_mut() = r.method().clone();
+    *out.uri_mut() = r.uri().clone();
+    *out.headers_mut() = r.headers().clone();
+    out
+}

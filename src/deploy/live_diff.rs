@@ -1,0 +1,182 @@
+//! `diff --live`: the rendered objects against the cluster, normalised as `kubectl diff`
+//! does: the server's dry-run apply of each object (so defaults the server adds show on
+//! both sides) against the live object, without status and server-managed metadata.
+
+use super::apply::desired;
+use super::client::ClientError;
+use super::manifest::Manifest;
+use super::status::ApiStatus;
+use super::{Context, DeployError, KNOWN_API_VERSIONS, discovery, ops};
+use crate::diff::{Change, FileChange, Masker, ObjectChange, TreeDiff};
+use futures::stream::{self, StreamExt};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveDiffError {
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
+    #[error("`{}`: {id}: the server's dry run failed", file.display())]
+    DryRun {
+        file: std::path::PathBuf,
+        id: String,
+        #[source]
+        source: ClientError,
+    },
+}
+
+impl From<discovery::DiscoveryError> for LiveDiffError {
+    fn from(e: discovery::DiscoveryError) -> Self {
+        LiveDiffError::Deploy(e.into())
+    }
+}
+
+/// One `FileChange` per object that differs (its `path` is the manifest's file), and one
+/// per live object of the deployment that is no longer in the tree (`deploy --prune`
+/// would delete it).
+pub async fn live_diff(
+    ctx: &Context,
+    manifests: &[Manifest],
+    make_masker: &dyn Fn(Vec<String>) -> Masker,
+) -> Result<TreeDiff, LiveDiffError> {
+    let mut versions: Vec<&str> = manifests.iter().map(|m| m.api_version.as_str()).collect();
+    versions.extend(KNOWN_API_VERSIONS);
+    let found = discovery::discover(&ctx.kube, &versions).await?;
+    let mut resources = Vec::with_capacity(manifests.len());
+    for m in manifests {
+        let res = found
+            .get(&m.api_version, &m.id.kind)
+            .cloned()
+            .ok_or_else(|| discovery::DiscoveryError::UnknownKind {
+                file: m.file.clone(),
+                kind: m.id.kind.clone(),
+                api_version: m.api_version.clone(),
+            })?;
+        resources.push(res);
+    }
+    let ns_exists = ctx.ensure_namespace(true).await?;
+    let types = super::deployment_types(&found, &resources);
+    let live = if ns_exists {
+        ctx.list_live(&types).await?
+    } else {
+        Default::default()
+    };
+    let live_secrets = live
+        .iter()
+        .filter(|(id, _)| id.kind == "Secret")
+        .flat_map(|(_, (_, obj))| crate::diff::mask::secret_object_values(&obj.to_string()))
+        .collect();
+    let masker = &make_masker(live_secrets);
+
+    let compared: Vec<Result<Option<FileChange>, LiveDiffError>> =
+        stream::iter(manifests.iter().zip(&resources))
+            .map(|(m, res)| {
+                let live = live.get(&m.id).map(|(_, obj)| obj);
+                async move {
+                    let wanted = desired(m, res, &ctx.namespace, &ctx.deployment);
+                    let after = if !ns_exists {
+                        wanted
+                    } else {
+                        match ops::apply(&ctx.kube, res, &ctx.namespace, &m.id.name, &wanted, true)
+                            .await
+                        {
+                            Ok(applied) => applied.object,
+                            // A change that cannot be made in place (a one-shot pod's new spec):
+                            // `deploy` replaces the object, so show what it would hold.
+                            Err(e) if e.status().is_some_and(ApiStatus::is_immutable) => wanted,
+                            Err(source) => {
+                                return Err(LiveDiffError::DryRun {
+                                    file: m.file.clone(),
+                                    id: m.id.to_string(),
+                                    source,
+                                });
+                            }
+                        }
+                    };
+                    Ok(change(
+                        &m.id.to_string(),
+                        &m.file.display().to_string(),
+                        live,
+                        Some(&after),
+                        masker,
+                    ))
+                }
+            })
+            .buffered(8)
+            .collect()
+            .await;
+    let mut diff = TreeDiff::default();
+    for c in compared {
+        diff.files.extend(c?);
+    }
+    let mut orphans: Vec<_> = live
+        .iter()
+        .filter(|(id, (_, obj))| {
+            !manifests.iter().any(|m| &m.id == *id)
+                && obj.pointer("/metadata/ownerReferences").is_none()
+        })
+        .collect();
+    orphans.sort_by(|a, b| a.0.cmp(b.0));
+    for (id, (_, obj)) in orphans {
+        diff.files.extend(change(
+            &id.to_string(),
+            &format!("(cluster) {id}"),
+            Some(obj),
+            None,
+            masker,
+        ));
+    }
+    Ok(diff)
+}
+
+/// Keys sorted, as `kubectl diff` prints them, so key order never shows as a change.
+fn yaml(v: Option<&Value>) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&m[k])))
+                        .collect(),
+                )
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    v.map(|v| serde_yaml::to_string(&sorted(&ops::normalise(v))).unwrap_or_default())
+        .unwrap_or_default()
+}
+
+fn change(
+    id: &str,
+    path: &str,
+    live: Option<&Value>,
+    after: Option<&Value>,
+    masker: &Masker,
+) -> Option<FileChange> {
+    let (before, now) = (yaml(live), yaml(after));
+    if before == now {
+        return None;
+    }
+    let change = match (live, after) {
+        (None, _) => Change::Added,
+        (_, None) => Change::Removed,
+        _ => Change::Changed,
+    };
+    let unified = similar::TextDiff::from_lines(&masker.mask(&before), &masker.mask(&now))
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("live/{id}"), &format!("rendered/{id}"))
+        .to_string();
+    Some(FileChange {
+        path: path.into(),
+        change,
+        objects: vec![ObjectChange {
+            object: id.to_string(),
+            change,
+        }],
+        diff: unified,
+    })
+}

@@ -1,0 +1,185 @@
+//! The rendered tree as Kubernetes objects: identity, body, declared dependencies.
+
+use crate::render::objects;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Annotation listing the objects this one waits for: `"Kind/name, Kind/name"`.
+pub const DEPENDS_ON: &str = "kube-openstack/depends-on";
+
+/// `Kind/name`, the way kubectl names objects.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectId {
+    pub kind: String,
+    pub name: String,
+}
+
+impl ObjectId {
+    pub fn new(kind: &str, name: &str) -> ObjectId {
+        ObjectId {
+            kind: kind.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    /// Parses `Kind/name`.
+    pub fn parse(text: &str) -> Option<ObjectId> {
+        let (kind, name) = text.trim().split_once('/')?;
+        let valid = |s: &str| !s.is_empty() && !s.contains(char::is_whitespace) && !s.contains('/');
+        (valid(kind) && valid(name)).then(|| ObjectId::new(kind, name))
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind, self.name)
+    }
+}
+
+/// One object of the rendered tree.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Relative to the tree's root.
+    pub file: PathBuf,
+    pub id: ObjectId,
+    pub api_version: String,
+    pub body: Value,
+    /// From the `depends-on` annotation, in the order written.
+    pub depends_on: Vec<ObjectId>,
+}
+
+impl Manifest {
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.body
+            .pointer("/metadata/annotations")?
+            .get(key)?
+            .as_str()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("rendered tree `{}` not found", .0.display())]
+    NoTree(PathBuf),
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{file}`: {message}")]
+    Parse { file: String, message: String },
+    #[error("`{}`: {id}: annotation `{DEPENDS_ON}`: `{entry}` is not `Kind/name`", file.display())]
+    BadReference {
+        file: PathBuf,
+        id: ObjectId,
+        entry: String,
+    },
+    #[error("{id} is defined twice: `{}` and `{}`", first.display(), second.display())]
+    Duplicate {
+        id: ObjectId,
+        first: PathBuf,
+        second: PathBuf,
+    },
+}
+
+/// Reads every object of a rendered tree (`.yaml`, `.yml`, `.json` files), sorted by path.
+pub fn load_tree(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
+    if !dir.is_dir() {
+        return Err(ManifestError::NoTree(dir.to_path_buf()));
+    }
+    let files = crate::diff::read_dir_tree(dir).map_err(|source| ManifestError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    let mut seen: BTreeMap<ObjectId, PathBuf> = BTreeMap::new();
+    for (rel, bytes) in files {
+        let is_manifest = rel
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json");
+        if !is_manifest {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        for m in parse_file(&rel, &text)? {
+            if let Some(first) = seen.insert(m.id.clone(), rel.clone()) {
+                return Err(ManifestError::Duplicate {
+                    id: m.id,
+                    first,
+                    second: rel,
+                });
+            }
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses the documents of one file.
+pub fn parse_file(rel: &Path, text: &str) -> Result<Vec<Manifest>, ManifestError> {
+    let display = rel.display().to_string();
+    let objects = objects::parse(&display, text).map_err(|diags| ManifestError::Parse {
+        file: display.clone(),
+        message: diags
+            .iter()
+            .map(|d| d.message.clone())
+            .collect::<Vec<_>>()
+            .join("; "),
+    })?;
+    let mut out = Vec::new();
+    for o in objects {
+        let body: Value = serde_yaml::from_str(&o.text).map_err(|e| ManifestError::Parse {
+            file: display.clone(),
+            message: format!("{}: {e}", o.id()),
+        })?;
+        let id = ObjectId::new(&o.kind, &o.name);
+        let mut m = Manifest {
+            file: rel.to_path_buf(),
+            id,
+            api_version: o.api_version,
+            body,
+            depends_on: Vec::new(),
+        };
+        if let Some(list) = m.annotation(DEPENDS_ON).map(str::to_string) {
+            for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let dep = ObjectId::parse(entry).ok_or_else(|| ManifestError::BadReference {
+                    file: m.file.clone(),
+                    id: m.id.clone(),
+                    entry: entry.to_string(),
+                })?;
+                m.depends_on.push(dep);
+            }
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_declared_dependencies_and_rejects_malformed_ones() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    kube-openstack/depends-on: \"ReplicationController/db, Secret/s\"\n";
+        let m = parse_file(Path::new("p.yaml"), text).unwrap();
+        assert_eq!(
+            m[0].depends_on,
+            vec![
+                ObjectId::new("ReplicationController", "db"),
+                ObjectId::new("Secret", "s")
+            ]
+        );
+        let bad = text.replace("Secret/s", "Secret s");
+        let err = parse_file(Path::new("p.yaml"), &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("p.yaml") && err.contains("Pod/p") && err.contains("`Secret s`"),
+            "{err}"
+        );
+    }
+}

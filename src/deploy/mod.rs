@@ -1,0 +1,227 @@
+//! Deploy: the rendered tree to a Kubernetes cluster, in dependency order, waiting for
+//! what each step needs, idempotent (server-side apply), with prune, status, teardown and
+//! the one-shot database jobs.
+//!
+//! The stages receive a [`Context`] (client, namespace, deployment label) so tests hand
+//! them a client for a fake API server.
+
+pub mod apply;
+pub mod client;
+pub mod discovery;
+pub mod infer;
+pub mod live_diff;
+pub mod manifest;
+pub mod ops;
+pub mod order;
+pub mod plan;
+pub mod progress;
+pub mod prune;
+pub mod ready;
+pub mod retry;
+pub mod schedule;
+pub mod status;
+
+use apply::{MANAGED_BY, MANAGED_BY_LABEL};
+use client::{ClientError, ClientOptions, Kube};
+use discovery::{Discovered, DiscoveryError, Resource};
+use manifest::ObjectId;
+use plan::Plan;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// The namespace when neither `-n` nor the config file names one.
+pub const DEFAULT_NAMESPACE: &str = "openstack";
+
+/// What every deploy stage works against.
+pub struct Context {
+    pub kube: Kube,
+    pub namespace: String,
+    /// Value of the deployment label (the namespace's name).
+    pub deployment: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("cannot connect to the cluster")]
+    Connect(#[source] ClientError),
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    #[error("cannot list the deployment's {0} objects")]
+    List(String, #[source] ClientError),
+    #[error("cannot create namespace `{0}`")]
+    Namespace(String, #[source] ClientError),
+}
+
+/// A run that did not complete, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// The hint for a deploy error, if there is one to give.
+pub fn hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(f) = err.downcast_ref::<Failure>() {
+        return f.hint.clone();
+    }
+    if let Some(manifest::ManifestError::NoTree(_)) = err.downcast_ref::<manifest::ManifestError>()
+    {
+        return Some("render the templates first (`kube-openstack render`), or name the tree with `--manifests DIR`".into());
+    }
+    if let Some(plan::PlanError::Missing(_)) = err.downcast_ref::<plan::PlanError>() {
+        return Some(
+            "fix the `kube-openstack/depends-on` annotation, or add the missing object to the tree"
+                .into(),
+        );
+    }
+    if let Some(plan::PlanError::Cycle(_)) = err.downcast_ref::<plan::PlanError>() {
+        return Some("remove one of the `kube-openstack/depends-on` entries on the cycle (`deploy --graph dot` shows the graph)".into());
+    }
+    if let Some(e) = err.downcast_ref::<ClientError>()
+        && matches!(e.code(), Some(401 | 403))
+    {
+        return Some("the kubeconfig user was refused: check its credentials (`--context`), and that it may manage the namespace's objects".into());
+    }
+    if let Some(DeployError::Connect(_)) = err.downcast_ref::<DeployError>() {
+        return Some(
+            "name the cluster with `--kubeconfig FILE` and `--context NAME`, or set `KUBECONFIG`"
+                .into(),
+        );
+    }
+    if let Some(DeployError::Discovery(DiscoveryError::UnknownKind { .. })) =
+        err.downcast_ref::<DeployError>()
+    {
+        return Some(
+            "install the CustomResourceDefinition that serves the kind, or fix `apiVersion`/`kind`"
+                .into(),
+        );
+    }
+    None
+}
+
+impl Context {
+    pub async fn connect(
+        options: &ClientOptions,
+        namespace: String,
+    ) -> Result<Context, DeployError> {
+        let (kube, _) = Kube::connect(options).await.map_err(DeployError::Connect)?;
+        Ok(Context {
+            kube,
+            deployment: namespace.clone(),
+            namespace,
+        })
+    }
+
+    /// Creates the namespace when it is missing. `Ok(true)`: it exists (or was created).
+    pub async fn ensure_namespace(&self, dry_run: bool) -> Result<bool, DeployError> {
+        let ns_res = Resource {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            plural: "namespaces".into(),
+            namespaced: false,
+        };
+        let err = |e| DeployError::Namespace(self.namespace.clone(), e);
+        if ops::get(&self.kube, &ns_res, "", &self.namespace)
+            .await
+            .map_err(err)?
+            .is_some()
+        {
+            return Ok(true);
+        }
+        if dry_run {
+            return Ok(false);
+        }
+        let body = json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": self.namespace, "labels": {MANAGED_BY_LABEL: MANAGED_BY}}});
+        ops::apply(&self.kube, &ns_res, "", &self.namespace, &body, false)
+            .await
+            .map_err(err)?;
+        Ok(true)
+    }
+
+    /// The deployment's live objects of each type, by `Kind/name`.
+    pub async fn list_live(
+        &self,
+        types: &[Resource],
+    ) -> Result<HashMap<ObjectId, (Resource, Value)>, DeployError> {
+        let selector = apply::selector(&self.deployment);
+        let lists = types.iter().map(|res| {
+            let selector = selector.clone();
+            async move {
+                let items = ops::list(&self.kube, res, &self.namespace, &selector)
+                    .await
+                    .map_err(|e| DeployError::List(res.kind.clone(), e))?;
+                Ok::<_, DeployError>((res, items))
+            }
+        });
+        let mut out = HashMap::new();
+        for r in futures::future::join_all(lists).await {
+            let (res, items) = r?;
+            for item in items {
+                let name = item
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                out.insert(ObjectId::new(&res.kind, &name), (res.clone(), item));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The group versions of the kinds of the default order, so `prune`, `status` and
+/// `teardown` find objects of kinds no longer in the tree.
+pub const KNOWN_API_VERSIONS: &[&str] = &["v1", "apps/v1", "batch/v1"];
+
+/// Every resource type a deployment may hold: those of the tree, and the served kinds of
+/// the default order (Namespace excepted: the deployment lives in it).
+pub fn deployment_types(discovered: &Discovered, tree: &[Resource]) -> Vec<Resource> {
+    let mut out: Vec<Resource> = Vec::new();
+    for res in tree
+        .iter()
+        .cloned()
+        .chain(
+            order::KIND_ORDER
+                .iter()
+                .flat_map(|g| g.iter())
+                .flat_map(|kind| {
+                    KNOWN_API_VERSIONS
+                        .iter()
+                        .filter_map(move |v| discovered.get(v, kind))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                }),
+        )
+    {
+        if res.namespaced && !out.contains(&res) {
+            out.push(res);
+        }
+    }
+    out
+}
+
+/// Resolves the plan's kinds: the resource of each node, in plan order.
+pub async fn resolve(
+    ctx: &Context,
+    plan: &Plan,
+) -> Result<(Discovered, Vec<Resource>), DeployError> {
+    let manifests: Vec<&manifest::Manifest> = plan.nodes.iter().map(|n| &n.manifest).collect();
+    let mut versions: Vec<&str> = manifests.iter().map(|m| m.api_version.as_str()).collect();
+    versions.extend(KNOWN_API_VERSIONS);
+    let discovered = discovery::discover(&ctx.kube, &versions).await?;
+    let mut out = Vec::with_capacity(manifests.len());
+    for m in manifests {
+        let res = discovered
+            .get(&m.api_version, &m.id.kind)
+            .cloned()
+            .ok_or_else(|| DiscoveryError::UnknownKind {
+                file: m.file.clone(),
+                kind: m.id.kind.clone(),
+                api_version: m.api_version.clone(),
+            })?;
+        out.push(res);
+    }
+    Ok((discovered, out))
+}

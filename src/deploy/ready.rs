@@ -1,0 +1,224 @@
+//! What "ready" means per kind, read from the live object.
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// Not yet; what it is waiting for.
+    Pending(String),
+    /// Will not become ready (a one-shot pod that failed, a failed Job).
+    Failed(String),
+}
+
+/// Whether the kind has a readiness condition beyond existing.
+pub fn has_readiness(kind: &str) -> bool {
+    matches!(
+        kind,
+        "ReplicationController"
+            | "Deployment"
+            | "StatefulSet"
+            | "ReplicaSet"
+            | "DaemonSet"
+            | "Pod"
+            | "Job"
+    )
+}
+
+/// Readiness of a live object. Objects without a notion of readiness (Service, Secret,
+/// ConfigMap, ...) are ready once they exist.
+pub fn readiness(kind: &str, live: &Value) -> Readiness {
+    if live.pointer("/metadata/deletionTimestamp").is_some() {
+        return Readiness::Pending("being deleted".into());
+    }
+    let int = |p: &str| live.pointer(p).and_then(Value::as_i64);
+    match kind {
+        "ReplicationController" | "Deployment" | "StatefulSet" | "ReplicaSet" => {
+            let generation = int("/metadata/generation").unwrap_or(0);
+            let observed = int("/status/observedGeneration").unwrap_or(0);
+            let want = int("/spec/replicas").unwrap_or(1);
+            let ready = int("/status/readyReplicas").unwrap_or(0);
+            if observed < generation {
+                Readiness::Pending(format!("generation {generation} not yet observed"))
+            } else if ready == want {
+                Readiness::Ready
+            } else {
+                Readiness::Pending(format!("{ready}/{want} replicas ready"))
+            }
+        }
+        "DaemonSet" => {
+            let want = int("/status/desiredNumberScheduled").unwrap_or(0);
+            let ready = int("/status/numberReady").unwrap_or(0);
+            if ready == want && int("/status/observedGeneration") >= int("/metadata/generation") {
+                Readiness::Ready
+            } else {
+                Readiness::Pending(format!("{ready}/{want} pods ready"))
+            }
+        }
+        "Pod" => pod_readiness(live),
+        "Job" => {
+            let conditions = live.pointer("/status/conditions").and_then(Value::as_array);
+            let has = |t: &str| {
+                conditions.into_iter().flatten().find(|c| {
+                    c.get("type").and_then(Value::as_str) == Some(t)
+                        && c.get("status").and_then(Value::as_str) == Some("True")
+                })
+            };
+            if has("Complete").is_some() {
+                Readiness::Ready
+            } else if let Some(c) = has("Failed") {
+                Readiness::Failed(
+                    c.get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("job failed")
+                        .to_string(),
+                )
+            } else {
+                Readiness::Pending("not complete".into())
+            }
+        }
+        _ => Readiness::Ready,
+    }
+}
+
+fn pod_readiness(live: &Value) -> Readiness {
+    let phase = live
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending");
+    let one_shot = live
+        .pointer("/spec/restartPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("Always")
+        != "Always";
+    match phase {
+        "Succeeded" => Readiness::Ready,
+        "Failed" => {
+            let reason = live
+                .pointer("/status/reason")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let exit = live
+                .pointer("/status/containerStatuses/0/state/terminated/exitCode")
+                .and_then(Value::as_i64)
+                .map(|c| format!(" (exit code {c})"))
+                .unwrap_or_default();
+            Readiness::Failed(format!(
+                "pod failed{}{exit}",
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {reason}")
+                }
+            ))
+        }
+        "Running" if !one_shot => {
+            let ready = live
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|c| {
+                    c.get("type").and_then(Value::as_str) == Some("Ready")
+                        && c.get("status").and_then(Value::as_str) == Some("True")
+                });
+            if ready {
+                Readiness::Ready
+            } else {
+                Readiness::Pending("running, not ready".into())
+            }
+        }
+        _ if one_shot && crash_looping(live).is_some() => {
+            Readiness::Failed(crash_looping(live).unwrap_or_default())
+        }
+        other => {
+            let restarts = live
+                .pointer("/status/containerStatuses/0/restartCount")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let note = if restarts > 0 {
+                format!(", {restarts} restarts")
+            } else {
+                String::new()
+            };
+            Readiness::Pending(format!("phase {other}{note}"))
+        }
+    }
+}
+
+/// How many restarts of a one-shot pod's container (`restartPolicy: OnFailure`, whose
+/// phase never becomes `Failed`) count as a failure rather than a slow start.
+pub const CRASH_LOOP_RESTARTS: i64 = 3;
+
+/// A container restarted [`CRASH_LOOP_RESTARTS`] times and now backing off: the job fails
+/// the same way every time, and waiting for the timeout would only hide it.
+fn crash_looping(pod: &Value) -> Option<String> {
+    let statuses = pod.pointer("/status/containerStatuses")?.as_array()?;
+    statuses.iter().find_map(|c| {
+        let restarts = c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
+        let waiting = c.pointer("/state/waiting/reason").and_then(Value::as_str);
+        if restarts < CRASH_LOOP_RESTARTS || waiting != Some("CrashLoopBackOff") {
+            return None;
+        }
+        let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
+        let code = c
+            .pointer("/lastState/terminated/exitCode")
+            .and_then(Value::as_i64);
+        let code = code
+            .map(|c| format!(", last exit code {c}"))
+            .unwrap_or_default();
+        Some(format!(
+            "container `{name}` keeps failing: restarted {restarts} times{code}"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn replication_controller_is_ready_when_all_replicas_are_for_the_current_generation() {
+        let mut rc = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3},
+            "status": {"observedGeneration": 1, "readyReplicas": 3}});
+        assert!(
+            matches!(
+                readiness("ReplicationController", &rc),
+                Readiness::Pending(_)
+            ),
+            "old generation"
+        );
+        rc["status"]["observedGeneration"] = json!(2);
+        assert_eq!(readiness("ReplicationController", &rc), Readiness::Ready);
+        rc["status"]["readyReplicas"] = json!(1);
+        assert_eq!(
+            readiness("ReplicationController", &rc),
+            Readiness::Pending("1/3 replicas ready".into())
+        );
+    }
+
+    #[test]
+    fn one_shot_pod_is_ready_only_when_succeeded() {
+        let pod = |phase: &str| json!({"spec": {"restartPolicy": "OnFailure"}, "status": {"phase": phase}});
+        assert_eq!(readiness("Pod", &pod("Succeeded")), Readiness::Ready);
+        assert!(matches!(
+            readiness("Pod", &pod("Running")),
+            Readiness::Pending(_)
+        ));
+        assert!(matches!(
+            readiness("Pod", &pod("Failed")),
+            Readiness::Failed(_)
+        ));
+        assert_eq!(readiness("Service", &json!({})), Readiness::Ready);
+        let looping = json!({"spec": {"restartPolicy": "OnFailure"}, "status": {"phase": "Running", "containerStatuses": [
+            {"name": "sync", "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+             "lastState": {"terminated": {"exitCode": 1}}}]}});
+        assert_eq!(
+            readiness("Pod", &looping),
+            Readiness::Failed(
+                "container `sync` keeps failing: restarted 3 times, last exit code 1".into()
+            )
+        );
+    }
+}

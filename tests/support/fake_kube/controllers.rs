@@ -1,0 +1,108 @@
+//! Simulated controllers: replication controllers and deployments become ready a while
+//! after their spec changes; one-shot pods go Pending -> Running -> Succeeded (or Failed,
+//! for the names a test chooses) and write a log; Jobs complete; gracefully deleted
+//! objects go once their grace period ends.
+
+use super::Shared;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+pub async fn run(shared: std::sync::Arc<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        tick(&shared, Instant::now());
+    }
+}
+
+fn tick(shared: &Shared, now: Instant) {
+    let faults = shared.faults.lock().unwrap().clone();
+    let mut store = shared.store.lock().unwrap();
+    let gone: Vec<_> = store
+        .objects
+        .iter()
+        .filter(|(_, s)| s.delete_at.is_some_and(|t| t <= now))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in gone {
+        store.objects.remove(&k);
+    }
+    let keys: Vec<_> = store.objects.keys().cloned().collect();
+    for key in keys {
+        let (plural, name) = (key.0.as_str(), key.2.clone());
+        let stored = &store.objects[&key];
+        if stored.delete_at.is_some() {
+            continue;
+        }
+        let age = now.duration_since(stored.changed_at);
+        let obj = &stored.object;
+        let new_status: Option<Value> = match plural {
+            "replicationcontrollers" | "deployments" => {
+                let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+                let want = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+                let never = faults.never_ready.contains(&name);
+                let ready = if never { 0 } else { want };
+                let status = json!({"replicas": want, "readyReplicas": ready, "availableReplicas": ready, "observedGeneration": generation});
+                (age >= faults.ready_delay && obj.get("status") != Some(&status)).then_some(status)
+            }
+            "pods" => pod_status(obj, age, faults.pod_run_time, faults.fail_pods.contains(&name)),
+            "jobs" => (age >= faults.pod_run_time && obj.pointer("/status/succeeded").is_none()).then(|| {
+                json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+            }),
+            _ => None,
+        };
+        let Some(status) = new_status else { continue };
+        let phase = status
+            .get("phase")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let rv = store.next_rv();
+        let stored = store.objects.get_mut(&key).expect("listed above");
+        stored.object["status"] = status;
+        stored.object["metadata"]["resourceVersion"] = json!(rv);
+        if let Some(phase) = phase {
+            let log = store.logs.entry(key.clone()).or_default();
+            match phase.as_str() {
+                "Running" => log.push_str(&format!("{name}: starting\n")),
+                "Succeeded" => log.push_str(&format!("{name}: schema up to date\n")),
+                "Failed" => {
+                    log.push_str(&format!("{name}: ERROR: cannot connect to the database\n"))
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The next status of a pod, if it changes now.
+fn pod_status(pod: &Value, age: Duration, run_time: Duration, fails: bool) -> Option<Value> {
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending");
+    let one_shot = pod
+        .pointer("/spec/restartPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("Always")
+        != "Always";
+    match phase {
+        "Pending" if age >= run_time / 2 => {
+            let mut status = json!({"phase": "Running", "containerStatuses": [{"name": "main", "ready": true, "restartCount": 0, "state": {"running": {}}}]});
+            if !one_shot {
+                status["conditions"] = json!([{"type": "Ready", "status": "True"}]);
+            }
+            Some(status)
+        }
+        "Running" if one_shot && age >= run_time => {
+            let (phase, code, reason) = if fails {
+                ("Failed", 1, "Error")
+            } else {
+                ("Succeeded", 0, "Completed")
+            };
+            Some(
+                json!({"phase": phase, "containerStatuses": [{"name": "main", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": code, "reason": reason}}}]}),
+            )
+        }
+        _ => None,
+    }
+}
