@@ -44,6 +44,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Bundle files into cloud-init multi-part user data (a MIME message)
     Userdata(UserdataArgs),
+    /// Apply manifest files dropped into a directory, moving each to applied/ or failed/
+    Watch(WatchArgs),
     /// Create, show or delete the Heat stack made from the Heat template
     #[command(subcommand)]
     Stack(StackCommand),
@@ -203,6 +205,24 @@ pub enum DiffFormat {
 }
 
 #[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Directory to watch (created if missing; `applied/` and `failed/` go inside it)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Apply what is there now, then exit (for a systemd timer)
+    #[arg(long)]
+    pub once: bool,
+    /// Poll the directory instead of using inotify (some network file systems)
+    #[arg(long)]
+    pub poll: bool,
+    /// Seconds (or `90s`, `5m`) to wait for an object others depend on to be ready
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub timeout: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct UserdataArgs {
     /// A file, a directory (every file, sorted), or `path:type/subtype`
     #[arg(value_name = "PART")]
@@ -226,6 +246,9 @@ pub struct UserdataArgs {
     /// Where the part handler writes the Kubernetes parts
     #[arg(long, value_name = "DIR", default_value = crate::userdata::DEFAULT_INCOMING_DIR, requires = "with_handler")]
     pub incoming_dir: String,
+    /// Add every object of the rendered tree (the output directory), in dependency order
+    #[arg(long)]
+    pub from_rendered: bool,
     /// Largest accepted size, in bytes once base64-encoded (Nova's limit by default)
     #[arg(long, value_name = "BYTES", default_value_t = crate::userdata::NOVA_USER_DATA_LIMIT)]
     pub limit: usize,

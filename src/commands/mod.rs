@@ -11,6 +11,7 @@ mod images;
 mod params;
 mod render;
 mod userdata;
+mod watch;
 mod stack;
 mod status;
 mod teardown;
@@ -25,7 +26,8 @@ pub fn dispatch(project: &Project, printer: &Printer, command: Command) -> anyho
         Command::Params(c) => params::run(project, printer, c),
         Command::Render(args) => render::run(project, printer, &args),
         Command::Diff(args) => diff::run(project, printer, &args),
-        Command::Userdata(args) => userdata::run(printer, &args),
+        Command::Userdata(args) => userdata::run(project, printer, &args),
+        Command::Watch(args) => watch::run(project, printer, &args),
         Command::Stack(c) => stack::run(project, printer, c),
         Command::Login(args) => login::login(project, printer, &args),
         Command::Logout(args) => login::logout(project, printer, &args),

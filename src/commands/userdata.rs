@@ -1,14 +1,20 @@
 //! `kube-openstack userdata`: cloud-init multi-part user data on stdout or in a file.
 
 use crate::cli::UserdataArgs;
+use crate::deploy::manifest;
+use crate::deploy::plan::Plan;
 use crate::printer::Printer;
+use crate::settings::Project;
 use crate::userdata::{self, Part, PartSpec};
 use anyhow::{Context as _, bail};
 use std::io::{IsTerminal as _, Write as _};
 
-pub fn run(printer: &Printer, args: &UserdataArgs) -> anyhow::Result<u8> {
+pub fn run(project: &Project, printer: &Printer, args: &UserdataArgs) -> anyhow::Result<u8> {
     let specs: Vec<PartSpec> = args.parts.iter().map(|p| PartSpec::parse(p)).collect();
     let mut parts = userdata::collect(&specs, &args.default_type)?;
+    if args.from_rendered {
+        parts.extend(rendered_parts(&project.output_dir(&None))?);
+    }
     if args.with_handler {
         parts.insert(
             0,
@@ -55,6 +61,33 @@ pub fn run(printer: &Printer, args: &UserdataArgs) -> anyhow::Result<u8> {
         ));
     }
     Ok(0)
+}
+
+/// One part per object of the rendered tree, in an order that puts every object after
+/// what it depends on (declared and inferred edges), lower kinds first among equals.
+fn rendered_parts(dir: &std::path::Path) -> anyhow::Result<Vec<Part>> {
+    let manifests = manifest::load_tree(dir)
+        .with_context(|| format!("cannot read the rendered tree `{}`", dir.display()))?;
+    let plan = Plan::build(manifests)
+        .with_context(|| format!("invalid dependencies in `{}`", dir.display()))?;
+    let mut done = vec![false; plan.nodes.len()];
+    let mut parts = Vec::with_capacity(plan.nodes.len());
+    while parts.len() < plan.nodes.len() {
+        // Plan order is kind order; take the first node whose dependencies are all out.
+        let next = (0..plan.nodes.len())
+            .find(|&i| !done[i] && plan.nodes[i].deps.iter().all(|e| done[e.on]))
+            .expect("the plan has no cycle");
+        done[next] = true;
+        let m = &plan.nodes[next].manifest;
+        let body = serde_yaml::to_string(&m.body).context("an object serialises to YAML")?;
+        parts.push(Part {
+            filename: format!("{}-{}.yaml", m.id.kind.to_ascii_lowercase(), m.id.name),
+            content_type: userdata::kube_type(&m.id.kind),
+            body: body.into_bytes(),
+            origin: dir.join(&m.file),
+        });
+    }
+    Ok(parts)
 }
 
 /// Every Kubernetes type in the bundle, plus the three the 2014 handler knew, so the

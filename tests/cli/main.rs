@@ -22,6 +22,7 @@ mod render;
 mod shipped;
 mod support;
 mod userdata;
+mod watch;
 
 #[path = "../support/fake_kube/mod.rs"]
 mod fake_kube;

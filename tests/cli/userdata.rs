@@ -317,3 +317,52 @@ fn bad_parts_are_named() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn from_rendered_adds_every_object_after_what_it_depends_on() {
+    let p = Project::new();
+    let rc = |name: &str, deps: &str| crate::cluster::rc(name, deps);
+    p.write(
+        "kubernetes/a-keystone-rc.yaml",
+        &rc("keystone", "Pod/keystone-db-sync"),
+    )
+    .write(
+        "kubernetes/b-db-sync.yaml",
+        &crate::cluster::one_shot_pod(
+            "keystone-db-sync",
+            "ReplicationController/mariadb",
+            "example/k:1",
+        ),
+    )
+    .write("kubernetes/c-mariadb-rc.yaml", &rc("mariadb", ""))
+    .write(
+        "kubernetes/d-secret.yaml",
+        &crate::cluster::secret("keystone"),
+    );
+    let out = p
+        .cmd()
+        .args(["userdata", "--from-rendered", "-o", "ud"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let Some(parsed) = peer("email", &p.path("ud"), &[]) else {
+        return;
+    };
+    let order: Vec<(String, String)> = seen(parsed)
+        .into_iter()
+        .map(|s| (s.filename, s.type_))
+        .collect();
+    let expected = [
+        ("secret-keystone.yaml", "text/x-kube-secret"),
+        (
+            "replicationcontroller-mariadb.yaml",
+            "text/x-kube-replicationcontroller",
+        ),
+        ("pod-keystone-db-sync.yaml", "text/x-kube-pod"),
+        (
+            "replicationcontroller-keystone.yaml",
+            "text/x-kube-replicationcontroller",
+        ),
+    ];
+    assert_eq!(order, expected.map(|(f, t)| (f.to_string(), t.to_string())));
+}

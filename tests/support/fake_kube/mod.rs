@@ -152,15 +152,20 @@ impl FakeKube {
     /// Starts the server on a thread of its own (with its own runtime), so synchronous
     /// tests can use it.
     pub fn start(faults: Faults) -> FakeKube {
-        Self::start_with(faults, false)
+        Self::start_with("127.0.0.1:0".parse().unwrap(), faults, false)
+    }
+
+    /// The same on a given address (a client configured before the server came up).
+    pub fn start_on(addr: SocketAddr, faults: Faults) -> FakeKube {
+        Self::start_with(addr, faults, false)
     }
 
     /// The same over TLS, with a certificate from a CA of its own (see [`FakeKube::ca_pem`]).
     pub fn start_tls(faults: Faults) -> FakeKube {
-        Self::start_with(faults, true)
+        Self::start_with("127.0.0.1:0".parse().unwrap(), faults, true)
     }
 
-    fn start_with(faults: Faults, tls: bool) -> FakeKube {
+    fn start_with(addr: SocketAddr, faults: Faults, tls: bool) -> FakeKube {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -177,7 +182,7 @@ impl FakeKube {
                     false => (None, None),
                 };
                 let (addr, shared, server) =
-                    serve_with("127.0.0.1:0".parse().unwrap(), faults, acceptor).await;
+                    serve_with(addr, faults, acceptor).await;
                 tx.send((addr, shared, ca_pem)).unwrap();
                 server.await;
             });
