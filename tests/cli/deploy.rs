@@ -93,20 +93,22 @@ fn nothing_starts_before_what_it_depends_on_is_ready() {
     small_tree(&c);
     c.manifest("memcached-rc.yaml", &rc("memcached", ""));
     ok(&c.deploy(&[]));
-    let (_, db_applied) = c.applied("replicationcontrollers/mariadb");
-    let (sync_start, sync_done) = c.applied("pods/keystone-db-sync");
+    // The fake's controllers count from when the server accepted the object, which is
+    // after the apply request started.
+    let (db_start, _) = c.applied("replicationcontrollers/mariadb");
+    let (sync_start, _) = c.applied("pods/keystone-db-sync");
     let (api_start, _) = c.applied("replicationcontrollers/keystone");
     let (memcached_start, _) = c.applied("replicationcontrollers/memcached");
     assert!(
-        sync_start >= db_applied + 400.0,
-        "the db-sync pod waits for mariadb's replicas: {sync_start} vs {db_applied}"
+        sync_start >= db_start + 400.0,
+        "the db-sync pod waits for mariadb's replicas: {sync_start} vs {db_start}"
     );
     assert!(
-        api_start >= sync_done + 200.0,
-        "keystone waits for the db-sync pod to succeed: {api_start} vs {sync_done}"
+        api_start >= sync_start + 200.0,
+        "keystone waits for the db-sync pod to succeed: {api_start} vs {sync_start}"
     );
     assert!(
-        memcached_start < db_applied + 400.0,
+        memcached_start < db_start + 400.0,
         "an object with no dependency is not held back by another's wait"
     );
     let pod = c.fake.object("pods", NS, "keystone-db-sync").unwrap();
