@@ -418,3 +418,34 @@ fn applies_run_in_parallel_up_to_the_bound() {
         .unwrap();
     assert_eq!(most, 3, "three applies in flight at once, never more");
 }
+
+#[test]
+fn no_wait_waits_only_for_what_others_depend_on() {
+    let c = Cluster::new(Faults {
+        never_ready: vec!["web".into()],
+        ..Faults::default()
+    });
+    small_tree(&c);
+    c.manifest("web-rc.yaml", &rc("web", ""));
+    let out = c.deploy(&["--no-wait", "--timeout", "5s"]);
+    ok(&out);
+    let table = stdout(&out);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("ReplicationController/web") && l.contains(" applied ")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("ReplicationController/mariadb") && l.contains(" ready ")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("Pod/keystone-db-sync") && l.contains(" ready ")),
+        "{table}"
+    );
+}
