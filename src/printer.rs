@@ -29,6 +29,11 @@ impl Printer {
         Printer { quiet, color_err: decide(std::io::stderr().is_terminal()), color_out: decide(std::io::stdout().is_terminal()) }
     }
 
+    /// Whether `--quiet` was given (progress bars stay hidden then).
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     fn paint(on: bool, style: Style, text: &str) -> String {
         if on { format!("{style}{text}{style:#}") } else { text.to_string() }
     }
@@ -38,11 +43,6 @@ impl Printer {
         if !self.quiet {
             eprintln!("{} {message}", Self::paint(self.color_err, STATUS, &format!("{verb:>12}")));
         }
-    }
-
-    /// `--quiet`: only errors and data.
-    pub fn is_quiet(&self) -> bool {
-        self.quiet
     }
 
     pub fn warn(&self, message: impl std::fmt::Display) {
