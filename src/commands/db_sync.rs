@@ -1,6 +1,7 @@
 //! `kube-openstack db-sync`: rerun the one-shot database jobs. For each selected
 //! `SERVICE-db-sync` pod: delete the old one and wait until it is gone, create it from the
-//! rendered manifest, wait for it to succeed, print its log prefixed by its name.
+//! rendered manifest, wait for it to succeed; its log is printed as it comes, each line
+//! prefixed by the pod's name.
 //! Independent pods run in parallel; dependencies between the selected ones are kept.
 
 use super::deploy::{align, connect, masker, read_tree};
@@ -17,6 +18,8 @@ use crate::settings::Project;
 use anyhow::Context as _;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 const SUFFIX: &str = "-db-sync";
 
@@ -47,7 +50,7 @@ pub fn run(project: &Project, printer: &Printer, args: &DbSyncArgs) -> anyhow::R
     let progress = Progress::new(mode, masker.clone(), plan.nodes.len(), false);
     let namespace = project.namespace(&args.cluster.namespace);
 
-    let (results, logs) = crate::rt::block_on(async {
+    let results = crate::rt::block_on(async {
         let ctx = connect(&args.cluster, namespace.clone()).await?;
         let (_, resources) = crate::deploy::resolve(&ctx, &plan).await?;
         ctx.ensure_namespace(false).await?;
@@ -82,29 +85,25 @@ pub fn run(project: &Project, printer: &Printer, args: &DbSyncArgs) -> anyhow::R
         let interrupt = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        let (results, _) = schedule::run(
-            &plan,
-            &resources,
-            &HashMap::new(),
-            &target,
-            &options,
-            &progress,
-            interrupt,
-        )
-        .await;
-        let mut logs = Vec::new();
-        for (node, res) in plan.nodes.iter().zip(&resources) {
-            let text = ops::logs(&ctx.kube, res, &ctx.namespace, &node.manifest.id.name)
-                .await
-                .unwrap_or_default();
-            logs.push((node.manifest.id.name.clone(), text));
-        }
-        Ok::<_, anyhow::Error>((results, logs))
+        let finished = AtomicBool::new(false);
+        let run = async {
+            let (results, _) = schedule::run(
+                &plan,
+                &resources,
+                &HashMap::new(),
+                &target,
+                &options,
+                &progress,
+                interrupt,
+            )
+            .await;
+            finished.store(true, Ordering::SeqCst);
+            results
+        };
+        let follow = follow_logs(&ctx, &plan, &resources, printer, &masker, &finished);
+        let (results, ()) = tokio::join!(run, follow);
+        Ok::<_, anyhow::Error>(results)
     })?;
-    for (name, text) in &logs {
-        let prefixed: String = text.lines().map(|l| format!("{name} | {l}\n")).collect();
-        printer.data(&masker.mask(&prefixed));
-    }
     let mut table = String::from("POD\tSTATE\tDETAIL\n");
     for r in &results {
         table.push_str(&format!(
@@ -114,7 +113,9 @@ pub fn run(project: &Project, printer: &Printer, args: &DbSyncArgs) -> anyhow::R
             masker.mask(&r.message)
         ));
     }
-    eprint!("{}", align(&table));
+    if !printer.is_quiet() {
+        eprint!("{}", align(&table));
+    }
     let failed: Vec<&str> = results
         .iter()
         .filter(|r| r.state != State::Ready)
@@ -157,4 +158,48 @@ fn select<'a>(manifests: &'a [Manifest], args: &DbSyncArgs) -> anyhow::Result<Ve
         }
     }
     Ok(out)
+}
+
+/// Prints each pod's log lines, prefixed by its name, as they appear (polling the log
+/// twice a second), until `finished`; then whatever is left.
+async fn follow_logs(
+    ctx: &crate::deploy::Context,
+    plan: &Plan,
+    resources: &[crate::deploy::discovery::Resource],
+    printer: &Printer,
+    masker: &crate::diff::Masker,
+    finished: &AtomicBool,
+) {
+    let mut printed = vec![0usize; plan.nodes.len()];
+    loop {
+        let last = finished.load(Ordering::SeqCst);
+        for (i, (node, res)) in plan.nodes.iter().zip(resources).enumerate() {
+            let name = &node.manifest.id.name;
+            let Ok(text) = ops::logs(&ctx.kube, res, &ctx.namespace, name).await else {
+                continue;
+            };
+            if text.len() < printed[i] {
+                printed[i] = 0; // the container restarted: a new log
+            }
+            let fresh = &text[printed[i]..];
+            // Whole lines only while the pod runs; the rest at the end.
+            let upto = if last {
+                fresh.len()
+            } else {
+                fresh.rfind('\n').map_or(0, |p| p + 1)
+            };
+            if upto > 0 {
+                let lines: String = fresh[..upto]
+                    .lines()
+                    .map(|l| format!("{name} | {l}\n"))
+                    .collect();
+                printer.data(&masker.mask(&lines));
+                printed[i] += upto;
+            }
+        }
+        if last {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

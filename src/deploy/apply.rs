@@ -2,13 +2,13 @@
 //! (created / configured / unchanged), one-shot pods rerun when their spec changed, and
 //! objects that cannot change in place recreated on request.
 
+use super::api_status::ApiStatus;
 use super::client::{ClientError, Kube};
 use super::discovery::Resource;
 use super::manifest::{Manifest, ObjectId};
 use super::ops;
 use super::order::is_one_shot;
 use super::ready::{Readiness, readiness};
-use super::status::ApiStatus;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;

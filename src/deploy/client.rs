@@ -5,8 +5,8 @@
 //! status code and headers (`Retry-After`) stay visible to the retry policy; kube's own
 //! retry layer is turned off so that there is exactly one, bounded, policy.
 
+use super::api_status::ApiStatus;
 use super::retry::{Backoff, RetryPolicy};
-use super::status::ApiStatus;
 use kube::client::Body;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -2,10 +2,10 @@
 //! does: the server's dry-run apply of each object (so defaults the server adds show on
 //! both sides) against the live object, without status and server-managed metadata.
 
+use super::api_status::ApiStatus;
 use super::apply::desired;
 use super::client::ClientError;
 use super::manifest::Manifest;
-use super::status::ApiStatus;
 use super::{Context, DeployError, KNOWN_API_VERSIONS, discovery, ops};
 use crate::diff::{Change, FileChange, Masker, ObjectChange, TreeDiff};
 use futures::stream::{self, StreamExt};

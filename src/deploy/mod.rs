@@ -5,6 +5,7 @@
 //! The stages receive a [`Context`] (client, namespace, deployment label) so tests hand
 //! them a client for a fake API server.
 
+pub mod api_status;
 pub mod apply;
 pub mod client;
 pub mod discovery;
@@ -19,7 +20,6 @@ pub mod prune;
 pub mod ready;
 pub mod retry;
 pub mod schedule;
-pub mod status;
 
 use apply::{MANAGED_BY, MANAGED_BY_LABEL};
 use client::{ClientError, ClientOptions, Kube};

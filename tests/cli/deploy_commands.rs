@@ -184,10 +184,10 @@ fn db_sync_reruns_the_chosen_pods_in_order_and_prints_their_logs() {
         nova_before,
         "pods not asked for are left alone"
     );
-    let (_, keystone_done) = c.applied("pods/keystone-db-sync");
+    let (keystone_start, _) = c.applied("pods/keystone-db-sync");
     let (glance_start, _) = c.applied("pods/glance-db-sync");
     assert!(
-        glance_start >= keystone_done + 200.0,
+        glance_start >= keystone_start + 200.0,
         "glance's sync waits for keystone's to succeed"
     );
 
@@ -285,7 +285,21 @@ fn ctrl_c_finishes_requests_in_flight_reports_and_the_next_run_converges() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Interrupt once the run is applying (its Ctrl-C handler is then in place).
+    let start = std::time::Instant::now();
+    while c
+        .applies()
+        .iter()
+        .filter(|(o, _, _)| o.starts_with("configmaps/"))
+        .count()
+        < 4
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the deploy never started applying"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // SAFETY: signalling a child this test started.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();

@@ -3,6 +3,7 @@
 mod adversarial;
 mod cluster;
 mod deploy;
+mod deploy_client;
 mod deploy_commands;
 mod deploy_faults;
 mod diff;
