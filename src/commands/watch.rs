@@ -195,7 +195,7 @@ fn process(
         match super::deploy::connect(cluster, namespace.to_string()).await {
             Ok(ctx) => batch::apply(&ctx, parsed, &progress, timeout, &mut fates).await,
             Err(e) => {
-                let why = batch::error_chain(e.as_ref());
+                let why = crate::errors::one_line(e.as_ref());
                 for (file, _) in parsed {
                     fates.insert(file, Fate::Retry(why.clone()));
                 }

@@ -197,7 +197,7 @@ pub async fn run(
                         }
                     }
                     Err(e) => {
-                        let why = progress.masker().mask(&error_chain(&e));
+                        let why = progress.masker().mask(&crate::errors::one_line(&e));
                         fail(plan, &mut results, &mut unaccepted, i, why, None, progress)
                     }
                 }
@@ -358,17 +358,3 @@ async fn wait_ready(
     }
 }
 
-/// An error and its causes on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(c) = source {
-        let text = c.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = c.source();
-    }
-    s
-}

@@ -63,7 +63,7 @@ impl Includes {
         }
         let result = match url.scheme() {
             "http" | "https" => crate::rt::block_on(sources::fetch::text(url, &self.limits))
-                .map_err(|e| error_chain(&e)),
+                .map_err(|e| crate::errors::one_line(&e)),
             "file" => url
                 .to_file_path()
                 .map_err(|()| format!("`{url}` is not a local path"))
@@ -104,16 +104,6 @@ fn inside(path: &Path) -> Option<PathBuf> {
         }
     }
     (!parts.is_empty()).then(|| parts.iter().collect())
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        text.push_str(&format!(": {c}"));
-        cause = c.source();
-    }
-    text
 }
 
 pub struct IncludeHelper(pub Arc<Includes>);

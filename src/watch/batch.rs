@@ -136,15 +136,15 @@ pub async fn apply(
                     None => return retry_all(files, &message, fates),
                 }
             }
-            Err(e) => return retry_all(files, &error_chain(&e), fates),
+            Err(e) => return retry_all(files, &crate::errors::one_line(&e), fates),
         };
         if let Err(e) = ctx.ensure_namespace(false).await {
-            return retry_all(files, &error_chain(&e), fates);
+            return retry_all(files, &crate::errors::one_line(&e), fates);
         }
         let types = crate::deploy::deployment_types(&discovered, &resources);
         let live: std::collections::HashMap<_, _> = match ctx.list_live(&types).await {
             Ok(live) => live.into_iter().map(|(id, (_, obj))| (id, obj)).collect(),
-            Err(e) => return retry_all(files, &error_chain(&e), fates),
+            Err(e) => return retry_all(files, &crate::errors::one_line(&e), fates),
         };
         let not_ready = |d: &manifest::ObjectId| {
             live.get(d)
@@ -229,14 +229,4 @@ fn retry_all(files: Vec<(PathBuf, Vec<Manifest>)>, why: &str, fates: &mut BTreeM
     for (file, _) in files {
         fates.insert(file, Fate::Retry(why.to_string()));
     }
-}
-
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        text.push_str(&format!(": {c}"));
-        cause = c.source();
-    }
-    text
 }
