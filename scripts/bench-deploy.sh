@@ -71,7 +71,7 @@ PY
 start_fake() { # FLAGS...
     if [ -n "$FAKE_PID" ]; then kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null || true; fi
     # A fresh file per start: the new server writes its kubeconfig, then its URL.
-    rm -f "$WORK/fake.url" "$WORK/kubeconfig"
+    rm -f "$WORK/fake.url.tmp" "$WORK/kubeconfig"
     "$FAKE" --kubeconfig "$WORK/kubeconfig" --latency-ms "$LATENCY_MS" "$@" >"$WORK/fake.url.tmp" &
     FAKE_PID=$!
     for _ in $(seq 200); do grep -q '^http' "$WORK/fake.url.tmp" 2>/dev/null && break; sleep 0.05; done
