@@ -69,11 +69,14 @@ with open(os.path.join(work, "expected.json"), "w") as f:
 PY
 
 start_fake() { # FLAGS...
-    [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null || true
-    "$FAKE" --kubeconfig "$WORK/kubeconfig" --latency-ms "$LATENCY_MS" "$@" >"$WORK/fake.url" &
+    if [ -n "$FAKE_PID" ]; then kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null || true; fi
+    # A fresh file per start: the new server writes its kubeconfig, then its URL.
+    rm -f "$WORK/fake.url.tmp" "$WORK/kubeconfig"
+    "$FAKE" --kubeconfig "$WORK/kubeconfig" --latency-ms "$LATENCY_MS" "$@" >"$WORK/fake.url.tmp" &
     FAKE_PID=$!
-    for _ in $(seq 100); do [ -s "$WORK/fake.url" ] && break; sleep 0.05; done
-    URL=$(head -1 "$WORK/fake.url")
+    for _ in $(seq 200); do grep -q '^http' "$WORK/fake.url.tmp" 2>/dev/null && break; sleep 0.05; done
+    URL=$(head -1 "$WORK/fake.url.tmp")
+    [ -n "$URL" ] || { echo "error: the fake API server did not start" >&2; exit 2; }
 }
 now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }
