@@ -46,6 +46,7 @@ fn main() {
             "--throttle-rate" => faults.throttle_rate = rate(value()),
             "--drop-before-rate" => faults.drop_before_rate = rate(value()),
             "--drop-after-rate" => faults.drop_after_rate = rate(value()),
+            "--stall-after-rate" => faults.stall_after_rate = rate(value()),
             "--fail-pod" => faults.fail_pods.push(value()),
             "--seed" => {
                 faults.seed = value()
@@ -73,7 +74,7 @@ fn main() {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "error: {problem}\nusage: fake-kube-apiserver [--listen HOST:PORT] [--kubeconfig FILE] [--latency-ms N] [--ready-delay-ms N] [--pod-run-ms N] [--error-rate R] [--throttle-rate R] [--drop-before-rate R] [--drop-after-rate R] [--fail-pod NAME]... [--seed N]"
+        "error: {problem}\nusage: fake-kube-apiserver [--listen HOST:PORT] [--kubeconfig FILE] [--latency-ms N] [--ready-delay-ms N] [--pod-run-ms N] [--error-rate R] [--throttle-rate R] [--drop-before-rate R] [--drop-after-rate R] [--stall-after-rate R] [--fail-pod NAME]... [--seed N]"
     );
     std::process::exit(2)
 }

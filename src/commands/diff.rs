@@ -67,6 +67,7 @@ fn live(project: &Project, printer: &Printer, args: &DiffArgs, params: &crate::p
     for f in files.iter().filter(|f| !f.copied) {
         manifests.extend(parse_file(&f.path, &String::from_utf8_lossy(&f.content))?);
     }
+    crate::deploy::manifest::attach_config_digests(&mut manifests);
     let state = StateDir::new(project.state_dir(&args.tree.source));
     let mut secrets = params.secret_values();
     secrets.extend(diff::secrets_in(files, &Default::default()));

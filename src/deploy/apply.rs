@@ -107,7 +107,7 @@ pub fn desired(m: &Manifest, res: &Resource, namespace: &str, deployment: &str) 
         labels.insert(DEPLOYMENT_LABEL.into(), deployment.into());
     }
     if is_one_shot(&m.id.kind, &m.body) {
-        let hash = spec_hash(&m.body);
+        let hash = spec_hash(&m.body, m.config_digest.as_deref());
         let meta = body["metadata"].as_object_mut().expect("an object");
         let annotations = meta
             .entry("annotations")
@@ -120,10 +120,11 @@ pub fn desired(m: &Manifest, res: &Resource, namespace: &str, deployment: &str) 
 }
 
 /// A stable hash of what a one-shot object runs: its spec (image, command, env, config
-/// references). serde_json keeps key order as written, which the render makes stable.
-pub fn spec_hash(body: &Value) -> String {
+/// references) and the configuration it reads (`config_digest`). serde_json keeps key
+/// order as written, which the render makes stable.
+pub fn spec_hash(body: &Value, config_digest: Option<&str>) -> String {
     let spec = body.get("spec").map(|s| s.to_string()).unwrap_or_default();
-    let digest = Sha256::digest(spec.as_bytes());
+    let digest = Sha256::digest(format!("{spec}\n{}", config_digest.unwrap_or("")).as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
@@ -246,8 +247,12 @@ mod tests {
         let a = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"image": "x:1"}]}});
         let mut b = a.clone();
         b["metadata"]["labels"] = json!({"a": "b"});
-        assert_eq!(spec_hash(&a), spec_hash(&b));
+        assert_eq!(spec_hash(&a, None), spec_hash(&b, None));
+        assert_ne!(
+            spec_hash(&a, Some("config 1")),
+            spec_hash(&a, Some("config 2"))
+        );
         b["spec"]["containers"][0]["image"] = json!("x:2");
-        assert_ne!(spec_hash(&a), spec_hash(&b));
+        assert_ne!(spec_hash(&a, None), spec_hash(&b, None));
     }
 }

@@ -48,6 +48,9 @@ pub struct Manifest {
     pub body: Value,
     /// From the `depends-on` annotation, in the order written.
     pub depends_on: Vec<ObjectId>,
+    /// For one-shot pods and Jobs: a digest of the Secrets and ConfigMaps of the tree it
+    /// reads, so a change of configuration reruns it (see [`attach_config_digests`]).
+    pub config_digest: Option<String>,
 }
 
 impl Manifest {
@@ -115,6 +118,7 @@ pub fn load_tree(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
             out.push(m);
         }
     }
+    attach_config_digests(&mut out);
     Ok(out)
 }
 
@@ -142,6 +146,7 @@ pub fn parse_file(rel: &Path, text: &str) -> Result<Vec<Manifest>, ManifestError
             api_version: o.api_version,
             body,
             depends_on: Vec::new(),
+            config_digest: None,
         };
         if let Some(list) = m.annotation(DEPENDS_ON).map(str::to_string) {
             for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
@@ -156,6 +161,46 @@ pub fn parse_file(rel: &Path, text: &str) -> Result<Vec<Manifest>, ManifestError
         out.push(m);
     }
     Ok(out)
+}
+
+/// Sets [`Manifest::config_digest`] of every one-shot object of `tree`: the data of the
+/// Secrets and ConfigMaps (of the tree) that its pod spec uses, in reference order.
+pub fn attach_config_digests(tree: &mut [Manifest]) {
+    use sha2::{Digest, Sha256};
+    let digests: Vec<Option<String>> = tree
+        .iter()
+        .map(|m| {
+            if !super::order::is_one_shot(&m.id.kind, &m.body) {
+                return None;
+            }
+            let mut hasher = Sha256::new();
+            for r in super::infer::references(m) {
+                if let Some(used) = tree.iter().find(|o| o.id == r) {
+                    hasher.update(r.to_string().as_bytes());
+                    for field in ["data", "stringData", "binaryData"] {
+                        hasher.update(
+                            used.body
+                                .get(field)
+                                .map(|v| v.to_string())
+                                .unwrap_or_default()
+                                .as_bytes(),
+                        );
+                    }
+                }
+            }
+            Some(
+                hasher
+                    .finalize()
+                    .iter()
+                    .take(8)
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+            )
+        })
+        .collect();
+    for (m, d) in tree.iter_mut().zip(digests) {
+        m.config_digest = d;
+    }
 }
 
 #[cfg(test)]

@@ -449,3 +449,47 @@ fn no_wait_waits_only_for_what_others_depend_on() {
         "{table}"
     );
 }
+
+#[test]
+fn a_db_sync_pod_is_rerun_when_the_configuration_it_reads_changes() {
+    let c = Cluster::new(Faults::default());
+    let pod = |name: &str, secret: &str| {
+        one_shot_pod(name, "", &format!("example/{name}:1")).replace(
+            "    args: [sync]\n",
+            &format!("    args: [sync]\n    envFrom:\n    - secretRef:\n        name: {secret}\n"),
+        )
+    };
+    c.manifest("keystone-secret.yaml", &secret("keystone"))
+        .manifest("glance-secret.yaml", &secret("glance"));
+    c.manifest(
+        "keystone-db-sync.yaml",
+        &pod("keystone-db-sync", "keystone"),
+    );
+    c.manifest("glance-db-sync.yaml", &pod("glance-db-sync", "glance"));
+    ok(&c.deploy(&[]));
+    c.manifest(
+        "keystone-secret.yaml",
+        &secret("keystone").replace("s3cret-keystone-value", "rotated-value"),
+    );
+    let out = c.deploy(&[]);
+    ok(&out);
+    let table = stdout(&out);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("Secret/keystone") && l.contains(" configured ")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("Pod/keystone-db-sync") && l.contains(" rerun ")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("Pod/glance-db-sync") && l.contains(" unchanged ")),
+        "{table}"
+    );
+}

@@ -134,3 +134,33 @@ fn an_apply_committed_before_its_connection_dropped_is_reported_once_as_created(
             >= 5
     );
 }
+
+#[test]
+fn a_request_that_hangs_after_its_change_was_committed_times_out_and_is_retried() {
+    let c = Cluster::new(Faults {
+        stall_after_rate: 0.3,
+        stall: std::time::Duration::from_secs(3),
+        seed: 5,
+        ..Faults::default()
+    });
+    let files = tree(&c);
+    let started = std::time::Instant::now();
+    let out = c.deploy(&["--request-timeout", "500ms"]);
+    ok(&out);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "timed out requests are not waited for"
+    );
+    assert_as_rendered(&c, &files);
+    assert!(
+        c.fake
+            .log()
+            .iter()
+            .filter(|e| e.fault == Some(Fault::StallAfterCommit))
+            .count()
+            >= 3
+    );
+    let out = c.deploy(&["--request-timeout", "500ms"]);
+    ok(&out);
+    assert!(stderr(&out).contains("; 0 changes"), "{}", stderr(&out));
+}

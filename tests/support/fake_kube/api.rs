@@ -95,6 +95,8 @@ pub async fn handle(
         if mutating && shared.roll() < faults.drop_after_rate {
             fault = Some(Fault::DropAfterCommit);
             peer.kill();
+        } else if mutating && shared.roll() < faults.stall_after_rate {
+            fault = Some(Fault::StallAfterCommit);
         }
     }
     shared.log.lock().unwrap().push(LogEntry {
@@ -106,6 +108,11 @@ pub async fn handle(
         start_ms: started.as_secs_f64() * 1000.0,
         end_ms: shared.started.elapsed().as_secs_f64() * 1000.0,
     });
+    if fault == Some(Fault::StallAfterCommit) {
+        // Committed (and logged), then no answer for a long while: the client's timeout
+        // fires and it drops the connection, which cancels this handler.
+        tokio::time::sleep(faults.stall).await;
+    }
     reply.unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 

@@ -39,6 +39,10 @@ pub struct Faults {
     pub drop_before_rate: f64,
     /// Share of writes whose connection drops after the change is committed.
     pub drop_after_rate: f64,
+    /// Share of writes answered only after `stall`, once committed.
+    pub stall_after_rate: f64,
+    #[serde(with = "millis")]
+    pub stall: Duration,
     /// Replication controllers and deployments are ready this long after a spec change.
     #[serde(with = "millis")]
     pub ready_delay: Duration,
@@ -65,6 +69,8 @@ impl Default for Faults {
             throttle_rate: 0.0,
             drop_before_rate: 0.0,
             drop_after_rate: 0.0,
+            stall_after_rate: 0.0,
+            stall: Duration::from_secs(5),
             ready_delay: Duration::from_millis(150),
             pod_run_time: Duration::from_millis(200),
             fail_pods: Vec::new(),
@@ -93,6 +99,7 @@ pub enum Fault {
     Throttle429,
     DropBeforeCommit,
     DropAfterCommit,
+    StallAfterCommit,
 }
 
 /// One request as the server saw it.
