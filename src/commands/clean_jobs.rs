@@ -58,16 +58,7 @@ pub fn run(project: &Project, printer: &Printer, args: &CleanJobsArgs) -> anyhow
         for d in &deleted {
             printer.data(&format!("{}\n", d.object));
         }
-        let failed: Vec<String> = deleted
-            .iter()
-            .filter_map(|d| d.error.as_ref().map(|e| format!("{}: {e}", d.object)))
-            .collect();
-        anyhow::ensure!(
-            failed.is_empty(),
-            "{} pods could not be deleted:\n  {}",
-            failed.len(),
-            failed.join("\n  ")
-        );
+        crate::deploy::prune::check_deleted(&deleted, "pods")?;
         let verb = if args.dry_run {
             "would delete"
         } else {

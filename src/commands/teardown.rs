@@ -65,17 +65,7 @@ pub fn run(project: &Project, printer: &Printer, args: &TeardownArgs) -> anyhow:
         }
         let deleted =
             prune::delete_all(&ctx, &objects, args.dry_run, args.timeout, &progress).await;
-        let failed: Vec<String> = deleted
-            .iter()
-            .filter_map(|d| d.error.as_ref().map(|e| format!("{}: {e}", d.object)))
-            .collect();
-        if !failed.is_empty() {
-            anyhow::bail!(
-                "{} objects could not be deleted:\n  {}",
-                failed.len(),
-                failed.join("\n  ")
-            );
-        }
+        crate::deploy::prune::check_deleted(&deleted, "objects")?;
         let verb = if args.dry_run {
             "would delete"
         } else {

@@ -44,6 +44,14 @@ pub struct Deleted {
     pub error: Option<String>,
 }
 
+/// An error listing every deletion that failed (`what`: "pods", "objects"), if any did.
+pub fn check_deleted(deleted: &[Deleted], what: &str) -> anyhow::Result<()> {
+    let failed: Vec<String> =
+        deleted.iter().filter_map(|d| d.error.as_ref().map(|e| format!("{}: {e}", d.object))).collect();
+    anyhow::ensure!(failed.is_empty(), "{} {what} could not be deleted:\n  {}", failed.len(), failed.join("\n  "));
+    Ok(())
+}
+
 /// Deletes `objects` (already in deletion order): each kind group in parallel, waiting
 /// until the group is gone before the next. With `dry_run`, the server's dry run only.
 pub async fn delete_all(

@@ -13,7 +13,7 @@ use crate::sources::{self, Limits};
 use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, ScopedJson};
 use serde_json::Value as Json;
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use url::Url;
 
@@ -48,7 +48,8 @@ impl Includes {
                 .map_err(|e| format!("`{name}` is not a path or URL: {e}"))?;
             return self.fetch(&url);
         }
-        let rel = inside(Path::new(name))
+        let rel = crate::sources::archive::inside(Path::new(name))
+            .filter(|rel| !rel.as_os_str().is_empty())
             .ok_or_else(|| format!("`{name}` is outside the template tree"))?;
         let path = self.root.join(&rel);
         let bytes =
@@ -88,22 +89,6 @@ fn absolute_url(name: &str) -> Option<Url> {
         .any(|s| lower.starts_with(s))
         .then(|| Url::parse(name).ok())
         .flatten()
-}
-
-/// A relative path that stays inside the tree (`..` may not climb above it).
-fn inside(path: &Path) -> Option<PathBuf> {
-    let mut parts = Vec::new();
-    for c in path.components() {
-        match c {
-            Component::Normal(p) => parts.push(p),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                parts.pop()?;
-            }
-            Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    (!parts.is_empty()).then(|| parts.iter().collect())
 }
 
 pub struct IncludeHelper(pub Arc<Includes>);

@@ -153,7 +153,7 @@ fn through_link(root: &Path, rel: &Path) -> bool {
 /// `path` as a relative path that stays inside the tree (empty for the root itself), or
 /// `None`: `..` is allowed only while it does not climb above the root (`a/../b` is fine,
 /// `a/../../b` is not).
-fn inside(path: &Path) -> Option<PathBuf> {
+pub(crate) fn inside(path: &Path) -> Option<PathBuf> {
     let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
     for component in path.components() {
         match component {
