@@ -65,6 +65,9 @@ pub enum Command {
     DbSync(DbSyncArgs),
     /// Delete finished one-shot pods (failed ones kept unless `--all`)
     CleanJobs(CleanJobsArgs),
+    /// Everything from parameters to a running deployment, resumable: params, render,
+    /// registry, images, deploy, db-sync (then clean-jobs with `--clean-jobs`)
+    Up(UpArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -418,6 +421,10 @@ pub struct ImagesOptions {
     /// Read the registry password from stdin (first line)
     #[arg(long, global = true, requires = "username")]
     pub password_stdin: bool,
+    /// Push to this address instead of the registry the images are named after (e.g. a
+    /// port-forward to an in-cluster registry); checks go there too
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    pub push_to: Option<String>,
     /// Directory for state kept between runs (digest lock, logs)
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -564,4 +571,56 @@ fn key_value(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("expected KEY=VALUE, got `{s}`")),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub tree: TreeArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Create the Heat stack when it does not exist (with `--source heat`)
+    #[arg(long)]
+    pub create_stack: bool,
+    /// Where this machine reaches the registry the images are pushed to [default: the
+    /// `docker_registry` parameter, localhost:4999]; when nothing answers there, images
+    /// are pushed through a port-forward to an in-cluster registry pod
+    #[arg(long, value_name = "HOST:PORT")]
+    pub registry_url: Option<String>,
+    /// Directory of build contexts [default: docker]
+    #[arg(long, value_name = "DIR")]
+    pub docker_dir: Option<PathBuf>,
+    /// Builder [default: the first of buildah, podman, docker on PATH]
+    #[arg(long, value_enum)]
+    pub builder: Option<crate::images::builder::BuilderKind>,
+    /// Builds run at once [default: number of cores]
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print what each step would do; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start at this step (earlier ones are taken as done)
+    #[arg(long, value_enum, value_name = "STEP", conflicts_with = "only")]
+    pub from: Option<crate::up::Step>,
+    /// Stop after this step
+    #[arg(long, value_enum, value_name = "STEP", conflicts_with = "only")]
+    pub to: Option<crate::up::Step>,
+    /// Run this step alone
+    #[arg(long, value_enum, value_name = "STEP")]
+    pub only: Option<crate::up::Step>,
+    /// Redo the selected steps even when their inputs did not change
+    #[arg(long)]
+    pub force: bool,
+    /// Delete the finished one-shot pods at the end
+    #[arg(long)]
+    pub clean_jobs: bool,
+    /// Objects applied at once
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// Give up waiting for one object after this long [default: per kind]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Print every object's progress, not only one line per step
+    #[arg(short, long)]
+    pub verbose: bool,
 }

@@ -25,6 +25,9 @@ pub fn report(printer: &Printer, err: &anyhow::Error) {
     if let Some(hint) = hint(err) {
         text.push_str(&format!("\nhint: {hint}\n"));
     }
+    if let Some(up) = err.downcast_ref::<crate::up::StepFailed>() {
+        text.push_str(&format!("hint: {}\n", up.hint));
+    }
     eprint!("{text}");
 }
 

@@ -18,6 +18,7 @@ pub mod settings;
 pub mod userdata;
 pub mod watch;
 pub mod sources;
+pub mod up;
 
 use std::process::ExitCode;
 

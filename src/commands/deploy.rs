@@ -63,54 +63,16 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
         ),
     );
 
+    let exec = Exec {
+        dry_run: args.dry_run,
+        recreate: args.recreate,
+        prune: args.prune,
+        timeout: args.timeout,
+        options,
+    };
     let report = crate::rt::block_on(async {
         let ctx = connect(&args.cluster, namespace.clone()).await?;
-        let (discovered, resources) = crate::deploy::resolve(&ctx, &plan).await?;
-        let ns_exists = ctx.ensure_namespace(args.dry_run).await?;
-        let types = crate::deploy::deployment_types(&discovered, &resources);
-        let live_all = if ns_exists {
-            ctx.list_live(&types).await?
-        } else {
-            Default::default()
-        };
-        let live = live_all
-            .iter()
-            .map(|(id, (_, obj))| (id.clone(), obj.clone()))
-            .collect();
-        let target = Target {
-            kube: &ctx.kube,
-            namespace: &ctx.namespace,
-            deployment: &ctx.deployment,
-            dry_run: args.dry_run,
-            recreate: args.recreate,
-            gone_timeout: args.timeout.unwrap_or(Duration::from_secs(5 * 60)),
-        };
-        let interrupt = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        let (results, interrupted) = if args.dry_run && !ns_exists {
-            // Nothing to ask the server about: everything would be created.
-            (would_create_all(&plan, &progress), false)
-        } else {
-            schedule::run(
-                &plan, &resources, &live, &target, &options, &progress, interrupt,
-            )
-            .await
-        };
-        let mut pruned = Vec::new();
-        if args.prune && !interrupted {
-            let orphans = prune::orphans(&live_all, &|id| plan.index.contains_key(id));
-            for (id, _) in &orphans {
-                progress.object("Prune", &id.to_string(), "no longer in the tree");
-            }
-            let timeout = args.timeout.unwrap_or(Duration::from_secs(5 * 60));
-            pruned = prune::delete_all(&ctx, &orphans, args.dry_run, timeout, &progress).await;
-        }
-        Ok::<_, anyhow::Error>(Report {
-            results,
-            pruned,
-            interrupted,
-        })
+        execute(&ctx, &plan, &exec, &progress).await
     })?;
     let mut report = report;
     if args.dry_run {
@@ -129,10 +91,75 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
     summarise(printer, &progress, &report, args.output, args.dry_run)
 }
 
-struct Report {
-    results: Vec<NodeResult>,
-    pruned: Vec<prune::Deleted>,
-    interrupted: bool,
+pub(super) struct Report {
+    pub results: Vec<NodeResult>,
+    pub pruned: Vec<prune::Deleted>,
+    pub interrupted: bool,
+}
+
+/// How a plan is applied: the flags of `deploy` that `up` sets too.
+pub(super) struct Exec {
+    pub dry_run: bool,
+    pub recreate: bool,
+    pub prune: bool,
+    pub timeout: Option<Duration>,
+    pub options: schedule::Options,
+}
+
+/// Applies `plan` to the connected cluster: namespace first, then every object as the
+/// scheduler allows, then (with `prune`) what the deployment no longer has.
+pub(super) async fn execute(
+    ctx: &Context,
+    plan: &Plan,
+    exec: &Exec,
+    progress: &Progress,
+) -> anyhow::Result<Report> {
+    let (discovered, resources) = crate::deploy::resolve(ctx, plan).await?;
+    let ns_exists = ctx.ensure_namespace(exec.dry_run).await?;
+    let types = crate::deploy::deployment_types(&discovered, &resources);
+    let live_all = if ns_exists {
+        ctx.list_live(&types).await?
+    } else {
+        Default::default()
+    };
+    let live = live_all
+        .iter()
+        .map(|(id, (_, obj))| (id.clone(), obj.clone()))
+        .collect();
+    let target = Target {
+        kube: &ctx.kube,
+        namespace: &ctx.namespace,
+        deployment: &ctx.deployment,
+        dry_run: exec.dry_run,
+        recreate: exec.recreate,
+        gone_timeout: exec.timeout.unwrap_or(Duration::from_secs(5 * 60)),
+    };
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let (results, interrupted) = if exec.dry_run && !ns_exists {
+        // Nothing to ask the server about: everything would be created.
+        (would_create_all(plan, progress), false)
+    } else {
+        schedule::run(
+            plan, &resources, &live, &target, &exec.options, progress, interrupt,
+        )
+        .await
+    };
+    let mut pruned = Vec::new();
+    if exec.prune && !interrupted {
+        let orphans = prune::orphans(&live_all, &|id| plan.index.contains_key(id));
+        for (id, _) in &orphans {
+            progress.object("Prune", &id.to_string(), "no longer in the tree");
+        }
+        let timeout = exec.timeout.unwrap_or(Duration::from_secs(5 * 60));
+        pruned = prune::delete_all(ctx, &orphans, exec.dry_run, timeout, progress).await;
+    }
+    Ok(Report {
+        results,
+        pruned,
+        interrupted,
+    })
 }
 
 fn would_create_all(plan: &Plan, progress: &Progress) -> Vec<NodeResult> {
@@ -153,13 +180,8 @@ fn would_create_all(plan: &Plan, progress: &Progress) -> Vec<NodeResult> {
         .collect()
 }
 
-fn summarise(
-    printer: &Printer,
-    progress: &Progress,
-    report: &Report,
-    format: EventFormat,
-    dry_run: bool,
-) -> anyhow::Result<u8> {
+/// `N objects: 1 created, ...; K changes`, and K.
+pub(super) fn counts(report: &Report, dry_run: bool) -> (String, usize) {
     let count = |o: Outcome| {
         report
             .results
@@ -173,17 +195,7 @@ fn summarise(
         .filter(|r| r.outcome.is_some_and(Outcome::is_change))
         .count()
         + report.pruned.iter().filter(|d| d.error.is_none()).count();
-    let failed: Vec<&NodeResult> = report
-        .results
-        .iter()
-        .filter(|r| r.state == State::Failed)
-        .collect();
-    let skipped = report
-        .results
-        .iter()
-        .filter(|r| r.state == State::Skipped)
-        .count();
-    let counts = format!(
+    let text = format!(
         "{} objects: {} created, {} configured, {} unchanged, {} rerun, {} recreated, {} pruned; {changes} changes{}",
         report.results.len(),
         count(Outcome::Created),
@@ -198,6 +210,17 @@ fn summarise(
             ""
         },
     );
+    (text, changes)
+}
+
+fn summarise(
+    printer: &Printer,
+    progress: &Progress,
+    report: &Report,
+    format: EventFormat,
+    dry_run: bool,
+) -> anyhow::Result<u8> {
+    let (counts, changes) = counts(report, dry_run);
     match format {
         EventFormat::Json => {
             let summary = serde_json::json!({"event": "summary", "changes": changes, "dry_run": dry_run,
@@ -234,6 +257,23 @@ fn summarise(
             printer.status("Summary", &counts);
         }
     }
+    check(report, progress)?;
+    Ok(0)
+}
+
+/// The run's failures as one error (interrupted, failed objects, failed prunes), with
+/// the hint that fits them.
+pub(super) fn check(report: &Report, progress: &Progress) -> anyhow::Result<()> {
+    let failed: Vec<&NodeResult> = report
+        .results
+        .iter()
+        .filter(|r| r.state == State::Failed)
+        .collect();
+    let skipped = report
+        .results
+        .iter()
+        .filter(|r| r.state == State::Skipped)
+        .count();
     if report.interrupted {
         let done = report
             .results
@@ -284,7 +324,7 @@ fn summarise(
         );
         return Err(Failure { message, hint }.into());
     }
-    Ok(0)
+    Ok(())
 }
 
 /// Aligns tab-separated columns.

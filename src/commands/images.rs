@@ -70,6 +70,7 @@ pub fn run(project: &Project, printer: &Printer, args: ImagesArgs) -> anyhow::Re
     let env = Env {
         mode,
         naming: setup.naming.clone(),
+        push_host: setup.push_host.clone(),
         builder: builder.clone(),
         registry: registry.clone(),
         auth_file: child_auth.as_ref().map(ChildAuth::auth_file),
@@ -156,6 +157,8 @@ pub fn run(project: &Project, printer: &Printer, args: ImagesArgs) -> anyhow::Re
 /// Settings every verb resolves the same way.
 struct Setup {
     naming: Naming,
+    /// Where pushes go when not to the registry of the images' names.
+    push_host: Option<String>,
     endpoint: Endpoint,
     credentials: Option<Credentials>,
     state_dir: PathBuf,
@@ -174,11 +177,7 @@ impl Setup {
             .clone()
             .or_else(|| params.get("docker_registry").cloned())
             .unwrap_or_else(|| "localhost:4999".into());
-        let host = registry
-            .split_once("://")
-            .map_or(registry.as_str(), |(_, h)| h)
-            .trim_end_matches('/')
-            .to_string();
+        let host = host_of(&registry);
         let naming = Naming {
             registry: host.clone(),
             prefix: opts
@@ -192,8 +191,9 @@ impl Setup {
                 .or_else(|| params.get("image_tag").cloned())
                 .unwrap_or_else(|| "latest".into()),
         };
+        let push_to = opts.push_to.clone();
         let endpoint = Endpoint {
-            registry,
+            registry: push_to.clone().unwrap_or(registry),
             insecure: opts.insecure_registry,
             ca_file: opts.registry_ca.clone(),
         };
@@ -215,6 +215,7 @@ impl Setup {
             ..SourceArgs::default()
         });
         Ok(Setup {
+            push_host: push_to.map(|p| host_of(&p)),
             naming,
             endpoint,
             credentials,
@@ -245,6 +246,29 @@ impl Setup {
             Retry::default(),
         )?)
     }
+}
+
+/// What an images run would work from: the references' parts and each context's content
+/// hash, in build order (`up` compares these between runs).
+pub(super) fn inputs(
+    project: &Project,
+    opts: &ImagesOptions,
+) -> anyhow::Result<(Naming, Vec<(String, String)>)> {
+    let setup = Setup::new(project, opts)?;
+    let contexts = setup.contexts()?;
+    Ok((
+        setup.naming,
+        contexts.into_iter().map(|c| (c.name, c.hash)).collect(),
+    ))
+}
+
+/// `host:port` of a registry given as `host:port` or as a URL.
+fn host_of(registry: &str) -> String {
+    registry
+        .split_once("://")
+        .map_or(registry, |(_, h)| h)
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// One row of `images list`.

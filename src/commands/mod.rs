@@ -15,6 +15,7 @@ mod watch;
 mod stack;
 mod status;
 mod teardown;
+mod up;
 
 use crate::cli::Command;
 use crate::printer::Printer;
@@ -37,5 +38,6 @@ pub fn dispatch(project: &Project, printer: &Printer, command: Command) -> anyho
         Command::Teardown(args) => teardown::run(project, printer, &args),
         Command::DbSync(args) => db_sync::run(project, printer, &args),
         Command::CleanJobs(args) => clean_jobs::run(project, printer, &args),
+        Command::Up(args) => up::run(project, printer, &args),
     }
 }

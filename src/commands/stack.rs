@@ -65,6 +65,34 @@ fn create(
     .with_context(|| format!("cannot create stack `{name}` from `{}`", path.display()))
 }
 
+/// Creates the stack (waiting until it settles) when it does not exist; `Ok(true)` when
+/// it was created.
+pub(super) fn create_if_missing(
+    project: &Project,
+    printer: &Printer,
+    source: &SourceArgs,
+) -> anyhow::Result<bool> {
+    let name = stack_name(project, source)?;
+    let exists = crate::rt::block_on(async {
+        let (_, heat, _) = cloud::connect(project, printer, &source.openstack).await?;
+        match heat.find(&name).await {
+            Ok(_) => Ok(true),
+            Err(OpenStackError::StackNotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    })
+    .with_context(|| format!("cannot look for stack `{name}`"))?;
+    if exists {
+        return Ok(false);
+    }
+    let wait = WaitArgs {
+        wait: true,
+        ..WaitArgs::default()
+    };
+    create(project, printer, source, &wait)?;
+    Ok(true)
+}
+
 /// A stack that ended in `*_FAILED` is an error listing the failed resources.
 async fn finished(heat: &HeatClient, stack: &StackRef, done: &Stack) -> Result<(), OpenStackError> {
     match done.phase() {

@@ -97,6 +97,11 @@ pub fn load_tree(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
         path: dir.to_path_buf(),
         source,
     })?;
+    from_files(files)
+}
+
+/// The objects of a rendered tree given as files by relative path (on disk or in memory).
+pub fn from_files(files: BTreeMap<PathBuf, Vec<u8>>) -> Result<Vec<Manifest>, ManifestError> {
     let mut out = Vec::new();
     let mut seen: BTreeMap<ObjectId, PathBuf> = BTreeMap::new();
     for (rel, bytes) in files {

@@ -175,26 +175,34 @@ impl Builder {
         self.run(c, "build", log).await
     }
 
-    /// Pushes `reference` from local storage to the registry it names.
+    /// Pushes `reference` from local storage to `destination` (the same reference, or
+    /// one naming another address of the same registry, such as a port-forward).
     pub async fn push(
         &self,
         reference: &str,
+        destination: &str,
         auth_file: Option<&Path>,
         plain_http: bool,
         log: &Path,
     ) -> Result<(), BuildError> {
+        if self.kind == BuilderKind::Docker && destination != reference {
+            // `docker push` pushes a name: give the image the destination's name first.
+            let mut tag = self.command();
+            tag.arg("tag").arg(reference).arg(destination);
+            self.run(tag, "tag", log).await?;
+        }
         let mut c = self.command();
         c.arg("push");
         self.auth(&mut c, auth_file);
         match self.kind {
             BuilderKind::Docker => {
-                c.arg(reference);
+                c.arg(destination);
             }
             _ => {
                 if plain_http {
                     c.arg("--tls-verify=false");
                 }
-                c.arg(reference).arg(format!("docker://{reference}"));
+                c.arg(reference).arg(format!("docker://{destination}"));
             }
         }
         self.run(c, "push", log).await

@@ -35,6 +35,8 @@ pub struct Job {
 pub struct Env {
     pub mode: Mode,
     pub naming: Naming,
+    /// Pushes go to this `host:port` instead of the naming registry (a port-forward).
+    pub push_host: Option<String>,
     pub builder: Result<Builder, NoBuilder>,
     /// `None` when the registry is not consulted (`images build` with the registry down).
     pub registry: Option<Arc<RegistryClient>>,
@@ -278,8 +280,12 @@ async fn steps(
     progress.update(&job.name, "Pushing", &reference);
     // The content tag goes last: its presence then means the whole push happened.
     for r in [&reference, &content_reference] {
+        let destination = match &env.push_host {
+            Some(host) => r.replacen(env.naming.registry.as_str(), host, 1),
+            None => r.to_string(),
+        };
         builder
-            .push(r, env.auth_file.as_deref(), env.plain_http, log)
+            .push(r, &destination, env.auth_file.as_deref(), env.plain_http, log)
             .await
             .map_err(|e| failed(&e))?;
     }

@@ -1,0 +1,349 @@
+//! The steps that run on this machine: parameters, render, images.
+
+use super::{Result_, Run};
+use crate::cli::{ImagesArgs, ImagesOptions};
+use crate::images::lock::DigestLock;
+use crate::params::store::StateDir;
+use crate::params::{self, SourceKind};
+use crate::render::{RenderedFile, output};
+use crate::up::record::{StepRecord, now};
+use crate::up::{Step, digest_json};
+use anyhow::Context as _;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+impl Run<'_> {
+    pub(super) fn params_step(&mut self) -> anyhow::Result<Result_> {
+        let source = &self.args.tree.source;
+        let req = self.project.params_request(source);
+        let mut created = false;
+        if req.source == SourceKind::Heat {
+            let stack = req.stack.clone().ok_or(params::ParamsError::NoStack)?;
+            let saved = params::heat::saved(&self.state, &stack)?.is_some();
+            if self.args.dry_run && !saved {
+                return Ok(Result_::Would(format!(
+                    "read the outputs of stack `{stack}`"
+                )));
+            }
+            if self.args.create_stack && !saved {
+                created =
+                    super::super::stack::create_if_missing(self.project, self.printer, source)?;
+            }
+        }
+        let set = if self.args.dry_run && req.source == SourceKind::Local {
+            // Values generated now must not be kept: evaluate on a scratch copy.
+            let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
+            let copy = StateDir::new(scratch.path());
+            copy.save_params(&self.state.load_params()?)?;
+            params::load(&req, &copy, &mut |w| self.printer.warn(w))
+                .context("cannot read the parameters")?
+        } else {
+            super::super::params::load(self.project, self.printer, source)?
+        };
+        let digests: BTreeMap<String, String> = set
+            .values
+            .iter()
+            .map(|(k, p)| (k.clone(), digest_json(&p.value)))
+            .collect();
+        let inputs = digest_json(&json!(digests));
+        let count = set.values.len();
+        self.params = Some(set);
+        if self.may_skip() && self.record.matching(Step::Params, &inputs).is_some() {
+            return Ok(Result_::UpToDate(format!("{count} parameters, unchanged")));
+        }
+        let before = self
+            .record
+            .steps
+            .get(&Step::Params)
+            .map(|r| r.digests.clone());
+        let detail = match &before {
+            None => format!("{count} parameters (first run)"),
+            Some(before) => {
+                let mut changed: Vec<&str> = digests
+                    .iter()
+                    .filter(|(k, d)| before.get(*k) != Some(d))
+                    .map(|(k, _)| k.as_str())
+                    .chain(
+                        before
+                            .keys()
+                            .filter(|k| !digests.contains_key(*k))
+                            .map(String::as_str),
+                    )
+                    .collect();
+                changed.sort();
+                format!("{count} parameters; changed: {}", changed.join(", "))
+            }
+        };
+        let detail = if created {
+            format!("stack created; {detail}")
+        } else {
+            detail
+        };
+        if self.args.dry_run {
+            return Ok(Result_::Would(detail));
+        }
+        self.changed = true;
+        self.record.complete(
+            Step::Params,
+            StepRecord {
+                inputs,
+                completed: now(),
+                detail: detail.clone(),
+                digests,
+                ..StepRecord::default()
+            },
+        );
+        self.save()?;
+        Ok(Result_::Done(detail))
+    }
+
+    pub(super) fn render_step(&mut self) -> anyhow::Result<Result_> {
+        let params = self.loaded_params()?;
+        let pin = self.pinning()?;
+        let files = self.render_files(&params, pin)?;
+        let out_dir = self.out_dir();
+        let old = crate::diff::read_dir_tree(&out_dir)
+            .with_context(|| format!("cannot read `{}`", out_dir.display()))?;
+        let diff = crate::diff::compare(&files, &old, &crate::diff::Masker::none());
+        let inputs = tree_digest(&files);
+        let count = files.len();
+        self.rendered = Some(files);
+        if diff.is_empty() {
+            if !self.args.dry_run {
+                self.record.complete(
+                    Step::Render,
+                    StepRecord {
+                        inputs,
+                        completed: now(),
+                        detail: "unchanged".into(),
+                        ..StepRecord::default()
+                    },
+                );
+                self.save()?;
+            }
+            return Ok(Result_::UpToDate(format!(
+                "{count} files in `{}`, unchanged (not written)",
+                out_dir.display()
+            )));
+        }
+        let (added, changed, removed) = diff.object_counts();
+        let detail = format!(
+            "{} of {count} files in `{}` ({added} objects added, {changed} changed, {removed} removed)",
+            diff.files.len(),
+            out_dir.display()
+        );
+        if self.args.dry_run {
+            return Ok(Result_::Would(format!("write {detail}")));
+        }
+        self.write_tree()?;
+        self.changed = true;
+        self.record.complete(
+            Step::Render,
+            StepRecord {
+                inputs,
+                completed: now(),
+                detail: detail.clone(),
+                ..StepRecord::default()
+            },
+        );
+        self.save()?;
+        Ok(Result_::Done(format!("wrote {detail}")))
+    }
+
+    pub(super) fn images_step(&mut self) -> anyhow::Result<Result_> {
+        let mut opts = self.images_options();
+        let (naming, contexts) = super::super::images::inputs(self.project, &opts)?;
+        let inputs = digest_json(&json!({
+            "registry": naming.registry, "prefix": naming.prefix, "tag": naming.tag,
+            "contexts": contexts,
+        }));
+        let state_dir = self.state.path().to_path_buf();
+        let lock = DigestLock::load(&state_dir)?;
+        let stale: Vec<&str> = contexts
+            .iter()
+            .filter(|(name, hash)| {
+                lock.images
+                    .get(name)
+                    .is_none_or(|l| &l.content_hash != hash)
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let recorded = self.record.matching(Step::Images, &inputs).is_some();
+        if self.may_skip() && recorded && stale.is_empty() {
+            let pinned = self.pin_again()?;
+            return Ok(Result_::UpToDate(format!(
+                "{} images, unchanged since their push{pinned}",
+                contexts.len()
+            )));
+        }
+        if self.args.dry_run {
+            return Ok(Result_::Would(format!(
+                "build and push what the registry lacks of {} images (changed since the last push: {})",
+                contexts.len(),
+                if stale.is_empty() {
+                    "none".into()
+                } else {
+                    stale.join(", ")
+                }
+            )));
+        }
+        // Reach the registry, through a port-forward when only the cluster reaches it.
+        let (push_to, forward) = self.reach_registry(&naming.registry)?;
+        opts.push_to = push_to;
+        let before = lock.images.clone();
+        super::super::images::run(
+            self.project,
+            self.printer,
+            ImagesArgs {
+                verb: None,
+                names: Vec::new(),
+                options: opts,
+            },
+        )?;
+        drop(forward);
+        let after = DigestLock::load(&state_dir)?;
+        let pushed: Vec<&str> = after
+            .images
+            .iter()
+            .filter(|(name, l)| before.get(*name).is_none_or(|b| b.digest != l.digest))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let pinned = self.pin_again()?;
+        let detail = format!(
+            "{} images; new digests: {}{pinned}",
+            contexts.len(),
+            if pushed.is_empty() {
+                "none".into()
+            } else {
+                pushed.join(", ")
+            }
+        );
+        self.changed |= !pushed.is_empty() || !pinned.is_empty();
+        self.record.complete(
+            Step::Images,
+            StepRecord {
+                inputs,
+                completed: now(),
+                detail: detail.clone(),
+                ..StepRecord::default()
+            },
+        );
+        self.save()?;
+        Ok(Result_::Done(detail))
+    }
+
+    /// The parameters, loaded by the params step or now (when it was not selected).
+    fn loaded_params(&mut self) -> anyhow::Result<params::ParamSet> {
+        if self.params.is_none() {
+            self.params = Some(super::super::params::load(
+                self.project,
+                self.printer,
+                &self.args.tree.source,
+            )?);
+        }
+        Ok(self.params.clone().expect("loaded above"))
+    }
+
+    /// Whether to pin image digests: asked for, and every image has one recorded (on a
+    /// first run the images step pins once they are pushed).
+    fn pinning(&self) -> anyhow::Result<bool> {
+        if !self.args.tree.pin_images {
+            return Ok(false);
+        }
+        let opts = self.images_options();
+        let (_, contexts) = super::super::images::inputs(self.project, &opts)?;
+        let lock = DigestLock::load(self.state.path())?;
+        Ok(contexts
+            .iter()
+            .all(|(name, _)| lock.images.contains_key(name)))
+    }
+
+    /// After a push, renders again with the digests pinned, writing only what changed.
+    fn pin_again(&mut self) -> anyhow::Result<String> {
+        if !self.args.tree.pin_images || self.args.dry_run {
+            return Ok(String::new());
+        }
+        let params = self.loaded_params()?;
+        let files = self.render_files(&params, true)?;
+        let out_dir = self.out_dir();
+        let old = crate::diff::read_dir_tree(&out_dir)?;
+        if crate::diff::compare(&files, &old, &crate::diff::Masker::none()).is_empty() {
+            return Ok(String::new());
+        }
+        self.rendered = Some(files);
+        self.write_tree()?;
+        // The rendered tree changed: the render step's record follows it.
+        if let Some(files) = &self.rendered {
+            let inputs = tree_digest(files);
+            if let Some(r) = self.record.steps.get_mut(&Step::Render) {
+                r.inputs = inputs;
+            }
+        }
+        Ok(format!("; digests pinned into `{}`", out_dir.display()))
+    }
+
+    fn render_files(
+        &self,
+        params: &params::ParamSet,
+        pin: bool,
+    ) -> anyhow::Result<Vec<RenderedFile>> {
+        let mut tree = self.args.tree.clone();
+        tree.pin_images = pin;
+        let (files, _) =
+            super::super::render::render_in_memory(self.project, self.printer, &tree, params)?;
+        Ok(files)
+    }
+
+    /// Writes this run's render (atomically, as `render` does).
+    fn write_tree(&mut self) -> anyhow::Result<()> {
+        let files = self.rendered.as_ref().expect("rendered before writing");
+        let out_dir = self.out_dir();
+        let source = super::super::render::input_tree(self.project, self.printer, &self.args.tree)?;
+        output::check_target(&source.root, &out_dir, false)
+            .with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
+        let staging = output::Staging::new(&out_dir)?;
+        for f in files {
+            staging
+                .write(f)
+                .with_context(|| format!("cannot write `{}`", f.path.display()))?;
+        }
+        staging.commit()?;
+        let secrets = self
+            .params
+            .as_ref()
+            .map(|p| p.secret_values())
+            .unwrap_or_default();
+        self.state.remember_rendered_secrets(&secrets)?;
+        Ok(())
+    }
+
+    pub(super) fn out_dir(&self) -> std::path::PathBuf {
+        self.project.output_dir(&self.args.cluster.manifests)
+    }
+
+    pub(super) fn images_options(&self) -> ImagesOptions {
+        ImagesOptions {
+            docker_dir: self.args.docker_dir.clone(),
+            builder: self.args.builder,
+            jobs: self.args.jobs,
+            storage_driver: "vfs".into(),
+            state_dir: self.args.tree.source.state_dir.clone(),
+            no_progress: true,
+            ..ImagesOptions::default()
+        }
+    }
+}
+
+/// A digest of a rendered tree: every file's path and content.
+fn tree_digest(files: &[RenderedFile]) -> String {
+    let map: BTreeMap<String, Value> = files
+        .iter()
+        .map(|f| {
+            (
+                f.path.display().to_string(),
+                json!(crate::up::digest_bytes(&f.content)),
+            )
+        })
+        .collect();
+    digest_json(&json!(map))
+}

@@ -1,0 +1,229 @@
+//! `kube-openstack up`: params -> render -> registry -> images -> deploy -> db-sync
+//! (-> clean-jobs), each step the same code as its own command, skipped when what it
+//! last completed with has not changed (`up.json` in the state directory). One line per
+//! step on stderr as it ends, a table of every step at the end.
+
+mod cluster;
+mod local;
+
+use crate::cli::UpArgs;
+use crate::params::ParamSet;
+use crate::params::store::StateDir;
+use crate::printer::Printer;
+use crate::render::RenderedFile;
+use crate::settings::Project;
+use crate::up::record::Record;
+use crate::up::{Selection, Step, StepFailed};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What a step did.
+#[derive(Debug)]
+enum Result_ {
+    /// It changed something.
+    Done(String),
+    /// Its inputs and results were as the last run left them.
+    UpToDate(String),
+    /// Dry run: what it would do.
+    Would(String),
+}
+
+/// One row of the summary.
+struct Row {
+    step: Step,
+    result: &'static str,
+    time: Option<Duration>,
+    detail: String,
+}
+
+/// What steps hand to later ones, and the record they update.
+struct Run<'a> {
+    project: &'a Project,
+    printer: &'a Printer,
+    args: &'a UpArgs,
+    state: StateDir,
+    record: Record,
+    params: Option<ParamSet>,
+    /// The render of this run, kept in memory for a dry run's later steps.
+    rendered: Option<Vec<RenderedFile>>,
+    /// Whether a step of this run changed something a later step reads.
+    changed: bool,
+}
+
+pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Result<u8> {
+    let selection = Selection {
+        from: args.from,
+        to: args.to,
+        only: args.only,
+        clean_jobs: args.clean_jobs,
+    };
+    let state = StateDir::new(project.state_dir(&args.tree.source));
+    let record = Record::load(&state)?;
+    let mut run = Run {
+        project,
+        printer,
+        args,
+        state,
+        record,
+        params: None,
+        rendered: None,
+        changed: false,
+    };
+    let interrupted = watch_interrupt();
+    let mut rows = Vec::new();
+    for step in Step::ALL {
+        if !selection.includes(step) {
+            rows.push(Row {
+                step,
+                result: "skipped",
+                time: None,
+                detail: not_selected(step, args),
+            });
+            continue;
+        }
+        if interrupted.load(Ordering::SeqCst) {
+            rows.push(Row {
+                step,
+                result: "not run",
+                time: None,
+                detail: "interrupted".into(),
+            });
+            print_table(printer, &rows);
+            return Err(stopped(step, "interrupted before this step".into()));
+        }
+        let started = Instant::now();
+        match run.step(step) {
+            Ok(result) => {
+                let time = started.elapsed();
+                let (label, detail) = match result {
+                    Result_::Done(d) => ("done", d),
+                    Result_::UpToDate(d) => ("up to date", d),
+                    Result_::Would(d) => ("would run", d),
+                };
+                printer.status(
+                    &format!("{step}"),
+                    format!("{label}: {detail} ({:.1}s)", time.as_secs_f64()),
+                );
+                rows.push(Row {
+                    step,
+                    result: label,
+                    time: Some(time),
+                    detail,
+                });
+            }
+            Err(e) => {
+                rows.push(Row {
+                    step,
+                    result: "failed",
+                    time: Some(started.elapsed()),
+                    detail: crate::errors::one_line(e.as_ref()),
+                });
+                print_table(printer, &rows);
+                return Err(e.context(StepFailed {
+                    step,
+                    hint: continue_hint(step),
+                }));
+            }
+        }
+    }
+    print_table(printer, &rows);
+    let all_fresh = rows
+        .iter()
+        .all(|r| r.result != "done" && r.result != "would run");
+    if args.dry_run {
+        printer.status("Dry run", "nothing was changed");
+    } else if all_fresh {
+        printer.status("Up to date", "nothing needed doing");
+    } else {
+        printer.status(
+            "Finished",
+            format!("record in `{}`", Record::path(&run.state).display()),
+        );
+    }
+    Ok(0)
+}
+
+impl Run<'_> {
+    fn step(&mut self, step: Step) -> anyhow::Result<Result_> {
+        match step {
+            Step::Params => self.params_step(),
+            Step::Render => self.render_step(),
+            Step::Registry => self.registry_step(),
+            Step::Images => self.images_step(),
+            Step::Deploy => self.deploy_step(),
+            Step::DbSync => self.db_sync_step(),
+            Step::CleanJobs => self.clean_jobs_step(),
+        }
+    }
+
+    /// Saves the record (not in a dry run): after every step, so a stop loses at most one.
+    fn save(&mut self) -> anyhow::Result<()> {
+        if !self.args.dry_run {
+            self.record.save(&self.state)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the record of `step` may be trusted for this run.
+    fn may_skip(&self) -> bool {
+        !self.args.force
+    }
+}
+
+fn continue_hint(step: Step) -> String {
+    let alone = match step {
+        Step::Params => "kube-openstack params show",
+        Step::Render => "kube-openstack render",
+        Step::Registry | Step::Deploy => "kube-openstack status",
+        Step::Images => "kube-openstack images",
+        Step::DbSync => "kube-openstack db-sync --all",
+        Step::CleanJobs => "kube-openstack clean-jobs",
+    };
+    format!(
+        "once fixed, `kube-openstack up --from {step}` continues from this step (plain `kube-openstack up` also does: finished steps are not redone); `{alone}` runs or shows it alone"
+    )
+}
+
+fn stopped(step: Step, why: String) -> anyhow::Error {
+    anyhow::anyhow!(why).context(StepFailed {
+        step,
+        hint: format!(
+            "`kube-openstack up` continues from step `{step}`: finished steps are not redone"
+        ),
+    })
+}
+
+fn not_selected(step: Step, args: &UpArgs) -> String {
+    if step == Step::CleanJobs && !args.clean_jobs && args.only.is_none() {
+        "not asked for (`--clean-jobs`)".into()
+    } else {
+        "not selected".into()
+    }
+}
+
+/// A flag set by Ctrl-C: `up` finishes the step it is in (steps that apply objects stop
+/// starting new ones) and stops before the next.
+fn watch_interrupt() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    crate::rt::block_on(async move {
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                set.store(true, Ordering::SeqCst);
+            }
+        });
+    });
+    flag
+}
+
+fn print_table(printer: &Printer, rows: &[Row]) {
+    let mut table = String::from("STEP\tRESULT\tTIME\tDETAIL\n");
+    for r in rows {
+        let time = r
+            .time
+            .map_or("-".to_string(), |t| format!("{:.1}s", t.as_secs_f64()));
+        table.push_str(&format!("{}\t{}\t{time}\t{}\n", r.step, r.result, r.detail));
+    }
+    printer.data(&super::deploy::align(&table));
+}
