@@ -22,6 +22,7 @@ mod remote;
 mod render;
 mod shipped;
 mod support;
+mod up;
 mod userdata;
 mod watch;
 
