@@ -336,22 +336,35 @@ fn the_shipped_tree_has_no_cycle_no_missing_reference_and_the_documented_edges()
         "\"Pod/glance-db-sync\" -> \"ReplicationController/glance-api\" [style=solid",
         "\"ReplicationController/docker-registry\" -> \"ReplicationController/nova-api\" [style=solid",
         "\"Secret/keystone\" -> \"Pod/keystone-db-sync\" [style=dashed, label=\"inferred\"]",
+        "\"DaemonSet/docker-registry-node\" -> \"ReplicationController/nova-api\" [style=dashed, label=\"inferred\"]",
+        "\"Secret/docker-registry\" -> \"DaemonSet/docker-registry-node\" [style=dashed, label=\"inferred\"]",
     ] {
         assert!(dot.contains(edge), "missing edge {edge}\n{dot}");
     }
-    // Everything that pulls from the in-cluster registry waits for it, declared or inferred.
+    // Everything that pulls from the in-cluster registry waits for it, declared or inferred:
+    // for the replicas behind the Service, and for the registry on every node's loopback
+    // that the kubelet pulls from.
+    let mut pulling = 0;
     for line in dot.lines().filter(|l| l.starts_with("    \"")) {
         let id = line.trim().trim_end_matches(';').trim_matches('"');
         let file = p.read(&format!("kubernetes/{}", shipped_file(id)));
         if file.contains("image: \"localhost:4999/") {
-            assert!(
-                dot.contains(&format!(
-                    "\"ReplicationController/docker-registry\" -> \"{id}\""
-                )),
-                "{id} waits for the registry"
-            );
+            pulling += 1;
+            for registry in [
+                "ReplicationController/docker-registry",
+                "DaemonSet/docker-registry-node",
+            ] {
+                assert!(
+                    dot.contains(&format!("\"{registry}\" -> \"{id}\"")),
+                    "{id} waits for {registry}"
+                );
+            }
         }
     }
+    assert!(
+        pulling > 10,
+        "the OpenStack services pull from the registry"
+    );
     let mermaid = stdout(
         &p.cmd()
             .args(["deploy", "--graph", "mermaid"])
@@ -373,6 +386,7 @@ fn shipped_file(id: &str) -> String {
         "Service" => "service",
         "Pod" => "pod",
         "Secret" => "secret",
+        "DaemonSet" => "daemonset",
         _ => "unknown",
     };
     let name = name
