@@ -2,7 +2,7 @@
 //! and Ctrl-C, against the fake API server; and the shipped tree's dependency graph.
 
 use crate::cluster::{Cluster, NS, ok, one_shot_pod, rc, small_tree};
-use crate::fake_kube::Faults;
+use crate::fake_kube::{FakeKube, Faults};
 use crate::support::{stderr, stdout};
 use std::time::Duration;
 
@@ -376,6 +376,55 @@ fn the_shipped_tree_has_no_cycle_no_missing_reference_and_the_documented_edges()
             && mermaid.contains("-.->|inferred|")
             && mermaid.contains("-->|declared|")
     );
+}
+
+#[test]
+fn the_shipped_tree_deploys_only_once_the_node_registry_serves_every_node() {
+    let fake = FakeKube::start(Faults {
+        never_ready: vec!["docker-registry-node".into()],
+        ..Faults::default()
+    });
+    let project = crate::shipped::shipped();
+    fake.write_kubeconfig(&project.path("kubeconfig"));
+    let c = Cluster { fake, project };
+    ok(&c.project.cmd().arg("render").output().unwrap());
+
+    let out = c.deploy(&["--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("DaemonSet/docker-registry-node"),
+        "{}",
+        stderr(&out)
+    );
+    let ds = c
+        .fake
+        .object("daemonsets", NS, "docker-registry-node")
+        .expect("the node registry is applied");
+    assert_eq!(ds["spec"]["template"]["spec"]["hostNetwork"], true);
+    assert!(
+        c.fake
+            .object("replicationcontrollers", NS, "docker-registry")
+            .is_some()
+            && c.fake
+                .object("replicationcontrollers", NS, "mariadb")
+                .is_some(),
+        "what does not pull from the registry goes ahead"
+    );
+    for name in ["keystone", "nova-api", "swift-proxy"] {
+        assert!(
+            c.fake.object("replicationcontrollers", NS, name).is_none(),
+            "{name} pulls from localhost:4999: not started while no node serves it"
+        );
+    }
+    assert!(c.fake.object("pods", NS, "keystone-db-sync").is_none());
+
+    c.fake.set_faults(|f| f.never_ready.clear());
+    ok(&c.deploy(&[]));
+    let out = c.run("status", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = c.deploy(&[]);
+    ok(&out);
+    assert!(stderr(&out).contains("unchanged"), "{}", stderr(&out));
 }
 
 /// The shipped tree names its files after the object: `keystone-rc.yaml`, `mariadb-service.yaml`.
