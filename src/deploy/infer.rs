@@ -260,7 +260,7 @@ spec:
   containers: [{name: r, image: registry:2, ports: [{containerPort: 4999}]}]
 ";
 
-    fn names<'a>(ids: Vec<&'a ObjectId>) -> Vec<String> {
+    fn names(ids: Vec<&ObjectId>) -> Vec<String> {
         ids.iter()
             .map(|id| format!("{}/{}", id.kind, id.name))
             .collect()
