@@ -47,12 +47,21 @@ pub fn readiness(kind: &str, live: &Value) -> Readiness {
             }
         }
         "DaemonSet" => {
+            // As `kubectl rollout status`: every node that should run a pod runs one of
+            // the current template, and it is available (old pods being ready is not enough).
+            let generation = int("/metadata/generation").unwrap_or(0);
+            let observed = int("/status/observedGeneration").unwrap_or(0);
             let want = int("/status/desiredNumberScheduled").unwrap_or(0);
-            let ready = int("/status/numberReady").unwrap_or(0);
-            if ready == want && int("/status/observedGeneration") >= int("/metadata/generation") {
-                Readiness::Ready
+            let updated = int("/status/updatedNumberScheduled").unwrap_or(0);
+            let available = int("/status/numberAvailable").unwrap_or(0);
+            if observed < generation {
+                Readiness::Pending(format!("generation {generation} not yet observed"))
+            } else if updated < want {
+                Readiness::Pending(format!("{updated}/{want} pods updated"))
+            } else if available < want {
+                Readiness::Pending(format!("{available}/{want} pods available"))
             } else {
-                Readiness::Pending(format!("{ready}/{want} pods ready"))
+                Readiness::Ready
             }
         }
         "Pod" => pod_readiness(live),
@@ -220,5 +229,37 @@ mod tests {
                 "container `sync` keeps failing: restarted 3 times, last exit code 1".into()
             )
         );
+    }
+
+    #[test]
+    fn daemon_set_is_ready_when_every_node_runs_an_available_pod_of_the_current_template() {
+        let mut ds = json!({"metadata": {"generation": 2}, "status": {"observedGeneration": 1,
+            "desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberAvailable": 3, "numberReady": 3}});
+        assert_eq!(
+            readiness("DaemonSet", &ds),
+            Readiness::Pending("generation 2 not yet observed".into())
+        );
+        ds["status"]["observedGeneration"] = json!(2);
+        assert_eq!(readiness("DaemonSet", &ds), Readiness::Ready);
+        ds["status"]["updatedNumberScheduled"] = json!(1);
+        assert_eq!(
+            readiness("DaemonSet", &ds),
+            Readiness::Pending("1/3 pods updated".into()),
+            "old pods ready are not the new template"
+        );
+        ds["status"]["updatedNumberScheduled"] = json!(3);
+        ds["status"]
+            .as_object_mut()
+            .unwrap()
+            .remove("numberAvailable");
+        assert_eq!(
+            readiness("DaemonSet", &ds),
+            Readiness::Pending("0/3 pods available".into())
+        );
+        let fresh = json!({"metadata": {"generation": 1}, "status": {}});
+        assert!(matches!(
+            readiness("DaemonSet", &fresh),
+            Readiness::Pending(_)
+        ));
     }
 }

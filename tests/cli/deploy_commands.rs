@@ -2,7 +2,7 @@
 //! and Ctrl-C, against the fake API server; and the shipped tree's dependency graph.
 
 use crate::cluster::{Cluster, NS, ok, one_shot_pod, rc, small_tree};
-use crate::fake_kube::Faults;
+use crate::fake_kube::{FakeKube, Faults};
 use crate::support::{stderr, stdout};
 use std::time::Duration;
 
@@ -336,22 +336,35 @@ fn the_shipped_tree_has_no_cycle_no_missing_reference_and_the_documented_edges()
         "\"Pod/glance-db-sync\" -> \"ReplicationController/glance-api\" [style=solid",
         "\"ReplicationController/docker-registry\" -> \"ReplicationController/nova-api\" [style=solid",
         "\"Secret/keystone\" -> \"Pod/keystone-db-sync\" [style=dashed, label=\"inferred\"]",
+        "\"DaemonSet/docker-registry-node\" -> \"ReplicationController/nova-api\" [style=dashed, label=\"inferred\"]",
+        "\"Secret/docker-registry\" -> \"DaemonSet/docker-registry-node\" [style=dashed, label=\"inferred\"]",
     ] {
         assert!(dot.contains(edge), "missing edge {edge}\n{dot}");
     }
-    // Everything that pulls from the in-cluster registry waits for it, declared or inferred.
+    // Everything that pulls from the in-cluster registry waits for it, declared or inferred:
+    // for the replicas behind the Service, and for the registry on every node's loopback
+    // that the kubelet pulls from.
+    let mut pulling = 0;
     for line in dot.lines().filter(|l| l.starts_with("    \"")) {
         let id = line.trim().trim_end_matches(';').trim_matches('"');
         let file = p.read(&format!("kubernetes/{}", shipped_file(id)));
         if file.contains("image: \"localhost:4999/") {
-            assert!(
-                dot.contains(&format!(
-                    "\"ReplicationController/docker-registry\" -> \"{id}\""
-                )),
-                "{id} waits for the registry"
-            );
+            pulling += 1;
+            for registry in [
+                "ReplicationController/docker-registry",
+                "DaemonSet/docker-registry-node",
+            ] {
+                assert!(
+                    dot.contains(&format!("\"{registry}\" -> \"{id}\"")),
+                    "{id} waits for {registry}"
+                );
+            }
         }
     }
+    assert!(
+        pulling > 10,
+        "the OpenStack services pull from the registry"
+    );
     let mermaid = stdout(
         &p.cmd()
             .args(["deploy", "--graph", "mermaid"])
@@ -365,6 +378,55 @@ fn the_shipped_tree_has_no_cycle_no_missing_reference_and_the_documented_edges()
     );
 }
 
+#[test]
+fn the_shipped_tree_deploys_only_once_the_node_registry_serves_every_node() {
+    let fake = FakeKube::start(Faults {
+        never_ready: vec!["docker-registry-node".into()],
+        ..Faults::default()
+    });
+    let project = crate::shipped::shipped();
+    fake.write_kubeconfig(&project.path("kubeconfig"));
+    let c = Cluster { fake, project };
+    ok(&c.project.cmd().arg("render").output().unwrap());
+
+    let out = c.deploy(&["--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("DaemonSet/docker-registry-node"),
+        "{}",
+        stderr(&out)
+    );
+    let ds = c
+        .fake
+        .object("daemonsets", NS, "docker-registry-node")
+        .expect("the node registry is applied");
+    assert_eq!(ds["spec"]["template"]["spec"]["hostNetwork"], true);
+    assert!(
+        c.fake
+            .object("replicationcontrollers", NS, "docker-registry")
+            .is_some()
+            && c.fake
+                .object("replicationcontrollers", NS, "mariadb")
+                .is_some(),
+        "what does not pull from the registry goes ahead"
+    );
+    for name in ["keystone", "nova-api", "swift-proxy"] {
+        assert!(
+            c.fake.object("replicationcontrollers", NS, name).is_none(),
+            "{name} pulls from localhost:4999: not started while no node serves it"
+        );
+    }
+    assert!(c.fake.object("pods", NS, "keystone-db-sync").is_none());
+
+    c.fake.set_faults(|f| f.never_ready.clear());
+    ok(&c.deploy(&[]));
+    let out = c.run("status", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = c.deploy(&[]);
+    ok(&out);
+    assert!(stderr(&out).contains("unchanged"), "{}", stderr(&out));
+}
+
 /// The shipped tree names its files after the object: `keystone-rc.yaml`, `mariadb-service.yaml`.
 fn shipped_file(id: &str) -> String {
     let (kind, name) = id.split_once('/').unwrap();
@@ -373,6 +435,7 @@ fn shipped_file(id: &str) -> String {
         "Service" => "service",
         "Pod" => "pod",
         "Secret" => "secret",
+        "DaemonSet" => "daemonset",
         _ => "unknown",
     };
     let name = name

@@ -166,3 +166,143 @@ fn pods_are_deleted_gracefully_and_discovery_lists_their_log() {
     let (_, apps) = http.send("GET", "/apis/apps/v1", "application/json", "");
     assert_eq!(apps["resources"][0]["kind"], "Deployment");
 }
+
+const DS: &str = "/apis/apps/v1/namespaces/default/daemonsets/node-agent";
+
+fn daemon_set(selector: Value, labels: Value, port: Value) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "node-agent"},
+        "spec": {"selector": selector, "template": {"metadata": {"labels": labels},
+            "spec": {"hostNetwork": true, "containers": [{"name": "a", "image": "agent:1", "ports": [port]}]}}}})
+}
+
+#[test]
+fn daemon_sets_are_validated_defaulted_and_report_a_pod_per_node() {
+    let fake = FakeKube::start(Faults {
+        ready_delay: Duration::from_millis(100),
+        ..Faults::default()
+    });
+    let http = Http::new(&fake);
+    let (_, apps) = http.send("GET", "/apis/apps/v1", "application/json", "");
+    let ds = apps["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "daemonsets")
+        .expect("discovery lists daemonsets");
+    assert_eq!(
+        (&ds["kind"], &ds["namespaced"]),
+        (&json!("DaemonSet"), &json!(true))
+    );
+    assert!(
+        apps["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "daemonsets/status")
+    );
+
+    let url = format!("{DS}?fieldManager=t");
+    let port = json!({"containerPort": 4999, "hostPort": 4999});
+    let mut no_selector = daemon_set(Value::Null, json!({"app": "a"}), port.clone());
+    no_selector["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("selector");
+    let (code, status) = http.apply(&url, &no_selector);
+    assert_eq!(code, 422, "apps/v1 requires a selector: {status}");
+    assert_eq!(status["details"]["causes"][0]["field"], "spec.selector");
+    let (code, status) = http.apply(
+        &url,
+        &daemon_set(
+            json!({"matchLabels": {"app": "b"}}),
+            json!({"app": "a"}),
+            port.clone(),
+        ),
+    );
+    assert_eq!(code, 422);
+    assert_eq!(
+        status["details"]["causes"][0]["field"],
+        "spec.template.metadata.labels"
+    );
+    let (code, status) = http.apply(
+        &url,
+        &daemon_set(
+            json!({"matchLabels": {"app": "a"}}),
+            json!({"app": "a"}),
+            json!({"containerPort": 5000, "hostPort": 4999}),
+        ),
+    );
+    assert_eq!(code, 422, "on the host network, hostPort is containerPort");
+    assert_eq!(
+        status["details"]["causes"][0]["field"],
+        "spec.template.spec.containers[0].ports[0].containerPort"
+    );
+
+    let good = daemon_set(
+        json!({"matchLabels": {"app": "a"}}),
+        json!({"app": "a"}),
+        port,
+    );
+    let (code, created) = http.apply(&url, &good);
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["spec"]["updateStrategy"]["type"], "RollingUpdate");
+    assert_eq!(
+        created["spec"]["template"]["spec"]["restartPolicy"],
+        "Always"
+    );
+    assert!(created["status"].get("observedGeneration").is_none());
+    std::thread::sleep(Duration::from_millis(400));
+    let (_, live) = http.send("GET", DS, "application/json", "");
+    let status = &live["status"];
+    assert_eq!(status["observedGeneration"], 1);
+    let want = &status["desiredNumberScheduled"];
+    assert!(want.as_i64().unwrap() > 0);
+    for field in [
+        "currentNumberScheduled",
+        "updatedNumberScheduled",
+        "numberReady",
+        "numberAvailable",
+    ] {
+        assert_eq!(&status[field], want, "{field}");
+    }
+
+    let (code, status) = http.apply(
+        &url,
+        &daemon_set(
+            json!({"matchLabels": {"app": "a", "v": "2"}}),
+            json!({"app": "a", "v": "2"}),
+            json!({"containerPort": 4999}),
+        ),
+    );
+    assert_eq!(code, 422, "the selector is immutable");
+    assert_eq!(status["details"]["causes"][0]["field"], "spec.selector");
+}
+
+#[test]
+fn a_never_ready_daemon_set_runs_its_pods_but_none_is_ready() {
+    let fake = FakeKube::start(Faults {
+        ready_delay: Duration::from_millis(50),
+        never_ready: vec!["node-agent".into()],
+        ..Faults::default()
+    });
+    let http = Http::new(&fake);
+    let good = daemon_set(
+        json!({"matchLabels": {"app": "a"}}),
+        json!({"app": "a"}),
+        json!({"containerPort": 4999}),
+    );
+    assert_eq!(http.apply(&format!("{DS}?fieldManager=t"), &good).0, 201);
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, live) = http.send("GET", DS, "application/json", "");
+    let status = &live["status"];
+    assert_eq!(status["observedGeneration"], 1);
+    assert!(status["desiredNumberScheduled"].as_i64().unwrap() > 0);
+    assert_eq!(
+        status["updatedNumberScheduled"],
+        status["desiredNumberScheduled"]
+    );
+    assert_eq!(
+        (&status["numberReady"], &status["numberAvailable"]),
+        (&json!(0), &json!(0))
+    );
+}

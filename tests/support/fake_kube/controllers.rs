@@ -1,11 +1,14 @@
-//! Simulated controllers: replication controllers and deployments become ready a while
-//! after their spec changes; one-shot pods go Pending -> Running -> Succeeded (or Failed,
+//! Simulated controllers: replication controllers, deployments and daemon sets (one pod
+//! on each of [`NODES`] nodes) become ready a while after their spec changes; one-shot pods go Pending -> Running -> Succeeded (or Failed,
 //! for the names a test chooses) and write a log; Jobs complete; gracefully deleted
 //! objects go once their grace period ends.
 
 use super::Shared;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+
+/// The nodes of the fake cluster, each running one pod of every DaemonSet.
+pub const NODES: i64 = 3;
 
 pub async fn run(shared: std::sync::Arc<Shared>) {
     loop {
@@ -42,6 +45,11 @@ fn tick(shared: &Shared, now: Instant) {
                 let never = faults.never_ready.contains(&name);
                 let ready = if never { 0 } else { want };
                 let status = json!({"replicas": want, "readyReplicas": ready, "availableReplicas": ready, "observedGeneration": generation});
+                (age >= faults.ready_delay && obj.get("status") != Some(&status)).then_some(status)
+            }
+            "daemonsets" => {
+                let never = faults.never_ready.contains(&name);
+                let status = daemon_set_status(obj, never);
                 (age >= faults.ready_delay && obj.get("status") != Some(&status)).then_some(status)
             }
             "pods" => pod_status(obj, age, faults.pod_run_time, faults.fail_pods.contains(&name)),
@@ -105,4 +113,21 @@ fn pod_status(pod: &Value, age: Duration, run_time: Duration, fails: bool) -> Op
         }
         _ => None,
     }
+}
+
+/// A DaemonSet's status once its controller has a current pod on every node, as the real
+/// DaemonSet controller writes it; `never` ready: the pods run but never pass readiness.
+fn daemon_set_status(ds: &Value, never: bool) -> Value {
+    let generation = ds
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let ready = if never { 0 } else { NODES };
+    let mut status = json!({"currentNumberScheduled": NODES, "numberMisscheduled": 0,
+        "desiredNumberScheduled": NODES, "numberReady": ready, "observedGeneration": generation,
+        "updatedNumberScheduled": NODES, "numberAvailable": ready});
+    if ready < NODES {
+        status["numberUnavailable"] = json!(NODES - ready);
+    }
+    status
 }

@@ -87,6 +87,14 @@ pub const TYPES: &[ResourceType] = &[
         subresources: &["status", "scale"],
     },
     ResourceType {
+        group: "apps",
+        version: "v1",
+        plural: "daemonsets",
+        kind: "DaemonSet",
+        namespaced: true,
+        subresources: &["status"],
+    },
+    ResourceType {
         group: "batch",
         version: "v1",
         plural: "jobs",

@@ -121,7 +121,7 @@ pub fn validate(kind: &str, obj: &Value) -> Result<(), ApiError> {
     }
     let (spec_path, prefix) = match kind {
         "Pod" => ("/spec", "spec"),
-        "ReplicationController" | "Deployment" | "Job" => {
+        "ReplicationController" | "Deployment" | "DaemonSet" | "Job" => {
             ("/spec/template/spec", "spec.template.spec")
         }
         _ => ("", ""),
@@ -142,7 +142,14 @@ pub fn validate(kind: &str, obj: &Value) -> Result<(), ApiError> {
                 "Required value".into(),
             )),
             Some(list) => {
+                let host_network = obj
+                    .pointer(&format!("{spec_path}/hostNetwork"))
+                    .and_then(Value::as_bool)
+                    == Some(true);
                 for (i, c) in list.iter().enumerate() {
+                    if host_network {
+                        host_network_ports(c, &format!("{prefix}.containers[{i}]"), &mut causes);
+                    }
                     for field in ["name", "image"] {
                         if c.get(field)
                             .and_then(Value::as_str)
@@ -174,11 +181,124 @@ pub fn validate(kind: &str, obj: &Value) -> Result<(), ApiError> {
             ));
         }
     }
+    if matches!(kind, "Deployment" | "DaemonSet") {
+        apps_selector(kind, obj, &mut causes);
+    }
+    if kind == "DaemonSet"
+        && let Some(policy) = obj
+            .pointer("/spec/template/spec/restartPolicy")
+            .and_then(Value::as_str)
+        && policy != "Always"
+    {
+        causes.push((
+            "spec.template.spec.restartPolicy".into(),
+            "FieldValueNotSupported",
+            format!("Unsupported value: \"{policy}\": supported values: \"Always\""),
+        ));
+    }
     if causes.is_empty() {
         Ok(())
     } else {
         Err(invalid(kind, name, causes))
     }
+}
+
+type Causes = Vec<(String, &'static str, String)>;
+
+/// On the host network a container port is the node's port: `hostPort`, when given, must
+/// be the same number.
+fn host_network_ports(container: &Value, prefix: &str, causes: &mut Causes) {
+    for (j, p) in container
+        .get("ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let port = |f: &str| p.get(f).and_then(Value::as_i64);
+        if let (Some(c), Some(h)) = (port("containerPort"), port("hostPort"))
+            && c != h
+        {
+            causes.push((
+                format!("{prefix}.ports[{j}].containerPort"),
+                "FieldValueInvalid",
+                format!("Invalid value: {c}: must match `hostPort` when `hostNetwork` is true"),
+            ));
+        }
+    }
+}
+
+/// apps/v1 workloads: `spec.selector` is required, not empty, and selects the template's
+/// labels.
+fn apps_selector(kind: &str, obj: &Value, causes: &mut Causes) {
+    let Some(selector) = obj.pointer("/spec/selector") else {
+        causes.push((
+            "spec.selector".into(),
+            "FieldValueRequired",
+            "Required value".into(),
+        ));
+        return;
+    };
+    let labels = obj.pointer("/spec/template/metadata/labels");
+    let empty = selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .is_none_or(Map::is_empty)
+        && selector
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty);
+    if empty {
+        causes.push((
+            "spec.selector".into(),
+            "FieldValueInvalid",
+            format!(
+                "Invalid value: {selector}: empty selector is invalid for {}",
+                kind.to_lowercase()
+            ),
+        ));
+    } else if !label_selector_matches(selector, labels) {
+        causes.push((
+            "spec.template.metadata.labels".into(),
+            "FieldValueInvalid",
+            "Invalid value: `selector` does not match template `labels`".into(),
+        ));
+    }
+}
+
+/// Whether a `LabelSelector` (`matchLabels` and `matchExpressions`) selects `labels`.
+pub fn label_selector_matches(selector: &Value, labels: Option<&Value>) -> bool {
+    let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+    let by_labels = selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .all(|(k, v)| label(k).is_some() && label(k) == v.as_str());
+    let by_expressions = selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .all(|e| {
+            let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+            let values: Vec<&str> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let v = label(key);
+            match e.get("operator").and_then(Value::as_str) {
+                Some("In") => v.is_some_and(|v| values.contains(&v)),
+                Some("NotIn") => v.is_none_or(|v| !values.contains(&v)),
+                Some("Exists") => v.is_some(),
+                Some("DoesNotExist") => v.is_none(),
+                _ => false,
+            }
+        });
+    by_labels && by_expressions
 }
 
 /// Fields that cannot change after creation.
@@ -214,6 +334,19 @@ pub fn check_immutable(kind: &str, old: &Value, new: &Value) -> Result<(), ApiEr
                 name,
                 vec![(
                     "spec.template".into(),
+                    "FieldValueInvalid",
+                    "Invalid value: field is immutable".into(),
+                )],
+            ));
+        }
+        "Deployment" | "DaemonSet"
+            if old.pointer("/spec/selector") != new.pointer("/spec/selector") =>
+        {
+            return Err(invalid(
+                kind,
+                name,
+                vec![(
+                    "spec.selector".into(),
                     "FieldValueInvalid",
                     "Invalid value: field is immutable".into(),
                 )],

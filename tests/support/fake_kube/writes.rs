@@ -63,7 +63,8 @@ pub(super) fn create(
     obj
 }
 
-/// What the server fills in: a Service's cluster IP, a new pod's phase.
+/// What the server fills in: a Service's cluster IP, a new pod's phase, a DaemonSet's
+/// update strategy.
 fn defaults(kind: &str, obj: &mut Value, store: &objects::Store) {
     match kind {
         "Service" => {
@@ -86,6 +87,24 @@ fn defaults(kind: &str, obj: &mut Value, store: &objects::Store) {
                 obj["spec"]["replicas"] = json!(1);
             }
             obj["status"] = json!({"replicas": 0, "observedGeneration": 0});
+        }
+        "DaemonSet" => {
+            let template = &mut obj["spec"]["template"]["spec"];
+            if template.get("restartPolicy").is_none() {
+                template["restartPolicy"] = json!("Always");
+            }
+            if template.get("dnsPolicy").is_none() {
+                template["dnsPolicy"] = json!("ClusterFirst");
+            }
+            if obj.pointer("/spec/updateStrategy").is_none() {
+                obj["spec"]["updateStrategy"] = json!({"type": "RollingUpdate",
+                    "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}});
+            }
+            if obj.pointer("/spec/revisionHistoryLimit").is_none() {
+                obj["spec"]["revisionHistoryLimit"] = json!(10);
+            }
+            obj["status"] = json!({"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                "desiredNumberScheduled": 0, "numberReady": 0});
         }
         _ => {}
     }
