@@ -100,6 +100,12 @@ pub struct Kube {
 }
 
 impl Kube {
+    /// The underlying kube-rs client, for what [`Kube::send`] cannot carry (port-forward
+    /// websockets).
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
     /// Loads the configuration the way kubectl does and builds a client.
     pub async fn connect(options: &ClientOptions) -> Result<(Kube, String), ClientError> {
         use kube::config::{KubeConfigOptions, Kubeconfig};

@@ -9,6 +9,7 @@ pub mod api_status;
 pub mod apply;
 pub mod client;
 pub mod discovery;
+pub mod forward;
 pub mod infer;
 pub mod live_diff;
 pub mod manifest;
