@@ -5,6 +5,7 @@
 //! These call the library directly: there is no subcommand of its own to run.
 
 use crate::fake_kube::{ANY_POD, FakeKube, Faults};
+use crate::support::in_ci;
 use k8s_openapi::api::core::v1::Pod;
 use kube_openstack::deploy::Context;
 use kube_openstack::deploy::client::ClientOptions;
@@ -236,4 +237,160 @@ async fn forward_dropped_stops_listening() {
     closed(&mut a).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(TcpStream::connect(local).await.is_err());
+}
+
+// The fake's `portforward` subresource, as kube-apiserver and the kubelet answer.
+
+/// Opens a port-forward with kube-rs and returns the error channel's message, if any.
+async fn tunnel_error(c: &Cluster, pod: &str) -> Result<Option<String>, kube::Error> {
+    let pods: kube::Api<Pod> = kube::Api::namespaced(c.ctx.kube.client().clone(), "default");
+    let mut pf = pods.portforward(pod, &[PORT]).await?;
+    let error = pf.take_error(PORT).unwrap();
+    Ok(tokio::time::timeout(WAIT, error)
+        .await
+        .expect("the server answers"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_portforward_refuses_like_the_api_server() {
+    let c = cluster(Faults {
+        // Keep the Pending pod Pending.
+        pod_run_time: Duration::from_secs(3600),
+        ..Faults::default()
+    })
+    .await;
+    let status = |r: Result<Option<String>, kube::Error>| match r {
+        Err(kube::Error::Api(s)) => (s.code, s.message),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(
+        status(tunnel_error(&c, "nope").await),
+        (404, "pods \"nope\" not found".to_string())
+    );
+    let mut unscheduled = pod("pending-0", "Pending");
+    unscheduled["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("nodeName");
+    c.fake.insert("pods", "default", unscheduled);
+    assert_eq!(
+        status(tunnel_error(&c, "pending-0").await),
+        (
+            400,
+            "pod pending-0 does not have a host assigned".to_string()
+        )
+    );
+
+    c.fake
+        .insert("pods", "default", pod("registry-0", "Running"));
+    let url = format!(
+        "{}/api/v1/namespaces/default/pods/registry-0/portforward",
+        c.fake.url()
+    );
+    let reply = reqwest::get(&url).await.unwrap();
+    assert_eq!(reply.status().as_u16(), 400);
+    assert_eq!(
+        reply.text().await.unwrap(),
+        "query parameter \"port\" is required"
+    );
+    let reply = reqwest::get(format!("{url}?ports={PORT}")).await.unwrap();
+    assert_eq!(reply.status().as_u16(), 400, "not a WebSocket request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_portforward_reports_runtime_errors_on_the_error_channel() {
+    let c = cluster(Faults::default()).await;
+    c.fake.insert("pods", "default", pod("done-0", "Succeeded"));
+    let message = tunnel_error(&c, "done-0").await.unwrap().unwrap();
+    assert!(
+        message.starts_with("error forwarding port 5000 to pod "),
+        "{message}"
+    );
+    assert!(message.contains("failed to find sandbox"), "{message}");
+
+    // Running, but nothing listens where the pod's port leads.
+    c.fake
+        .insert("pods", "default", pod("registry-0", "Running"));
+    let message = tunnel_error(&c, "registry-0").await.unwrap().unwrap();
+    assert!(message.contains("connect: connection refused"), "{message}");
+}
+
+/// The registry of `scripts/dev-registry.sh`, if it runs (`KO_REGISTRY`); with `CI` set,
+/// its absence fails the test.
+async fn real_registry() -> Option<SocketAddr> {
+    let missing = |what: String| {
+        assert!(
+            !in_ci(),
+            "{what} (CI is set, so this test must run; scripts/test.sh starts the registry)"
+        );
+        eprintln!(
+            "skipped: {what}; run `scripts/dev-registry.sh start` and export what `scripts/dev-registry.sh env` prints"
+        );
+        None
+    };
+    let Some(address) = std::env::var("KO_REGISTRY").ok().filter(|v| !v.is_empty()) else {
+        return missing("KO_REGISTRY is not set".into());
+    };
+    let Ok(addr) = address.parse::<SocketAddr>() else {
+        return missing(format!("KO_REGISTRY `{address}` is not HOST:PORT"));
+    };
+    match TcpStream::connect(addr).await {
+        Ok(_) => Some(addr),
+        Err(e) => missing(format!("no registry at `{address}`: {e}")),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_to_the_real_registry_answers_as_directly_and_takes_a_blob() {
+    let Some(registry) = real_registry().await else {
+        return;
+    };
+    let c = cluster(Faults::default()).await;
+    c.fake
+        .insert("pods", "default", pod("registry-0", "Running"));
+    c.fake.forward_port("registry-0", PORT, registry);
+    let fwd = forward::start(&c.ctx, "app=registry", PORT, 0)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let direct = http
+        .get(format!("http://{registry}/v2/"))
+        .send()
+        .await
+        .unwrap();
+    let through = http
+        .get(format!("http://{}/v2/", fwd.local))
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(direct.status().as_u16(), 200 | 401));
+    assert_eq!(through.status(), direct.status());
+    if direct.status() != 200 {
+        eprintln!("the registry asks for a login: only `/v2/` was compared");
+        return;
+    }
+    // A monolithic blob upload through the forward, then the blob read back directly.
+    use sha2::Digest as _;
+    let blob: Vec<u8> = (0..300_000u32).map(|n| (n % 251) as u8).collect();
+    let digest = format!("sha256:{:x}", sha2::Sha256::digest(&blob));
+    let repo = format!("forward-test-{}", std::process::id());
+    let upload = http
+        .post(format!(
+            "http://{}/v2/{repo}/blobs/uploads/?digest={digest}",
+            fwd.local
+        ))
+        .header("content-type", "application/octet-stream")
+        .body(blob.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status().as_u16(), 201, "{:?}", upload.text().await);
+    let back = http
+        .get(format!("http://{registry}/v2/{repo}/blobs/{digest}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status().as_u16(), 200);
+    assert!(back.bytes().await.unwrap() == blob);
+    assert!(fwd.take_errors().is_empty());
 }
