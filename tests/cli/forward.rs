@@ -369,16 +369,24 @@ async fn forward_to_the_real_registry_answers_as_directly_and_takes_a_blob() {
         eprintln!("the registry asks for a login: only `/v2/` was compared");
         return;
     }
-    // A monolithic blob upload through the forward, then the blob read back directly.
+    // A blob upload through the forward: a session (POST), then the blob in one PUT.
     use sha2::Digest as _;
     let blob: Vec<u8> = (0..300_000u32).map(|n| (n % 251) as u8).collect();
     let digest = format!("sha256:{:x}", sha2::Sha256::digest(&blob));
     let repo = format!("forward-test-{}", std::process::id());
+    let base = url::Url::parse(&format!("http://{}/", fwd.local)).unwrap();
+    let session = http
+        .post(base.join(&format!("v2/{repo}/blobs/uploads/")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(session.status().as_u16(), 202);
+    let location = session.headers()["location"].to_str().unwrap();
+    let mut put = base.join(location).unwrap();
+    assert_eq!(put.port(), Some(fwd.local.port()), "{put}");
+    put.query_pairs_mut().append_pair("digest", &digest);
     let upload = http
-        .post(format!(
-            "http://{}/v2/{repo}/blobs/uploads/?digest={digest}",
-            fwd.local
-        ))
+        .put(put)
         .header("content-type", "application/octet-stream")
         .body(blob.clone())
         .send()
