@@ -4,7 +4,8 @@
 //!
 //! These call the library directly: there is no subcommand of its own to run.
 
-use crate::fake_kube::{ANY_POD, FakeKube, Faults};
+use crate::fake_kube::portforward::ANY_POD;
+use crate::fake_kube::{FakeKube, Faults};
 use crate::support::in_ci;
 use k8s_openapi::api::core::v1::Pod;
 use kube_openstack::deploy::Context;

@@ -13,10 +13,8 @@ mod conn;
 mod controllers;
 mod discovery;
 mod objects;
-mod portforward;
+pub mod portforward;
 mod writes;
-
-pub use portforward::ANY_POD;
 
 use axum::body::Bytes;
 use axum::http::Method;

@@ -95,7 +95,9 @@ pub async fn handle(
     reply.unwrap_or_else(|r| r)
 }
 
-/// The checks in the order the API server and then the kubelet make them.
+/// The checks in the order the API server and then the kubelet make them: the upgrade,
+/// or the refusal (both are responses, the error only stops at the first refusal).
+#[allow(clippy::result_large_err)]
 fn answer(
     shared: &Arc<Shared>,
     ns: &str,
