@@ -28,6 +28,11 @@ struct Cluster {
 }
 
 async fn cluster(faults: Faults) -> Cluster {
+    cluster_with_timeout(faults, Duration::from_secs(10)).await
+}
+
+/// The same with a given per-request timeout.
+async fn cluster_with_timeout(faults: Faults, request_timeout: Duration) -> Cluster {
     kube_openstack::rt::install_crypto_provider();
     let fake = FakeKube::start(faults);
     let dir = tempfile::tempdir().unwrap();
@@ -36,7 +41,7 @@ async fn cluster(faults: Faults) -> Cluster {
     let options = ClientOptions {
         kubeconfig: Some(kubeconfig),
         context: None,
-        request_timeout: Duration::from_secs(10),
+        request_timeout,
     };
     let ctx = Context::connect(&options, "default".into()).await.unwrap();
     Cluster {
@@ -220,6 +225,24 @@ async fn forward_to_a_deleted_pod_closes_its_connections_and_keeps_listening() {
         ),
         "{errors:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_connections_outlive_the_request_timeout() {
+    // A push writes a large layer for minutes before the registry answers; an idle
+    // keep-alive connection waits for the next request. Neither is a hung request.
+    let c = cluster_with_timeout(Faults::default(), Duration::from_millis(500)).await;
+    c.fake
+        .insert("pods", "default", pod("registry-0", "Running"));
+    c.fake.forward_port("registry-0", PORT, echo_server().await);
+    let fwd = forward::start(&c.ctx, "app=registry", PORT, 0)
+        .await
+        .unwrap();
+    let mut a = TcpStream::connect(fwd.local).await.unwrap();
+    assert_eq!(round_trip(&mut a, b"before").await, b"before");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(round_trip(&mut a, b"after").await, b"after");
+    assert!(fwd.take_errors().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
