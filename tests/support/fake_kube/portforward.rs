@@ -65,9 +65,14 @@ impl FakeKube {
     /// Connects port-forwards to `port` of pod `pod` (or of any pod, with [`ANY_POD`])
     /// to `to`, a real server.
     pub fn forward_port(&self, pod: &str, port: u16, to: SocketAddr) {
-        let mut map = self.shared.forwards.0.lock().unwrap();
-        map.insert((pod.to_string(), port), to);
+        forward(&self.shared, pod, port, to);
     }
+}
+
+/// [`FakeKube::forward_port`] for a server started with [`super::serve`].
+pub fn forward(shared: &Shared, pod: &str, port: u16, to: SocketAddr) {
+    let mut map = shared.forwards.0.lock().unwrap();
+    map.insert((pod.to_string(), port), to);
 }
 
 pub async fn handle(
