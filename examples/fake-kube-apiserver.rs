@@ -7,6 +7,9 @@
 //!
 //! Faults can be changed while it runs: `curl -X PUT --data '{...}' URL/fake/faults`;
 //! `URL/fake/stats`, `URL/fake/log` and `URL/fake/objects` show what happened.
+//! `--forward 'registry-0:5000=127.0.0.1:4999'` makes port-forwards to that pod's port
+//! reach a real server (`*` for any pod); pods are created with `kube-openstack deploy`
+//! or `kubectl`, and reach `Running` through the fake's controllers.
 
 #[path = "../tests/support/fake_kube/mod.rs"]
 mod fake_kube;
@@ -17,6 +20,7 @@ fn main() {
     let mut faults = fake_kube::Faults::default();
     let mut addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut kubeconfig = None;
+    let mut forwards = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || {
@@ -48,6 +52,9 @@ fn main() {
             "--drop-after-rate" => faults.drop_after_rate = rate(value()),
             "--stall-after-rate" => faults.stall_after_rate = rate(value()),
             "--fail-pod" => faults.fail_pods.push(value()),
+            "--forward" => forwards.push(
+                parse_forward(&value()).unwrap_or_else(|| usage("expected POD:PORT=HOST:PORT")),
+            ),
             "--seed" => {
                 faults.seed = value()
                     .parse()
@@ -62,7 +69,10 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let (addr, _shared, server) = fake_kube::serve(addr, faults).await;
+        let (addr, shared, server) = fake_kube::serve(addr, faults).await;
+        for (pod, port, to) in forwards {
+            fake_kube::portforward::forward(&shared, &pod, port, to);
+        }
         let url = format!("http://{addr}");
         if let Some(path) = kubeconfig {
             std::fs::write(&path, fake_kube::kubeconfig(&url)).expect("write the kubeconfig");
@@ -72,9 +82,16 @@ fn main() {
     });
 }
 
+/// `POD:PORT=HOST:PORT`: port-forwards to `PORT` of `POD` (`*`: any pod) reach `HOST:PORT`.
+fn parse_forward(v: &str) -> Option<(String, u16, SocketAddr)> {
+    let (pod_port, to) = v.split_once('=')?;
+    let (pod, port) = pod_port.rsplit_once(':')?;
+    Some((pod.to_string(), port.parse().ok()?, to.parse().ok()?))
+}
+
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "error: {problem}\nusage: fake-kube-apiserver [--listen HOST:PORT] [--kubeconfig FILE] [--latency-ms N] [--ready-delay-ms N] [--pod-run-ms N] [--error-rate R] [--throttle-rate R] [--drop-before-rate R] [--drop-after-rate R] [--stall-after-rate R] [--fail-pod NAME]... [--seed N]"
+        "error: {problem}\nusage: fake-kube-apiserver [--listen HOST:PORT] [--kubeconfig FILE] [--latency-ms N] [--ready-delay-ms N] [--pod-run-ms N] [--error-rate R] [--throttle-rate R] [--drop-before-rate R] [--drop-after-rate R] [--stall-after-rate R] [--fail-pod NAME]... [--forward POD:PORT=HOST:PORT]... [--seed N]"
     );
     std::process::exit(2)
 }

@@ -94,16 +94,25 @@ impl Reply {
 #[derive(Clone)]
 pub struct Kube {
     client: kube::Client,
+    /// The same configuration without read and write timeouts, for long-lived streams.
+    streams: kube::Client,
     pub retry: RetryPolicy,
     /// The server's address, for messages.
     pub server: String,
 }
 
 impl Kube {
-    /// The underlying kube-rs client, for what [`Kube::send`] cannot carry (port-forward
-    /// websockets).
+    /// The underlying kube-rs client, for what [`Kube::send`] cannot carry.
     pub fn client(&self) -> &kube::Client {
         &self.client
+    }
+
+    /// A kube-rs client of the same cluster without read and write timeouts, for streams
+    /// that may be quiet for long (port-forward websockets): through an upgraded
+    /// connection, a read timeout would cut a tunnel whose server says nothing while a
+    /// large upload goes the other way.
+    pub fn stream_client(&self) -> &kube::Client {
+        &self.streams
     }
 
     /// Loads the configuration the way kubectl does and builds a client.
@@ -136,10 +145,15 @@ impl Kube {
         config.connect_timeout = Some(options.request_timeout.min(Duration::from_secs(10)));
         let server = config.cluster_url.to_string();
         let default_ns = config.default_namespace.clone();
+        let mut stream_config = config.clone();
+        stream_config.read_timeout = None;
+        stream_config.write_timeout = None;
         let client = kube::Client::try_from(config).map_err(ClientError::Build)?;
+        let streams = kube::Client::try_from(stream_config).map_err(ClientError::Build)?;
         Ok((
             Kube {
                 client,
+                streams,
                 retry: RetryPolicy::default(),
                 server,
             },

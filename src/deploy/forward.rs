@@ -116,7 +116,7 @@ pub async fn start(
     local_port: u16,
 ) -> Result<Forward, ForwardError> {
     let pod = ready_pod(ctx, selector).await?;
-    let pods: Api<Pod> = Api::namespaced(ctx.kube.client().clone(), &ctx.namespace);
+    let pods: Api<Pod> = Api::namespaced(ctx.kube.stream_client().clone(), &ctx.namespace);
     // One tunnel up front, so a refusal (RBAC, a pod going away) is reported here rather
     // than as a reset connection in the middle of a push.
     let probe = open(&pods, &pod, remote_port).await?;

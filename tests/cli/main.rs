@@ -17,6 +17,7 @@ mod images_env;
 mod images_keystone;
 mod images_token;
 mod fake_kube_conventions;
+mod forward;
 mod params;
 mod remote;
 mod render;

@@ -13,6 +13,7 @@ mod conn;
 mod controllers;
 mod discovery;
 mod objects;
+pub mod portforward;
 mod writes;
 
 use axum::body::Bytes;
@@ -132,6 +133,7 @@ pub struct Shared {
     log: Mutex<Vec<LogEntry>>,
     rng: Mutex<u64>,
     started: Instant,
+    forwards: portforward::Forwards,
 }
 
 impl Shared {
@@ -325,6 +327,7 @@ async fn serve_with(
         log: Mutex::new(Vec::new()),
         rng: Mutex::new(seed),
         started: Instant::now(),
+        forwards: Default::default(),
     });
     // Namespaces every cluster has.
     for ns in ["default", "kube-system"] {
@@ -346,6 +349,7 @@ async fn serve_with(
     let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
     let addr = listener.local_addr().unwrap();
     let app = axum::Router::new()
+        .route(portforward::ROUTE, axum::routing::any(portforward::handle))
         .fallback(api::handle)
         .with_state(shared.clone());
     let controllers = tokio::spawn(controllers::run(shared.clone()));
