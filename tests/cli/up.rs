@@ -501,3 +501,63 @@ fn clean_jobs_deletes_finished_pods_and_their_absence_is_no_change() {
         "the cleaned pod is not recreated"
     );
 }
+
+#[test]
+fn when_only_the_cluster_reaches_the_registry_images_go_through_a_port_forward() {
+    let Some(reg) = registry_and_buildah() else {
+        return;
+    };
+    let u = Up::new(&reg, "up-forward", Faults::default());
+    ok(&u.up(&["--to", "registry"]));
+    // A registry pod, running and ready, whose port 5000 the fake carries to the real
+    // registry; nothing listens at the address `up` is told to push to.
+    u.fake.insert(
+        "pods",
+        NS,
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "docker-registry-x7k2p", "namespace": NS,
+                "labels": {"app": "docker-registry"}},
+            "spec": {"containers": [{"name": "registry", "image": "docker.io/library/registry:2"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}),
+    );
+    u.fake.forward_port(
+        crate::fake_kube::portforward::ANY_POD,
+        5000,
+        reg.address.parse().unwrap(),
+    );
+    let unused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = u.up(&["--registry-url", &unused.to_string()]);
+    ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("Forwarding") && err.contains("docker-registry-x7k2p"),
+        "{err}"
+    );
+    assert_eq!(result(&out, "images"), "done");
+    let pushes: Vec<String> = u
+        .images
+        .builder_calls()
+        .into_iter()
+        .filter(|c| c.starts_with("push"))
+        .collect();
+    assert!(
+        pushes
+            .iter()
+            .all(|p| p.contains(&format!("docker://{unused}/"))),
+        "pushed through the forward: {pushes:?}"
+    );
+    // The registry got it under the name the nodes pull.
+    let (status, _, _) = crate::images_env::http(
+        "HEAD",
+        &format!(
+            "http://{}/v2/{}/manifests/latest",
+            reg.address,
+            u.images.repository("hello")
+        ),
+        &[("Accept", "application/vnd.oci.image.manifest.v1+json")],
+    );
+    assert_eq!(status, 200);
+}
