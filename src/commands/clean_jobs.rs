@@ -24,12 +24,7 @@ pub fn run(project: &Project, printer: &Printer, args: &CleanJobsArgs) -> anyhow
     let progress = Progress::new(mode, Arc::new(Masker::none()), 0, true);
     crate::rt::block_on(async {
         let ctx = connect(&args.cluster, namespace.clone()).await?;
-        let discovered = discovery::discover(&ctx.kube, &["v1"]).await?;
-        let pods = discovered
-            .get("v1", "Pod")
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("the cluster does not serve pods"))?;
-        let live = ctx.list_live(std::slice::from_ref(&pods)).await?;
+        let live = ctx.list_pods().await?;
         let mut finished: Vec<(ObjectId, discovery::Resource)> = live
             .iter()
             .filter(|(_, (_, pod))| {

@@ -129,24 +129,8 @@ pub fn registry_workloads<'a>(image: &str, tree: &'a [Manifest]) -> Vec<&'a Obje
         if !reaches {
             continue;
         }
-        let Some(selector) = svc
-            .body
-            .pointer("/spec/selector")
-            .and_then(Value::as_object)
-        else {
-            continue;
-        };
-        for w in tree {
-            let labels = w
-                .body
-                .pointer("/spec/template/metadata/labels")
-                .and_then(Value::as_object);
-            let picked = labels.is_some_and(|l| {
-                !selector.is_empty() && selector.iter().all(|(k, v)| l.get(k) == Some(v))
-            });
-            if picked {
-                add(&w.id);
-            }
+        for w in tree.iter().filter(|w| selects(&svc.body, &w.body)) {
+            add(&w.id);
         }
     }
     if loopback {
@@ -155,6 +139,18 @@ pub fn registry_workloads<'a>(image: &str, tree: &'a [Manifest]) -> Vec<&'a Obje
         }
     }
     out
+}
+
+/// Whether a Service's selector picks the pods of a workload's template.
+pub fn selects(service: &Value, workload: &Value) -> bool {
+    let Some(selector) = service.pointer("/spec/selector").and_then(Value::as_object) else {
+        return false;
+    };
+    let labels = workload
+        .pointer("/spec/template/metadata/labels")
+        .and_then(Value::as_object);
+    !selector.is_empty()
+        && labels.is_some_and(|l| selector.iter().all(|(k, v)| l.get(k) == Some(v)))
 }
 
 /// Whether `w`'s pod template runs on the host network and exposes `port` (as

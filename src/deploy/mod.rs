@@ -170,6 +170,15 @@ impl Context {
         }
         Ok(out)
     }
+
+    /// The deployment's live pods (one list request, after discovery of `v1`).
+    pub async fn list_pods(&self) -> Result<HashMap<ObjectId, (Resource, Value)>, DeployError> {
+        let discovered = discovery::discover(&self.kube, &["v1"]).await?;
+        let Some(pods) = discovered.get("v1", "Pod").cloned() else {
+            return Ok(HashMap::new());
+        };
+        self.list_live(std::slice::from_ref(&pods)).await
+    }
 }
 
 /// The group versions of the kinds of the default order, so `prune`, `status` and

@@ -135,24 +135,12 @@ pub fn registry_part(plan: &Plan) -> Vec<usize> {
         if node.manifest.id.kind == "Service"
             && workloads
                 .iter()
-                .any(|&w| selects(&node.manifest.body, &plan.nodes[w].manifest.body))
+                .any(|&w| infer::selects(&node.manifest.body, &plan.nodes[w].manifest.body))
         {
             part.insert(i);
         }
     }
     part.into_iter().collect()
-}
-
-/// Whether a Service's selector picks the pods of a workload's template.
-pub fn selects(service: &Value, workload: &Value) -> bool {
-    let Some(selector) = service.pointer("/spec/selector").and_then(Value::as_object) else {
-        return false;
-    };
-    let labels = workload
-        .pointer("/spec/template/metadata/labels")
-        .and_then(Value::as_object);
-    !selector.is_empty()
-        && labels.is_some_and(|l| selector.iter().all(|(k, v)| l.get(k) == Some(v)))
 }
 
 /// The label selector (`k=v,...`) of a Service's pods, for a port-forward to one of them.

@@ -3,6 +3,7 @@
 //! Runs that stop at every step boundary (and in the middle of the deploy) and are then
 //! continued end as one uninterrupted run, with nothing done twice.
 
+use crate::cluster::ok;
 use crate::fake_kube::{FakeKube, Faults};
 use crate::images_env::{ImageProject, RealRegistry, registry_and_buildah};
 use crate::support::{stderr, stdout};
@@ -184,16 +185,6 @@ fn deployed(fake: &FakeKube, namespace: &str) -> Vec<String> {
     }
     out.sort();
     out
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        stdout(out),
-        stderr(out)
-    );
 }
 
 /// The RESULT column of the summary table for `step`.

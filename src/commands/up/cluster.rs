@@ -8,9 +8,9 @@ use crate::deploy::manifest::{self, Manifest, ObjectId};
 use crate::deploy::order::is_one_shot;
 use crate::deploy::plan::Plan;
 use crate::deploy::progress::{Mode, Progress};
-use crate::deploy::{Context, discovery, schedule};
+use crate::deploy::{Context, schedule};
 use crate::up::check::{drift, mark};
-use crate::up::record::{StepRecord, now};
+use crate::up::record::StepRecord;
 use crate::up::{Step, digest_json, registry_part, selector_string};
 use anyhow::Context as _;
 use serde_json::{Value, json};
@@ -160,16 +160,15 @@ impl Run<'_> {
         cleaned.sort();
         cleaned.dedup();
         let detail = format!("deleted {}", finished.join(", "));
-        self.record.complete(
+        self.complete(
             Step::CleanJobs,
+            String::new(),
+            &detail,
             StepRecord {
-                completed: now(),
-                detail: detail.clone(),
                 cleaned,
                 ..StepRecord::default()
             },
-        );
-        self.save()?;
+        )?;
         Ok(Result_::Done(detail))
     }
 
@@ -278,13 +277,8 @@ impl Run<'_> {
         let namespace = self.project.namespace(&self.args.cluster.namespace);
         crate::rt::block_on(async {
             let ctx = super::super::deploy::connect(&self.args.cluster, namespace).await?;
-            let discovered = discovery::discover(&ctx.kube, &["v1"]).await?;
-            let pods = discovered
-                .get("v1", "Pod")
-                .cloned()
-                .ok_or_else(|| anyhow::anyhow!("the cluster does not serve pods"))?;
-            let live = ctx.list_live(std::slice::from_ref(&pods)).await?;
-            Ok(live.into_iter().map(|(id, (_, obj))| (id, obj)).collect())
+            let live = ctx.list_pods().await?;
+            Ok::<_, anyhow::Error>(live.into_iter().map(|(id, (_, obj))| (id, obj)).collect())
         })
     }
 
@@ -373,17 +367,15 @@ impl Run<'_> {
                     .iter()
                     .filter_map(|id| live.get(id).map(|o| (id.to_string(), mark(o))))
                     .collect();
-                self.record.complete(
+                self.complete(
                     step,
+                    inputs,
+                    &detail,
                     StepRecord {
-                        inputs,
-                        completed: now(),
-                        detail: detail.clone(),
                         objects,
                         ..StepRecord::default()
                     },
-                );
-                self.save()?;
+                )?;
                 if changes == 0 {
                     return Ok(Result_::UpToDate(detail));
                 }

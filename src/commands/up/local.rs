@@ -6,7 +6,7 @@ use crate::images::lock::DigestLock;
 use crate::params::store::StateDir;
 use crate::params::{self, SourceKind};
 use crate::render::{RenderedFile, output};
-use crate::up::record::{StepRecord, now};
+use crate::up::record::StepRecord;
 use crate::up::{Step, digest_json};
 use anyhow::Context as _;
 use serde_json::{Value, json};
@@ -83,17 +83,15 @@ impl Run<'_> {
             return Ok(Result_::Would(detail));
         }
         self.changed = true;
-        self.record.complete(
+        self.complete(
             Step::Params,
+            inputs,
+            &detail,
             StepRecord {
-                inputs,
-                completed: now(),
-                detail: detail.clone(),
                 digests,
                 ..StepRecord::default()
             },
-        );
-        self.save()?;
+        )?;
         Ok(Result_::Done(detail))
     }
 
@@ -110,16 +108,7 @@ impl Run<'_> {
         self.rendered = Some(files);
         if diff.is_empty() {
             if !self.args.dry_run {
-                self.record.complete(
-                    Step::Render,
-                    StepRecord {
-                        inputs,
-                        completed: now(),
-                        detail: "unchanged".into(),
-                        ..StepRecord::default()
-                    },
-                );
-                self.save()?;
+                self.complete(Step::Render, inputs, "unchanged", StepRecord::default())?;
             }
             return Ok(Result_::UpToDate(format!(
                 "{count} files in `{}`, unchanged (not written)",
@@ -137,16 +126,7 @@ impl Run<'_> {
         }
         self.write_tree()?;
         self.changed = true;
-        self.record.complete(
-            Step::Render,
-            StepRecord {
-                inputs,
-                completed: now(),
-                detail: detail.clone(),
-                ..StepRecord::default()
-            },
-        );
-        self.save()?;
+        self.complete(Step::Render, inputs, &detail, StepRecord::default())?;
         Ok(Result_::Done(format!("wrote {detail}")))
     }
 
@@ -219,16 +199,7 @@ impl Run<'_> {
             }
         );
         self.changed |= !pushed.is_empty() || !pinned.is_empty();
-        self.record.complete(
-            Step::Images,
-            StepRecord {
-                inputs,
-                completed: now(),
-                detail: detail.clone(),
-                ..StepRecord::default()
-            },
-        );
-        self.save()?;
+        self.complete(Step::Images, inputs, &detail, StepRecord::default())?;
         Ok(Result_::Done(detail))
     }
 

@@ -12,7 +12,7 @@ use crate::params::store::StateDir;
 use crate::printer::Printer;
 use crate::render::RenderedFile;
 use crate::settings::Project;
-use crate::up::record::Record;
+use crate::up::record::{Record, StepRecord};
 use crate::up::{Selection, Step, StepFailed};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,6 +163,25 @@ impl Run<'_> {
             self.record.save(&self.state)?;
         }
         Ok(())
+    }
+
+    /// Records that `step` completed with `inputs` (and `extra`'s objects, digests or
+    /// cleaned pods), then saves the record.
+    fn complete(
+        &mut self,
+        step: Step,
+        inputs: String,
+        detail: &str,
+        extra: StepRecord,
+    ) -> anyhow::Result<()> {
+        let record = StepRecord {
+            inputs,
+            completed: crate::up::record::now(),
+            detail: detail.to_string(),
+            ..extra
+        };
+        self.record.complete(step, record);
+        self.save()
     }
 
     /// Whether the record of `step` may be trusted for this run.
