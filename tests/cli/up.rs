@@ -552,3 +552,35 @@ fn when_only_the_cluster_reaches_the_registry_images_go_through_a_port_forward()
     );
     assert_eq!(status, 200);
 }
+
+#[test]
+fn with_pin_images_the_deployed_tree_names_the_pushed_digests_and_stays_up_to_date() {
+    let Some(reg) = registry_and_buildah() else {
+        return;
+    };
+    let u = Up::new(&reg, "up-pin", Faults::default());
+    ok(&u.up(&["--pin-images"]));
+    let lock: serde_json::Value =
+        serde_json::from_str(&u.images.project.read(".kube-openstack/images.lock.json")).unwrap();
+    let digest = lock["images"]["hello"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rc = u
+        .fake
+        .object("replicationcontrollers", NS, "hello")
+        .unwrap();
+    let image = rc["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        image.ends_with(&format!("@{digest}")),
+        "{image} pinned to {digest}"
+    );
+    u.fake.clear_log();
+    let again = u.up(&["--pin-images"]);
+    ok(&again);
+    assert!(stderr(&again).contains("Up to date"), "{}", stderr(&again));
+    assert_eq!(u.writes(), Vec::<String>::new());
+}
