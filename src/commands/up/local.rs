@@ -30,16 +30,7 @@ impl Run<'_> {
                     super::super::stack::create_if_missing(self.project, self.printer, source)?;
             }
         }
-        let set = if self.args.dry_run && req.source == SourceKind::Local {
-            // Values generated now must not be kept: evaluate on a scratch copy.
-            let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
-            let copy = StateDir::new(scratch.path());
-            copy.save_params(&self.state.load_params()?)?;
-            params::load(&req, &copy, &mut |w| self.printer.warn(w))
-                .context("cannot read the parameters")?
-        } else {
-            super::super::params::load(self.project, self.printer, source)?
-        };
+        let set = self.read_params()?;
         let digests: BTreeMap<String, String> = set
             .values
             .iter()
@@ -206,13 +197,24 @@ impl Run<'_> {
     /// The parameters, loaded by the params step or now (when it was not selected).
     fn loaded_params(&mut self) -> anyhow::Result<params::ParamSet> {
         if self.params.is_none() {
-            self.params = Some(super::super::params::load(
-                self.project,
-                self.printer,
-                &self.args.tree.source,
-            )?);
+            self.params = Some(self.read_params()?);
         }
         Ok(self.params.clone().expect("loaded above"))
+    }
+
+    /// Reads the parameters as `params` does; in a dry run, values generated now are not
+    /// kept (the local source evaluates on a scratch copy of the saved values).
+    fn read_params(&self) -> anyhow::Result<params::ParamSet> {
+        let source = &self.args.tree.source;
+        let req = self.project.params_request(source);
+        if !(self.args.dry_run && req.source == SourceKind::Local) {
+            return super::super::params::load(self.project, self.printer, source);
+        }
+        let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
+        let copy = StateDir::new(scratch.path());
+        copy.save_params(&self.state.load_params()?)?;
+        params::load(&req, &copy, &mut |w| self.printer.warn(w))
+            .context("cannot read the parameters")
     }
 
     /// Whether to pin image digests: asked for, and every image has one recorded (on a
