@@ -1,7 +1,7 @@
 //! The steps that talk to the cluster: the registry part, the whole tree, the db-sync
 //! pods, the clean-up; and reaching the registry to push to.
 
-use super::{Result_, Run};
+use super::{Outcome, Run};
 use crate::cli::{CleanJobsArgs, DbSyncArgs};
 use crate::deploy::forward::{self, Forward};
 use crate::deploy::manifest::{self, Manifest, ObjectId};
@@ -34,11 +34,11 @@ enum Applied {
 }
 
 impl Run<'_> {
-    pub(super) fn registry_step(&mut self) -> anyhow::Result<Result_> {
+    pub(super) fn registry_step(&mut self) -> anyhow::Result<Outcome> {
         let plan = self.plan()?;
         let part = registry_part(&plan);
         if part.is_empty() {
-            return Ok(Result_::UpToDate(
+            return Ok(Outcome::UpToDate(
                 "the tree has no in-cluster registry: nothing to deploy first".into(),
             ));
         }
@@ -51,10 +51,10 @@ impl Run<'_> {
         self.cluster_step(Step::Registry, &sub)
     }
 
-    pub(super) fn deploy_step(&mut self) -> anyhow::Result<Result_> {
+    pub(super) fn deploy_step(&mut self) -> anyhow::Result<Outcome> {
         let plan = self.plan()?;
         let result = self.cluster_step(Step::Deploy, &plan)?;
-        if matches!(result, Result_::Done(_)) {
+        if matches!(result, Outcome::Done(_)) {
             // One-shot pods deleted by an earlier clean-jobs were just created again.
             self.record.steps.remove(&Step::CleanJobs);
             self.save()?;
@@ -62,11 +62,11 @@ impl Run<'_> {
         Ok(result)
     }
 
-    pub(super) fn db_sync_step(&mut self) -> anyhow::Result<Result_> {
+    pub(super) fn db_sync_step(&mut self) -> anyhow::Result<Outcome> {
         let manifests = self.manifests()?;
         let pods: Vec<&Manifest> = manifests.iter().filter(|m| is_db_sync(m)).collect();
         if pods.is_empty() {
-            return Ok(Result_::UpToDate("the tree has no db-sync pods".into()));
+            return Ok(Outcome::UpToDate("the tree has no db-sync pods".into()));
         }
         let cleaned = self.cleaned();
         let live = self.live_pods()?;
@@ -82,13 +82,13 @@ impl Run<'_> {
             .map(|id| id.name.as_str())
             .collect();
         if rerun.is_empty() {
-            return Ok(Result_::UpToDate(format!(
+            return Ok(Outcome::UpToDate(format!(
                 "{} db-sync pods succeeded",
                 pods.len()
             )));
         }
         if self.args.dry_run {
-            return Ok(Result_::Would(format!("rerun {}", rerun.join(", "))));
+            return Ok(Outcome::Would(format!("rerun {}", rerun.join(", "))));
         }
         let services: Vec<String> = rerun
             .iter()
@@ -119,14 +119,14 @@ impl Run<'_> {
             }
         }
         self.save()?;
-        Ok(Result_::Done(format!(
+        Ok(Outcome::Done(format!(
             "reran {}; {} db-sync pods succeeded",
             rerun.join(", "),
             pods.len()
         )))
     }
 
-    pub(super) fn clean_jobs_step(&mut self) -> anyhow::Result<Result_> {
+    pub(super) fn clean_jobs_step(&mut self) -> anyhow::Result<Outcome> {
         let manifests = self.manifests()?;
         let live = self.live_pods()?;
         let finished: Vec<String> = manifests
@@ -141,10 +141,10 @@ impl Run<'_> {
             .map(|m| m.id.to_string())
             .collect();
         if finished.is_empty() {
-            return Ok(Result_::UpToDate("no finished one-shot pods".into()));
+            return Ok(Outcome::UpToDate("no finished one-shot pods".into()));
         }
         if self.args.dry_run {
-            return Ok(Result_::Would(format!("delete {}", finished.join(", "))));
+            return Ok(Outcome::Would(format!("delete {}", finished.join(", "))));
         }
         super::super::clean_jobs::run(
             self.project,
@@ -169,7 +169,7 @@ impl Run<'_> {
                 ..StepRecord::default()
             },
         )?;
-        Ok(Result_::Done(detail))
+        Ok(Outcome::Done(detail))
     }
 
     /// Where to push: `(push_to, forward)`. The `--registry-url` address when something
@@ -283,7 +283,7 @@ impl Run<'_> {
     }
 
     /// Applies `plan` unless the record shows every object as it was left and ready.
-    fn cluster_step(&mut self, step: Step, plan: &Plan) -> anyhow::Result<Result_> {
+    fn cluster_step(&mut self, step: Step, plan: &Plan) -> anyhow::Result<Outcome> {
         let namespace = self.project.namespace(&self.args.cluster.namespace);
         let objects: Vec<Value> = plan
             .nodes
@@ -349,7 +349,7 @@ impl Run<'_> {
             })
         })?;
         match applied {
-            Applied::Fresh(n) => Ok(Result_::UpToDate(format!(
+            Applied::Fresh(n) => Ok(Outcome::UpToDate(format!(
                 "{n} objects in `{namespace}` as the last run left them, ready"
             ))),
             Applied::Ran {
@@ -361,7 +361,7 @@ impl Run<'_> {
                 let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
                 let detail = format!("{counts}{why}");
                 if self.args.dry_run {
-                    return Ok(Result_::Would(detail));
+                    return Ok(Outcome::Would(detail));
                 }
                 let objects: BTreeMap<String, _> = ids
                     .iter()
@@ -377,10 +377,9 @@ impl Run<'_> {
                     },
                 )?;
                 if changes == 0 {
-                    return Ok(Result_::UpToDate(detail));
+                    return Ok(Outcome::UpToDate(detail));
                 }
-                self.changed = true;
-                Ok(Result_::Done(detail))
+                Ok(Outcome::Done(detail))
             }
         }
     }

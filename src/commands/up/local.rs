@@ -1,6 +1,6 @@
 //! The steps that run on this machine: parameters, render, images.
 
-use super::{Result_, Run};
+use super::{Outcome, Run};
 use crate::cli::{ImagesArgs, ImagesOptions};
 use crate::images::lock::DigestLock;
 use crate::params::store::StateDir;
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 impl Run<'_> {
-    pub(super) fn params_step(&mut self) -> anyhow::Result<Result_> {
+    pub(super) fn params_step(&mut self) -> anyhow::Result<Outcome> {
         let source = &self.args.tree.source;
         let req = self.project.params_request(source);
         let mut created = false;
@@ -21,7 +21,7 @@ impl Run<'_> {
             let stack = req.stack.clone().ok_or(params::ParamsError::NoStack)?;
             let saved = params::heat::saved(&self.state, &stack)?.is_some();
             if self.args.dry_run && !saved {
-                return Ok(Result_::Would(format!(
+                return Ok(Outcome::Would(format!(
                     "read the outputs of stack `{stack}`"
                 )));
             }
@@ -40,7 +40,7 @@ impl Run<'_> {
         let count = set.values.len();
         self.params = Some(set);
         if self.may_skip() && self.record.matching(Step::Params, &inputs).is_some() {
-            return Ok(Result_::UpToDate(format!("{count} parameters, unchanged")));
+            return Ok(Outcome::UpToDate(format!("{count} parameters, unchanged")));
         }
         let before = self
             .record
@@ -71,9 +71,8 @@ impl Run<'_> {
             detail
         };
         if self.args.dry_run {
-            return Ok(Result_::Would(detail));
+            return Ok(Outcome::Would(detail));
         }
-        self.changed = true;
         self.complete(
             Step::Params,
             inputs,
@@ -83,10 +82,10 @@ impl Run<'_> {
                 ..StepRecord::default()
             },
         )?;
-        Ok(Result_::Done(detail))
+        Ok(Outcome::Done(detail))
     }
 
-    pub(super) fn render_step(&mut self) -> anyhow::Result<Result_> {
+    pub(super) fn render_step(&mut self) -> anyhow::Result<Outcome> {
         let params = self.loaded_params()?;
         let pin = self.pinning()?;
         let files = self.render_files(&params, pin)?;
@@ -101,7 +100,7 @@ impl Run<'_> {
             if !self.args.dry_run {
                 self.complete(Step::Render, inputs, "unchanged", StepRecord::default())?;
             }
-            return Ok(Result_::UpToDate(format!(
+            return Ok(Outcome::UpToDate(format!(
                 "{count} files in `{}`, unchanged (not written)",
                 out_dir.display()
             )));
@@ -113,15 +112,14 @@ impl Run<'_> {
             out_dir.display()
         );
         if self.args.dry_run {
-            return Ok(Result_::Would(format!("write {detail}")));
+            return Ok(Outcome::Would(format!("write {detail}")));
         }
         self.write_tree()?;
-        self.changed = true;
         self.complete(Step::Render, inputs, &detail, StepRecord::default())?;
-        Ok(Result_::Done(format!("wrote {detail}")))
+        Ok(Outcome::Done(format!("wrote {detail}")))
     }
 
-    pub(super) fn images_step(&mut self) -> anyhow::Result<Result_> {
+    pub(super) fn images_step(&mut self) -> anyhow::Result<Outcome> {
         let mut opts = self.images_options();
         let (naming, contexts) = super::super::images::inputs(self.project, &opts)?;
         let inputs = digest_json(&json!({
@@ -142,13 +140,13 @@ impl Run<'_> {
         let recorded = self.record.matching(Step::Images, &inputs).is_some();
         if self.may_skip() && recorded && stale.is_empty() {
             let pinned = self.pin_again()?;
-            return Ok(Result_::UpToDate(format!(
+            return Ok(Outcome::UpToDate(format!(
                 "{} images, unchanged since their push{pinned}",
                 contexts.len()
             )));
         }
         if self.args.dry_run {
-            return Ok(Result_::Would(format!(
+            return Ok(Outcome::Would(format!(
                 "build and push what the registry lacks of {} images (changed since the last push: {})",
                 contexts.len(),
                 if stale.is_empty() {
@@ -189,9 +187,8 @@ impl Run<'_> {
                 pushed.join(", ")
             }
         );
-        self.changed |= !pushed.is_empty() || !pinned.is_empty();
         self.complete(Step::Images, inputs, &detail, StepRecord::default())?;
-        Ok(Result_::Done(detail))
+        Ok(Outcome::Done(detail))
     }
 
     /// The parameters, loaded by the params step or now (when it was not selected).

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 /// What a step did.
 #[derive(Debug)]
-enum Result_ {
+enum Outcome {
     /// It changed something.
     Done(String),
     /// Its inputs and results were as the last run left them.
@@ -47,8 +47,6 @@ struct Run<'a> {
     params: Option<ParamSet>,
     /// The render of this run, kept in memory for a dry run's later steps.
     rendered: Option<Vec<RenderedFile>>,
-    /// Whether a step of this run changed something a later step reads.
-    changed: bool,
 }
 
 pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Result<u8> {
@@ -68,7 +66,6 @@ pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Resul
         record,
         params: None,
         rendered: None,
-        changed: false,
     };
     let interrupted = watch_interrupt();
     let mut rows = Vec::new();
@@ -97,9 +94,9 @@ pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Resul
             Ok(result) => {
                 let time = started.elapsed();
                 let (label, detail) = match result {
-                    Result_::Done(d) => ("done", d),
-                    Result_::UpToDate(d) => ("up to date", d),
-                    Result_::Would(d) => ("would run", d),
+                    Outcome::Done(d) => ("done", d),
+                    Outcome::UpToDate(d) => ("up to date", d),
+                    Outcome::Would(d) => ("would run", d),
                 };
                 printer.status(
                     &format!("{step}"),
@@ -145,7 +142,7 @@ pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Resul
 }
 
 impl Run<'_> {
-    fn step(&mut self, step: Step) -> anyhow::Result<Result_> {
+    fn step(&mut self, step: Step) -> anyhow::Result<Outcome> {
         match step {
             Step::Params => self.params_step(),
             Step::Render => self.render_step(),
