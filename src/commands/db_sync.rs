@@ -42,11 +42,7 @@ pub fn run(project: &Project, printer: &Printer, args: &DbSyncArgs) -> anyhow::R
         .collect();
     let plan = Plan::build(sub).context("invalid dependencies between the db-sync pods")?;
     let masker = Arc::new(masker(project, &manifests.iter().collect::<Vec<_>>())?);
-    let mode = if printer.is_quiet() {
-        Mode::Quiet
-    } else {
-        Mode::Text
-    };
+    let mode = Mode::text_unless(printer.is_quiet());
     let progress = Progress::new(mode, masker.clone(), plan.nodes.len(), false);
     let namespace = project.namespace(&args.cluster.namespace);
 

@@ -19,11 +19,7 @@ pub fn run(project: &Project, printer: &Printer, args: &TeardownArgs) -> anyhow:
         .ok()
         .and_then(|(_, m)| Plan::build(m).ok());
     let namespace = project.namespace(&args.cluster.namespace);
-    let mode = if printer.is_quiet() {
-        Mode::Quiet
-    } else {
-        Mode::Text
-    };
+    let mode = Mode::text_unless(printer.is_quiet());
     let progress = Progress::new(mode, Arc::new(Masker::none()), 0, true);
     crate::rt::block_on(async {
         let ctx = connect(&args.cluster, namespace.clone()).await?;

@@ -185,11 +185,7 @@ fn process(
     let manifests: Vec<_> = parsed.iter().flat_map(|(_, ms)| ms.iter()).collect();
     let masker = Arc::new(super::deploy::masker(project, &manifests)?);
     let total = manifests.len();
-    let mode = if printer.is_quiet() {
-        Mode::Quiet
-    } else {
-        Mode::Text
-    };
+    let mode = Mode::text_unless(printer.is_quiet());
     let progress = Progress::new(mode, masker, total, true);
     crate::rt::block_on(async {
         match super::deploy::connect(cluster, namespace.to_string()).await {

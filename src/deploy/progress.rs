@@ -15,6 +15,13 @@ pub enum Mode {
     Quiet,
 }
 
+impl Mode {
+    /// Lines on stderr, or nothing with `--quiet`.
+    pub fn text_unless(quiet: bool) -> Mode {
+        if quiet { Mode::Quiet } else { Mode::Text }
+    }
+}
+
 #[derive(Clone)]
 pub struct Progress {
     mode: Mode,
