@@ -32,6 +32,10 @@ need_packages() {
 }
 export KO_VENV=${KO_VENV:-$PWD/.kube-openstack/venv}
 
+say "checking formatting and lints"
+cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
+
 say "building"
 cargo build --locked
 bin=$PWD/target/debug/kube-openstack

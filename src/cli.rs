@@ -5,7 +5,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "kube-openstack", version, about = "Deploy OpenStack onto Kubernetes", propagate_version = true)]
+#[command(
+    name = "kube-openstack",
+    version,
+    about = "Deploy OpenStack onto Kubernetes",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -525,7 +530,11 @@ pub struct DbSyncArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// Services whose `SERVICE-db-sync` pod to rerun (e.g. `keystone nova`)
-    #[arg(value_name = "SERVICE", required_unless_present = "all", conflicts_with = "all")]
+    #[arg(
+        value_name = "SERVICE",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
     pub services: Vec<String>,
     /// Every db-sync pod of the tree
     #[arg(long)]
@@ -553,15 +562,23 @@ pub struct CleanJobsArgs {
 /// `90`, `90s`, `500ms`, `5m`, `1h`.
 fn duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("expected a duration such as `90s` or `5m`, got `{s}`"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration such as `90s` or `5m`, got `{s}`"))?;
     let secs = match unit {
         "" | "s" => n,
         "ms" => n / 1000.0,
         "m" => n * 60.0,
         "h" => n * 3600.0,
-        _ => return Err(format!("unknown unit `{unit}` in `{s}` (use ms, s, m or h)")),
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{s}` (use ms, s, m or h)"
+            ));
+        }
     };
     Ok(std::time::Duration::from_secs_f64(secs))
 }

@@ -3,8 +3,8 @@
 
 use crate::params::ParamsError;
 use crate::printer::Printer;
-use crate::render::output::OutputError;
 use crate::render::RenderError;
+use crate::render::output::OutputError;
 
 /// Exit codes: 0 success, 1 differences found (`diff`), 2 error.
 pub const EXIT_ERROR: u8 = 2;
@@ -41,10 +41,15 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         }
         if let Some(e) = cause.downcast_ref::<OutputError>() {
             return match e {
-                OutputError::NotARender(_) => Some("pass `--force` to replace it anyway, or choose another `--output-dir`".into()),
-                OutputError::InPlace(_) | OutputError::InsideInput { .. } | OutputError::ContainsInput { .. } => {
-                    Some("render into a directory beside the templates, e.g. `--output-dir kubernetes`".into())
-                }
+                OutputError::NotARender(_) => Some(
+                    "pass `--force` to replace it anyway, or choose another `--output-dir`".into(),
+                ),
+                OutputError::InPlace(_)
+                | OutputError::InsideInput { .. }
+                | OutputError::ContainsInput { .. } => Some(
+                    "render into a directory beside the templates, e.g. `--output-dir kubernetes`"
+                        .into(),
+                ),
                 _ => None,
             };
         }
@@ -65,7 +70,10 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         }
         use crate::params::local::LocalError;
         // The evaluator's error travels boxed inside `ParamsError`.
-        if let Some(e) = cause.downcast_ref::<LocalError>().or_else(|| cause.downcast_ref::<Box<LocalError>>().map(|b| &**b)) {
+        if let Some(e) = cause
+            .downcast_ref::<LocalError>()
+            .or_else(|| cause.downcast_ref::<Box<LocalError>>().map(|b| &**b))
+        {
             return e.hint();
         }
         if let Some(e) = cause.downcast_ref::<crate::openstack::OpenStackError>() {
@@ -74,7 +82,9 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         if let Some(ParamsError::Heat(e)) = cause.downcast_ref::<ParamsError>() {
             return e.hint();
         }
-        if let Some(ParamsError::NoStack | ParamsError::HeatNotRead(_)) = cause.downcast_ref::<ParamsError>() {
+        if let Some(ParamsError::NoStack | ParamsError::HeatNotRead(_)) =
+            cause.downcast_ref::<ParamsError>()
+        {
             return Some("name the stack with `--stack NAME` (or `stack:` in kube-openstack.yaml) and read it with `kube-openstack params refresh`".into());
         }
         if let Some(ParamsError::OutputErrors { .. }) = cause.downcast_ref::<ParamsError>() {

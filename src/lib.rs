@@ -8,17 +8,17 @@ pub mod commands;
 pub mod deploy;
 pub mod diff;
 pub mod errors;
-pub mod openstack;
 pub mod images;
+pub mod openstack;
 pub mod params;
 pub mod printer;
 pub mod render;
 pub mod rt;
 pub mod settings;
-pub mod userdata;
-pub mod watch;
 pub mod sources;
 pub mod up;
+pub mod userdata;
+pub mod watch;
 
 use std::process::ExitCode;
 

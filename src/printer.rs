@@ -26,7 +26,11 @@ impl Printer {
             Never => false,
             Auto => tty && !no_color,
         };
-        Printer { quiet, color_err: decide(std::io::stderr().is_terminal()), color_out: decide(std::io::stdout().is_terminal()) }
+        Printer {
+            quiet,
+            color_err: decide(std::io::stderr().is_terminal()),
+            color_out: decide(std::io::stdout().is_terminal()),
+        }
     }
 
     /// Whether `--quiet` was given (progress bars stay hidden then).
@@ -35,18 +39,28 @@ impl Printer {
     }
 
     fn paint(on: bool, style: Style, text: &str) -> String {
-        if on { format!("{style}{text}{style:#}") } else { text.to_string() }
+        if on {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
     }
 
     /// A cargo-style status line: `   Rendering 42 templates`.
     pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("{} {message}", Self::paint(self.color_err, STATUS, &format!("{verb:>12}")));
+            eprintln!(
+                "{} {message}",
+                Self::paint(self.color_err, STATUS, &format!("{verb:>12}"))
+            );
         }
     }
 
     pub fn warn(&self, message: impl std::fmt::Display) {
-        eprintln!("{}: {message}", Self::paint(self.color_err, WARNING, "warning"));
+        eprintln!(
+            "{}: {message}",
+            Self::paint(self.color_err, WARNING, "warning")
+        );
     }
 
     pub fn error_label(&self) -> String {

@@ -38,9 +38,17 @@ pub struct ConfigFile {
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("cannot read config file `{}`", path.display())]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("invalid config file `{}`", path.display())]
-    Parse { path: PathBuf, #[source] source: serde_yaml::Error },
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_yaml::Error,
+    },
 }
 
 /// The config file found (or given) and the directory its paths are relative to.
@@ -56,17 +64,39 @@ impl Project {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None if Path::new(CONFIG_FILE).is_file() => PathBuf::from(CONFIG_FILE),
-            None => return Ok(Project { config: ConfigFile::default(), base: PathBuf::from(".") }),
+            None => {
+                return Ok(Project {
+                    config: ConfigFile::default(),
+                    base: PathBuf::from("."),
+                });
+            }
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
+            path: path.clone(),
+            source,
+        })?;
         let config: Option<ConfigFile> =
-            serde_yaml::from_str(&text).map_err(|source| SettingsError::Parse { path: path.clone(), source })?;
-        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-        Ok(Project { config: config.unwrap_or_default(), base })
+            serde_yaml::from_str(&text).map_err(|source| SettingsError::Parse {
+                path: path.clone(),
+                source,
+            })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        Ok(Project {
+            config: config.unwrap_or_default(),
+            base,
+        })
     }
 
     fn rel(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() || self.base == Path::new(".") { p.to_path_buf() } else { self.base.join(p) }
+        if p.is_absolute() || self.base == Path::new(".") {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
     }
 
     fn pick(&self, flag: &Option<PathBuf>, file: &Option<PathBuf>, default: &str) -> PathBuf {
@@ -87,7 +117,10 @@ impl Project {
         let is_url = |p: &Path| p.to_string_lossy().contains("://");
         match (&args.input_dir, &self.config.input) {
             (None, Some(c)) if is_url(c) => c.to_string_lossy().into_owned(),
-            _ => self.pick(&args.input_dir, &self.config.input, "kubernetes-in").to_string_lossy().into_owned(),
+            _ => self
+                .pick(&args.input_dir, &self.config.input, "kubernetes-in")
+                .to_string_lossy()
+                .into_owned(),
         }
     }
 
@@ -106,7 +139,9 @@ impl Project {
 
     /// The deploy namespace: `-n` over the config file's `namespace` over `openstack`.
     pub fn namespace(&self, flag: &Option<String>) -> String {
-        flag.clone().or_else(|| self.config.namespace.clone()).unwrap_or_else(|| crate::deploy::DEFAULT_NAMESPACE.to_string())
+        flag.clone()
+            .or_else(|| self.config.namespace.clone())
+            .unwrap_or_else(|| crate::deploy::DEFAULT_NAMESPACE.to_string())
     }
 
     pub fn legacy_percent(&self, args: &TreeArgs) -> bool {
@@ -118,8 +153,11 @@ impl Project {
     /// `docker_image_prefix` unless `-P` gives them.
     pub fn params_request(&self, args: &SourceArgs) -> params::Request {
         let c = &self.config;
-        let mut stack_parameters: BTreeMap<String, String> =
-            c.stack_parameters.iter().map(|(k, v)| (k.clone(), yaml_scalar_text(v))).collect();
+        let mut stack_parameters: BTreeMap<String, String> = c
+            .stack_parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), yaml_scalar_text(v)))
+            .collect();
         if let Some(r) = &c.registry {
             stack_parameters.insert("docker_registry".into(), r.clone());
         }
@@ -129,11 +167,21 @@ impl Project {
         stack_parameters.extend(args.parameters.iter().cloned());
         params::Request {
             source: args.source.or(c.source).unwrap_or_default(),
-            heat_template: self.pick(&args.heat_template, &c.heat_template, "heat/heat-setup.yaml"),
-            params_file: args.params_file.clone().or_else(|| c.params_file.as_ref().map(|p| self.rel(p))),
+            heat_template: self.pick(
+                &args.heat_template,
+                &c.heat_template,
+                "heat/heat-setup.yaml",
+            ),
+            params_file: args
+                .params_file
+                .clone()
+                .or_else(|| c.params_file.as_ref().map(|p| self.rel(p))),
             stack: args.stack.clone().or_else(|| c.stack.clone()),
             stack_parameters,
-            overrides_file: args.overrides.clone().or_else(|| c.overrides.as_ref().map(|p| self.rel(p))),
+            overrides_file: args
+                .overrides
+                .clone()
+                .or_else(|| c.overrides.as_ref().map(|p| self.rel(p))),
             set: args.set.clone(),
         }
     }
@@ -142,7 +190,10 @@ impl Project {
 fn yaml_scalar_text(v: &serde_yaml::Value) -> String {
     match v {
         serde_yaml::Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim_end().to_string(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim_end()
+            .to_string(),
     }
 }
 
@@ -154,20 +205,37 @@ mod tests {
     fn flags_win_over_the_config_file_and_paths_are_relative_to_it() {
         let t = tempfile::tempdir().unwrap();
         let cfg = t.path().join(CONFIG_FILE);
-        std::fs::write(&cfg, "input: tpl\nregistry: reg:5000\nstack_parameters: {image_tag: v1}\n").unwrap();
+        std::fs::write(
+            &cfg,
+            "input: tpl\nregistry: reg:5000\nstack_parameters: {image_tag: v1}\n",
+        )
+        .unwrap();
         let p = Project::load(Some(&cfg)).unwrap();
-        assert_eq!(p.input(&TreeArgs::default()), t.path().join("tpl").to_string_lossy());
-        let args = TreeArgs { input_dir: Some("other".into()), ..TreeArgs::default() };
+        assert_eq!(
+            p.input(&TreeArgs::default()),
+            t.path().join("tpl").to_string_lossy()
+        );
+        let args = TreeArgs {
+            input_dir: Some("other".into()),
+            ..TreeArgs::default()
+        };
         assert_eq!(p.input(&args), "other");
         let mut src = SourceArgs::default();
         let req = p.params_request(&src);
         assert_eq!(req.stack_parameters["docker_registry"], "reg:5000");
         assert_eq!(req.stack_parameters["image_tag"], "v1");
-        src.parameters.push(("docker_registry".into(), "flag:1".into()));
-        assert_eq!(p.params_request(&src).stack_parameters["docker_registry"], "flag:1");
+        src.parameters
+            .push(("docker_registry".into(), "flag:1".into()));
+        assert_eq!(
+            p.params_request(&src).stack_parameters["docker_registry"],
+            "flag:1"
+        );
         std::fs::write(&cfg, "input: https://example.invalid/tree.tar.gz\n").unwrap();
         let p = Project::load(Some(&cfg)).unwrap();
-        assert_eq!(p.input(&TreeArgs::default()), "https://example.invalid/tree.tar.gz");
+        assert_eq!(
+            p.input(&TreeArgs::default()),
+            "https://example.invalid/tree.tar.gz"
+        );
     }
 
     #[test]
@@ -178,6 +246,9 @@ mod tests {
         let err = Project::load(Some(&cfg)).unwrap_err();
         assert!(matches!(err, SettingsError::Parse { .. }));
         let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
-        assert!(chain.contains("inptu") && chain.contains(CONFIG_FILE), "{chain}");
+        assert!(
+            chain.contains("inptu") && chain.contains(CONFIG_FILE),
+            "{chain}"
+        );
     }
 }

@@ -142,7 +142,13 @@ pub(super) async fn execute(
         (would_create_all(plan, progress), false)
     } else {
         schedule::run(
-            plan, &resources, &live, &target, &exec.options, progress, interrupt,
+            plan,
+            &resources,
+            &live,
+            &target,
+            &exec.options,
+            progress,
+            interrupt,
         )
         .await
     };

@@ -17,8 +17,12 @@ pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Res
     if args.live {
         return live(project, printer, args, &params, &files);
     }
-    let against = args.against.clone().unwrap_or_else(|| project.output_dir(&None));
-    let old = diff::read_dir_tree(&against).with_context(|| format!("cannot read `{}`", against.display()))?;
+    let against = args
+        .against
+        .clone()
+        .unwrap_or_else(|| project.output_dir(&None));
+    let old = diff::read_dir_tree(&against)
+        .with_context(|| format!("cannot read `{}`", against.display()))?;
     let masker = if args.show_secrets {
         Masker::none()
     } else {
@@ -36,14 +40,20 @@ pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Res
     }
     printer.status(
         "Differences",
-        format!("{} files: {added} objects added, {changed} changed, {removed} removed", result.files.len()),
+        format!(
+            "{} files: {added} objects added, {changed} changed, {removed} removed",
+            result.files.len()
+        ),
     );
     Ok(EXIT_DIFFERENCES)
 }
 
 fn print(printer: &Printer, result: &diff::TreeDiff, output: DiffFormat) {
     match output {
-        DiffFormat::Json => printer.data(&format!("{}\n", serde_json::to_string_pretty(&result).expect("serializable"))),
+        DiffFormat::Json => printer.data(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&result).expect("serializable")
+        )),
         DiffFormat::Text => {
             for f in &result.files {
                 for o in &f.objects {
@@ -61,8 +71,14 @@ fn print(printer: &Printer, result: &diff::TreeDiff, output: DiffFormat) {
 }
 
 /// `diff --live`: the rendered objects against the cluster, secrets masked.
-fn live(project: &Project, printer: &Printer, args: &DiffArgs, params: &crate::params::ParamSet, files: &[crate::render::RenderedFile]) -> anyhow::Result<u8> {
-    use crate::deploy::manifest::{parse_file, Manifest};
+fn live(
+    project: &Project,
+    printer: &Printer,
+    args: &DiffArgs,
+    params: &crate::params::ParamSet,
+    files: &[crate::render::RenderedFile],
+) -> anyhow::Result<u8> {
+    use crate::deploy::manifest::{Manifest, parse_file};
     let mut manifests: Vec<Manifest> = Vec::new();
     for f in files.iter().filter(|f| !f.copied) {
         manifests.extend(parse_file(&f.path, &String::from_utf8_lossy(&f.content))?);
@@ -75,12 +91,18 @@ fn live(project: &Project, printer: &Printer, args: &DiffArgs, params: &crate::p
     let key = state.mask_key()?;
     // The live Secrets' values are masked too (an old password still in the cluster).
     let make_masker = |live_secrets: Vec<String>| {
-        if args.show_secrets { Masker::none() } else { Masker::new(secrets.iter().cloned().chain(live_secrets), &key) }
+        if args.show_secrets {
+            Masker::none()
+        } else {
+            Masker::new(secrets.iter().cloned().chain(live_secrets), &key)
+        }
     };
     let namespace = project.namespace(&args.cluster.namespace);
     let result = crate::rt::block_on(async {
         let ctx = super::deploy::connect(&args.cluster, namespace.clone()).await?;
-        Ok::<_, anyhow::Error>(crate::deploy::live_diff::live_diff(&ctx, &manifests, &make_masker).await?)
+        Ok::<_, anyhow::Error>(
+            crate::deploy::live_diff::live_diff(&ctx, &manifests, &make_masker).await?,
+        )
     })
     .with_context(|| format!("cannot compare with namespace `{namespace}`"))?;
     print(printer, &result, args.output);

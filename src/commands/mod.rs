@@ -1,21 +1,21 @@
 //! One file per subcommand: arguments -> settings -> stage calls -> printer.
 
-mod cloud;
 mod clean_jobs;
+mod cloud;
 mod db_sync;
 mod deploy;
 mod diff;
 mod heat_refresh;
-mod login;
 mod images;
+mod login;
 mod params;
 mod render;
-mod userdata;
-mod watch;
 mod stack;
 mod status;
 mod teardown;
 mod up;
+mod userdata;
+mod watch;
 
 use crate::cli::Command;
 use crate::printer::Printer;

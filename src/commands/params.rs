@@ -2,7 +2,7 @@
 
 use crate::cli::{Format, ParamsCommand, SourceArgs, WaitArgs};
 use crate::diff::Masker;
-use crate::params::{self, store::StateDir, ParamSet};
+use crate::params::{self, ParamSet, store::StateDir};
 use crate::printer::Printer;
 use crate::settings::Project;
 use anyhow::{Context as _, bail};
@@ -10,9 +10,18 @@ use serde_json::Value as Json;
 
 pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyhow::Result<u8> {
     match command {
-        ParamsCommand::Show { source, wait, show_secrets, output } => {
+        ParamsCommand::Show {
+            source,
+            wait,
+            show_secrets,
+            output,
+        } => {
             let set = load_waiting(project, printer, &source, &wait)?;
-            let masker = if show_secrets { Masker::none() } else { masker_with(project, &source, set.secret_values())? };
+            let masker = if show_secrets {
+                Masker::none()
+            } else {
+                masker_with(project, &source, set.secret_values())?
+            };
             printer.data(&show(&set, &masker, output, show_secrets));
         }
         ParamsCommand::Get { key, source } => {
@@ -22,43 +31,65 @@ pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyh
             };
             printer.data(&format!("{}\n", p.text()));
         }
-        ParamsCommand::Refresh { source, wait, show_secrets } => {
+        ParamsCommand::Refresh {
+            source,
+            wait,
+            show_secrets,
+        } => {
             super::heat_refresh::refresh(project, printer, &source, &wait, show_secrets)?;
         }
         ParamsCommand::Regenerate { keys, source } => {
             let state = StateDir::new(project.state_dir(&source));
             let lock = state.lock()?;
             let req = project.params_request(&source);
-            let rotated = params::regenerate(&req, &state, &keys).context("cannot regenerate parameters")?;
+            let rotated =
+                params::regenerate(&req, &state, &keys).context("cannot regenerate parameters")?;
             drop(lock);
             // Evaluate now so the new values exist (and are kept) before anything renders.
             load(project, printer, &source)?;
-            printer.status("Regenerated", format!("{} ({})", rotated.join(", "), keys.join(", ")));
+            printer.status(
+                "Regenerated",
+                format!("{} ({})", rotated.join(", "), keys.join(", ")),
+            );
         }
     }
     Ok(0)
 }
 
 /// Loads the parameters as the flags and config say, holding the state lock meanwhile.
-pub(super) fn load(project: &Project, printer: &Printer, source: &SourceArgs) -> anyhow::Result<ParamSet> {
+pub(super) fn load(
+    project: &Project,
+    printer: &Printer,
+    source: &SourceArgs,
+) -> anyhow::Result<ParamSet> {
     load_waiting(project, printer, source, &WaitArgs::default())
 }
 
 /// As [`load`]; a Heat stack whose outputs were never read is read first (waiting for it
 /// as `wait` says).
-fn load_waiting(project: &Project, printer: &Printer, source: &SourceArgs, wait: &WaitArgs) -> anyhow::Result<ParamSet> {
+fn load_waiting(
+    project: &Project,
+    printer: &Printer,
+    source: &SourceArgs,
+    wait: &WaitArgs,
+) -> anyhow::Result<ParamSet> {
     let state = StateDir::new(project.state_dir(source));
     let req = project.params_request(source);
     let _lock = state.lock()?;
     if req.source == params::SourceKind::Heat {
         super::heat_refresh::read_if_missing(project, printer, source, wait, &state)?;
     }
-    let set = params::load(&req, &state, &mut |w| printer.warn(w)).context("cannot read the parameters")?;
+    let set = params::load(&req, &state, &mut |w| printer.warn(w))
+        .context("cannot read the parameters")?;
     Ok(set)
 }
 
 /// A masker for `secrets`, keyed by this project's mask key (stable between runs).
-pub(super) fn masker_with(project: &Project, source: &SourceArgs, secrets: Vec<String>) -> anyhow::Result<Masker> {
+pub(super) fn masker_with(
+    project: &Project,
+    source: &SourceArgs,
+    secrets: Vec<String>,
+) -> anyhow::Result<Masker> {
     let key = StateDir::new(project.state_dir(source)).mask_key()?;
     Ok(Masker::new(secrets, &key))
 }
@@ -79,7 +110,10 @@ fn show(set: &ParamSet, masker: &Masker, format: Format, show_secrets: bool) -> 
                 .map(|(k, p)| (k.clone(), serde_json::json!({"value": shown(p), "secret": p.secret, "source": p.origin})))
                 .collect();
             if format == Format::Json {
-                format!("{}\n", serde_json::to_string_pretty(&map).expect("serializable"))
+                format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&map).expect("serializable")
+                )
             } else {
                 serde_yaml::to_string(&map).expect("serializable")
             }
@@ -93,7 +127,10 @@ fn show(set: &ParamSet, masker: &Masker, format: Format, show_secrets: bool) -> 
                     Json::String(s) => s,
                     other => other.to_string(),
                 };
-                out.push_str(&format!("{k:width$}  {:8}  {value}\n", origin.as_str().unwrap_or("")));
+                out.push_str(&format!(
+                    "{k:width$}  {:8}  {value}\n",
+                    origin.as_str().unwrap_or("")
+                ));
             }
             out
         }

@@ -2,18 +2,26 @@
 
 use super::params::load;
 use crate::cli::{RenderArgs, TreeArgs};
-use crate::params::{store::StateDir, ParamSet};
+use crate::params::{ParamSet, store::StateDir};
 use crate::printer::Printer;
-use crate::render::{self, output, InputTree, RenderError, RenderedFile, Report};
+use crate::render::{self, InputTree, RenderError, RenderedFile, Report, output};
 use crate::settings::Project;
 use crate::sources;
 use anyhow::Context as _;
 use std::sync::{Arc, Mutex};
 
 /// The template tree, fetched first when the input is a URL or an archive.
-pub(super) fn input_tree(project: &Project, printer: &Printer, args: &TreeArgs) -> anyhow::Result<sources::Tree> {
+pub(super) fn input_tree(
+    project: &Project,
+    printer: &Printer,
+    args: &TreeArgs,
+) -> anyhow::Result<sources::Tree> {
     let input = project.input(args);
-    let tree = sources::resolve(&input, &project.template_cache(args), &sources::Limits::default())?;
+    let tree = sources::resolve(
+        &input,
+        &project.template_cache(args),
+        &sources::Limits::default(),
+    )?;
     if let Some(warning) = &tree.warning {
         printer.warn(warning);
     }
@@ -35,14 +43,23 @@ pub fn run(project: &Project, printer: &Printer, args: &RenderArgs) -> anyhow::R
     let out_dir = project.output_dir(&args.output_dir);
     let source = input_tree(project, printer, &args.tree)?;
     let input = &source.root;
-    output::check_target(input, &out_dir, args.force).with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
+    output::check_target(input, &out_dir, args.force)
+        .with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
     let tree = InputTree::scan(input, &source.display)?;
     let staging = output::Staging::new(&out_dir)?;
-    let report = render_checked(project, printer, &tree, &source, &params, &args.tree, |f| staging.write(&f))
-        .with_context(|| format!("failed to render `{}`", source.display))?;
+    let report = render_checked(project, printer, &tree, &source, &params, &args.tree, |f| {
+        staging.write(&f)
+    })
+    .with_context(|| format!("failed to render `{}`", source.display))?;
     staging.commit()?;
-    StateDir::new(project.state_dir(&args.tree.source)).remember_rendered_secrets(&params.secret_values())?;
-    finish(printer, &report, "Rendered", &format!("into `{}`", out_dir.display()));
+    StateDir::new(project.state_dir(&args.tree.source))
+        .remember_rendered_secrets(&params.secret_values())?;
+    finish(
+        printer,
+        &report,
+        "Rendered",
+        &format!("into `{}`", out_dir.display()),
+    );
     Ok(0)
 }
 
@@ -78,9 +95,20 @@ fn render_checked<F>(
 where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
-    let includes = render::include::Includes::new(source.root.clone(), source.base_url.clone(), sources::Limits::default());
-    let options = render::Options { legacy_percent: project.legacy_percent(args), includes: Some(Arc::new(includes)) };
-    let pin = if args.pin_images { Some(super::images::pinning(project, &args.source)?) } else { None };
+    let includes = render::include::Includes::new(
+        source.root.clone(),
+        source.base_url.clone(),
+        sources::Limits::default(),
+    );
+    let options = render::Options {
+        legacy_percent: project.legacy_percent(args),
+        includes: Some(Arc::new(includes)),
+    };
+    let pin = if args.pin_images {
+        Some(super::images::pinning(project, &args.source)?)
+    } else {
+        None
+    };
     let unpinned = Mutex::new(Vec::new());
     let report = render::render_tree(tree, &params.to_context(), &options, |f| match &pin {
         Some(lock) => sink(super::images::pin_file(lock, f, &unpinned)),
@@ -94,18 +122,32 @@ where
         if args.strict {
             return Err(RenderError::Unused(report.unused.clone()).into());
         }
-        printer.warn(format!("parameters no template uses: {}", report.unused.join(", ")));
+        printer.warn(format!(
+            "parameters no template uses: {}",
+            report.unused.join(", ")
+        ));
     }
     Ok(report)
 }
 
 fn finish(printer: &Printer, report: &Report, verb: &str, target: &str) {
     for empty in &report.empty {
-        printer.status("Skipped", format!("`{}`: rendered to nothing", empty.display()));
+        printer.status(
+            "Skipped",
+            format!("`{}`: rendered to nothing", empty.display()),
+        );
     }
-    let copied = if report.copied > 0 { format!(", {} files copied", report.copied) } else { String::new() };
+    let copied = if report.copied > 0 {
+        format!(", {} files copied", report.copied)
+    } else {
+        String::new()
+    };
     printer.status(
         verb,
-        format!("{} templates ({} objects{copied}) {target}", report.templates - report.empty.len(), report.objects),
+        format!(
+            "{} templates ({} objects{copied}) {target}",
+            report.templates - report.empty.len(),
+            report.objects
+        ),
     );
 }

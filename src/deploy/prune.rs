@@ -46,9 +46,16 @@ pub struct Deleted {
 
 /// An error listing every deletion that failed (`what`: "pods", "objects"), if any did.
 pub fn check_deleted(deleted: &[Deleted], what: &str) -> anyhow::Result<()> {
-    let failed: Vec<String> =
-        deleted.iter().filter_map(|d| d.error.as_ref().map(|e| format!("{}: {e}", d.object))).collect();
-    anyhow::ensure!(failed.is_empty(), "{} {what} could not be deleted:\n  {}", failed.len(), failed.join("\n  "));
+    let failed: Vec<String> = deleted
+        .iter()
+        .filter_map(|d| d.error.as_ref().map(|e| format!("{}: {e}", d.object)))
+        .collect();
+    anyhow::ensure!(
+        failed.is_empty(),
+        "{} {what} could not be deleted:\n  {}",
+        failed.len(),
+        failed.join("\n  ")
+    );
     Ok(())
 }
 

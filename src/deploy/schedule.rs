@@ -357,4 +357,3 @@ async fn wait_ready(
         delay = (delay * 3 / 2).min(Duration::from_secs(2));
     }
 }
-

@@ -50,7 +50,11 @@ impl TreeDiff {
     pub fn object_counts(&self) -> (usize, usize, usize) {
         let all = self.files.iter().flat_map(|f| &f.objects);
         let count = |c| all.clone().filter(|o| o.change == c).count();
-        (count(Change::Added), count(Change::Changed), count(Change::Removed))
+        (
+            count(Change::Added),
+            count(Change::Changed),
+            count(Change::Removed),
+        )
     }
 }
 
@@ -63,7 +67,11 @@ pub fn read_dir_tree(dir: &Path) -> std::io::Result<BTreeMap<PathBuf, Vec<u8>>> 
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.map_err(std::io::Error::other)?;
         if entry.file_type().is_file() {
-            let rel = entry.path().strip_prefix(dir).expect("under dir").to_path_buf();
+            let rel = entry
+                .path()
+                .strip_prefix(dir)
+                .expect("under dir")
+                .to_path_buf();
             if rel.as_os_str() == render::output::MARKER {
                 continue;
             }
@@ -78,7 +86,10 @@ pub fn secrets_in(new: &[RenderedFile], old: &BTreeMap<PathBuf, Vec<u8>>) -> Vec
     let texts = new
         .iter()
         .map(|f| String::from_utf8_lossy(&f.content).into_owned())
-        .chain(old.values().map(|b| String::from_utf8_lossy(b).into_owned()));
+        .chain(
+            old.values()
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+        );
     let mut out = Vec::new();
     for text in texts {
         for (_, doc) in render::objects::documents(&text) {
@@ -89,9 +100,18 @@ pub fn secrets_in(new: &[RenderedFile], old: &BTreeMap<PathBuf, Vec<u8>>) -> Vec
 }
 
 /// Compares the rendered files with `old`.
-pub fn compare(new: &[RenderedFile], old: &BTreeMap<PathBuf, Vec<u8>>, masker: &Masker) -> TreeDiff {
-    let new_by_path: BTreeMap<&Path, &RenderedFile> = new.iter().map(|f| (f.path.as_path(), f)).collect();
-    let mut paths: Vec<&Path> = new_by_path.keys().copied().chain(old.keys().map(PathBuf::as_path)).collect();
+pub fn compare(
+    new: &[RenderedFile],
+    old: &BTreeMap<PathBuf, Vec<u8>>,
+    masker: &Masker,
+) -> TreeDiff {
+    let new_by_path: BTreeMap<&Path, &RenderedFile> =
+        new.iter().map(|f| (f.path.as_path(), f)).collect();
+    let mut paths: Vec<&Path> = new_by_path
+        .keys()
+        .copied()
+        .chain(old.keys().map(PathBuf::as_path))
+        .collect();
     paths.sort();
     paths.dedup();
     let mut diff = TreeDiff::default();
@@ -107,20 +127,32 @@ pub fn compare(new: &[RenderedFile], old: &BTreeMap<PathBuf, Vec<u8>>, masker: &
             _ => Change::Changed,
         };
         let (b, a) = (text(before), text(after));
-        let rendered = new_by_path.get(path).map_or(&[][..], |f| f.objects.as_slice());
+        let rendered = new_by_path
+            .get(path)
+            .map_or(&[][..], |f| f.objects.as_slice());
         let objects = object_changes(path, &b, rendered);
         let unified = similar::TextDiff::from_lines(&masker.mask(&b), &masker.mask(&a))
             .unified_diff()
             .context_radius(3)
-            .header(&format!("a/{}", path.display()), &format!("b/{}", path.display()))
+            .header(
+                &format!("a/{}", path.display()),
+                &format!("b/{}", path.display()),
+            )
             .to_string();
-        diff.files.push(FileChange { path: path.to_path_buf(), change, objects, diff: unified });
+        diff.files.push(FileChange {
+            path: path.to_path_buf(),
+            change,
+            objects,
+            diff: unified,
+        });
     }
     diff
 }
 
 fn text(bytes: Option<&[u8]>) -> String {
-    bytes.map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
+    bytes
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
 }
 
 /// Objects added, removed or changed between the file on disk and its rendered objects
@@ -136,13 +168,22 @@ fn object_changes(path: &Path, before: &str, rendered: &[render::Object]) -> Vec
     let mut out = Vec::new();
     for (id, text) in &a {
         match b.get(id) {
-            None => out.push(ObjectChange { object: id.clone(), change: Change::Added }),
-            Some(old) if normalise(old) != normalise(text.as_str()) => out.push(ObjectChange { object: id.clone(), change: Change::Changed }),
+            None => out.push(ObjectChange {
+                object: id.clone(),
+                change: Change::Added,
+            }),
+            Some(old) if normalise(old) != normalise(text.as_str()) => out.push(ObjectChange {
+                object: id.clone(),
+                change: Change::Changed,
+            }),
             Some(_) => {}
         }
     }
     for id in b.keys().filter(|id| !a.contains_key(*id)) {
-        out.push(ObjectChange { object: id.clone(), change: Change::Removed });
+        out.push(ObjectChange {
+            object: id.clone(),
+            change: Change::Removed,
+        });
     }
     out
 }
@@ -159,7 +200,12 @@ mod tests {
     /// A rendered file as the render hands it over: content plus its parsed objects.
     fn file(path: &str, content: &str) -> RenderedFile {
         let objects = render::objects::parse(path, content).unwrap();
-        RenderedFile { path: path.into(), content: content.into(), objects, copied: false }
+        RenderedFile {
+            path: path.into(),
+            content: content.into(),
+            objects,
+            copied: false,
+        }
     }
 
     const SVC: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\nspec: {}\n";
@@ -176,11 +222,18 @@ mod tests {
         let both = format!("{changed}---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n");
         let old = BTreeMap::from([
             (PathBuf::from("a.yaml"), SVC.as_bytes().to_vec()),
-            (PathBuf::from("gone.yaml"), SVC.replace("name: a", "name: g").into_bytes()),
+            (
+                PathBuf::from("gone.yaml"),
+                SVC.replace("name: a", "name: g").into_bytes(),
+            ),
         ]);
         let d = compare(&[file("a.yaml", &both)], &old, &Masker::none());
         assert_eq!(d.files.len(), 2);
-        let ids: Vec<(String, Change)> = d.files.iter().flat_map(|f| f.objects.iter().map(|o| (o.object.clone(), o.change))).collect();
+        let ids: Vec<(String, Change)> = d
+            .files
+            .iter()
+            .flat_map(|f| f.objects.iter().map(|o| (o.object.clone(), o.change)))
+            .collect();
         assert!(ids.contains(&("Service/a".into(), Change::Changed)));
         assert!(ids.contains(&("Secret/s".into(), Change::Added)));
         assert!(ids.contains(&("Service/g".into(), Change::Removed)));
@@ -189,11 +242,21 @@ mod tests {
 
     #[test]
     fn diffs_are_masked() {
-        let old = BTreeMap::from([(PathBuf::from("a.yaml"), SVC.replace("spec: {}", "spec: {pw: oldpass}").into_bytes())]);
+        let old = BTreeMap::from([(
+            PathBuf::from("a.yaml"),
+            SVC.replace("spec: {}", "spec: {pw: oldpass}").into_bytes(),
+        )]);
         let new = file("a.yaml", &SVC.replace("spec: {}", "spec: {pw: newpass}"));
         let m = Masker::new(vec!["oldpass".into(), "newpass".into()], b"k");
         let d = compare(&[new], &old, &m);
-        assert!(!d.files[0].diff.contains("oldpass") && !d.files[0].diff.contains("newpass"), "{}", d.files[0].diff);
-        assert!(d.files[0].diff.contains("-spec: {pw: ***") && d.files[0].diff.contains("+spec: {pw: ***"));
+        assert!(
+            !d.files[0].diff.contains("oldpass") && !d.files[0].diff.contains("newpass"),
+            "{}",
+            d.files[0].diff
+        );
+        assert!(
+            d.files[0].diff.contains("-spec: {pw: ***")
+                && d.files[0].diff.contains("+spec: {pw: ***")
+        );
     }
 }

@@ -285,7 +285,13 @@ async fn steps(
             None => r.to_string(),
         };
         builder
-            .push(r, &destination, env.auth_file.as_deref(), env.plain_http, log)
+            .push(
+                r,
+                &destination,
+                env.auth_file.as_deref(),
+                env.plain_http,
+                log,
+            )
             .await
             .map_err(|e| failed(&e))?;
     }

@@ -9,24 +9,42 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     #[error("cannot read parameters file `{}`", path.display())]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("`{}` is not valid YAML or JSON", path.display())]
-    Parse { path: PathBuf, #[source] source: serde_yaml::Error },
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_yaml::Error,
+    },
     #[error("`{}` must hold a map of parameter names to values", path.display())]
     NotAMap { path: PathBuf },
     #[error("`{}`: output `{key}` has no value: {reason}", path.display())]
-    OutputError { path: PathBuf, key: String, reason: String },
+    OutputError {
+        path: PathBuf,
+        key: String,
+        reason: String,
+    },
 }
 
 /// Reads a parameters file into name -> value.
 pub fn read(path: &Path) -> Result<BTreeMap<String, Json>, FileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read { path: path.into(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
+        path: path.into(),
+        source,
+    })?;
     parse(&text, path)
 }
 
 pub fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, Json>, FileError> {
     // JSON is YAML, so one parser reads both.
-    let value: Json = serde_yaml::from_str(text).map_err(|source| FileError::Parse { path: path.into(), source })?;
+    let value: Json = serde_yaml::from_str(text).map_err(|source| FileError::Parse {
+        path: path.into(),
+        source,
+    })?;
     let Json::Object(map) = value else {
         return Err(FileError::NotAMap { path: path.into() });
     };
@@ -39,11 +57,19 @@ pub fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, Json>, FileErro
         }
         let output = cli_output(&v).expect("checked above");
         if let Some(err) = output.get("output_error").and_then(Json::as_str) {
-            return Err(FileError::OutputError { path: path.into(), key: k, reason: err.to_string() });
+            return Err(FileError::OutputError {
+                path: path.into(),
+                key: k,
+                reason: err.to_string(),
+            });
         }
         match output.get("output_value") {
             Some(Json::Null) | None => {
-                return Err(FileError::OutputError { path: path.into(), key: k, reason: "the value is null".into() });
+                return Err(FileError::OutputError {
+                    path: path.into(),
+                    key: k,
+                    reason: "the value is null".into(),
+                });
             }
             Some(value) => out.insert(k, value.clone()),
         };
@@ -53,7 +79,9 @@ pub fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, Json>, FileErro
 
 /// The decoded output when `v` is a JSON string holding `{"output_key", "output_value", ...}`.
 fn cli_output(v: &Json) -> Option<serde_json::Map<String, Json>> {
-    let Json::Object(m) = serde_json::from_str::<Json>(v.as_str()?).ok()? else { return None };
+    let Json::Object(m) = serde_json::from_str::<Json>(v.as_str()?).ok()? else {
+        return None;
+    };
     (m.contains_key("output_key") && m.contains_key("output_value")).then_some(m)
 }
 
@@ -72,8 +100,11 @@ mod tests {
 
     #[test]
     fn reads_what_the_openstack_cli_prints() {
-        let inner = |k: &str, v: Json| json!({"output_key": k, "description": "d", "output_value": v}).to_string();
-        let text = json!({"pw": inner("pw", json!("s3cr:t")), "list": inner("list", json!(["a"]))}).to_string();
+        let inner = |k: &str, v: Json| {
+            json!({"output_key": k, "description": "d", "output_value": v}).to_string()
+        };
+        let text = json!({"pw": inner("pw", json!("s3cr:t")), "list": inner("list", json!(["a"]))})
+            .to_string();
         let m = parse(&text, Path::new("o.json")).unwrap();
         assert_eq!(m["pw"], json!("s3cr:t"));
         assert_eq!(m["list"], json!(["a"]));
@@ -81,20 +112,28 @@ mod tests {
 
     #[test]
     fn cli_output_with_an_error_names_the_key() {
-        let bad = json!({"output_key": "x", "output_value": null, "output_error": "boom"}).to_string();
+        let bad =
+            json!({"output_key": "x", "output_value": null, "output_error": "boom"}).to_string();
         let text = json!({"x": bad}).to_string();
         let err = parse(&text, Path::new("o.json")).unwrap_err();
-        assert!(err.to_string().contains("output `x`") && err.to_string().contains("boom"), "{err}");
+        assert!(
+            err.to_string().contains("output `x`") && err.to_string().contains("boom"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_list_is_refused() {
-        assert!(matches!(parse("- a\n", Path::new("p.yaml")), Err(FileError::NotAMap { .. })));
+        assert!(matches!(
+            parse("- a\n", Path::new("p.yaml")),
+            Err(FileError::NotAMap { .. })
+        ));
     }
 
     #[test]
     fn the_recorded_cli_output_of_a_real_stack_parses() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openstack-stack-output-show-all.json");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/openstack-stack-output-show-all.json");
         let m = read(&path).unwrap();
         assert_eq!(m.len(), 8);
         assert_eq!(m["full_name"], json!("probe-csiqswhhcniv-3B396ABB"));

@@ -17,16 +17,29 @@ const RENDERED_SECRETS_FILE: &str = "rendered-secrets.json";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot {action} `{}`", path.display())]
-    Io { action: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("`{}` is damaged; move it away to start afresh (generated values would change)", path.display())]
-    Damaged { path: PathBuf, #[source] source: serde_json::Error },
+    Damaged {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("another kube-openstack ({holder}) is using `{}`; wait for it to finish", path.display())]
     Locked { path: PathBuf, holder: String },
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + use<> {
     let path = path.to_path_buf();
-    move |source| StoreError::Io { action, path, source }
+    move |source| StoreError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 /// What the local source keeps between runs.
@@ -59,7 +72,11 @@ impl StateDir {
     }
 
     fn ensure(&self) -> Result<(), StoreError> {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.path).map_err(io("create", &self.path))
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.path)
+            .map_err(io("create", &self.path))
     }
 
     /// Takes the state lock, failing at once (naming the holder) if another run has it.
@@ -79,8 +96,15 @@ impl StateDir {
                 fs::TryLockError::WouldBlock => {
                     let holder = fs::read_to_string(&path).unwrap_or_default();
                     let holder = holder.trim();
-                    let holder = if holder.is_empty() { "another process".to_string() } else { holder.to_string() };
-                    Err(StoreError::Locked { path: self.path.clone(), holder })
+                    let holder = if holder.is_empty() {
+                        "another process".to_string()
+                    } else {
+                        holder.to_string()
+                    };
+                    Err(StoreError::Locked {
+                        path: self.path.clone(),
+                        holder,
+                    })
                 }
                 fs::TryLockError::Error(e) => Err(io("lock", &path)(e)),
             };
@@ -93,7 +117,8 @@ impl StateDir {
     pub fn load_params(&self) -> Result<SavedParams, StoreError> {
         let path = self.path.join(PARAMS_FILE);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Damaged { path, source }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|source| StoreError::Damaged { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SavedParams::default()),
             Err(e) => Err(io("read", &path)(e)),
         }
@@ -129,23 +154,32 @@ impl StateDir {
         if all.len() == before {
             return Ok(());
         }
-        self.write_atomic(RENDERED_SECRETS_FILE, &serde_json::to_vec(&all).expect("serializable"))
+        self.write_atomic(
+            RENDERED_SECRETS_FILE,
+            &serde_json::to_vec(&all).expect("serializable"),
+        )
     }
 
     pub fn rendered_secrets(&self) -> Result<Vec<String>, StoreError> {
         let path = self.path.join(RENDERED_SECRETS_FILE);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Damaged { path, source }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|source| StoreError::Damaged { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(io("read", &path)(e)),
         }
     }
 
     /// Reads a JSON state file; `None` when it does not exist yet.
-    pub(crate) fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StoreError> {
+    pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, StoreError> {
         let path = self.path.join(name);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| StoreError::Damaged { path, source }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| StoreError::Damaged { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io("read", &path)(e)),
         }
@@ -153,7 +187,10 @@ impl StateDir {
 
     /// Writes a JSON state file atomically, mode 0600.
     pub(crate) fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
-        self.write_atomic(name, &serde_json::to_vec_pretty(value).expect("serializable"))
+        self.write_atomic(
+            name,
+            &serde_json::to_vec_pretty(value).expect("serializable"),
+        )
     }
 
     /// Writes `name` through a temporary file and a rename, mode 0600.
@@ -167,7 +204,8 @@ impl StateDir {
             .map_err(io("create a temporary file in", &self.path))?;
         tmp.write_all(bytes).map_err(io("write", tmp.path()))?;
         tmp.as_file().sync_all().map_err(io("write", tmp.path()))?;
-        tmp.persist(&target).map_err(|e| io("replace", &target)(e.error))?;
+        tmp.persist(&target)
+            .map_err(|e| io("replace", &target)(e.error))?;
         Ok(())
     }
 }
@@ -180,7 +218,10 @@ mod tests {
     fn params_round_trip_with_private_modes() {
         let t = tempfile::tempdir().unwrap();
         let dir = StateDir::new(t.path().join(".kube-openstack"));
-        let saved = SavedParams { retired: vec!["old".into()], ..SavedParams::default() };
+        let saved = SavedParams {
+            retired: vec!["old".into()],
+            ..SavedParams::default()
+        };
         dir.save_params(&saved).unwrap();
         assert_eq!(dir.load_params().unwrap().retired, vec!["old".to_string()]);
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
@@ -202,7 +243,9 @@ mod tests {
         let dir = StateDir::new(t.path());
         let _held = dir.lock().unwrap();
         match dir.lock() {
-            Err(StoreError::Locked { holder, .. }) => assert_eq!(holder, format!("pid {}", std::process::id())),
+            Err(StoreError::Locked { holder, .. }) => {
+                assert_eq!(holder, format!("pid {}", std::process::id()))
+            }
             other => panic!("expected a lock error, got {other:?}"),
         }
     }
@@ -212,8 +255,12 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let dir = StateDir::new(t.path());
         dir.remember_rendered_secrets(&["a".into()]).unwrap();
-        dir.remember_rendered_secrets(&["b".into(), "a".into()]).unwrap();
-        assert_eq!(dir.rendered_secrets().unwrap(), vec!["a".to_string(), "b".to_string()]);
+        dir.remember_rendered_secrets(&["b".into(), "a".into()])
+            .unwrap();
+        assert_eq!(
+            dir.rendered_secrets().unwrap(),
+            vec!["a".to_string(), "b".to_string()]
+        );
     }
 
     #[test]

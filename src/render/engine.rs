@@ -3,9 +3,9 @@
 //! Templates are compiled and rendered one by one rather than registered all at once, so
 //! memory stays flat however large the tree is, and files render in parallel.
 
+use super::Diagnostic;
 use super::helpers::{self, FileTable, Located, Problem};
 use super::prepass;
-use super::Diagnostic;
 use handlebars::{Handlebars, RenderContext, Renderable, Template};
 use std::sync::Arc;
 
@@ -47,12 +47,18 @@ impl Engine {
                     if let Err(e) = registry.register_partial(name, &p.text) {
                         errors.push(template_error(&src.display, &e));
                     }
-                    tables.push(Arc::new(FileTable { path: src.display.as_str().into(), placeholders: p.placeholders }));
+                    tables.push(Arc::new(FileTable {
+                        path: src.display.as_str().into(),
+                        placeholders: p.placeholders,
+                    }));
                     names.extend(p.names);
                 }
                 Err(e) => {
                     errors.push(Diagnostic::at(&src.display, e.line, e.column, e.message));
-                    tables.push(Arc::new(FileTable { path: src.display.as_str().into(), placeholders: Vec::new() }));
+                    tables.push(Arc::new(FileTable {
+                        path: src.display.as_str().into(),
+                        placeholders: Vec::new(),
+                    }));
                 }
             }
         }
@@ -60,13 +66,27 @@ impl Engine {
         if let Some(includes) = includes {
             registry.register_helper("include", Box::new(super::include::IncludeHelper(includes)));
         }
-        if errors.is_empty() { Ok((Engine { registry, direct: true }, names)) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok((
+                Engine {
+                    registry,
+                    direct: true,
+                },
+                names,
+            ))
+        } else {
+            Err(errors)
+        }
     }
 
     /// Renders one template against `data`; every problem in it is reported at once.
-    pub fn render(&self, src: &Source, data: &handlebars::Context) -> Result<Rendered, Vec<Diagnostic>> {
-        let prepared =
-            prepass::prepare(&src.text, 0).map_err(|e| vec![Diagnostic::at(&src.display, e.line, e.column, e.message)])?;
+    pub fn render(
+        &self,
+        src: &Source,
+        data: &handlebars::Context,
+    ) -> Result<Rendered, Vec<Diagnostic>> {
+        let prepared = prepass::prepare(&src.text, 0)
+            .map_err(|e| vec![Diagnostic::at(&src.display, e.line, e.column, e.message)])?;
         if self.direct
             && let Some(pieces) = &prepared.direct
         {
@@ -74,19 +94,30 @@ impl Engine {
         }
         let template = Template::compile_with_name(&prepared.text, src.display.clone())
             .map_err(|e| vec![template_error(&src.display, &e)])?;
-        let table = Arc::new(FileTable { path: src.display.as_str().into(), placeholders: prepared.placeholders });
+        let table = Arc::new(FileTable {
+            path: src.display.as_str().into(),
+            placeholders: prepared.placeholders,
+        });
         let (result, found) = helpers::with_current(table, || {
             let mut rc = RenderContext::new(None);
             template.renders(&self.registry, data, &mut rc)
         });
         let mut diagnostics: Vec<Diagnostic> = found.into_iter().map(Diagnostic::from).collect();
         match result {
-            Ok(text) if diagnostics.is_empty() => Ok(Rendered { text, names: prepared.names }),
+            Ok(text) if diagnostics.is_empty() => Ok(Rendered {
+                text,
+                names: prepared.names,
+            }),
             Ok(_) => Err(diagnostics),
             Err(e) => {
                 // Lines survive the pre-pass unchanged; columns may not, so only the line is given.
                 let line = e.line_no.unwrap_or(0);
-                diagnostics.push(Diagnostic::at(&src.display, line, 0, e.reason().to_string()));
+                diagnostics.push(Diagnostic::at(
+                    &src.display,
+                    line,
+                    0,
+                    e.reason().to_string(),
+                ));
                 Err(diagnostics)
             }
         }
@@ -107,28 +138,51 @@ fn render_direct(
             prepass::Piece::Text(range) => text.push_str(&prepared.text[range.clone()]),
             prepass::Piece::Value { placeholder, path } => {
                 let p = &prepared.placeholders[*placeholder];
-                let found = path.iter().try_fold(data, |v, seg| v.as_object().and_then(|o| o.get(seg)));
+                let found = path
+                    .iter()
+                    .try_fold(data, |v, seg| v.as_object().and_then(|o| o.get(seg)));
                 let problem = match found {
                     None => Some(Problem::Missing(path.join("."))),
-                    Some(v) => helpers::place(v, p.context, &mut text).err().map(|why| helpers::unplaceable(Some(&path.join(".")), why)),
+                    Some(v) => helpers::place(v, p.context, &mut text)
+                        .err()
+                        .map(|why| helpers::unplaceable(Some(&path.join(".")), why)),
                 };
                 if let Some(problem) = problem {
-                    problems.push(Diagnostic::from(Located { file: src.display.as_str().into(), line: p.line, column: p.column, problem }));
+                    problems.push(Diagnostic::from(Located {
+                        file: src.display.as_str().into(),
+                        line: p.line,
+                        column: p.column,
+                        problem,
+                    }));
                 }
             }
         }
     }
-    if problems.is_empty() { Ok(Rendered { text, names: prepared.names.clone() }) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(Rendered {
+            text,
+            names: prepared.names.clone(),
+        })
+    } else {
+        Err(problems)
+    }
 }
 
 fn template_error(display: &str, e: &handlebars::TemplateError) -> Diagnostic {
-    Diagnostic::at(display, e.pos().map_or(0, |(l, _)| l), 0, format!("invalid Handlebars: {}", e.reason()))
+    Diagnostic::at(
+        display,
+        e.pos().map_or(0, |(l, _)| l),
+        0,
+        format!("invalid Handlebars: {}", e.reason()),
+    )
 }
 
 impl From<Located> for Diagnostic {
     fn from(l: Located) -> Self {
         let message = match l.problem {
-            Problem::Missing(name) if name.is_empty() => "a value used here is not defined".to_string(),
+            Problem::Missing(name) if name.is_empty() => {
+                "a value used here is not defined".to_string()
+            }
             Problem::Missing(name) => format!("parameter `{name}` is not defined"),
             Problem::Required(message) => message,
             Problem::Invalid(message) => message,
@@ -156,8 +210,14 @@ mod tests {
         ];
         let (mut engine, _) = Engine::new(&[], None).unwrap();
         for t in templates {
-            let src = Source { display: "t.yaml".into(), text: t.into() };
-            assert!(prepass::prepare(t, 0).unwrap().direct.is_some(), "{t} should be direct");
+            let src = Source {
+                display: "t.yaml".into(),
+                text: t.into(),
+            };
+            assert!(
+                prepass::prepare(t, 0).unwrap().direct.is_some(),
+                "{t} should be direct"
+            );
             engine.direct = true;
             let direct = engine.render(&src, &data).map(|r| r.text);
             engine.direct = false;
@@ -168,7 +228,13 @@ mod tests {
 
     #[test]
     fn templates_with_helpers_or_blocks_are_not_direct() {
-        for t in ["a: {{upper x}}\n", "{{#if x}}a: 1{{/if}}\n", "a: {{~x}}\n", "a: \\{{x}}\n", "{{> p}}\n"] {
+        for t in [
+            "a: {{upper x}}\n",
+            "{{#if x}}a: 1{{/if}}\n",
+            "a: {{~x}}\n",
+            "a: \\{{x}}\n",
+            "{{> p}}\n",
+        ] {
             assert!(prepass::prepare(t, 0).unwrap().direct.is_none(), "{t}");
         }
     }

@@ -40,7 +40,9 @@ pub fn double_quoted_into(s: &str, out: &mut String) {
 /// Characters outside YAML's printable set, and the YAML 1.1 line breaks.
 pub fn needs_escape(c: char) -> bool {
     let u = c as u32;
-    u < 0x20 || (0x7F..=0x9F).contains(&u) || matches!(u, 0x2028 | 0x2029 | 0xFEFF | 0xFFFE | 0xFFFF)
+    u < 0x20
+        || (0x7F..=0x9F).contains(&u)
+        || matches!(u, 0x2028 | 0x2029 | 0xFEFF | 0xFFFE | 0xFFFF)
 }
 
 /// Characters that end a line in YAML 1.1 other than `\n`.
@@ -114,7 +116,9 @@ pub fn literal_into(s: &str, indent: usize, out: &mut String) -> Result<(), Unpl
 /// Appends `s` inside a folded block scalar, where a line break would be folded away.
 pub fn folded_into(s: &str, out: &mut String) -> Result<(), Unplaceable> {
     if s.contains('\n') {
-        return Err(Unplaceable("a folded block scalar (`>`) cannot keep its line breaks; use `|`"));
+        return Err(Unplaceable(
+            "a folded block scalar (`>`) cannot keep its line breaks; use `|`",
+        ));
     }
     check_block_chars(s)?;
     out.push_str(s);
@@ -141,7 +145,9 @@ pub fn comment_into(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
             '\n' => out.push_str("\\n"),
-            c if is_other_line_break(c) => write!(out, "\\u{:04X}", c as u32).expect("string write"),
+            c if is_other_line_break(c) => {
+                write!(out, "\\u{:04X}", c as u32).expect("string write")
+            }
             c => out.push(c),
         }
     }
@@ -176,13 +182,19 @@ mod tests {
     fn double_quoted_escapes_quotes_backslashes_and_breaks() {
         assert_eq!(dq("a\"b\\c\nd\te"), "a\\\"b\\\\c\\nd\\te");
         assert_eq!(dq("\u{7}\u{85}\u{2028}é"), "\\x07\\x85\\u2028é");
-        assert_eq!(dq("plain: # {x} [y] & * ! | > % @"), "plain: # {x} [y] & * ! | > % @");
+        assert_eq!(
+            dq("plain: # {x} [y] & * ! | > % @"),
+            "plain: # {x} [y] & * ! | > % @"
+        );
     }
 
     #[test]
     fn flow_values_keep_their_type() {
         let mut out = String::new();
-        flow_value_into(&json!({"k\"": [1, 2.5, 1e300, true, null, "yes"]}), &mut out);
+        flow_value_into(
+            &json!({"k\"": [1, 2.5, 1e300, true, null, "yes"]}),
+            &mut out,
+        );
         assert_eq!(out, r#"{"k\"": [1, 2.5, 1.0e+300, true, null, "yes"]}"#);
     }
 

@@ -11,8 +11,8 @@ use super::escape::{self, Unplaceable};
 use super::prepass::{Context as Position, Placeholder};
 use base64::Engine as _;
 use handlebars::{
-    Context, Handlebars, Helper, HelperDef, HelperResult, Output, PathAndJson, RenderContext, RenderError,
-    RenderErrorReason, ScopedJson,
+    Context, Handlebars, Helper, HelperDef, HelperResult, Output, PathAndJson, RenderContext,
+    RenderError, RenderErrorReason, ScopedJson,
 };
 use serde_json::Value as Json;
 use sha2::Digest;
@@ -64,8 +64,20 @@ pub(super) fn pend(p: Problem) {
 
 /// Registers every helper on `registry`; `partials[n - 1]` is the table of partial `n`.
 pub fn register(registry: &mut Handlebars<'static>, partials: Arc<Vec<Arc<FileTable>>>) {
-    for position in ["__ko_value", "__ko_quoted", "__ko_literal", "__ko_folded", "__ko_comment", "__ko_raw"] {
-        registry.register_helper(position, Box::new(PositionHelper { partials: partials.clone() }));
+    for position in [
+        "__ko_value",
+        "__ko_quoted",
+        "__ko_literal",
+        "__ko_folded",
+        "__ko_comment",
+        "__ko_raw",
+    ] {
+        registry.register_helper(
+            position,
+            Box::new(PositionHelper {
+                partials: partials.clone(),
+            }),
+        );
     }
     let inner: [(&str, InnerFn); 15] = [
         ("default", default_fn),
@@ -111,13 +123,26 @@ impl HelperDef for PositionHelper {
         _: &mut RenderContext<'reg, 'rc>,
         out: &mut dyn Output,
     ) -> HelperResult {
-        let number = |i| h.param(i).and_then(|p: &PathAndJson| p.value().as_u64()).unwrap_or(0);
-        let table = self.table(number(1)).ok_or_else(|| internal("placeholder table not found"))?;
-        let placeholder = table.placeholders.get(number(2) as usize).ok_or_else(|| internal("placeholder not found"))?;
-        let value = h.param(0).ok_or_else(|| internal("context helper without a value"))?;
+        let number = |i| {
+            h.param(i)
+                .and_then(|p: &PathAndJson| p.value().as_u64())
+                .unwrap_or(0)
+        };
+        let table = self
+            .table(number(1))
+            .ok_or_else(|| internal("placeholder table not found"))?;
+        let placeholder = table
+            .placeholders
+            .get(number(2) as usize)
+            .ok_or_else(|| internal("placeholder not found"))?;
+        let value = h
+            .param(0)
+            .ok_or_else(|| internal("context helper without a value"))?;
         let mut problems = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
         if value.is_value_missing() {
-            problems.push(Problem::Missing(value.relative_path().cloned().unwrap_or_default()));
+            problems.push(Problem::Missing(
+                value.relative_path().cloned().unwrap_or_default(),
+            ));
         }
         let mut text = String::new();
         if problems.is_empty()
@@ -129,12 +154,13 @@ impl HelperDef for PositionHelper {
             out.write(&text)?;
         }
         FOUND.with(|f| {
-            f.borrow_mut().extend(problems.into_iter().map(|problem| Located {
-                file: table.path.clone(),
-                line: placeholder.line,
-                column: placeholder.column,
-                problem,
-            }))
+            f.borrow_mut()
+                .extend(problems.into_iter().map(|problem| Located {
+                    file: table.path.clone(),
+                    line: placeholder.line,
+                    column: placeholder.column,
+                    problem,
+                }))
         });
         Ok(())
     }
@@ -168,12 +194,18 @@ fn arg<'a>(h: &'a Helper, i: usize) -> &'a Json {
     static NULL: Json = Json::Null;
     match h.param(i) {
         Some(p) if p.is_value_missing() => {
-            pend(Problem::Missing(p.relative_path().cloned().unwrap_or_default()));
+            pend(Problem::Missing(
+                p.relative_path().cloned().unwrap_or_default(),
+            ));
             &NULL
         }
         Some(p) => p.value(),
         None => {
-            pend(Problem::Invalid(format!("`{}` expects an argument number {}", h.name(), i + 1)));
+            pend(Problem::Invalid(format!(
+                "`{}` expects an argument number {}",
+                h.name(),
+                i + 1
+            )));
             &NULL
         }
     }
@@ -202,7 +234,11 @@ macro_rules! inner_helper {
 inner_helper!(default_fn, |h| {
     // Helm's order: `default FALLBACK VALUE`; a missing VALUE is what `default` is for.
     let value = h.param(1).map_or(&Json::Null, |p| p.value());
-    if is_empty(value) { arg(h, 0).clone() } else { value.clone() }
+    if is_empty(value) {
+        arg(h, 0).clone()
+    } else {
+        value.clone()
+    }
 });
 
 inner_helper!(required_fn, |h| {
@@ -235,14 +271,21 @@ inner_helper!(squote_fn, |h| {
     }
 });
 
-inner_helper!(b64enc_fn, |h| Json::String(base64::engine::general_purpose::STANDARD.encode(escape::text_of(arg(h, 0)).as_bytes())));
+inner_helper!(b64enc_fn, |h| Json::String(
+    base64::engine::general_purpose::STANDARD.encode(escape::text_of(arg(h, 0)).as_bytes())
+));
 
 inner_helper!(b64dec_fn, |h| {
     let text = escape::text_of(arg(h, 0));
-    match base64::engine::general_purpose::STANDARD.decode(text.as_bytes()).map(String::from_utf8) {
+    match base64::engine::general_purpose::STANDARD
+        .decode(text.as_bytes())
+        .map(String::from_utf8)
+    {
         Ok(Ok(s)) => Json::String(s),
         _ => {
-            pend(Problem::Invalid("`b64dec`: the value is not base64 of UTF-8 text".into()));
+            pend(Problem::Invalid(
+                "`b64dec`: the value is not base64 of UTF-8 text".into(),
+            ));
             Json::Null
         }
     }
@@ -261,21 +304,39 @@ inner_helper!(to_yaml_fn, |h| {
     }
 });
 
-inner_helper!(indent_fn, |h| Json::String(indent_lines(arg(h, 0), arg(h, 1))));
+inner_helper!(indent_fn, |h| Json::String(indent_lines(
+    arg(h, 0),
+    arg(h, 1)
+)));
 
-inner_helper!(nindent_fn, |h| Json::String(format!("\n{}", indent_lines(arg(h, 0), arg(h, 1)))));
+inner_helper!(nindent_fn, |h| Json::String(format!(
+    "\n{}",
+    indent_lines(arg(h, 0), arg(h, 1))
+)));
 
-inner_helper!(upper_fn, |h| Json::String(escape::text_of(arg(h, 0)).to_uppercase()));
+inner_helper!(upper_fn, |h| Json::String(
+    escape::text_of(arg(h, 0)).to_uppercase()
+));
 
-inner_helper!(lower_fn, |h| Json::String(escape::text_of(arg(h, 0)).to_lowercase()));
+inner_helper!(lower_fn, |h| Json::String(
+    escape::text_of(arg(h, 0)).to_lowercase()
+));
 
-inner_helper!(trim_fn, |h| Json::String(escape::text_of(arg(h, 0)).trim().to_string()));
+inner_helper!(trim_fn, |h| Json::String(
+    escape::text_of(arg(h, 0)).trim().to_string()
+));
 
 inner_helper!(join_fn, |h| {
     // Helm's order: `join SEPARATOR LIST`.
     let sep = escape::text_of(arg(h, 0)).into_owned();
     match arg(h, 1) {
-        Json::Array(items) => Json::String(items.iter().map(|i| escape::text_of(i).into_owned()).collect::<Vec<_>>().join(&sep)),
+        Json::Array(items) => Json::String(
+            items
+                .iter()
+                .map(|i| escape::text_of(i).into_owned())
+                .collect::<Vec<_>>()
+                .join(&sep),
+        ),
         Json::Null => Json::String(String::new()),
         other => Json::String(escape::text_of(other).into_owned()),
     }
@@ -305,7 +366,11 @@ pub fn json_for_yaml(v: &Json) -> String {
 fn indent_lines(width: &Json, text: &Json) -> String {
     let n = width.as_u64().unwrap_or(0) as usize;
     let pad = " ".repeat(n);
-    escape::text_of(text).split('\n').map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n")
+    escape::text_of(text)
+        .split('\n')
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 type InnerFn = fn(&Helper<'_>) -> Json;

@@ -44,7 +44,11 @@ fn name_len(rest: &[u8]) -> Option<usize> {
     if !(first.is_ascii_alphabetic() || first == b'_') {
         return None;
     }
-    Some(rest.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count())
+    Some(
+        rest.iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+            .count(),
+    )
 }
 
 #[cfg(test)]
@@ -53,12 +57,18 @@ mod tests {
 
     #[test]
     fn converts_percent_placeholders() {
-        assert_eq!(convert("url: %db_uri%?x=%y%\n"), "url: {{db_uri}}?x={{y}}\n");
+        assert_eq!(
+            convert("url: %db_uri%?x=%y%\n"),
+            "url: {{db_uri}}?x={{y}}\n"
+        );
     }
 
     #[test]
     fn leaves_other_percent_signs_and_escapes_mustaches() {
-        assert_eq!(convert("a: 100% of %20 {{b}}\n"), "a: 100% of %20 \\{{b}}\n");
+        assert_eq!(
+            convert("a: 100% of %20 {{b}}\n"),
+            "a: 100% of %20 \\{{b}}\n"
+        );
     }
 
     #[test]

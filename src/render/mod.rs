@@ -5,8 +5,8 @@
 
 mod engine;
 mod escape;
-pub mod include;
 pub mod helpers;
+pub mod include;
 mod legacy;
 pub mod objects;
 pub mod output;
@@ -33,7 +33,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn at(file: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
-        Diagnostic { file: file.to_string(), line, column, message: message.into() }
+        Diagnostic {
+            file: file.to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
     }
 }
 
@@ -52,7 +57,11 @@ pub enum RenderError {
     #[error("{} problem{} in the templates", .0.len(), if .0.len() == 1 { "" } else { "s" })]
     Templates(Vec<Diagnostic>),
     #[error("cannot read `{}`", path.display())]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("input directory `{}` does not exist", .0.display())]
     NoInput(PathBuf),
     #[error("unused parameters (with --strict): {}", .0.join(", "))]
@@ -115,23 +124,40 @@ impl InputTree {
             copies: Vec::new(),
             partials: Vec::new(),
         };
-        let walker = walkdir::WalkDir::new(root).sort_by_file_name().into_iter().filter_entry(|e| {
-            e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
-        });
+        let walker = walkdir::WalkDir::new(root)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
         for entry in walker {
             let entry = entry.map_err(|e| RenderError::Read {
                 path: e.path().unwrap_or(root).to_path_buf(),
-                source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("file system loop")),
+                source: e
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("file system loop")),
             })?;
             if entry.file_type().is_dir() {
                 continue;
             }
-            let rel = entry.path().strip_prefix(root).expect("under root").to_path_buf();
-            let in_partials = rel.components().next().is_some_and(|c| c.as_os_str() == PARTIALS_DIR);
+            let rel = entry
+                .path()
+                .strip_prefix(root)
+                .expect("under root")
+                .to_path_buf();
+            let in_partials = rel
+                .components()
+                .next()
+                .is_some_and(|c| c.as_os_str() == PARTIALS_DIR);
             if in_partials && is_template(&rel) {
-                let stem = rel.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+                let stem = rel
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
                 tree.partials.push((stem, rel));
-            } else if rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('_')) {
+            } else if rel
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('_'))
+            {
                 // Files and directories starting with `_` are helpers for templates, not output.
             } else if is_template(&rel) {
                 tree.templates.push(rel);
@@ -154,7 +180,10 @@ impl InputTree {
 
 /// Whether a file is rendered as a template (else it is copied as it is).
 pub(crate) fn is_template(rel: &Path) -> bool {
-    matches!(rel.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+    matches!(
+        rel.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
 }
 
 /// Renders the whole tree; `sink` receives each output file (in parallel, in any order).
@@ -172,29 +201,67 @@ where
     let mut partial_sources = Vec::new();
     for (name, rel) in &tree.partials {
         let text = prepare_source(tree.read(rel)?, options);
-        partial_sources.push((name.clone(), engine::Source { display: tree.display(rel), text }));
+        partial_sources.push((
+            name.clone(),
+            engine::Source {
+                display: tree.display(rel),
+                text,
+            },
+        ));
     }
-    let (engine, partial_names) = engine::Engine::new(&partial_sources, options.includes.clone()).map_err(RenderError::Templates)?;
+    let (engine, partial_names) = engine::Engine::new(&partial_sources, options.includes.clone())
+        .map_err(RenderError::Templates)?;
     let data = handlebars::Context::wraps(params).expect("a JSON map is a valid context");
 
     let results: Vec<Result<Outcome, Vec<Diagnostic>>> = tree
         .templates
         .par_iter()
         .map(|rel| {
-            let source = engine::Source { display: tree.display(rel), text: prepare_source(read_diag(tree, rel)?, options) };
-            let legacy_hint = if options.legacy_percent { None } else { legacy::first_placeholder(&source.text).map(str::to_string) };
+            let source = engine::Source {
+                display: tree.display(rel),
+                text: prepare_source(read_diag(tree, rel)?, options),
+            };
+            let legacy_hint = if options.legacy_percent {
+                None
+            } else {
+                legacy::first_placeholder(&source.text).map(str::to_string)
+            };
             let with_hint = |mut d: Vec<Diagnostic>| {
                 if let Some(h) = &legacy_hint {
-                    d.push(Diagnostic::at(&source.display, 0, 0, format!("`{h}` looks like a 2014 placeholder: render with `--legacy-percent`")));
+                    d.push(Diagnostic::at(
+                        &source.display,
+                        0,
+                        0,
+                        format!(
+                            "`{h}` looks like a 2014 placeholder: render with `--legacy-percent`"
+                        ),
+                    ));
                 }
                 d
             };
             let rendered = engine.render(&source, &data).map_err(with_hint)?;
             let objects = objects::parse(&source.display, &rendered.text).map_err(with_hint)?;
-            let outcome = Outcome { names: rendered.names, objects: objects.len(), legacy_hint, rel: rel.clone() };
+            let outcome = Outcome {
+                names: rendered.names,
+                objects: objects.len(),
+                legacy_hint,
+                rel: rel.clone(),
+            };
             if !objects.is_empty() {
-                let file = RenderedFile { path: rel.clone(), content: rendered.text.into_bytes(), objects, copied: false };
-                sink(file).map_err(|e| vec![Diagnostic::at(&source.display, 0, 0, format!("cannot write the output: {e}"))])?;
+                let file = RenderedFile {
+                    path: rel.clone(),
+                    content: rendered.text.into_bytes(),
+                    objects,
+                    copied: false,
+                };
+                sink(file).map_err(|e| {
+                    vec![Diagnostic::at(
+                        &source.display,
+                        0,
+                        0,
+                        format!("cannot write the output: {e}"),
+                    )]
+                })?;
             }
             Ok(outcome)
         })
@@ -204,13 +271,36 @@ where
         .par_iter()
         .map(|rel| {
             let path = tree.root.join(rel);
-            let content = std::fs::read(&path).map_err(|e| vec![Diagnostic::at(&tree.display(rel), 0, 0, format!("cannot read: {e}"))])?;
-            sink(RenderedFile { path: rel.clone(), content, objects: Vec::new(), copied: true })
-                .map_err(|e| vec![Diagnostic::at(&tree.display(rel), 0, 0, format!("cannot write the output: {e}"))])
+            let content = std::fs::read(&path).map_err(|e| {
+                vec![Diagnostic::at(
+                    &tree.display(rel),
+                    0,
+                    0,
+                    format!("cannot read: {e}"),
+                )]
+            })?;
+            sink(RenderedFile {
+                path: rel.clone(),
+                content,
+                objects: Vec::new(),
+                copied: true,
+            })
+            .map_err(|e| {
+                vec![Diagnostic::at(
+                    &tree.display(rel),
+                    0,
+                    0,
+                    format!("cannot write the output: {e}"),
+                )]
+            })
         })
         .collect();
 
-    let mut report = Report { templates: tree.templates.len(), copied: tree.copies.len(), ..Report::default() };
+    let mut report = Report {
+        templates: tree.templates.len(),
+        copied: tree.copies.len(),
+        ..Report::default()
+    };
     let mut diagnostics = Vec::new();
     let mut used: BTreeSet<String> = partial_names.into_iter().collect();
     for r in results {
@@ -239,7 +329,11 @@ where
     if !diagnostics.is_empty() {
         return Err(RenderError::Templates(diagnostics));
     }
-    report.unused = params.keys().filter(|k| !used.contains(*k)).cloned().collect();
+    report.unused = params
+        .keys()
+        .filter(|k| !used.contains(*k))
+        .cloned()
+        .collect();
     Ok(report)
 }
 
@@ -251,9 +345,25 @@ struct Outcome {
 }
 
 fn read_diag(tree: &InputTree, rel: &Path) -> Result<String, Vec<Diagnostic>> {
-    tree.read(rel).map_err(|e| vec![Diagnostic::at(&tree.display(rel), 0, 0, format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default()))])
+    tree.read(rel).map_err(|e| {
+        vec![Diagnostic::at(
+            &tree.display(rel),
+            0,
+            0,
+            format!(
+                "{e}: {}",
+                std::error::Error::source(&e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            ),
+        )]
+    })
 }
 
 fn prepare_source(text: String, options: &Options) -> String {
-    if options.legacy_percent { legacy::convert(&text) } else { text }
+    if options.legacy_percent {
+        legacy::convert(&text)
+    } else {
+        text
+    }
 }

@@ -48,11 +48,20 @@ pub fn parse(display: &str, text: &str) -> Result<Vec<Object>, Vec<Diagnostic>> 
             Ok(None) => {}
             Err((line, message)) => {
                 let line = first_line + line.saturating_sub(1);
-                errors.push(Diagnostic::at(display, 0, 0, format!("rendered line {line}: {message}")));
+                errors.push(Diagnostic::at(
+                    display,
+                    0,
+                    0,
+                    format!("rendered line {line}: {message}"),
+                ));
             }
         }
     }
-    if errors.is_empty() { Ok(objects) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(objects)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Just the fields that identify an object. The rest of the document is still parsed
@@ -79,16 +88,23 @@ fn parse_one(doc: &str) -> Result<Option<Object>, (usize, String)> {
         Ok(h) => h,
         Err(e) => {
             let line = e.location().map_or(1, |l| l.line());
-            let what = if e.to_string().contains("invalid type") { "not a Kubernetes object" } else { "not valid YAML" };
+            let what = if e.to_string().contains("invalid type") {
+                "not a Kubernetes object"
+            } else {
+                "not valid YAML"
+            };
             return Err((line, format!("{what}: {e}")));
         }
     };
     let Some(head) = head else { return Ok(None) };
     let name = head.metadata.and_then(|m| m.name.or(m.generate_name));
     match (head.api_version, head.kind, name) {
-        (Some(api_version), Some(kind), Some(name)) => {
-            Ok(Some(Object { api_version, kind, name, text: doc.trim_start_matches('\n').to_string() }))
-        }
+        (Some(api_version), Some(kind), Some(name)) => Ok(Some(Object {
+            api_version,
+            kind,
+            name,
+            text: doc.trim_start_matches('\n').to_string(),
+        })),
         (a, k, n) => {
             let missing: Vec<&str> = [
                 a.is_none().then_some("`apiVersion`"),
@@ -98,7 +114,10 @@ fn parse_one(doc: &str) -> Result<Option<Object>, (usize, String)> {
             .into_iter()
             .flatten()
             .collect();
-            Err((1, format!("not a Kubernetes object: missing {}", missing.join(", "))))
+            Err((
+                1,
+                format!("not a Kubernetes object: missing {}", missing.join(", ")),
+            ))
         }
     }
 }
@@ -109,7 +128,8 @@ mod tests {
 
     #[test]
     fn splits_documents_and_skips_comment_only_ones() {
-        let text = "# only a comment\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: a\n---\n\n";
+        let text =
+            "# only a comment\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: a\n---\n\n";
         let objects = parse("t.yaml", text).unwrap();
         assert_eq!(objects.len(), 1);
         assert_eq!(objects[0].id(), "Service/a");
@@ -120,7 +140,11 @@ mod tests {
         let text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n---\nkind: Pod\n";
         let errors = parse("t.yaml", text).unwrap_err();
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].message.contains("rendered line 6"), "{}", errors[0].message);
+        assert!(
+            errors[0].message.contains("rendered line 6"),
+            "{}",
+            errors[0].message
+        );
         assert!(errors[0].message.contains("`apiVersion`"));
         assert!(errors[0].message.contains("`metadata.name`"));
     }
@@ -129,6 +153,10 @@ mod tests {
     fn invalid_yaml_names_the_rendered_line() {
         let errors = parse("t.yaml", "a: 1\n---\nb: [\n").unwrap_err();
         assert_eq!(errors.len(), 2, "both documents are reported: {errors:?}");
-        assert!(errors[1].message.contains("not valid YAML"), "{}", errors[1].message);
+        assert!(
+            errors[1].message.contains("not valid YAML"),
+            "{}",
+            errors[1].message
+        );
     }
 }

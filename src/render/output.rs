@@ -26,11 +26,23 @@ pub enum OutputError {
     #[error("`{}` exists and is not a directory", .0.display())]
     NotADirectory(PathBuf),
     #[error("cannot {action} `{}`", path.display())]
-    Io { action: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> OutputError + use<'p> {
-    move |source| OutputError::Io { action, path: path.to_path_buf(), source }
+fn io<'p>(
+    action: &'static str,
+    path: &'p Path,
+) -> impl FnOnce(std::io::Error) -> OutputError + use<'p> {
+    move |source| OutputError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Absolute, normalised form of a path that may not exist yet.
@@ -60,11 +72,17 @@ pub fn check_target(input: &Path, output: &Path, force: bool) -> Result<(), Outp
         return Err(OutputError::InPlace(output.to_path_buf()));
     }
     if out.starts_with(&inp) {
-        return Err(OutputError::InsideInput { output: output.to_path_buf(), input: input.to_path_buf() });
+        return Err(OutputError::InsideInput {
+            output: output.to_path_buf(),
+            input: input.to_path_buf(),
+        });
     }
     // Replacing a parent of the input would delete the templates: never, even with --force.
     if inp.starts_with(&out) {
-        return Err(OutputError::ContainsInput { output: output.to_path_buf(), input: input.to_path_buf() });
+        return Err(OutputError::ContainsInput {
+            output: output.to_path_buf(),
+            input: input.to_path_buf(),
+        });
     }
     match fs::symlink_metadata(output) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -72,8 +90,15 @@ pub fn check_target(input: &Path, output: &Path, force: bool) -> Result<(), Outp
         Ok(m) if !m.is_dir() => Err(OutputError::NotADirectory(output.to_path_buf())),
         Ok(_) if force || output.join(MARKER).is_file() => Ok(()),
         Ok(_) => {
-            let empty = fs::read_dir(output).map_err(io("list", output))?.next().is_none();
-            if empty { Ok(()) } else { Err(OutputError::NotARender(output.to_path_buf())) }
+            let empty = fs::read_dir(output)
+                .map_err(io("list", output))?
+                .next()
+                .is_none();
+            if empty {
+                Ok(())
+            } else {
+                Err(OutputError::NotARender(output.to_path_buf()))
+            }
         }
     }
 }
@@ -88,8 +113,14 @@ pub struct Staging {
 impl Staging {
     pub fn new(target: &Path) -> Result<Staging, OutputError> {
         let target = std::path::absolute(target).map_err(io("resolve", target))?;
-        let parent = target.parent().ok_or_else(|| OutputError::NotADirectory(target.clone()))?;
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(io("create", parent))?;
+        let parent = target
+            .parent()
+            .ok_or_else(|| OutputError::NotADirectory(target.clone()))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(io("create", parent))?;
         let name = target.file_name().unwrap_or_default().to_string_lossy();
         let dir = tempfile::Builder::new()
             .prefix(&format!(".{name}.render-"))
@@ -103,9 +134,16 @@ impl Staging {
     pub fn write(&self, file: &RenderedFile) -> std::io::Result<()> {
         let path = self.dir.path().join(&file.path);
         if let Some(parent) = path.parent() {
-            fs::DirBuilder::new().recursive(true).mode(0o700).create(parent)?;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)?;
         }
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
         f.write_all(&file.content)
     }
 
@@ -140,13 +178,29 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     let ca = CString::new(a.as_os_str().as_bytes())?;
     let cb = CString::new(b.as_os_str().as_bytes())?;
     // SAFETY: both are valid NUL-terminated paths; renameat2 only reads them.
-    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, cb.as_ptr(), libc::RENAME_EXCHANGE) };
-    if rc == 0 { Ok(()) } else { fallback_exchange(a, b, std::io::Error::last_os_error()) }
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        fallback_exchange(a, b, std::io::Error::last_os_error())
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
 fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
-    fallback_exchange(a, b, std::io::Error::other("no atomic exchange on this system"))
+    fallback_exchange(
+        a,
+        b,
+        std::io::Error::other("no atomic exchange on this system"),
+    )
 }
 
 /// Two renames, for file systems without an atomic exchange: the target is briefly absent.
@@ -169,9 +223,18 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let input = t.path().join("in");
         fs::create_dir(&input).unwrap();
-        assert!(matches!(check_target(&input, &input, true), Err(OutputError::InPlace(_))));
-        assert!(matches!(check_target(&input, &input.join("out"), true), Err(OutputError::InsideInput { .. })));
-        assert!(matches!(check_target(&input, t.path(), true), Err(OutputError::ContainsInput { .. })));
+        assert!(matches!(
+            check_target(&input, &input, true),
+            Err(OutputError::InPlace(_))
+        ));
+        assert!(matches!(
+            check_target(&input, &input.join("out"), true),
+            Err(OutputError::InsideInput { .. })
+        ));
+        assert!(matches!(
+            check_target(&input, t.path(), true),
+            Err(OutputError::ContainsInput { .. })
+        ));
     }
 
     #[test]
@@ -180,9 +243,15 @@ mod tests {
         let (input, out) = (t.path().join("in"), t.path().join("out"));
         fs::create_dir(&input).unwrap();
         fs::create_dir(&out).unwrap();
-        assert!(check_target(&input, &out, false).is_ok(), "an empty directory is fine");
+        assert!(
+            check_target(&input, &out, false).is_ok(),
+            "an empty directory is fine"
+        );
         fs::write(out.join("notes.txt"), "mine").unwrap();
-        assert!(matches!(check_target(&input, &out, false), Err(OutputError::NotARender(_))));
+        assert!(matches!(
+            check_target(&input, &out, false),
+            Err(OutputError::NotARender(_))
+        ));
         assert!(check_target(&input, &out, true).is_ok());
         fs::write(out.join(MARKER), "").unwrap();
         assert!(check_target(&input, &out, false).is_ok());
@@ -192,7 +261,12 @@ mod tests {
     fn commit_replaces_the_whole_tree_and_drop_leaves_it() {
         let t = tempfile::tempdir().unwrap();
         let out = t.path().join("out");
-        let file = |p: &str, c: &str| RenderedFile { path: p.into(), content: c.into(), objects: vec![], copied: false };
+        let file = |p: &str, c: &str| RenderedFile {
+            path: p.into(),
+            content: c.into(),
+            objects: vec![],
+            copied: false,
+        };
         let s = Staging::new(&out).unwrap();
         s.write(&file("a/x.yaml", "one")).unwrap();
         s.write(&file("gone.yaml", "old")).unwrap();
@@ -200,16 +274,36 @@ mod tests {
         let s = Staging::new(&out).unwrap();
         s.write(&file("a/x.yaml", "two")).unwrap();
         drop(s);
-        assert_eq!(fs::read_to_string(out.join("a/x.yaml")).unwrap(), "one", "an abandoned render changes nothing");
+        assert_eq!(
+            fs::read_to_string(out.join("a/x.yaml")).unwrap(),
+            "one",
+            "an abandoned render changes nothing"
+        );
         let s = Staging::new(&out).unwrap();
         s.write(&file("a/x.yaml", "two")).unwrap();
         s.commit().unwrap();
         assert_eq!(fs::read_to_string(out.join("a/x.yaml")).unwrap(), "two");
-        assert!(!out.join("gone.yaml").exists(), "files no longer rendered disappear");
-        let leftovers: Vec<_> = fs::read_dir(t.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(
+            !out.join("gone.yaml").exists(),
+            "files no longer rendered disappear"
+        );
+        let leftovers: Vec<_> = fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(leftovers, vec![std::ffi::OsString::from("out")]);
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(fs::metadata(out.join("a/x.yaml")).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(fs::metadata(out.join("a")).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(out.join("a/x.yaml"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+        assert_eq!(
+            fs::metadata(out.join("a")).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 }

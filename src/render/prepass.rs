@@ -76,7 +76,10 @@ pub enum Piece {
     /// Literal text: a range of [`Prepared::text`].
     Text(std::ops::Range<usize>),
     /// A value: the placeholder's index and the path of the parameter.
-    Value { placeholder: usize, path: Vec<String> },
+    Value {
+        placeholder: usize,
+        path: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,22 +91,36 @@ pub struct PrepassError {
 }
 
 /// Helpers whose output is YAML the author shaped on purpose: not escaped again.
-const YAML_PRODUCING_HELPERS: &[&str] = &["toYaml", "toJson", "quote", "squote", "indent", "nindent"];
+const YAML_PRODUCING_HELPERS: &[&str] =
+    &["toYaml", "toJson", "quote", "squote", "indent", "nindent"];
 
 /// Rewrites `src`; `file_id` is passed to the context helpers so they can find the
 /// placeholder table (0 = the template being rendered, n = partial number n).
 pub fn prepare(src: &str, file_id: usize) -> Result<Prepared, PrepassError> {
     let tags = tags::scan(src).map_err(|tags::UnclosedTag(at)| {
         let (line, column) = line_col(src, at);
-        PrepassError { line, column, message: "unclosed `{{` tag".into() }
+        PrepassError {
+            line,
+            column,
+            message: "unclosed `{{` tag".into(),
+        }
     })?;
     let mut scanner = Scanner::new(src, &tags);
     scanner.run()?;
-    let Scanner { edits, placeholders, .. } = scanner;
+    let Scanner {
+        edits,
+        placeholders,
+        ..
+    } = scanner;
     let (text, wrapped) = apply_edits(src, &tags, edits, &placeholders, file_id);
     let names = referenced_names(src, &tags);
     let direct = direct_pieces(src, &tags, &placeholders, &wrapped, text.len());
-    Ok(Prepared { text, placeholders: placeholders.into_iter().map(|(_, p)| p).collect(), names, direct })
+    Ok(Prepared {
+        text,
+        placeholders: placeholders.into_iter().map(|(_, p)| p).collect(),
+        names,
+        direct,
+    })
 }
 
 /// One-based line and column (in characters) of a byte offset.
@@ -133,15 +150,25 @@ pub(super) struct Edit {
 enum State {
     Normal,
     /// Inside a block scalar owned by a node at column `parent`.
-    Block { parent: usize, indent: Option<usize>, folded: bool, header_at: usize, explicit: bool },
+    Block {
+        parent: usize,
+        indent: Option<usize>,
+        folded: bool,
+        header_at: usize,
+        explicit: bool,
+    },
     /// Inside a double-quoted scalar that spans lines.
     Quoted,
     /// Inside a single-quoted scalar that spans lines.
     SingleQuoted,
     /// Inside a flow collection that spans lines.
-    Flow { depth: usize },
+    Flow {
+        depth: usize,
+    },
     /// After a plain scalar value ending a line: more-indented lines may continue it.
-    PlainValue { parent: usize },
+    PlainValue {
+        parent: usize,
+    },
 }
 
 struct Scanner<'s> {
@@ -160,7 +187,14 @@ type ScanResult<T = ()> = Result<T, PrepassError>;
 
 impl<'s> Scanner<'s> {
     fn new(src: &'s str, tags: &'s [Tag]) -> Self {
-        Scanner { src, tags, edits: Vec::new(), placeholders: Vec::new(), state: State::Normal, line_no: 1 }
+        Scanner {
+            src,
+            tags,
+            edits: Vec::new(),
+            placeholders: Vec::new(),
+            state: State::Normal,
+            line_no: 1,
+        }
     }
 
     fn run(&mut self) -> ScanResult {
@@ -205,7 +239,13 @@ impl<'s> Scanner<'s> {
             return Ok(());
         }
         match self.state {
-            State::Block { parent, indent: content, folded, header_at, explicit } => {
+            State::Block {
+                parent,
+                indent: content,
+                folded,
+                header_at,
+                explicit,
+            } => {
                 let content = match content {
                     Some(c) if indent >= c => Some((c, false)),
                     Some(_) => None,
@@ -213,11 +253,21 @@ impl<'s> Scanner<'s> {
                     None => None,
                 };
                 if let Some((c, first)) = content {
-                    self.state = State::Block { parent, indent: Some(c), folded, header_at, explicit };
+                    self.state = State::Block {
+                        parent,
+                        indent: Some(c),
+                        folded,
+                        header_at,
+                        explicit,
+                    };
                     if first && !explicit && matches!(v[indent], Atom::Out(_)) {
                         self.indentation_indicator(header_at, c - parent, v[indent])?;
                     }
-                    let ctx = if folded { Context::Folded { indent: c } } else { Context::Literal { indent: c } };
+                    let ctx = if folded {
+                        Context::Folded { indent: c }
+                    } else {
+                        Context::Literal { indent: c }
+                    };
                     for a in &v[indent..] {
                         if let Atom::Out(t) = *a {
                             self.place(t, ctx);
@@ -256,7 +306,10 @@ impl<'s> Scanner<'s> {
             }
             State::Normal => {}
         }
-        if indent == 0 && (starts_with(v, "---") || starts_with(v, "...")) && (v.len() == 3 || is(&v[3], ' ')) {
+        if indent == 0
+            && (starts_with(v, "---") || starts_with(v, "..."))
+            && (v.len() == 3 || is(&v[3], ' '))
+        {
             return self.node(v, 3, 0);
         }
         if indent == 0 && is(&v[0], '%') {
@@ -307,7 +360,10 @@ impl<'s> Scanner<'s> {
         while let Some(c @ ('&' | '!')) = v.get(i).and_then(ch) {
             let end = token_end(v, i);
             if let Some(Atom::Out(t)) = v[i..end].iter().find(|a| matches!(a, Atom::Out(_))) {
-                return Err(self.error_at(*t, &format!("a placeholder cannot be part of a YAML `{c}` property")));
+                return Err(self.error_at(
+                    *t,
+                    &format!("a placeholder cannot be part of a YAML `{c}` property"),
+                ));
             }
             i = skip_spaces(v, end);
         }
@@ -325,7 +381,9 @@ impl<'s> Scanner<'s> {
     }
 
     fn after_scalar(&mut self, v: &[Atom], after: usize) -> ScanResult {
-        if let Some(hash) = (after..v.len()).find(|&j| is(&v[j], '#') && (j == 0 || is(&v[j - 1], ' '))) {
+        if let Some(hash) =
+            (after..v.len()).find(|&j| is(&v[j], '#') && (j == 0 || is(&v[j - 1], ' ')))
+        {
             self.comment(v, hash)?;
         }
         Ok(())
@@ -356,7 +414,9 @@ impl<'s> Scanner<'s> {
         }
         let end = trim_end(v, i, j);
         self.scalar(v, i, end);
-        self.state = State::PlainValue { parent: v.iter().take_while(|a| is(a, ' ')).count() };
+        self.state = State::PlainValue {
+            parent: v.iter().take_while(|a| is(a, ' ')).count(),
+        };
         self.after_scalar(v, j)
     }
 
@@ -376,7 +436,10 @@ impl<'s> Scanner<'s> {
     /// text mixed with placeholders becomes a double-quoted scalar.
     fn scalar(&mut self, v: &[Atom], start: usize, end: usize) {
         let span = &v[start..end];
-        let outputs = span.iter().filter(|a| matches!(a, Atom::Out(t) if self.tags[*t].kind == TagKind::Output)).count();
+        let outputs = span
+            .iter()
+            .filter(|a| matches!(a, Atom::Out(t) if self.tags[*t].kind == TagKind::Output))
+            .count();
         if outputs == 0 {
             for a in span {
                 if let Atom::Out(t) = *a {
@@ -395,7 +458,10 @@ impl<'s> Scanner<'s> {
     /// Rewrites `span` as a double-quoted scalar. `quote` is the quote character that
     /// delimits the span in the source (`'` to convert a single-quoted scalar), or `\0`.
     fn requote(&mut self, span: &[Atom], quote: char) {
-        let (start, end) = self.with_adjacent_controls(atom_start(self.tags, span[0]), atom_end(self.tags, span[span.len() - 1]));
+        let (start, end) = self.with_adjacent_controls(
+            atom_start(self.tags, span[0]),
+            atom_end(self.tags, span[span.len() - 1]),
+        );
         let mut k = 0;
         while k < span.len() {
             match span[k] {
@@ -403,21 +469,41 @@ impl<'s> Scanner<'s> {
                 Atom::Ch(c, off) => {
                     let is_delim = quote != '\0' && (k == 0 || k == span.len() - 1);
                     if is_delim {
-                        self.edits.push(Edit { start: off, end: off + 1, text: "\"".into() });
+                        self.edits.push(Edit {
+                            start: off,
+                            end: off + 1,
+                            text: "\"".into(),
+                        });
                     } else if quote == '\'' && c == '\'' {
                         // `''` in a single-quoted scalar is one quote.
-                        self.edits.push(Edit { start: off, end: off + 2, text: "'".into() });
+                        self.edits.push(Edit {
+                            start: off,
+                            end: off + 2,
+                            text: "'".into(),
+                        });
                         k += 1;
                     } else if c == '"' || c == '\\' {
-                        self.edits.push(Edit { start: off, end: off + 1, text: format!("\\{c}") });
+                        self.edits.push(Edit {
+                            start: off,
+                            end: off + 1,
+                            text: format!("\\{c}"),
+                        });
                     }
                 }
             }
             k += 1;
         }
         if quote == '\0' {
-            self.edits.push(Edit { start, end: start, text: "\"".into() });
-            self.edits.push(Edit { start: end, end, text: "\"".into() });
+            self.edits.push(Edit {
+                start,
+                end: start,
+                text: "\"".into(),
+            });
+            self.edits.push(Edit {
+                start: end,
+                end,
+                text: "\"".into(),
+            });
         }
     }
 
@@ -440,7 +526,12 @@ impl<'s> Scanner<'s> {
     /// Scans a single-quoted scalar. With `continued`, `from` is the start of a
     /// continuation line; otherwise it is the opening quote. A single-line scalar holding
     /// placeholders is converted to double quotes.
-    fn single_quoted(&mut self, v: &[Atom], from: usize, continued: bool) -> ScanResult<Option<usize>> {
+    fn single_quoted(
+        &mut self,
+        v: &[Atom],
+        from: usize,
+        continued: bool,
+    ) -> ScanResult<Option<usize>> {
         let mut j = if continued { from } else { from + 1 };
         let mut close = None;
         while j < v.len() {
@@ -489,23 +580,32 @@ impl<'s> Scanner<'s> {
                     }
                 }
                 Some(' ' | ',') => i += 1,
-                Some(':') if v.get(i + 1).is_none_or(|a| is(a, ' ') || is_flow_indicator(a)) => i += 1,
+                Some(':')
+                    if v.get(i + 1)
+                        .is_none_or(|a| is(a, ' ') || is_flow_indicator(a)) =>
+                {
+                    i += 1
+                }
                 Some('#') if i > 0 && is(&v[i - 1], ' ') => {
                     self.comment(v, i)?;
                     i = v.len();
                 }
-                Some('"') => match self.quoted(v, i + 1)? {
-                    Some(end) => i = end + 1,
-                    None => {
-                        return Err(self.error_at_atom(v[i], "a double-quoted scalar inside a flow collection must end on its line"));
+                Some('"') => {
+                    match self.quoted(v, i + 1)? {
+                        Some(end) => i = end + 1,
+                        None => {
+                            return Err(self.error_at_atom(v[i], "a double-quoted scalar inside a flow collection must end on its line"));
+                        }
                     }
-                },
-                Some('\'') => match self.single_quoted(v, i, false)? {
-                    Some(end) => i = end + 1,
-                    None => {
-                        return Err(self.error_at_atom(v[i], "a single-quoted scalar inside a flow collection must end on its line"));
+                }
+                Some('\'') => {
+                    match self.single_quoted(v, i, false)? {
+                        Some(end) => i = end + 1,
+                        None => {
+                            return Err(self.error_at_atom(v[i], "a single-quoted scalar inside a flow collection must end on its line"));
+                        }
                     }
-                },
+                }
                 _ => {
                     i = self.properties(v, i)?;
                     let start = i;
@@ -556,18 +656,34 @@ impl<'s> Scanner<'s> {
 
     /// Adds an indentation indicator to a block header, so that a value starting with
     /// spaces on the block's first line cannot change the detected indentation.
-    fn indentation_indicator(&mut self, header_at: usize, relative: usize, first: Atom) -> ScanResult {
+    fn indentation_indicator(
+        &mut self,
+        header_at: usize,
+        relative: usize,
+        first: Atom,
+    ) -> ScanResult {
         if !(1..=9).contains(&relative) {
-            return Err(self.error_at_atom(first, "a block scalar starting with a placeholder must be indented 1 to 9 columns"));
+            return Err(self.error_at_atom(
+                first,
+                "a block scalar starting with a placeholder must be indented 1 to 9 columns",
+            ));
         }
-        self.edits.push(Edit { start: header_at, end: header_at, text: relative.to_string() });
+        self.edits.push(Edit {
+            start: header_at,
+            end: header_at,
+            text: relative.to_string(),
+        });
         Ok(())
     }
 
     /// Widens `start..end` over block tags touching it, so that quotes added around a
     /// scalar enclose `{{#if}}...{{/if}}` pairs whole.
     fn with_adjacent_controls(&self, mut start: usize, mut end: usize) -> (usize, usize) {
-        let controls = || self.tags.iter().filter(|t| matches!(t.kind, TagKind::Control | TagKind::Partial));
+        let controls = || {
+            self.tags
+                .iter()
+                .filter(|t| matches!(t.kind, TagKind::Control | TagKind::Partial))
+        };
         while let Some(t) = controls().find(|t| t.end == start) {
             start = t.start;
         }
@@ -585,19 +701,38 @@ impl<'s> Scanner<'s> {
 
     fn place(&mut self, tag: usize, context: Context) {
         let t = &self.tags[tag];
-        let context = if t.kind == TagKind::Raw || is_yaml_producing(t.expr(self.src)) { Context::Raw } else { context };
+        let context = if t.kind == TagKind::Raw || is_yaml_producing(t.expr(self.src)) {
+            Context::Raw
+        } else {
+            context
+        };
         let (line, column) = self.position(t.start);
-        self.placeholders.push((tag, Placeholder { line, column, context }));
+        self.placeholders.push((
+            tag,
+            Placeholder {
+                line,
+                column,
+                context,
+            },
+        ));
     }
 
     fn error_at(&self, tag: usize, message: &str) -> PrepassError {
         let (line, column) = self.position(self.tags[tag].start);
-        PrepassError { line, column, message: message.to_string() }
+        PrepassError {
+            line,
+            column,
+            message: message.to_string(),
+        }
     }
 
     fn error_at_atom(&self, a: Atom, message: &str) -> PrepassError {
         let (line, column) = self.position(atom_start(self.tags, a));
-        PrepassError { line, column, message: message.to_string() }
+        PrepassError {
+            line,
+            column,
+            message: message.to_string(),
+        }
     }
 }
 
@@ -619,14 +754,18 @@ fn is_flow_indicator(a: &Atom) -> bool {
 fn ends_flow_plain(v: &[Atom], i: usize) -> bool {
     match ch(&v[i]) {
         Some(',' | '[' | ']' | '{' | '}') => true,
-        Some(':') => v.get(i + 1).is_none_or(|a| is(a, ' ') || is_flow_indicator(a)),
+        Some(':') => v
+            .get(i + 1)
+            .is_none_or(|a| is(a, ' ') || is_flow_indicator(a)),
         Some('#') => i > 0 && is(&v[i - 1], ' '),
         _ => false,
     }
 }
 
 fn starts_with(v: &[Atom], s: &str) -> bool {
-    s.chars().enumerate().all(|(k, c)| v.get(k).is_some_and(|a| is(a, c)))
+    s.chars()
+        .enumerate()
+        .all(|(k, c)| v.get(k).is_some_and(|a| is(a, c)))
 }
 
 /// Whether the line at `i` starts a new node of its own (a key or a sequence entry)

@@ -5,7 +5,12 @@ fn rewrite(src: &str) -> String {
 }
 
 fn contexts(src: &str) -> Vec<Context> {
-    prepare(src, 0).unwrap().placeholders.into_iter().map(|p| p.context).collect()
+    prepare(src, 0)
+        .unwrap()
+        .placeholders
+        .into_iter()
+        .map(|p| p.context)
+        .collect()
 }
 
 #[test]
@@ -24,18 +29,30 @@ fn mixed_plain_scalar_becomes_double_quoted() {
 
 #[test]
 fn single_quoted_scalar_becomes_double_quoted() {
-    assert_eq!(rewrite("a: 'it''s \"{{x}}\"'\n"), "a: \"it's \\\"{{__ko_quoted x 0 0}}\\\"\"\n");
+    assert_eq!(
+        rewrite("a: 'it''s \"{{x}}\"'\n"),
+        "a: \"it's \\\"{{__ko_quoted x 0 0}}\\\"\"\n"
+    );
 }
 
 #[test]
 fn double_quoted_scalar_is_kept() {
-    assert_eq!(rewrite("a: \"u={{x}}\"\n"), "a: \"u={{__ko_quoted x 0 0}}\"\n");
+    assert_eq!(
+        rewrite("a: \"u={{x}}\"\n"),
+        "a: \"u={{__ko_quoted x 0 0}}\"\n"
+    );
 }
 
 #[test]
 fn keys_with_placeholders_are_escaped() {
-    assert_eq!(contexts("{{k}}: v\npre-{{k}}: v\n"), vec![Context::Value, Context::Quoted]);
-    assert_eq!(rewrite("pre-{{k}}: v\n"), "\"pre-{{__ko_quoted k 0 0}}\": v\n");
+    assert_eq!(
+        contexts("{{k}}: v\npre-{{k}}: v\n"),
+        vec![Context::Value, Context::Quoted]
+    );
+    assert_eq!(
+        rewrite("pre-{{k}}: v\n"),
+        "\"pre-{{__ko_quoted k 0 0}}\": v\n"
+    );
 }
 
 #[test]
@@ -49,43 +66,67 @@ fn flow_sequence_items() {
 #[test]
 fn flow_collection_spanning_lines() {
     let src = "args: [\n  --a={{a}},\n  {{b}}\n]\nnext: {{c}}\n";
-    assert_eq!(contexts(src), vec![Context::Quoted, Context::Value, Context::Value]);
+    assert_eq!(
+        contexts(src),
+        vec![Context::Quoted, Context::Value, Context::Value]
+    );
 }
 
 #[test]
 fn comments_are_their_own_context() {
-    assert_eq!(contexts("# {{a}}\nb: c # {{d}}\n"), vec![Context::Comment, Context::Comment]);
+    assert_eq!(
+        contexts("# {{a}}\nb: c # {{d}}\n"),
+        vec![Context::Comment, Context::Comment]
+    );
 }
 
 #[test]
 fn block_scalars_know_their_indentation() {
     let src = "data:\n  conf: |\n    [db]\n    url = {{u}}\n  other: {{v}}\n";
-    assert_eq!(contexts(src), vec![Context::Literal { indent: 4 }, Context::Value]);
+    assert_eq!(
+        contexts(src),
+        vec![Context::Literal { indent: 4 }, Context::Value]
+    );
     let folded = "a: >-\n  text {{x}}\n";
     assert_eq!(contexts(folded), vec![Context::Folded { indent: 2 }]);
 }
 
 #[test]
 fn block_starting_with_a_placeholder_gets_an_indentation_indicator() {
-    assert_eq!(rewrite("a:\n  b: |\n    {{x}}\n"), "a:\n  b: |2\n    {{__ko_literal x 0 0}}\n");
-    assert_eq!(rewrite("- |-\n  {{x}}\n"), "- |2-\n  {{__ko_literal x 0 0}}\n");
+    assert_eq!(
+        rewrite("a:\n  b: |\n    {{x}}\n"),
+        "a:\n  b: |2\n    {{__ko_literal x 0 0}}\n"
+    );
+    assert_eq!(
+        rewrite("- |-\n  {{x}}\n"),
+        "- |2-\n  {{__ko_literal x 0 0}}\n"
+    );
 }
 
 #[test]
 fn explicit_indentation_indicator_is_respected() {
-    assert_eq!(contexts("a: |2\n    {{x}}\n"), vec![Context::Literal { indent: 2 }]);
+    assert_eq!(
+        contexts("a: |2\n    {{x}}\n"),
+        vec![Context::Literal { indent: 2 }]
+    );
 }
 
 #[test]
 fn yaml_producing_helpers_and_triple_stash_are_raw() {
     let src = "a: {{toYaml m}}\nb: {{{c}}}\nc: {{quote d}}\n";
-    assert_eq!(contexts(src), vec![Context::Raw, Context::Raw, Context::Raw]);
+    assert_eq!(
+        contexts(src),
+        vec![Context::Raw, Context::Raw, Context::Raw]
+    );
     assert_eq!(rewrite("b: {{{c}}}\n"), "b: {{__ko_raw c 0 0}}\n");
 }
 
 #[test]
 fn helper_calls_become_subexpressions() {
-    assert_eq!(rewrite("a: {{default \"x y\" v}}\n"), "a: {{__ko_value (default \"x y\" v) 0 0}}\n");
+    assert_eq!(
+        rewrite("a: {{default \"x y\" v}}\n"),
+        "a: {{__ko_value (default \"x y\" v) 0 0}}\n"
+    );
     assert_eq!(rewrite("a: {{~ v ~}}\n"), "a: {{~__ko_value v 0 0~}}\n");
 }
 
@@ -95,7 +136,10 @@ fn block_helpers_inside_a_scalar_stay_put() {
         rewrite("a: x-{{#if b}}{{c}}{{else}}d{{/if}}\n"),
         "a: \"x-{{#if b}}{{__ko_quoted c 0 0}}{{else}}d{{/if}}\"\n"
     );
-    assert_eq!(rewrite("a: {{#if b}}x{{c}}{{/if}}\n"), "a: \"{{#if b}}x{{__ko_quoted c 0 0}}{{/if}}\"\n");
+    assert_eq!(
+        rewrite("a: {{#if b}}x{{c}}{{/if}}\n"),
+        "a: \"{{#if b}}x{{__ko_quoted c 0 0}}{{/if}}\"\n"
+    );
 }
 
 #[test]
@@ -131,7 +175,11 @@ fn placeholders_record_line_and_column() {
 
 #[test]
 fn names_collects_paths_but_not_literals_or_hash_keys() {
-    let p = prepare("{{#if enable_x}}a: {{default \"d\" pw}} {{> labels name=\"k\"}}{{/if}} {{obj.field}}", 0).unwrap();
+    let p = prepare(
+        "{{#if enable_x}}a: {{default \"d\" pw}} {{> labels name=\"k\"}}{{/if}} {{obj.field}}",
+        0,
+    )
+    .unwrap();
     for n in ["enable_x", "pw", "obj", "default", "labels"] {
         assert!(p.names.contains(&n.to_string()), "{n} in {:?}", p.names);
     }
@@ -142,5 +190,8 @@ fn names_collects_paths_but_not_literals_or_hash_keys() {
 #[test]
 fn document_markers_and_sequences_of_mappings() {
     let src = "---\n- name: {{a}}\n  value: x{{b}}\n---\nkind: {{c}}\n";
-    assert_eq!(contexts(src), vec![Context::Value, Context::Quoted, Context::Value]);
+    assert_eq!(
+        contexts(src),
+        vec![Context::Value, Context::Quoted, Context::Value]
+    );
 }

@@ -19,7 +19,11 @@ pub(super) fn apply_edits(
     for (index, (t, p)) in placeholders.iter().enumerate() {
         let tag = &tags[*t];
         let expr = tag.expr(src);
-        let arg = if is_single_token(expr) { expr.to_string() } else { format!("({expr})") };
+        let arg = if is_single_token(expr) {
+            expr.to_string()
+        } else {
+            format!("({expr})")
+        };
         let text = format!(
             "{{{{{}{} {} {} {}{}}}}}",
             if tag.tilde_left { "~" } else { "" },
@@ -30,7 +34,11 @@ pub(super) fn apply_edits(
             if tag.tilde_right { "~" } else { "" },
         );
         wrapped_at.insert(tag.start, index);
-        edits.push(Edit { start: tag.start, end: tag.end, text });
+        edits.push(Edit {
+            start: tag.start,
+            end: tag.end,
+            text,
+        });
     }
     let mut wrapped = Vec::with_capacity(placeholders.len());
     // Insertions at a tag's start go before the tag's own replacement.
@@ -61,7 +69,10 @@ pub(super) fn direct_pieces(
     len: usize,
 ) -> Option<Vec<Piece>> {
     let simple = |t: &Tag| {
-        matches!(t.kind, TagKind::Output | TagKind::Raw) && !t.tilde_left && !t.tilde_right && is_simple_path(t.expr(src))
+        matches!(t.kind, TagKind::Output | TagKind::Raw)
+            && !t.tilde_left
+            && !t.tilde_right
+            && is_simple_path(t.expr(src))
     };
     if src.contains("\\{{") || !tags.iter().all(simple) || wrapped.len() != tags.len() {
         return None;
@@ -71,7 +82,10 @@ pub(super) fn direct_pieces(
     for &(start, end, index) in wrapped {
         pieces.push(Piece::Text(at..start));
         let expr = tags[placeholders[index].0].expr(src);
-        pieces.push(Piece::Value { placeholder: index, path: expr.split('.').map(str::to_string).collect() });
+        pieces.push(Piece::Value {
+            placeholder: index,
+            path: expr.split('.').map(str::to_string).collect(),
+        });
         at = end;
     }
     pieces.push(Piece::Text(at..len));
@@ -82,7 +96,8 @@ fn is_simple_path(expr: &str) -> bool {
     !matches!(expr, "this" | "true" | "false" | "null" | "else")
         && expr.split('.').all(|seg| {
             let mut cs = seg.chars();
-            cs.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            cs.next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         })
 }
@@ -113,11 +128,16 @@ pub(super) fn referenced_names(src: &str, tags: &[Tag]) -> Vec<String> {
         let mut quote = None;
         let mut word = String::new();
         let mut push = |w: &mut String, next: Option<char>| {
-            let w2 = w.trim_start_matches(['#', '/', '^', '>', '(', '~']).trim_start_matches("@root.");
+            let w2 = w
+                .trim_start_matches(['#', '/', '^', '>', '(', '~'])
+                .trim_start_matches("@root.");
             let w2 = w2.trim_start_matches("this.");
             let first = w2.split(['.', '/', '[']).next().unwrap_or("");
             if next != Some('=')
-                && first.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                && first
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphabetic() || c == '_')
                 && !matches!(first, "else" | "this" | "true" | "false" | "null" | "as")
             {
                 names.push(first.to_string());
@@ -129,7 +149,9 @@ pub(super) fn referenced_names(src: &str, tags: &[Tag]) -> Vec<String> {
                 Some(q) if c == q => quote = None,
                 Some(_) => {}
                 None if c == '"' || c == '\'' => quote = Some(c),
-                None if c.is_whitespace() || c == ')' || c == '=' || c == '|' => push(&mut word, Some(c)),
+                None if c.is_whitespace() || c == ')' || c == '=' || c == '|' => {
+                    push(&mut word, Some(c))
+                }
                 None => word.push(c),
             }
         }
@@ -139,4 +161,3 @@ pub(super) fn referenced_names(src: &str, tags: &[Tag]) -> Vec<String> {
     names.dedup();
     names
 }
-

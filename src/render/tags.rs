@@ -74,7 +74,12 @@ fn scan_tag(src: &str, start: usize) -> Result<Tag, UnclosedTag> {
     let bytes = src.as_bytes();
     let rest = &src[start..];
     // Comments may contain anything, including `}}` inside `{{!-- --}}`.
-    for (open, close) in [("{{!--", "--}}"), ("{{~!--", "--}}"), ("{{!", "}}"), ("{{~!", "}}")] {
+    for (open, close) in [
+        ("{{!--", "--}}"),
+        ("{{~!--", "--}}"),
+        ("{{!", "}}"),
+        ("{{~!", "}}"),
+    ] {
         if rest.starts_with(open) {
             let body = start + open.len();
             let end = src[body..].find(close).ok_or(UnclosedTag(start))? + body + close.len();
@@ -103,8 +108,20 @@ fn scan_tag(src: &str, start: usize) -> Result<Tag, UnclosedTag> {
                 let expr_to = p;
                 let end = p + usize::from(tilde_right) + close.len();
                 let (es, ee) = trim_span(src, expr_from, expr_to);
-                let kind = if triple { TagKind::Raw } else { classify(&src[es..ee]) };
-                return Ok(Tag { start, end, kind, tilde_left, tilde_right, expr_start: es, expr_end: ee });
+                let kind = if triple {
+                    TagKind::Raw
+                } else {
+                    classify(&src[es..ee])
+                };
+                return Ok(Tag {
+                    start,
+                    end,
+                    kind,
+                    tilde_left,
+                    tilde_right,
+                    expr_start: es,
+                    expr_end: ee,
+                });
             }
             None => {}
         }
@@ -114,7 +131,15 @@ fn scan_tag(src: &str, start: usize) -> Result<Tag, UnclosedTag> {
 }
 
 fn control(start: usize, end: usize, es: usize, ee: usize) -> Tag {
-    Tag { start, end, kind: TagKind::Control, tilde_left: false, tilde_right: false, expr_start: es, expr_end: ee }
+    Tag {
+        start,
+        end,
+        kind: TagKind::Control,
+        tilde_left: false,
+        tilde_right: false,
+        expr_start: es,
+        expr_end: ee,
+    }
 }
 
 fn trim_span(src: &str, mut s: usize, mut e: usize) -> (usize, usize) {
@@ -142,7 +167,11 @@ mod tests {
     use super::*;
 
     fn kinds(src: &str) -> Vec<(TagKind, String)> {
-        scan(src).unwrap().iter().map(|t| (t.kind, t.expr(src).to_string())).collect()
+        scan(src)
+            .unwrap()
+            .iter()
+            .map(|t| (t.kind, t.expr(src).to_string()))
+            .collect()
     }
 
     #[test]

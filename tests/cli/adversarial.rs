@@ -1,8 +1,8 @@
 //! No parameter value can change a rendered document's structure, and every value reads
 //! back exactly — checked with PyYAML (a YAML 1.1 reader, as Kubernetes' is) and serde_yaml.
 
-use crate::support::{in_ci, stderr, stdout, Project};
-use serde_json::{json, Value};
+use crate::support::{Project, in_ci, stderr, stdout};
+use serde_json::{Value, json};
 use std::process::Command;
 
 /// Every position the shipped tree puts a value in.
@@ -26,9 +26,50 @@ data:
 "#;
 
 const VALUES: &[&str] = &[
-    "\"", "'", ":", "a: b", "#", " # c", "{", "}", "[", "]", "&a", "*a", "!tag", "|", ">", "%", "@", " leading", "trailing ",
-    "line\nbreak", "key: v\nkind: Evil", "- item", "---", "...", "yes", "no", "on", "off", "null", "~", "0x1F", "1e3", "012",
-    "true", "", "back\\slash", "tab\there", "{{x}}", "é ü 漢字", "\"quoted\"", "', '", "\", \"", "]: [", "a,b",
+    "\"",
+    "'",
+    ":",
+    "a: b",
+    "#",
+    " # c",
+    "{",
+    "}",
+    "[",
+    "]",
+    "&a",
+    "*a",
+    "!tag",
+    "|",
+    ">",
+    "%",
+    "@",
+    " leading",
+    "trailing ",
+    "line\nbreak",
+    "key: v\nkind: Evil",
+    "- item",
+    "---",
+    "...",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "null",
+    "~",
+    "0x1F",
+    "1e3",
+    "012",
+    "true",
+    "",
+    "back\\slash",
+    "tab\there",
+    "{{x}}",
+    "é ü 漢字",
+    "\"quoted\"",
+    "', '",
+    "\", \"",
+    "]: [",
+    "a,b",
 ];
 
 fn expected(v: &str) -> Value {
@@ -46,7 +87,18 @@ fn expected(v: &str) -> Value {
 
 fn render(p: &Project, v: &str) -> String {
     p.write("params.json", &json!({ "v": v }).to_string());
-    let out = p.cmd().args(["render", "--stdout", "--source", "file", "--params-file", "params.json"]).output().unwrap();
+    let out = p
+        .cmd()
+        .args([
+            "render",
+            "--stdout",
+            "--source",
+            "file",
+            "--params-file",
+            "params.json",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "value {v:?}: {}", stderr(&out));
     stdout(&out)
 }
@@ -68,14 +120,25 @@ fn pyyaml_load_all(texts: &[String]) -> Option<Vec<Value>> {
         }
     };
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(json!(texts).to_string().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json!(texts).to_string().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("No module named 'yaml'") {
+    if !out.status.success()
+        && String::from_utf8_lossy(&out.stderr).contains("No module named 'yaml'")
+    {
         assert!(!in_ci(), "PyYAML is needed in CI");
         eprintln!("note: PyYAML missing, YAML 1.1 check not run");
         return None;
     }
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 
@@ -85,16 +148,24 @@ fn adversarial_values_never_change_structure_and_read_back_exactly() {
     p.write("kubernetes-in/probe.yaml", TEMPLATE);
     let rendered: Vec<String> = VALUES.iter().map(|v| render(&p, v)).collect();
     for (v, text) in VALUES.iter().zip(&rendered) {
-        let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or_else(|e| panic!("value {v:?}: {e}\n{text}"));
+        let doc: serde_yaml::Value =
+            serde_yaml::from_str(text).unwrap_or_else(|e| panic!("value {v:?}: {e}\n{text}"));
         let data = serde_json::to_value(&doc["data"]).unwrap();
         assert_eq!(data, expected(v), "serde_yaml, value {v:?}:\n{text}");
         let labels = serde_json::to_value(&doc["metadata"]["labels"]).unwrap();
-        assert_eq!(labels, json!({"app.kubernetes.io/name": "probe"}), "the comment kept {v:?} inside it");
+        assert_eq!(
+            labels,
+            json!({"app.kubernetes.io/name": "probe"}),
+            "the comment kept {v:?} inside it"
+        );
     }
     if let Some(docs) = pyyaml_load_all(&rendered) {
         for (v, doc) in VALUES.iter().zip(docs) {
             assert_eq!(doc["data"], expected(v), "PyYAML (YAML 1.1), value {v:?}");
-            assert_eq!(doc["metadata"]["labels"], json!({"app.kubernetes.io/name": "probe"}));
+            assert_eq!(
+                doc["metadata"]["labels"],
+                json!({"app.kubernetes.io/name": "probe"})
+            );
         }
     }
 }
@@ -106,7 +177,10 @@ fn values_keep_their_types_when_alone_in_a_scalar() {
         .write("params.yaml", "n: 3\nb: true\nl: [1, \"two\"]\ns: \"3\"\n");
     let out = p.with_params(&["render", "--stdout"]).output().unwrap();
     let doc: serde_yaml::Value = serde_yaml::from_str(&stdout(&out)).unwrap();
-    assert_eq!(serde_json::to_value(&doc["data"]).unwrap(), json!({"n": 3, "b": true, "l": [1, "two"], "s": "3"}));
+    assert_eq!(
+        serde_json::to_value(&doc["data"]).unwrap(),
+        json!({"n": 3, "b": true, "l": [1, "two"], "s": "3"})
+    );
 }
 
 #[test]
@@ -114,11 +188,28 @@ fn values_a_block_scalar_cannot_hold_are_refused_with_the_position() {
     let p = Project::new();
     p.write("kubernetes-in/t.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: t\ndata:\n  conf: |\n    a={{v}}\n  f: >\n    {{w}}\n")
         .write("params.json", &json!({"v": "x\ry", "w": "a\nb"}).to_string());
-    let out = p.cmd().args(["render", "--stdout", "--source", "file", "--params-file", "params.json"]).output().unwrap();
+    let out = p
+        .cmd()
+        .args([
+            "render",
+            "--stdout",
+            "--source",
+            "file",
+            "--params-file",
+            "params.json",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("t.yaml:7:7: `v` cannot be placed here") && err.contains("carriage return"), "{err}");
-    assert!(err.contains("t.yaml:9:5: `w` cannot be placed here") && err.contains("folded"), "{err}");
+    assert!(
+        err.contains("t.yaml:7:7: `v` cannot be placed here") && err.contains("carriage return"),
+        "{err}"
+    );
+    assert!(
+        err.contains("t.yaml:9:5: `w` cannot be placed here") && err.contains("folded"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -126,8 +217,22 @@ fn a_block_starting_with_a_value_that_starts_with_spaces_keeps_its_indentation()
     let p = Project::new();
     p.write("kubernetes-in/t.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: t\ndata:\n  conf: |\n    {{v}}\n    tail\n")
         .write("params.json", &json!({"v": "  indented\n    more"}).to_string());
-    let out = p.cmd().args(["render", "--stdout", "--source", "file", "--params-file", "params.json"]).output().unwrap();
+    let out = p
+        .cmd()
+        .args([
+            "render",
+            "--stdout",
+            "--source",
+            "file",
+            "--params-file",
+            "params.json",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_yaml::Value = serde_yaml::from_str(&stdout(&out)).unwrap();
-    assert_eq!(doc["data"]["conf"].as_str(), Some("  indented\n    more\ntail\n"));
+    assert_eq!(
+        doc["data"]["conf"].as_str(),
+        Some("  indented\n    more\ntail\n")
+    );
 }

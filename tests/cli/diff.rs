@@ -1,4 +1,4 @@
-use crate::support::{stderr, stdout, Project, SERVICE};
+use crate::support::{Project, SERVICE, stderr, stdout};
 
 fn project() -> Project {
     let p = Project::new();
@@ -25,15 +25,35 @@ fn diff_right_after_render_is_empty_and_exits_zero() {
 fn changing_one_parameter_shows_exactly_the_affected_object_with_secrets_masked() {
     let p = project();
     p.with_params(&["render"]).assert().success();
-    p.write("params.yaml", "name: web\ndb_password: N3wSecretPw\nreplicas: 1\n");
+    p.write(
+        "params.yaml",
+        "name: web\ndb_password: N3wSecretPw\nreplicas: 1\n",
+    );
     let out = p.with_params(&["diff"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    assert!(text.contains("~ ReplicationController/app (app.yaml)"), "{text}");
-    assert!(!text.contains("Service/"), "only the affected object: {text}");
-    assert!(!text.contains("Sup3rSecretPw") && !text.contains("N3wSecretPw"), "{text}");
-    assert!(text.contains("-          value: \"mysql://u:***") && text.contains("+          value: \"mysql://u:***"), "{text}");
-    assert!(stderr(&out).contains("1 files: 0 objects added, 1 changed, 0 removed"), "{}", stderr(&out));
+    assert!(
+        text.contains("~ ReplicationController/app (app.yaml)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Service/"),
+        "only the affected object: {text}"
+    );
+    assert!(
+        !text.contains("Sup3rSecretPw") && !text.contains("N3wSecretPw"),
+        "{text}"
+    );
+    assert!(
+        text.contains("-          value: \"mysql://u:***")
+            && text.contains("+          value: \"mysql://u:***"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("1 files: 0 objects added, 1 changed, 0 removed"),
+        "{}",
+        stderr(&out)
+    );
     let shown = p.with_params(&["diff", "--show-secrets"]).output().unwrap();
     assert!(stdout(&shown).contains("N3wSecretPw") && stdout(&shown).contains("Sup3rSecretPw"));
 }
@@ -44,7 +64,13 @@ fn diff_json_lists_files_and_objects() {
     let out = p.with_params(&["diff", "-o", "json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let objects: Vec<&str> = json["files"].as_array().unwrap().iter().flat_map(|f| f["objects"].as_array().unwrap()).map(|o| o["object"].as_str().unwrap()).collect();
+    let objects: Vec<&str> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["objects"].as_array().unwrap())
+        .map(|o| o["object"].as_str().unwrap())
+        .collect();
     assert_eq!(objects, vec!["ReplicationController/app", "Service/web"]);
     assert!(!out.stdout.windows(13).any(|w| w == b"Sup3rSecretPw"));
 }
@@ -52,17 +78,29 @@ fn diff_json_lists_files_and_objects() {
 #[test]
 fn diff_against_another_directory_sees_removed_objects() {
     let p = project();
-    p.with_params(&["render", "--output-dir", "before"]).assert().success();
+    p.with_params(&["render", "--output-dir", "before"])
+        .assert()
+        .success();
     std::fs::remove_file(p.path("kubernetes-in/svc.yaml")).unwrap();
-    let out = p.with_params(&["diff", "--against", "before"]).output().unwrap();
+    let out = p
+        .with_params(&["diff", "--against", "before"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("- Service/web (svc.yaml)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("- Service/web (svc.yaml)"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn diff_errors_exit_two() {
     let p = project();
-    p.write("kubernetes-in/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{undefined}}\n");
+    p.write(
+        "kubernetes-in/bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{undefined}}\n",
+    );
     let out = p.with_params(&["diff"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

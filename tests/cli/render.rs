@@ -1,4 +1,4 @@
-use crate::support::{stderr, stdout, Project, SERVICE};
+use crate::support::{Project, SERVICE, stderr, stdout};
 use std::os::unix::fs::PermissionsExt;
 
 fn basic() -> Project {
@@ -20,16 +20,30 @@ fn render_writes_the_tree_with_private_modes_and_a_marker() {
     let out = p.with_params(&["render"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let secret = p.read("kubernetes/app/web-secret.yaml");
-    assert!(secret.contains("  password: \"s3cret\"\n") && secret.contains("  port: 8080\n"), "{secret}");
-    assert!(secret.contains("    app.kubernetes.io/name: \"web\"\n"), "partial indented: {secret}");
-    assert_eq!(p.read("kubernetes/README.txt"), "not a template: {{kept}}\n", "non-templates are copied as they are");
+    assert!(
+        secret.contains("  password: \"s3cret\"\n") && secret.contains("  port: 8080\n"),
+        "{secret}"
+    );
+    assert!(
+        secret.contains("    app.kubernetes.io/name: \"web\"\n"),
+        "partial indented: {secret}"
+    );
+    assert_eq!(
+        p.read("kubernetes/README.txt"),
+        "not a template: {{kept}}\n",
+        "non-templates are copied as they are"
+    );
     assert!(!p.path("kubernetes/_partials").exists());
     let mode = |rel: &str| std::fs::metadata(p.path(rel)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode("kubernetes/app/web-secret.yaml"), 0o600);
     assert_eq!(mode("kubernetes/app"), 0o700);
     assert_eq!(mode("kubernetes"), 0o700);
     assert!(p.path("kubernetes/.kube-openstack-render").is_file());
-    assert!(stderr(&out).contains("Rendered 2 templates (2 objects, 1 files copied)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Rendered 2 templates (2 objects, 1 files copied)"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -51,13 +65,32 @@ fn every_missing_parameter_is_reported_and_nothing_is_written() {
     let out = p.with_params(&["render"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("kubernetes-in/a.yaml:6:6: parameter `nope_one` is not defined"), "{err}");
-    assert!(err.contains("kubernetes-in/a.yaml:7:7: parameter `nope_two` is not defined"), "{err}");
-    assert!(err.contains("kubernetes-in/b.yaml:4:9: parameter `nope_three` is not defined"), "{err}");
+    assert!(
+        err.contains("kubernetes-in/a.yaml:6:6: parameter `nope_one` is not defined"),
+        "{err}"
+    );
+    assert!(
+        err.contains("kubernetes-in/a.yaml:7:7: parameter `nope_two` is not defined"),
+        "{err}"
+    );
+    assert!(
+        err.contains("kubernetes-in/b.yaml:4:9: parameter `nope_three` is not defined"),
+        "{err}"
+    );
     assert!(err.contains("hint:"), "{err}");
-    assert_eq!(before, p.tree("kubernetes"), "a failed render changes nothing");
-    let leftovers: Vec<_> = std::fs::read_dir(p.dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert!(!leftovers.iter().any(|n| n.contains(".render-")), "no staging directory left: {leftovers:?}");
+    assert_eq!(
+        before,
+        p.tree("kubernetes"),
+        "a failed render changes nothing"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(p.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        !leftovers.iter().any(|n| n.contains(".render-")),
+        "no staging directory left: {leftovers:?}"
+    );
 }
 
 #[test]
@@ -65,7 +98,11 @@ fn required_helper_reports_its_own_message() {
     let p = basic();
     p.write("kubernetes-in/r.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: r\ndata:\n  x: {{required \"set the region with -p region=NAME\" region}}\n");
     let out = p.with_params(&["render"]).output().unwrap();
-    assert!(stderr(&out).contains("kubernetes-in/r.yaml:6:6: set the region with -p region=NAME"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("kubernetes-in/r.yaml:6:6: set the region with -p region=NAME"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -81,18 +118,49 @@ fn files_removed_from_the_input_disappear_from_the_output() {
 #[test]
 fn refuses_to_render_in_place_inside_or_over_a_foreign_directory() {
     let p = basic();
-    let out = p.with_params(&["render", "--output-dir", "kubernetes-in"]).output().unwrap();
-    assert!(stderr(&out).contains("refusing to render into the input directory"), "{}", stderr(&out));
-    let out = p.with_params(&["render", "--output-dir", "kubernetes-in/out"]).output().unwrap();
-    assert!(stderr(&out).contains("inside the input directory"), "{}", stderr(&out));
-    let out = p.with_params(&["render", "--output-dir", ".", "--force"]).output().unwrap();
-    assert!(stderr(&out).contains("contains the input directory"), "{}", stderr(&out));
+    let out = p
+        .with_params(&["render", "--output-dir", "kubernetes-in"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("refusing to render into the input directory"),
+        "{}",
+        stderr(&out)
+    );
+    let out = p
+        .with_params(&["render", "--output-dir", "kubernetes-in/out"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("inside the input directory"),
+        "{}",
+        stderr(&out)
+    );
+    let out = p
+        .with_params(&["render", "--output-dir", ".", "--force"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("contains the input directory"),
+        "{}",
+        stderr(&out)
+    );
     p.write("mine/notes.txt", "keep me");
-    let out = p.with_params(&["render", "--output-dir", "mine"]).output().unwrap();
+    let out = p
+        .with_params(&["render", "--output-dir", "mine"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("does not look like a previous render") && stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not look like a previous render")
+            && stderr(&out).contains("--force"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(p.read("mine/notes.txt"), "keep me");
-    p.with_params(&["render", "--output-dir", "mine", "--force"]).assert().success();
+    p.with_params(&["render", "--output-dir", "mine", "--force"])
+        .assert()
+        .success();
     assert!(p.path("mine/web-service.yaml").exists() && !p.path("mine/notes.txt").exists());
 }
 
@@ -104,7 +172,11 @@ fn a_template_rendering_to_nothing_gets_no_file() {
     let out = p.with_params(&["render"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!p.path("kubernetes/extra.yaml").exists());
-    assert!(stderr(&out).contains("rendered to nothing"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("rendered to nothing"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -121,10 +193,17 @@ fn stdout_prints_the_document_stream_and_writes_nothing() {
 #[test]
 fn unused_parameters_warn_and_fail_with_strict() {
     let p = basic();
-    p.write("params.yaml", "name: web\nport: 8080\npassword: s3cret\ntypo_param: 1\n");
+    p.write(
+        "params.yaml",
+        "name: web\nport: 8080\npassword: s3cret\ntypo_param: 1\n",
+    );
     let out = p.with_params(&["render"]).output().unwrap();
     assert!(out.status.success());
-    assert!(stderr(&out).contains("warning: parameters no template uses: typo_param"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: parameters no template uses: typo_param"),
+        "{}",
+        stderr(&out)
+    );
     let out = p.with_params(&["render", "--strict"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("typo_param"));
@@ -136,10 +215,23 @@ fn legacy_percent_templates_render_with_the_flag_and_are_flagged_without_it() {
     std::fs::remove_dir_all(p.path("kubernetes-in")).unwrap();
     p.write("kubernetes-in/old.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: %name%\nstringData:\n  pw: %password%\n  port: \"%port%\"\n");
     let out = p.with_params(&["render", "--stdout"]).output().unwrap();
-    assert!(stderr(&out).contains("--legacy-percent"), "{}", stderr(&out));
-    let out = p.with_params(&["render", "--stdout", "--legacy-percent"]).output().unwrap();
+    assert!(
+        stderr(&out).contains("--legacy-percent"),
+        "{}",
+        stderr(&out)
+    );
+    let out = p
+        .with_params(&["render", "--stdout", "--legacy-percent"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("name: \"web\"") && stdout(&out).contains("pw: \"s3cret\"") && stdout(&out).contains("port: \"8080\""), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("name: \"web\"")
+            && stdout(&out).contains("pw: \"s3cret\"")
+            && stdout(&out).contains("port: \"8080\""),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -148,16 +240,27 @@ fn documents_that_are_not_kubernetes_objects_are_errors_naming_the_template() {
     p.write("kubernetes-in/bad.yaml", "just: a map\n");
     let out = p.with_params(&["render"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("kubernetes-in/bad.yaml: rendered line 1: not a Kubernetes object"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("kubernetes-in/bad.yaml: rendered line 1: not a Kubernetes object"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn handlebars_syntax_errors_name_the_file_and_line() {
     let p = basic();
-    p.write("kubernetes-in/syntax.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n{{#if a}}\n");
+    p.write(
+        "kubernetes-in/syntax.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n{{#if a}}\n",
+    );
     let out = p.with_params(&["render"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("kubernetes-in/syntax.yaml:"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("kubernetes-in/syntax.yaml:"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -167,5 +270,10 @@ fn a_missing_parameter_in_a_partial_names_the_partial_file() {
     std::fs::remove_file(p.path("kubernetes-in/web-service.yaml")).unwrap();
     let out = p.with_params(&["render"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("kubernetes-in/_partials/labels.yaml:1:25: parameter `name` is not defined"), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("kubernetes-in/_partials/labels.yaml:1:25: parameter `name` is not defined"),
+        "{}",
+        stderr(&out)
+    );
 }

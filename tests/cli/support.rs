@@ -8,11 +8,14 @@ pub struct Project {
     pub dir: tempfile::TempDir,
 }
 
-pub const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{name}}\nspec:\n  ports:\n  - port: 80\n";
+pub const SERVICE: &str =
+    "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{name}}\nspec:\n  ports:\n  - port: 80\n";
 
 impl Project {
     pub fn new() -> Project {
-        Project { dir: tempfile::tempdir().expect("temp dir") }
+        Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -41,7 +44,8 @@ impl Project {
     /// `kube-openstack ARGS --source file --params-file params.yaml`.
     pub fn with_params(&self, args: &[&str]) -> Command {
         let mut c = self.cmd();
-        c.args(args).args(["--source", "file", "--params-file", "params.yaml"]);
+        c.args(args)
+            .args(["--source", "file", "--params-file", "params.yaml"]);
         c
     }
 
@@ -53,7 +57,12 @@ impl Project {
             .into_iter()
             .map(|e| e.unwrap())
             .filter(|e| e.file_type().is_file())
-            .map(|e| (e.path().strip_prefix(&root).unwrap().display().to_string(), fs::read(e.path()).unwrap()))
+            .map(|e| {
+                (
+                    e.path().strip_prefix(&root).unwrap().display().to_string(),
+                    fs::read(e.path()).unwrap(),
+                )
+            })
             .collect()
     }
 }

@@ -190,8 +190,7 @@ impl FakeKube {
                     }
                     false => (None, None),
                 };
-                let (addr, shared, server) =
-                    serve_with(addr, faults, acceptor).await;
+                let (addr, shared, server) = serve_with(addr, faults, acceptor).await;
                 tx.send((addr, shared, ca_pem)).unwrap();
                 server.await;
             });
