@@ -64,7 +64,7 @@ impl Includes {
         }
         let result = match url.scheme() {
             "http" | "https" => crate::rt::block_on(sources::fetch::text(url, &self.limits))
-                .map_err(|e| crate::errors::one_line(&e)),
+                .map_err(|e| crate::report::one_line(&e)),
             "file" => url
                 .to_file_path()
                 .map_err(|()| format!("`{url}` is not a local path"))

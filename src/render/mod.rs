@@ -16,6 +16,7 @@ mod tags;
 
 pub use objects::Object;
 
+use crate::sources::is_template;
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -176,14 +177,6 @@ impl InputTree {
         let path = self.root.join(rel);
         std::fs::read_to_string(&path).map_err(|source| RenderError::Read { path, source })
     }
-}
-
-/// Whether a file is rendered as a template (else it is copied as it is).
-pub(crate) fn is_template(rel: &Path) -> bool {
-    matches!(
-        rel.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml" | "json")
-    )
 }
 
 /// Renders the whole tree; `sink` receives each output file (in parallel, in any order).
