@@ -59,6 +59,14 @@ pub enum ClientError {
     Request(String),
 }
 
+impl crate::report::Hint for ClientError {
+    fn hint(&self) -> Option<String> {
+        matches!(self.code(), Some(401 | 403)).then(|| {
+            "the kubeconfig user was refused: check its credentials (`--context`), and that it may manage the namespace's objects".into()
+        })
+    }
+}
+
 impl ClientError {
     /// The server's `Status`, when the server answered with one.
     pub fn status(&self) -> Option<&ApiStatus> {

@@ -81,8 +81,8 @@ pub enum SourceError {
     },
 }
 
-impl SourceError {
-    pub fn hint(&self) -> Option<String> {
+impl crate::report::Hint for SourceError {
+    fn hint(&self) -> Option<String> {
         match self {
             SourceError::Fetch { source, .. } if is_tls(source) => Some(
                 "the server's certificate was not accepted: install its CA in the system trust store".into(),

@@ -63,6 +63,20 @@ pub enum RegistryError {
     Client(#[source] reqwest::Error),
 }
 
+impl crate::report::Hint for RegistryError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            RegistryError::Unreachable { .. } | RegistryError::Unavailable { .. } => Some(
+                "start the registry (for development: `scripts/dev-registry.sh start`), or point `--registry` / the `registry` setting at a running one".into(),
+            ),
+            RegistryError::AuthRefused { .. } => Some(
+                "log in with `buildah login HOST:PORT` (or `docker login`), or pass `--username USER --password-stdin`".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
 pub struct RegistryClient {
     http: reqwest::Client,
     base: Url,
