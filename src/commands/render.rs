@@ -2,11 +2,12 @@
 
 use super::params::load;
 use crate::cli::{RenderArgs, TreeArgs};
-use crate::params::{ParamSet, store::StateDir};
+use crate::params::ParamSet;
 use crate::printer::Printer;
 use crate::render::{self, InputTree, RenderError, RenderedFile, Report, output};
 use crate::settings::Project;
 use crate::sources;
+use crate::state::StateDir;
 use anyhow::Context as _;
 use std::sync::{Arc, Mutex};
 

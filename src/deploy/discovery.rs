@@ -101,7 +101,7 @@ async fn check_is_kubernetes(kube: &Kube) -> Result<(), DiscoveryError> {
         Err(e @ (ClientError::Transport { .. } | ClientError::Exhausted { .. })) => {
             Err(DiscoveryError::Client("/api".into(), e))
         }
-        Err(e) => Err(not(crate::errors::one_line(&e))),
+        Err(e) => Err(not(crate::report::one_line(&e))),
     }
 }
 

@@ -150,7 +150,7 @@ impl Includes {
             return done.clone();
         }
         let result = crate::rt::block_on(sources::fetch::text(url, &self.limits))
-            .map_err(|e| crate::errors::one_line(&e));
+            .map_err(|e| crate::report::one_line(&e));
         cache().insert(key, result.clone());
         result
     }

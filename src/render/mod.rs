@@ -18,6 +18,7 @@ mod tags;
 
 pub use objects::Object;
 
+use crate::sources::is_template;
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -248,14 +249,6 @@ fn skipped(rel: &Path) -> bool {
     names
         .iter()
         .any(|n| n.starts_with('.') || (!in_partials && n.starts_with('_')))
-}
-
-/// Whether a file is rendered as a template (else it is copied as it is).
-pub(crate) fn is_template(rel: &Path) -> bool {
-    matches!(
-        rel.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml" | "json")
-    )
 }
 
 /// Renders the whole tree; `sink` receives each output file (in parallel, in any order).

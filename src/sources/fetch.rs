@@ -261,10 +261,7 @@ fn single_template_name(url: &Url) -> String {
     let decoded = percent_encoding::percent_decode_str(last)
         .decode_utf8_lossy()
         .into_owned();
-    if !decoded.is_empty()
-        && !decoded.contains('/')
-        && crate::render::is_template(Path::new(&decoded))
-    {
+    if !decoded.is_empty() && !decoded.contains('/') && super::is_template(Path::new(&decoded)) {
         decoded
     } else {
         "template.yaml".into()

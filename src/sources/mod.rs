@@ -10,6 +10,14 @@ pub use fetch::Limits;
 use std::path::{Path, PathBuf};
 use url::Url;
 
+/// Whether a file of a tree is a template (rendered), rather than a file copied as it is.
+pub fn is_template(rel: &Path) -> bool {
+    matches!(
+        rel.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
 /// A template tree ready to scan.
 #[derive(Debug, Clone)]
 pub struct Tree {
