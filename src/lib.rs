@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod diff;
 pub mod errors;
 pub mod images;
+pub mod net;
 pub mod openstack;
 pub mod params;
 pub mod printer;

@@ -20,7 +20,6 @@ pub mod plan;
 pub mod progress;
 pub mod prune;
 pub mod ready;
-pub mod retry;
 pub mod schedule;
 
 use apply::{MANAGED_BY, MANAGED_BY_LABEL};

@@ -55,6 +55,8 @@ pub enum SourceError {
         #[source]
         source: reqwest::Error,
     },
+    #[error(transparent)]
+    Client(crate::net::HttpError),
     #[error("{url} answered HTTP {status}")]
     Status { url: String, status: u16 },
     #[error("{url} is larger than the {limit}-byte download limit")]
