@@ -39,13 +39,19 @@ fn a_replication_controller_keeps_its_replicas_and_never_replaces_them_for_a_new
             "{name}"
         );
         assert_eq!(p["metadata"]["generateName"], "api-");
-        assert_eq!(p["metadata"]["ownerReferences"][0]["kind"], "ReplicationController");
+        assert_eq!(
+            p["metadata"]["ownerReferences"][0]["kind"],
+            "ReplicationController"
+        );
         assert_eq!(p["metadata"]["ownerReferences"][0]["controller"], true);
         assert_eq!(c.log(name, "").1, "hello\n");
     }
     let live = c.object("replicationcontrollers", "api").unwrap();
     assert_eq!(
-        (&live["status"]["replicas"], &live["status"]["readyReplicas"]),
+        (
+            &live["status"]["replicas"],
+            &live["status"]["readyReplicas"]
+        ),
         (&Value::from(2), &Value::from(2))
     );
 
@@ -58,7 +64,10 @@ fn a_replication_controller_keeps_its_replicas_and_never_replaces_them_for_a_new
     let after = c.pods_of("api");
     assert_eq!(names(&after), names(&first), "the same pods");
     for p in &after {
-        assert_eq!(c.log(p["metadata"]["name"].as_str().unwrap(), "").1, "hello\n");
+        assert_eq!(
+            c.log(p["metadata"]["name"].as_str().unwrap(), "").1,
+            "hello\n"
+        );
     }
 
     // Scaling up makes a pod of the new template; a deleted pod is replaced.
@@ -70,12 +79,12 @@ fn a_replication_controller_keeps_its_replicas_and_never_replaces_them_for_a_new
         .iter()
         .filter(|p| !names(&first).contains(p["metadata"]["name"].as_str().unwrap()))
         .collect();
-    assert_eq!(c.log(new[0]["metadata"]["name"].as_str().unwrap(), "").1, "changed\n");
-    let victim = first[0]["metadata"]["name"].as_str().unwrap().to_string();
-    let url = format!(
-        "{}/api/v1/namespaces/test/pods/{victim}",
-        c.fake.url()
+    assert_eq!(
+        c.log(new[0]["metadata"]["name"].as_str().unwrap(), "").1,
+        "changed\n"
     );
+    let victim = first[0]["metadata"]["name"].as_str().unwrap().to_string();
+    let url = format!("{}/api/v1/namespaces/test/pods/{victim}", c.fake.url());
     let deleted = Command::new("curl")
         .args(["-sf", "-X", "DELETE", &url])
         .status()
@@ -137,9 +146,18 @@ fn a_daemon_set_runs_one_pod_on_the_node_and_rolls_it_for_a_new_template() {
     let first = pods[0]["metadata"]["name"].as_str().unwrap().to_string();
     assert_eq!(c.log(&first, "").1, "one\n");
     let host_ip = pods[0]["status"]["hostIP"].clone();
-    assert_eq!(pods[0]["status"]["podIP"], host_ip, "host network: the node's address");
+    assert_eq!(
+        pods[0]["status"]["podIP"], host_ip,
+        "host network: the node's address"
+    );
     let live = c.object("daemonsets", "agent").unwrap();
-    for k in ["desiredNumberScheduled", "currentNumberScheduled", "numberReady", "updatedNumberScheduled", "numberAvailable"] {
+    for k in [
+        "desiredNumberScheduled",
+        "currentNumberScheduled",
+        "numberReady",
+        "updatedNumberScheduled",
+        "numberAvailable",
+    ] {
         assert_eq!(live["status"][k], 1, "{k}: {}", live["status"]);
     }
 
