@@ -64,7 +64,7 @@ pub fn run(project: &Project, printer: &Printer, args: ImagesArgs) -> anyhow::Re
         None => None,
     };
     let builder = builder::detect(
-        args.options.builder,
+        args.options.builder.map(Into::into),
         Some(args.options.storage_driver.clone()),
     );
     let env = Env {

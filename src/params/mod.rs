@@ -95,7 +95,7 @@ impl ParamSet {
 }
 
 /// Which source to read parameters from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
     /// Evaluate the Heat template here; generated values kept in the state directory.

@@ -51,9 +51,9 @@ struct Run<'a> {
 
 pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Result<u8> {
     let selection = Selection {
-        from: args.from,
-        to: args.to,
-        only: args.only,
+        from: args.from.map(Into::into),
+        to: args.to.map(Into::into),
+        only: args.only.map(Into::into),
         clean_jobs: args.clean_jobs,
     };
     let state = StateDir::new(project.state_dir(&args.tree.source));
