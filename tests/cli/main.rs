@@ -12,6 +12,7 @@ mod forward;
 mod heat;
 mod heat_fake;
 mod heat_real;
+mod hostile_manifests;
 mod images;
 mod images_auth;
 mod images_e2e;
