@@ -23,6 +23,7 @@ pub mod state;
 pub mod up;
 pub mod userdata;
 pub mod watch;
+pub mod workflow;
 
 use report::{HintLookup, hint_of};
 use std::process::ExitCode;

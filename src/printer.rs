@@ -81,6 +81,34 @@ impl Printer {
         eprint!("{text}");
     }
 
+    /// Text for people on stderr (a table of results), unless `--quiet`.
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            eprint!("{text}");
+        }
+    }
+
+    /// Asks `question` on the terminal; `Ok(false)` unless the answer is yes. Refuses when
+    /// stdin is no terminal (a script must say `--yes`).
+    pub fn confirm(&self, question: &str) -> anyhow::Result<bool> {
+        use std::io::BufRead;
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!(
+                "{question} refusing to delete without confirmation: stdin is not a terminal; pass `--yes`"
+            );
+        }
+        eprint!("{question} [y/N] ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+    }
+
+    /// Whether stdout is a terminal (binary data must not go there).
+    pub fn stdout_is_terminal(&self) -> bool {
+        std::io::stdout().is_terminal()
+    }
+
     /// Data for stdout.
     pub fn data(&self, text: &str) {
         let mut out = std::io::stdout().lock();
@@ -121,4 +149,32 @@ impl Printer {
         }
         self.data(&s)
     }
+}
+
+/// Aligns tab-separated columns (the tables of `deploy`, `status`, `up`, `db-sync`).
+pub fn align(table: &str) -> String {
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split('\t').collect()).collect();
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let last = r.len().saturating_sub(1);
+        for (i, cell) in r.iter().enumerate() {
+            if i == last {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -114,8 +114,8 @@ pub async fn apply(
         if files.is_empty() {
             return;
         }
-        let (discovered, resources) = match crate::deploy::resolve(ctx, &plan).await {
-            Ok(found) => found,
+        let survey = match ctx.survey(&plan, false).await {
+            Ok(survey) => survey,
             Err(e) => {
                 // A file's own fault (a kind the server does not serve, another namespace)
                 // fails that file; the rest of the batch goes on without it.
@@ -146,14 +146,7 @@ pub async fn apply(
                 }
             }
         };
-        if let Err(e) = ctx.ensure_namespace(false).await {
-            return retry_all(files, &crate::report::one_line(&e), fates);
-        }
-        let types = crate::deploy::deployment_types(&discovered, &resources);
-        let live: std::collections::HashMap<_, _> = match ctx.list_live(&types).await {
-            Ok(live) => live.into_iter().map(|(id, (_, obj))| (id, obj)).collect(),
-            Err(e) => return retry_all(files, &crate::report::one_line(&e), fates),
-        };
+        let live = survey.live_objects();
         let not_ready = |d: &manifest::ObjectId| {
             live.get(d)
                 .is_none_or(|obj| !matches!(readiness(&d.kind, obj), Readiness::Ready))
@@ -193,7 +186,7 @@ pub async fn apply(
         };
         let (results, _) = schedule::run(
             &plan,
-            &resources,
+            &survey.resources,
             &live,
             &target,
             &options,

@@ -1,33 +1,33 @@
 //! The steps that run on this machine: parameters, render, images.
 
 use super::{Outcome, Run};
-use crate::cli::{ImagesArgs, ImagesOptions};
 use crate::images::lock::DigestLock;
+use crate::images::schedule::Mode;
 use crate::params::{self, SourceKind};
-use crate::render::{RenderedFile, output};
-use crate::state::StateDir;
+use crate::render::RenderedFile;
+use crate::settings::TreeSettings;
 use crate::up::record::StepRecord;
 use crate::up::{Step, digest_json};
+use crate::workflow;
 use anyhow::Context as _;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 impl Run<'_> {
     pub(super) fn params_step(&mut self) -> anyhow::Result<Outcome> {
-        let source = &self.args.tree.source;
-        let req = self.project.params_request(source);
+        let req = &self.settings.tree.params.request;
         let mut created = false;
         if req.source == SourceKind::Heat {
             let stack = req.stack.clone().ok_or(params::ParamsError::NoStack)?;
             let saved = params::heat::saved(&self.state, &stack)?.is_some();
-            if self.args.dry_run && !saved {
+            if self.settings.dry_run && !saved {
                 return Ok(Outcome::Would(format!(
                     "read the outputs of stack `{stack}`"
                 )));
             }
-            if self.args.create_stack && !saved {
+            if self.settings.create_stack && !saved {
                 created =
-                    super::super::stack::create_if_missing(self.project, self.printer, source)?;
+                    workflow::stack::create_if_missing(&self.settings.tree.params, self.printer)?;
             }
         }
         let set = self.read_params()?;
@@ -70,7 +70,7 @@ impl Run<'_> {
         } else {
             detail
         };
-        if self.args.dry_run {
+        if self.settings.dry_run {
             return Ok(Outcome::Would(detail));
         }
         self.complete(
@@ -97,7 +97,7 @@ impl Run<'_> {
         let count = files.len();
         self.rendered = Some(files);
         if diff.is_empty() {
-            if !self.args.dry_run {
+            if !self.settings.dry_run {
                 self.complete(Step::Render, inputs, "unchanged", StepRecord::default())?;
             }
             return Ok(Outcome::UpToDate(format!(
@@ -111,7 +111,7 @@ impl Run<'_> {
             diff.files.len(),
             out_dir.display()
         );
-        if self.args.dry_run {
+        if self.settings.dry_run {
             return Ok(Outcome::Would(format!("write {detail}")));
         }
         self.write_tree()?;
@@ -120,9 +120,9 @@ impl Run<'_> {
     }
 
     pub(super) fn images_step(&mut self) -> anyhow::Result<Outcome> {
-        let mut opts = self.images_options();
-        let (naming, contexts) =
-            super::super::images::inputs(self.project, &opts, &self.stack_parameters())?;
+        let images = &self.settings.images;
+        let naming = &images.naming;
+        let contexts = workflow::images::inputs(images)?;
         let inputs = digest_json(&json!({
             "registry": naming.registry, "prefix": naming.prefix, "tag": naming.tag,
             "contexts": contexts,
@@ -146,7 +146,7 @@ impl Run<'_> {
                 contexts.len()
             )));
         }
-        if self.args.dry_run {
+        if self.settings.dry_run {
             return Ok(Outcome::Would(format!(
                 "build and push what the registry lacks of {} images (changed since the last push: {})",
                 contexts.len(),
@@ -159,18 +159,9 @@ impl Run<'_> {
         }
         // Reach the registry, through a port-forward when only the cluster reaches it.
         let (push_to, forward) = self.reach_registry(&naming.registry)?;
-        opts.push_to = push_to;
+        let images = images.clone().pushing_to(push_to);
         let before = lock.images.clone();
-        super::super::images::publish(
-            self.project,
-            self.printer,
-            ImagesArgs {
-                verb: None,
-                names: Vec::new(),
-                options: opts,
-            },
-            &self.stack_parameters(),
-        )?;
+        workflow::images::publish(&images, self.printer, Mode::BuildAndPush, &[])?;
         drop(forward);
         let after = DigestLock::load(&state_dir)?;
         let pushed: Vec<&str> = after
@@ -202,29 +193,23 @@ impl Run<'_> {
     }
 
     /// Reads the parameters as `params` does; in a dry run, values generated now are not
-    /// kept (the local source evaluates on a scratch copy of the saved values).
+    /// kept.
     fn read_params(&self) -> anyhow::Result<params::ParamSet> {
-        let source = &self.args.tree.source;
-        let req = self.project.params_request(source);
-        if !(self.args.dry_run && req.source == SourceKind::Local) {
-            return super::super::params::load(self.project, self.printer, source);
+        let params = &self.settings.tree.params;
+        if self.settings.dry_run {
+            workflow::params::load_keeping_nothing(params, self.printer)
+        } else {
+            workflow::params::load(params, self.printer)
         }
-        let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
-        let copy = StateDir::new(scratch.path());
-        params::saved::SavedParams::load(&self.state)?.save(&copy)?;
-        params::load(&req, &copy, &mut |w| self.printer.warn(w))
-            .context("cannot read the parameters")
     }
 
     /// Whether to pin image digests: asked for, and every image has one recorded (on a
     /// first run the images step pins once they are pushed).
     fn pinning(&self) -> anyhow::Result<bool> {
-        if !self.args.tree.pin_images {
+        if !self.settings.tree.pin_images {
             return Ok(false);
         }
-        let opts = self.images_options();
-        let (_, contexts) =
-            super::super::images::inputs(self.project, &opts, &self.stack_parameters())?;
+        let contexts = workflow::images::inputs(&self.settings.images)?;
         let lock = DigestLock::load(self.state.path())?;
         Ok(contexts
             .iter()
@@ -233,7 +218,7 @@ impl Run<'_> {
 
     /// After a push, renders again with the digests pinned, writing only what changed.
     fn pin_again(&mut self) -> anyhow::Result<String> {
-        if !self.args.tree.pin_images || self.args.dry_run {
+        if !self.settings.tree.pin_images || self.settings.dry_run {
             return Ok(String::new());
         }
         let params = self.loaded_params()?;
@@ -260,57 +245,33 @@ impl Run<'_> {
         params: &params::ParamSet,
         pin: bool,
     ) -> anyhow::Result<Vec<RenderedFile>> {
-        let mut tree = self.args.tree.clone();
-        tree.pin_images = pin;
-        let (files, _) =
-            super::super::render::render_in_memory(self.project, self.printer, &tree, params)?;
+        let tree = TreeSettings {
+            pin_images: pin,
+            ..self.settings.tree.clone()
+        };
+        let (files, _) = workflow::render::in_memory(&tree, self.printer, params)?;
         Ok(files)
     }
 
     /// Writes this run's render (atomically, as `render` does).
     fn write_tree(&mut self) -> anyhow::Result<()> {
         let files = self.rendered.as_ref().expect("rendered before writing");
-        let out_dir = self.out_dir();
-        let source = super::super::render::input_tree(self.project, self.printer, &self.args.tree)?;
-        output::check_target(&source.root, &out_dir, false)
-            .with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
-        let staging = output::Staging::new(&out_dir)?;
-        for f in files {
-            staging
-                .write(f)
-                .with_context(|| format!("cannot write `{}`", f.path.display()))?;
-        }
-        staging.commit()?;
         let secrets = self
             .params
             .as_ref()
             .map(|p| p.secret_values())
             .unwrap_or_default();
-        self.state.remember_rendered_secrets(&secrets)?;
-        Ok(())
+        workflow::render::write(
+            &self.settings.tree,
+            self.printer,
+            files,
+            &secrets,
+            &self.out_dir(),
+        )
     }
 
     pub(super) fn out_dir(&self) -> std::path::PathBuf {
-        self.project.output_dir(&self.args.cluster.manifests)
-    }
-
-    /// The stack parameters of this run (`-P` included): they name the images.
-    fn stack_parameters(&self) -> BTreeMap<String, String> {
-        self.project
-            .params_request(&self.args.tree.source)
-            .stack_parameters
-    }
-
-    pub(super) fn images_options(&self) -> ImagesOptions {
-        ImagesOptions {
-            docker_dir: self.args.docker_dir.clone(),
-            builder: self.args.builder,
-            jobs: self.args.jobs,
-            storage_driver: "vfs".into(),
-            state_dir: self.args.tree.source.state_dir.clone(),
-            no_progress: true,
-            ..ImagesOptions::default()
-        }
+        self.settings.cluster.manifests.clone()
     }
 }
 

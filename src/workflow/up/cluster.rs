@@ -2,7 +2,6 @@
 //! pods, the clean-up; and reaching the registry to push to.
 
 use super::{Outcome, Run};
-use crate::cli::{CleanJobsArgs, DbSyncArgs};
 use crate::deploy::forward::{self, Forward};
 use crate::deploy::manifest::{self, Manifest, ObjectId};
 use crate::deploy::order::is_one_shot;
@@ -12,6 +11,9 @@ use crate::deploy::{Context, schedule};
 use crate::up::check::{drift, mark};
 use crate::up::record::StepRecord;
 use crate::up::{Step, digest_json, registry_part, selector_string};
+use crate::workflow::db_sync::{Selected, db_sync};
+use crate::workflow::deploy::{self, Exec, connect};
+use crate::workflow::teardown::clean_jobs;
 use anyhow::Context as _;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -87,27 +89,21 @@ impl Run<'_> {
                 pods.len()
             )));
         }
-        if self.args.dry_run {
+        if self.settings.dry_run {
             return Ok(Outcome::Would(format!("rerun {}", rerun.join(", "))));
         }
         let services: Vec<String> = rerun
             .iter()
             .map(|n| n.trim_end_matches(DB_SYNC).to_string())
             .collect();
-        super::super::db_sync::sync(
-            self.project,
+        db_sync(
+            &self.settings.cluster,
             self.printer,
-            &DbSyncArgs {
-                cluster: self.args.cluster.clone(),
-                services,
-                all: false,
-                parallel: self.args.parallel,
-                timeout: self
-                    .args
-                    .timeout
-                    .unwrap_or(schedule::default_timeout("Pod")),
-            },
-            &self.state,
+            Selected::Services(&services),
+            self.settings.parallel,
+            self.settings
+                .timeout
+                .unwrap_or(schedule::default_timeout("Pod")),
         )?;
         // The rerun pods are new objects: the deploy record follows them.
         let live = self.live_pods()?;
@@ -144,18 +140,10 @@ impl Run<'_> {
         if finished.is_empty() {
             return Ok(Outcome::UpToDate("no finished one-shot pods".into()));
         }
-        if self.args.dry_run {
+        if self.settings.dry_run {
             return Ok(Outcome::Would(format!("delete {}", finished.join(", "))));
         }
-        super::super::clean_jobs::run(
-            self.project,
-            self.printer,
-            &CleanJobsArgs {
-                cluster: self.args.cluster.clone(),
-                all: false,
-                dry_run: false,
-            },
-        )?;
+        clean_jobs(&self.settings.cluster, self.printer, false, false)?;
         let mut cleaned = self.cleaned();
         cleaned.extend(finished.iter().cloned());
         cleaned.sort();
@@ -181,7 +169,7 @@ impl Run<'_> {
         named: &str,
     ) -> anyhow::Result<(Option<String>, Option<Forward>)> {
         let url = self
-            .args
+            .settings
             .registry_url
             .clone()
             .unwrap_or_else(|| named.to_string());
@@ -223,9 +211,8 @@ impl Run<'_> {
             Some((h, p)) if is_loopback(h) => (h.to_string(), p.parse().unwrap_or(0)),
             _ => ("127.0.0.1".to_string(), 0),
         };
-        let namespace = self.project.namespace(&self.args.cluster.namespace);
         let f = crate::rt::block_on(async {
-            let ctx = super::super::deploy::connect(&self.args.cluster, namespace).await?;
+            let ctx = connect(&self.settings.cluster).await?;
             Ok::<_, anyhow::Error>(forward::start(&ctx, &selector, target_port, local_port).await?)
         })
         .with_context(|| format!("nothing answers at `{host}`, and a port-forward to the registry pods ({selector}) failed"))?;
@@ -250,7 +237,7 @@ impl Run<'_> {
     /// The rendered tree's objects: this run's render in a dry run (nothing was written),
     /// else what is on disk.
     fn manifests(&self) -> anyhow::Result<Vec<Manifest>> {
-        if self.args.dry_run
+        if self.settings.dry_run
             && let Some(files) = &self.rendered
         {
             let files = files
@@ -275,9 +262,8 @@ impl Run<'_> {
 
     /// The deployment's live pods, by id.
     fn live_pods(&self) -> anyhow::Result<HashMap<ObjectId, Value>> {
-        let namespace = self.project.namespace(&self.args.cluster.namespace);
         crate::rt::block_on(async {
-            let ctx = super::super::deploy::connect(&self.args.cluster, namespace).await?;
+            let ctx = connect(&self.settings.cluster).await?;
             let live = ctx.list_pods().await?;
             Ok::<_, anyhow::Error>(live.into_iter().map(|(id, (_, obj))| (id, obj)).collect())
         })
@@ -285,7 +271,7 @@ impl Run<'_> {
 
     /// Applies `plan` unless the record shows every object as it was left and ready.
     fn cluster_step(&mut self, step: Step, plan: &Plan) -> anyhow::Result<Outcome> {
-        let namespace = self.project.namespace(&self.args.cluster.namespace);
+        let namespace = &self.settings.cluster.namespace;
         let objects: Vec<Value> = plan
             .nodes
             .iter()
@@ -306,26 +292,26 @@ impl Run<'_> {
         };
         let cleaned = self.cleaned();
         let manifests: Vec<&Manifest> = plan.nodes.iter().map(|n| &n.manifest).collect();
-        let masker = Arc::new(super::super::deploy::masker(&self.state, &manifests)?);
-        let mode = if self.args.verbose && !self.printer.is_quiet() {
+        let masker = Arc::new(deploy::masker(&self.state, &manifests)?);
+        let mode = if self.settings.verbose && !self.printer.is_quiet() {
             Mode::Text
         } else {
             Mode::Quiet
         };
-        let progress = Progress::new(mode, masker, plan.nodes.len(), !self.args.verbose);
-        let exec = super::super::deploy::Exec {
-            dry_run: self.args.dry_run,
+        let progress = Progress::new(mode, masker, plan.nodes.len(), !self.settings.verbose);
+        let exec = Exec {
+            dry_run: self.settings.dry_run,
             recreate: false,
             prune: false,
-            timeout: self.args.timeout,
+            timeout: self.settings.timeout,
             options: schedule::Options {
-                parallel: usize::from(self.args.parallel),
-                timeout: self.args.timeout,
+                parallel: usize::from(self.settings.parallel),
+                timeout: self.settings.timeout,
                 wait_all: true,
             },
         };
         let applied = crate::rt::block_on(async {
-            let ctx = super::super::deploy::connect(&self.args.cluster, namespace.clone()).await?;
+            let ctx = connect(&self.settings.cluster).await?;
             let mut reason = None;
             if let Some(rec) = &recorded {
                 let live = live_objects(&ctx, plan).await?;
@@ -334,9 +320,9 @@ impl Run<'_> {
                     Some(why) => reason = Some(why),
                 }
             }
-            let report = super::super::deploy::execute(&ctx, plan, &exec, &progress).await?;
-            super::super::deploy::check(&report, &progress)?;
-            let (counts, changes) = super::super::deploy::counts(&report, exec.dry_run);
+            let report = deploy::execute(&ctx, plan, &exec, &progress).await?;
+            deploy::check(&report, progress.masker())?;
+            let (counts, changes) = deploy::counts(&report, exec.dry_run);
             let live = if exec.dry_run {
                 HashMap::new()
             } else {
@@ -361,7 +347,7 @@ impl Run<'_> {
             } => {
                 let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
                 let detail = format!("{counts}{why}");
-                if self.args.dry_run {
+                if self.settings.dry_run {
                     return Ok(Outcome::Would(detail));
                 }
                 let objects: BTreeMap<String, _> = ids

@@ -1,19 +1,18 @@
-//! `kube-openstack up`: params -> render -> registry -> images -> deploy -> db-sync
-//! (-> clean-jobs), each step the same code as its own command, skipped when what it
-//! last completed with has not changed (`up.json` in the state directory). One line per
-//! step on stderr as it ends, a table of every step at the end.
+//! `up`: params -> render -> registry -> images -> deploy -> db-sync (-> clean-jobs), each
+//! step the same workflow as its own command, skipped when what it last completed with has
+//! not changed (`up.json` in the state directory). One line per step on stderr as it ends,
+//! a table of every step at the end.
 
 mod cluster;
 mod local;
 
-use crate::cli::UpArgs;
 use crate::params::ParamSet;
-use crate::printer::Printer;
+use crate::printer::{Printer, align};
 use crate::render::RenderedFile;
-use crate::settings::Project;
+use crate::settings::UpSettings;
 use crate::state::StateDir;
 use crate::up::record::{Record, StepRecord};
-use crate::up::{Selection, Step, StepFailed};
+use crate::up::{Step, StepFailed};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -39,9 +38,8 @@ struct Row {
 
 /// What steps hand to later ones, and the record they update.
 struct Run<'a> {
-    project: &'a Project,
+    settings: &'a UpSettings,
     printer: &'a Printer,
-    args: &'a UpArgs,
     state: StateDir,
     record: Record,
     params: Option<ParamSet>,
@@ -49,19 +47,15 @@ struct Run<'a> {
     rendered: Option<Vec<RenderedFile>>,
 }
 
-pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Result<u8> {
-    let selection = Selection {
-        from: args.from.map(Into::into),
-        to: args.to.map(Into::into),
-        only: args.only.map(Into::into),
-        clean_jobs: args.clean_jobs,
-    };
-    let state = StateDir::new(project.state_dir(&args.tree.source));
+/// Runs the selected steps; the table of every step is printed whether they succeed or
+/// not.
+pub fn run(settings: &UpSettings, printer: &Printer) -> anyhow::Result<()> {
+    let selection = settings.selection;
+    let state = settings.tree.params.state.clone();
     let record = Record::load(&state)?;
     let mut run = Run {
-        project,
+        settings,
         printer,
-        args,
         state,
         record,
         params: None,
@@ -75,7 +69,7 @@ pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Resul
                 step,
                 result: "skipped",
                 time: None,
-                detail: not_selected(step, args),
+                detail: not_selected(step, settings),
             });
             continue;
         }
@@ -130,7 +124,7 @@ pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Resul
     let all_fresh = rows
         .iter()
         .all(|r| r.result != "done" && r.result != "would run");
-    if args.dry_run {
+    if settings.dry_run {
         printer.status("Dry run", "nothing was changed");
     } else if all_fresh {
         printer.status("Up to date", "nothing needed doing");
@@ -140,7 +134,7 @@ pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Resul
             format!("record in `{}`", Record::path(&run.state).display()),
         );
     }
-    Ok(0)
+    Ok(())
 }
 
 impl Run<'_> {
@@ -158,7 +152,7 @@ impl Run<'_> {
 
     /// Saves the record (not in a dry run): after every step, so a stop loses at most one.
     fn save(&mut self) -> anyhow::Result<()> {
-        if !self.args.dry_run {
+        if !self.settings.dry_run {
             self.record.save(&self.state)?;
         }
         Ok(())
@@ -185,7 +179,7 @@ impl Run<'_> {
 
     /// Whether the record of `step` may be trusted for this run.
     fn may_skip(&self) -> bool {
-        !self.args.force
+        !self.settings.force
     }
 }
 
@@ -214,8 +208,9 @@ fn stopped(step: Step, why: String) -> anyhow::Error {
     .into()
 }
 
-fn not_selected(step: Step, args: &UpArgs) -> String {
-    if step == Step::CleanJobs && !args.clean_jobs && args.only.is_none() {
+fn not_selected(step: Step, settings: &UpSettings) -> String {
+    let selection = &settings.selection;
+    if step == Step::CleanJobs && !selection.clean_jobs && selection.only.is_none() {
         "not asked for (`--clean-jobs`)".into()
     } else {
         "not selected".into()
@@ -245,5 +240,5 @@ fn print_table(printer: &Printer, rows: &[Row]) {
             .map_or("-".to_string(), |t| format!("{:.1}s", t.as_secs_f64()));
         table.push_str(&format!("{}\t{}\t{time}\t{}\n", r.step, r.result, r.detail));
     }
-    printer.data(&super::deploy::align(&table));
+    printer.data(&align(&table));
 }

@@ -1,11 +1,33 @@
 //! Settings resolved once: command-line flags over the project config file
-//! (`kube-openstack.yaml`) over built-in defaults. Environment variables override nothing.
-//! Paths in the config file are relative to the file's directory.
+//! (`kube-openstack.yaml`) over built-in defaults. Environment variables override nothing
+//! but the cloud's name (`OS_CLOUD`, as the `openstack` CLI). Paths in the config file are
+//! relative to the file's directory.
+//!
+//! A command turns its arguments into the settings it needs here, once, and hands those
+//! on: nothing below the commands sees a clap type, the config file, or a default to
+//! work out again.
+//!
+//! - [`Project`]: the config file, and the defaults every command shares;
+//! - [`ParamsSettings`], [`TreeSettings`]: reading parameters, rendering;
+//! - [`ClusterSettings`]: the commands that talk to the cluster;
+//! - [`ImagesSettings`]: building and pushing;
+//! - [`UpSettings`]: all of them, for `up`.
+
+mod cluster;
+mod images;
+mod params;
+mod up;
+
+pub use cluster::ClusterSettings;
+pub use images::{ImagesSettings, RegistryLogin, host_of};
+pub use params::{ParamsSettings, TreeSettings, WaitSettings, openstack};
+pub use up::UpSettings;
 
 use crate::cli::{self, SourceArgs, TreeArgs};
 use crate::images::builder::BuilderKind;
-use crate::params::{self, SourceKind};
+use crate::params::{Request, SourceKind};
 use crate::printer::ColorWhen;
+use crate::state::StateDir;
 use crate::up::Step;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -110,8 +132,14 @@ impl Project {
         }
     }
 
-    pub fn state_dir(&self, args: &SourceArgs) -> PathBuf {
-        self.pick(&args.state_dir, &self.config.state_dir, ".kube-openstack")
+    /// The state directory: `--state-dir` (where a command has it), else the config
+    /// file's, else `.kube-openstack`.
+    pub fn state(&self, flag: Option<&Path>) -> StateDir {
+        StateDir::new(self.pick(
+            &flag.map(Path::to_path_buf),
+            &self.config.state_dir,
+            ".kube-openstack",
+        ))
     }
 
     /// The template source: a directory (relative to the config file when it comes from
@@ -125,11 +153,6 @@ impl Project {
                 .to_string_lossy()
                 .into_owned(),
         }
-    }
-
-    /// Where downloaded template sources are cached.
-    pub fn template_cache(&self, args: &TreeArgs) -> PathBuf {
-        self.state_dir(&args.source).join("cache").join("templates")
     }
 
     pub fn output_dir(&self, flag: &Option<PathBuf>) -> PathBuf {
@@ -147,14 +170,9 @@ impl Project {
             .unwrap_or_else(|| crate::deploy::DEFAULT_NAMESPACE.to_string())
     }
 
-    pub fn legacy_percent(&self, args: &TreeArgs) -> bool {
-        args.legacy_percent || self.config.legacy_percent
-    }
-
-    /// The parameter request: flags over config over defaults. `registry` and
-    /// `image_prefix` from the config set the stack parameters `docker_registry` and
-    /// `docker_image_prefix` unless `-P` gives them.
-    pub fn params_request(&self, args: &SourceArgs) -> params::Request {
+    /// The stack parameters of the config file. `registry` and `image_prefix` set
+    /// `docker_registry` and `docker_image_prefix`.
+    pub fn stack_parameters(&self) -> BTreeMap<String, String> {
         let c = &self.config;
         let mut stack_parameters: BTreeMap<String, String> = c
             .stack_parameters
@@ -167,8 +185,16 @@ impl Project {
         if let Some(p) = &c.image_prefix {
             stack_parameters.insert("docker_image_prefix".into(), p.clone());
         }
+        stack_parameters
+    }
+
+    /// The parameter request: flags over config over defaults (`-P` over the config's
+    /// stack parameters).
+    pub fn params_request(&self, args: &SourceArgs) -> Request {
+        let c = &self.config;
+        let mut stack_parameters = self.stack_parameters();
         stack_parameters.extend(args.parameters.iter().cloned());
-        params::Request {
+        Request {
             source: args.source.map(Into::into).or(c.source).unwrap_or_default(),
             heat_template: self.pick(
                 &args.heat_template,
