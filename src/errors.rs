@@ -42,7 +42,13 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         if let Some(e) = cause.downcast_ref::<OutputError>() {
             return match e {
                 OutputError::NotARender(_) => Some(
-                    "pass `--force` to replace it anyway, or choose another `--output-dir`".into(),
+                    "pass `--force` to render there anyway (what it holds is moved aside, not deleted), or choose another `--output-dir`".into(),
+                ),
+                OutputError::Strangers { .. } => Some(
+                    "move those files elsewhere, or pass `--force` to have them moved aside (`DIR.kept-*`) before the render replaces the directory".into(),
+                ),
+                OutputError::StateOverlap { .. } => Some(
+                    "keep the state directory (`--state-dir`, `state_dir:` in the config) and the output directory apart".into(),
                 ),
                 OutputError::InPlace(_)
                 | OutputError::InsideInput { .. }

@@ -15,6 +15,7 @@ mod rewrite;
 #[cfg(test)]
 mod stitched_tests;
 mod tags;
+pub mod written;
 
 pub use objects::Object;
 
