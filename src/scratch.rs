@@ -205,7 +205,27 @@ fn live() -> std::sync::MutexGuard<'static, Live> {
     LIVE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Set while the cleaner handles a signal: a thread letting go of a scratch directory
+/// then waits, so the process ends by the signal (as asked) rather than by an error
+/// exit of its own, which the removal of its directories would otherwise cause.
+static STOPPING: (Mutex<bool>, std::sync::Condvar) = (Mutex::new(false), std::sync::Condvar::new());
+
+fn wait_while_stopping() {
+    let (flag, done) = &STOPPING;
+    let mut stopping = flag.lock().unwrap_or_else(|e| e.into_inner());
+    while *stopping {
+        stopping = done.wait(stopping).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+fn set_stopping(value: bool) {
+    let (flag, done) = &STOPPING;
+    *flag.lock().unwrap_or_else(|e| e.into_inner()) = value;
+    done.notify_all();
+}
+
 fn deregister(path: &Path) {
+    wait_while_stopping();
     let mut live = live();
     live.paths.retain(|p| p != path);
     if live.paths.is_empty() {
@@ -282,6 +302,7 @@ fn start_cleaner() -> bool {
                     }
                     return;
                 }
+                set_stopping(true);
                 {
                     let mut live = live();
                     for path in live.paths.drain(..) {
@@ -293,6 +314,8 @@ fn start_cleaner() -> bool {
                 unsafe {
                     libc::raise(c_int::from(byte));
                 }
+                // Still here: the earlier handling did not stop the process.
+                set_stopping(false);
             }
         })
         .is_ok();

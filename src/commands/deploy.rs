@@ -12,7 +12,7 @@ use crate::deploy::manifest::{self, Manifest};
 use crate::deploy::plan::{self, Plan};
 use crate::deploy::progress::{Mode, Progress};
 use crate::deploy::schedule::{self, NodeResult, State};
-use crate::deploy::{Context, Failure, prune};
+use crate::deploy::{Context, Failure, FailureCause, prune};
 use crate::printer::Printer;
 use crate::secrets::Masker;
 use crate::settings::Project;
@@ -181,6 +181,7 @@ fn would_create_all(plan: &Plan, progress: &Progress) -> Vec<NodeResult> {
                 outcome: Some(Outcome::Created),
                 message: String::new(),
                 logs: None,
+                failure: None,
             }
         })
         .collect()
@@ -292,10 +293,7 @@ pub(super) fn check(report: &Report, progress: &Progress) -> anyhow::Result<()> 
                 report.results.len(),
                 report.results.len() - done
             ),
-            hint: Some(
-                "run `kube-openstack deploy` again: it converges from where this run stopped"
-                    .into(),
-            ),
+            cause: FailureCause::Interrupted,
         }
         .into());
     }
@@ -308,27 +306,21 @@ pub(super) fn check(report: &Report, progress: &Progress) -> anyhow::Result<()> 
                     .mask(&format!("{}: {}", r.object, r.message))
             })
             .collect();
-        let hint = if failed
-            .iter()
-            .any(|r| r.message.contains("cannot be changed in place"))
-        {
-            Some(
-                "pass `--recreate` to delete and recreate the objects that cannot change in place"
-                    .to_string(),
-            )
-        } else if failed.iter().any(|r| r.logs.is_some()) {
-            Some("the failed pod's log is above; once fixed, `kube-openstack deploy` (or `db-sync SERVICE`) runs it again".to_string())
-        } else if failed.iter().any(|r| r.message.contains("timed out")) {
-            Some("`status` shows what is still pending; `--timeout` gives waits longer".to_string())
-        } else {
-            None
-        };
+        // The way out of the first kind that applies, in this order.
+        let cause = [
+            FailureCause::Immutable,
+            FailureCause::PodFailed,
+            FailureCause::TimedOut,
+        ]
+        .into_iter()
+        .find(|c| failed.iter().any(|r| r.failure == Some(*c)))
+        .unwrap_or(FailureCause::Other);
         let message = format!(
             "{} objects failed, {skipped} not started because of them:\n  {}",
             failed.len(),
             names.join("\n  ")
         );
-        return Err(Failure { message, hint }.into());
+        return Err(Failure { message, cause }.into());
     }
     Ok(())
 }

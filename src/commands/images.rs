@@ -5,7 +5,7 @@ use crate::images::auth::{self, ChildAuth, Credentials};
 use crate::images::context::{self, ImageContext};
 use crate::images::lock::{DigestLock, LockedImage};
 use crate::images::progress::Progress;
-use crate::images::registry::{Endpoint, RegistryClient, Retry};
+use crate::images::registry::{self, Endpoint, RegistryClient};
 use crate::images::schedule::{self, Env, Job, Mode, Outcome};
 use crate::images::{ImagesFailed, Naming, builder, content_tag, graph, pin};
 use crate::printer::Printer;
@@ -243,7 +243,7 @@ impl Setup {
         Ok(RegistryClient::new(
             &self.endpoint,
             self.credentials.clone(),
-            Retry::default(),
+            registry::RETRY,
         )?)
     }
 }
