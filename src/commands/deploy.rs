@@ -33,8 +33,9 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
         });
         return Ok(0);
     }
+    let state = StateDir::new(project.state_dir(&SourceArgs::default()));
     let masker = Arc::new(masker(
-        project,
+        &state,
         &plan.nodes.iter().map(|n| &n.manifest).collect::<Vec<_>>(),
     )?);
     let mode = match args.output {
@@ -367,15 +368,14 @@ pub(super) fn read_tree(
     Ok((dir, manifests))
 }
 
-/// Masks the values of the tree's Secrets and of every secret an earlier render wrote.
-pub(super) fn masker(project: &Project, manifests: &[&Manifest]) -> anyhow::Result<Masker> {
-    let source = SourceArgs::default();
-    let state = StateDir::new(project.state_dir(&source));
+/// Masks the values of the tree's Secrets and of every secret an earlier render wrote
+/// (kept in `state`).
+pub(super) fn masker(state: &StateDir, manifests: &[&Manifest]) -> anyhow::Result<Masker> {
     let mut secrets = state.rendered_secrets().unwrap_or_default();
     for m in manifests.iter().filter(|m| m.id.kind == "Secret") {
         secrets.extend(crate::secrets::secret_object_values(&m.body.to_string()));
     }
-    Ok(Masker::build(&state, secrets, false)?)
+    Ok(Masker::build(state, secrets, false)?)
 }
 
 pub(super) async fn connect(args: &ClusterArgs, namespace: String) -> anyhow::Result<Context> {
