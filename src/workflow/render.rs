@@ -34,15 +34,15 @@ pub fn to_dir(
 ) -> anyhow::Result<Report> {
     let source = source_tree(tree, printer)?;
     let input = &source.root;
-    output::check_target(input, out_dir, force)
+    output::check_target(input, out_dir, tree.params.state.path(), force)
         .with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
     let scanned = InputTree::scan(input, &source.display, source.origin)?;
-    let staging = output::Staging::new(out_dir)?;
+    let staging = output::Staging::new(out_dir, force)?;
     let report = render_checked(tree, printer, &scanned, &source, params, |f| {
         staging.write(&f)
     })
     .with_context(|| format!("failed to render `{}`", source.display))?;
-    staging.commit()?;
+    commit(printer, staging)?;
     tree.params
         .state
         .remember_rendered_secrets(&params.secret_values())?;
@@ -78,16 +78,42 @@ pub fn write(
     out_dir: &Path,
 ) -> anyhow::Result<()> {
     let source = source_tree(tree, printer)?;
-    output::check_target(&source.root, out_dir, false)
+    output::check_target(&source.root, out_dir, tree.params.state.path(), false)
         .with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
-    let staging = output::Staging::new(out_dir)?;
+    let staging = output::Staging::new(out_dir, false)?;
     for f in files {
         staging
             .write(f)
             .with_context(|| format!("cannot write `{}`", f.path.display()))?;
     }
-    staging.commit()?;
+    commit(printer, staging)?;
     tree.params.state.remember_rendered_secrets(secrets)?;
+    Ok(())
+}
+
+/// Swaps a staged render in, and says what else happened to the output's surroundings:
+/// leftovers of interrupted renders removed, files moved aside, an old tree left behind.
+fn commit(printer: &Printer, staging: output::Staging) -> anyhow::Result<()> {
+    for path in staging.swept() {
+        printer.warn(format!(
+            "removed `{}`, left by an interrupted render",
+            path.display()
+        ));
+    }
+    let done = staging.commit()?;
+    if let Some((dir, n)) = &done.kept {
+        printer.warn(format!(
+            "moved {n} file{} the previous render did not write (or that changed since) to `{}`",
+            if *n == 1 { "" } else { "s" },
+            dir.display()
+        ));
+    }
+    if let Some((dir, e)) = &done.left {
+        printer.warn(format!(
+            "cannot remove the previous render from `{}` ({e}): it holds the old secrets; remove it by hand",
+            dir.display()
+        ));
+    }
     Ok(())
 }
 

@@ -19,6 +19,7 @@ mod images_e2e;
 mod images_env;
 mod images_keystone;
 mod images_token;
+mod output_safety;
 mod params;
 mod real_cluster;
 mod real_pods;
