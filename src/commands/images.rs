@@ -7,7 +7,7 @@ use crate::images::lock::{DigestLock, LockedImage};
 use crate::images::progress::Progress;
 use crate::images::registry::{Endpoint, RegistryClient, Retry};
 use crate::images::schedule::{self, Env, Job, Mode, Outcome};
-use crate::images::{ImagesFailed, Naming, builder, content_tag, graph, pin};
+use crate::images::{ImagesFailed, Naming, builder, content_tag, graph, interrupt, pin, storage};
 use crate::params::store::StateDir;
 use crate::printer::Printer;
 use crate::render::RenderedFile;
@@ -63,10 +63,20 @@ pub fn run(project: &Project, printer: &Printer, args: ImagesArgs) -> anyhow::Re
         )?),
         None => None,
     };
-    let builder = builder::detect(
-        args.options.builder,
-        Some(args.options.storage_driver.clone()),
-    );
+    let storage_choice = storage::choose(args.options.storage_driver.as_deref(), &|k| {
+        std::env::var(k).ok()
+    })?;
+    let (interrupt, _listener) =
+        crate::rt::block_on(async { interrupt::listen() }).context("cannot watch for signals")?;
+    let builder = builder::detect(args.options.builder, storage_choice).map(|mut b| {
+        b.interrupt = interrupt.clone();
+        b
+    });
+    if let Ok(b) = &builder
+        && let Some(storage) = crate::rt::block_on(b.storage())?
+    {
+        printer.status("Storage", &storage);
+    }
     let env = Env {
         mode,
         naming: setup.naming.clone(),
@@ -81,6 +91,7 @@ pub fn run(project: &Project, printer: &Printer, args: ImagesArgs) -> anyhow::Re
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         build_args: context::build_args(&setup.naming).into_iter().collect(),
+        interrupt,
     };
     let names: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
     let interactive = std::io::stderr().is_terminal()

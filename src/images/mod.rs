@@ -5,9 +5,12 @@
 //! - [`context`]: finds the contexts, reads their `FROM` lines, hashes their content;
 //! - [`graph`]: orders them by `FROM` (a cycle is an error naming it);
 //! - [`builder`]: finds buildah/podman/docker and runs it, logging to a file;
+//! - [`storage`]: which storage driver the builder uses (overlay, vfs fallback) and why;
+//! - [`interrupt`]: SIGINT/SIGTERM/SIGHUP stop the builders and are reported;
 //! - [`registry`]: a Docker Distribution (HTTP API v2) client;
 //! - [`auth`]: registry credentials from the usual files or flags;
 //! - [`schedule`]: checks, builds and pushes every image with bounded parallelism;
+//! - [`slots`]: build slots given to the image most others wait for first;
 //! - [`lock`]: the pushed digests (`images.lock.json` in the state directory);
 //! - [`pin`]: rewrites `image:` references of a rendered tree to those digests;
 //! - [`progress`]: per-image progress on stderr.
@@ -16,11 +19,14 @@ pub mod auth;
 pub mod builder;
 pub mod context;
 pub mod graph;
+pub mod interrupt;
 pub mod lock;
 pub mod pin;
 pub mod progress;
 pub mod registry;
 pub mod schedule;
+pub mod slots;
+pub mod storage;
 
 /// Where images go and what they are called: `REGISTRY/PREFIX/NAME:TAG`, from the same
 /// settings that fill the templates' `docker_registry`, `docker_image_prefix` and
@@ -100,6 +106,11 @@ pub fn install_builder_hint(e: &builder::NoBuilder) -> String {
 pub fn hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     if let Some(e) = err.downcast_ref::<ImagesFailed>() {
         return e.hint.clone();
+    }
+    if let Some(storage::StorageError::Unusable { .. }) = err.downcast_ref() {
+        return Some(
+            "name a driver that works here with `--storage-driver vfs` (or `overlay`), or set `driver` in the storage.conf `CONTAINERS_STORAGE_CONF` names".into(),
+        );
     }
     match err.downcast_ref::<registry::RegistryError>()? {
         registry::RegistryError::Unreachable { .. } | registry::RegistryError::Unavailable { .. } => Some(

@@ -5,6 +5,7 @@
 use super::builder::{BuildError, BuildRequest, Builder, NoBuilder};
 use super::progress::Progress;
 use super::registry::{RegistryClient, RegistryError};
+use super::slots::Slots;
 use super::{Naming, content_tag};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ pub struct Env {
     pub log_dir: PathBuf,
     pub jobs: usize,
     pub build_args: Vec<(String, String)>,
+    /// Once it fires, nothing new starts (running builder calls stop by themselves).
+    pub interrupt: super::interrupt::Interrupt,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,14 +105,16 @@ type Ready = watch::Sender<Option<bool>>;
 
 pub async fn run(jobs: Vec<Job>, env: Env, progress: Arc<Progress>) -> Vec<ImageResult> {
     let env = Arc::new(env);
-    let build_slots = Arc::new(Semaphore::new(env.jobs.max(1)));
+    let build_slots = Arc::new(Slots::new(env.jobs));
+    let priorities = dependents(&jobs);
     let push_slots = Arc::new(Semaphore::new(env.jobs.max(1)));
     let ready: HashMap<String, Arc<Ready>> = jobs
         .iter()
         .map(|j| (j.name.clone(), Arc::new(watch::channel(None).0)))
         .collect();
     let mut tasks = Vec::new();
-    for job in jobs {
+    for (index, job) in jobs.into_iter().enumerate() {
+        let place = (priorities[index], index);
         let bases: Vec<(String, watch::Receiver<Option<bool>>)> = job
             .bases
             .iter()
@@ -123,7 +128,8 @@ pub async fn run(jobs: Vec<Job>, env: Env, progress: Arc<Progress>) -> Vec<Image
             push_slots.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let result = one(&job, &env, &progress, bases, &me, &build_slots, &push_slots).await;
+            let slots = (&*build_slots, place, &*push_slots);
+            let result = one(&job, &env, &progress, bases, &me, slots).await;
             // A job that ended without saying (failure) releases its dependents as failed.
             me.send_if_modified(|v| {
                 v.is_none() && {
@@ -141,14 +147,33 @@ pub async fn run(jobs: Vec<Job>, env: Env, progress: Arc<Progress>) -> Vec<Image
     results
 }
 
+/// For each job, how many other jobs are built on it, directly or not: its place in the
+/// queue for build slots.
+fn dependents(jobs: &[Job]) -> Vec<usize> {
+    jobs.iter()
+        .map(|job| {
+            let mut above: Vec<&str> = vec![&job.name];
+            // Jobs come bases first, so one pass finds every descendant.
+            for other in jobs {
+                if other.bases.iter().any(|b| above.contains(&b.as_str())) {
+                    above.push(&other.name);
+                }
+            }
+            above.len() - 1
+        })
+        .collect()
+}
+
+/// The build slots with this job's place in their queue, and the push slots.
+type SlotsFor<'a> = (&'a Slots, (usize, usize), &'a Semaphore);
+
 async fn one(
     job: &Job,
     env: &Env,
     progress: &Progress,
     bases: Vec<(String, watch::Receiver<Option<bool>>)>,
     me: &Ready,
-    build_slots: &Semaphore,
-    push_slots: &Semaphore,
+    slots: SlotsFor<'_>,
 ) -> ImageResult {
     let reference = env.naming.reference(&job.name, &env.naming.tag);
     let log = env.log_dir.join(format!("{}.log", job.name));
@@ -159,7 +184,7 @@ async fn one(
         outcome,
         log: log.clone(),
     };
-    let outcome = match steps(job, env, progress, bases, me, build_slots, push_slots, &log).await {
+    let outcome = match steps(job, env, progress, bases, me, slots, &log).await {
         Ok(o) => o,
         Err(o) => o,
     };
@@ -197,15 +222,13 @@ fn short(digest: &str) -> &str {
     &digest[..digest.len().min(19)]
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn steps(
     job: &Job,
     env: &Env,
     progress: &Progress,
     bases: Vec<(String, watch::Receiver<Option<bool>>)>,
     me: &Ready,
-    build_slots: &Semaphore,
-    push_slots: &Semaphore,
+    (build_slots, (priority, order), push_slots): SlotsFor<'_>,
     log: &std::path::Path,
 ) -> Result<Outcome, Outcome> {
     let failed = |e: &dyn std::fmt::Display| Outcome::Failed {
@@ -244,6 +267,9 @@ async fn steps(
         })
     })?;
     let builder = env.builder.as_ref().map_err(|e| failed(e))?;
+    let not_started = |signal| Outcome::Failed {
+        error: format!("not started: kube-openstack received {signal}"),
+    };
     if env.mode == Mode::Push {
         if !builder.has_image(&content_reference).await {
             return Err(Outcome::Failed {
@@ -254,7 +280,10 @@ async fn steps(
             });
         }
     } else {
-        let slot = build_slots.acquire().await.expect("never closed");
+        let slot = build_slots.acquire(priority, order).await;
+        if let Some(signal) = env.interrupt.signal() {
+            return Err(not_started(signal));
+        }
         progress.update(&job.name, "Building", &reference);
         let tags = [reference.clone(), content_reference.clone()];
         let labels = [(
@@ -277,6 +306,9 @@ async fn steps(
         return Ok(Outcome::Built);
     };
     let _slot = push_slots.acquire().await.expect("never closed");
+    if let Some(signal) = env.interrupt.signal() {
+        return Err(not_started(signal));
+    }
     progress.update(&job.name, "Pushing", &reference);
     // The content tag goes last: its presence then means the whole push happened.
     for r in [&reference, &content_reference] {
