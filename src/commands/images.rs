@@ -68,12 +68,12 @@ pub fn run(project: &Project, printer: &Printer, args: ImagesArgs) -> anyhow::Re
     })?;
     let (interrupt, _listener) =
         crate::rt::block_on(async { interrupt::listen() }).context("cannot watch for signals")?;
-    let builder = builder::detect(args.options.builder, storage_choice).map(|mut b| {
+    let mut builder = builder::detect(args.options.builder, storage_choice).map(|mut b| {
         b.interrupt = interrupt.clone();
         b
     });
-    if let Ok(b) = &builder
-        && let Some(storage) = crate::rt::block_on(b.storage())?
+    if let Ok(b) = &mut builder
+        && let Some(storage) = crate::rt::block_on(b.settle_storage())?
     {
         printer.status("Storage", &storage);
     }

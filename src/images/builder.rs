@@ -218,14 +218,47 @@ impl Builder {
         self.run(c, "push", log).await
     }
 
-    /// The storage driver and store the builder uses with this configuration, and why;
-    /// `None` for docker, whose daemon owns its storage. Also proves the store opens
-    /// (an explicit `overlay` where the kernel cannot mount it fails here, not mid-build).
-    pub async fn storage(&self) -> Result<Option<Storage>, StorageError> {
+    /// Settles which storage driver this builder's calls use, and says why; `None` for
+    /// docker, whose daemon owns its storage. Also proves the store opens (an explicit
+    /// `overlay` where the kernel cannot mount it fails here, not in the middle of a build).
+    ///
+    /// With nothing configured, buildah's own choice stands when it is overlay. Otherwise
+    /// vfs is named on every later call: buildah falls back to vfs by itself only once,
+    /// since its failed overlay attempt leaves a directory that it takes for an overlay
+    /// store from then on (and fails on).
+    pub async fn settle_storage(&mut self) -> Result<Option<Storage>, StorageError> {
+        if self.kind == BuilderKind::Docker {
+            return Ok(None);
+        }
+        let automatic = self.storage.origin == storage::Origin::Automatic;
+        let overlay_error = match self.info().await {
+            Ok((driver, graph_root)) if !automatic || driver == "overlay" => {
+                return Ok(Some(Storage {
+                    driver,
+                    graph_root,
+                    origin: self.storage.origin.clone(),
+                    overlay_error: None,
+                }));
+            }
+            Ok(_) => None,
+            Err(e) if automatic => Some(e.to_string()),
+            Err(e) => return Err(e),
+        };
+        self.storage.flag = Some("vfs".into());
+        let (driver, graph_root) = self.info().await?;
+        Ok(Some(Storage {
+            driver,
+            graph_root,
+            origin: storage::Origin::Automatic,
+            overlay_error,
+        }))
+    }
+
+    /// The storage driver and graph root the builder reports with the current options.
+    async fn info(&self) -> Result<(String, PathBuf), StorageError> {
         let format = match self.kind {
-            BuilderKind::Docker => return Ok(None),
-            BuilderKind::Buildah => "{{.store.GraphDriverName}}\t{{.store.GraphRoot}}",
             BuilderKind::Podman => "{{.Store.GraphDriverName}}\t{{.Store.GraphRoot}}",
+            _ => "{{.store.GraphDriverName}}\t{{.store.GraphRoot}}",
         };
         let mut c = self.command();
         c.args(["info", "--format", format])
@@ -236,13 +269,8 @@ impl Builder {
             message,
         };
         let out = c.output().await.map_err(|e| unusable(e.to_string()))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        match storage::parse_info(&text) {
-            Some((driver, graph_root)) if out.status.success() => Ok(Some(Storage {
-                driver,
-                graph_root,
-                origin: self.storage.origin.clone(),
-            })),
+        match storage::parse_info(&String::from_utf8_lossy(&out.stdout)) {
+            Some(info) if out.status.success() => Ok(info),
             _ => Err(unusable(last_error_line(&out.stderr))),
         }
     }

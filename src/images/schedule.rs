@@ -108,6 +108,9 @@ pub async fn run(jobs: Vec<Job>, env: Env, progress: Arc<Progress>) -> Vec<Image
     let build_slots = Arc::new(Slots::new(env.jobs));
     let priorities = dependents(&jobs);
     let push_slots = Arc::new(Semaphore::new(env.jobs.max(1)));
+    // No build starts before every registry check is done, so that the first free slots
+    // go by priority rather than to whichever check answered first.
+    let checked = Arc::new(tokio::sync::Barrier::new(jobs.len()));
     let ready: HashMap<String, Arc<Ready>> = jobs
         .iter()
         .map(|j| (j.name.clone(), Arc::new(watch::channel(None).0)))
@@ -121,14 +124,20 @@ pub async fn run(jobs: Vec<Job>, env: Env, progress: Arc<Progress>) -> Vec<Image
             .filter_map(|b| ready.get(b).map(|s| (b.clone(), s.subscribe())))
             .collect();
         let me = ready[&job.name].clone();
-        let (env, progress, build_slots, push_slots) = (
+        let (env, progress, build_slots, push_slots, checked) = (
             env.clone(),
             progress.clone(),
             build_slots.clone(),
             push_slots.clone(),
+            checked.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let slots = (&*build_slots, place, &*push_slots);
+            let slots = Shared {
+                build: &build_slots,
+                place,
+                push: &push_slots,
+                checked: &checked,
+            };
             let result = one(&job, &env, &progress, bases, &me, slots).await;
             // A job that ended without saying (failure) releases its dependents as failed.
             me.send_if_modified(|v| {
@@ -164,8 +173,14 @@ fn dependents(jobs: &[Job]) -> Vec<usize> {
         .collect()
 }
 
-/// The build slots with this job's place in their queue, and the push slots.
-type SlotsFor<'a> = (&'a Slots, (usize, usize), &'a Semaphore);
+/// What the jobs share: the build slots with this job's place in their queue (priority,
+/// build order), the push slots, and the end of the registry checks.
+struct Shared<'a> {
+    build: &'a Slots,
+    place: (usize, usize),
+    push: &'a Semaphore,
+    checked: &'a tokio::sync::Barrier,
+}
 
 async fn one(
     job: &Job,
@@ -173,7 +188,7 @@ async fn one(
     progress: &Progress,
     bases: Vec<(String, watch::Receiver<Option<bool>>)>,
     me: &Ready,
-    slots: SlotsFor<'_>,
+    slots: Shared<'_>,
 ) -> ImageResult {
     let reference = env.naming.reference(&job.name, &env.naming.tag);
     let log = env.log_dir.join(format!("{}.log", job.name));
@@ -228,7 +243,7 @@ async fn steps(
     progress: &Progress,
     bases: Vec<(String, watch::Receiver<Option<bool>>)>,
     me: &Ready,
-    (build_slots, (priority, order), push_slots): SlotsFor<'_>,
+    shared: Shared<'_>,
     log: &std::path::Path,
 ) -> Result<Outcome, Outcome> {
     let failed = |e: &dyn std::fmt::Display| Outcome::Failed {
@@ -239,15 +254,17 @@ async fn steps(
     let reference = env.naming.reference(&job.name, &env.naming.tag);
     let content_reference = env.naming.reference(&job.name, &content);
 
-    if let Some(registry) = &env.registry {
-        progress.update(&job.name, "Checking", &content);
-        if let Some(outcome) = check(registry, &repository, &content, env)
-            .await
-            .map_err(|e| failed(&e))?
-        {
-            me.send_replace(Some(true));
-            return Ok(outcome);
+    let checked = match &env.registry {
+        Some(registry) => {
+            progress.update(&job.name, "Checking", &content);
+            check(registry, &repository, &content, env).await
         }
+        None => Ok(None),
+    };
+    shared.checked.wait().await;
+    if let Some(outcome) = checked.map_err(|e| failed(&e))? {
+        me.send_replace(Some(true));
+        return Ok(outcome);
     }
     for (base, mut rx) in bases {
         progress.update(&job.name, "Waiting", &format!("for `{base}`"));
@@ -280,7 +297,8 @@ async fn steps(
             });
         }
     } else {
-        let slot = build_slots.acquire(priority, order).await;
+        let (priority, order) = shared.place;
+        let slot = shared.build.acquire(priority, order).await;
         if let Some(signal) = env.interrupt.signal() {
             return Err(not_started(signal));
         }
@@ -305,7 +323,7 @@ async fn steps(
     let Some(registry) = env.registry.as_ref().filter(|_| env.mode != Mode::Build) else {
         return Ok(Outcome::Built);
     };
-    let _slot = push_slots.acquire().await.expect("never closed");
+    let _slot = shared.push.acquire().await.expect("never closed");
     if let Some(signal) = env.interrupt.signal() {
         return Err(not_started(signal));
     }
@@ -378,4 +396,30 @@ async fn check(
         .put_manifest(repository, &env.naming.tag, &manifest)
         .await?;
     Ok(Some(Outcome::Retagged { digest }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(name: &str, bases: &[&str]) -> Job {
+        Job {
+            name: name.into(),
+            context: PathBuf::new(),
+            bases: bases.iter().map(|b| b.to_string()).collect(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_base_ranks_by_everything_built_on_it_directly_or_not() {
+        let jobs = [
+            job("debian-ish", &[]),
+            job("base", &["debian-ish"]),
+            job("keystone", &["base"]),
+            job("nova", &["base"]),
+            job("memcached", &[]),
+        ];
+        assert_eq!(dependents(&jobs), [3, 2, 0, 0, 0]);
+    }
 }

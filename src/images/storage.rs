@@ -9,10 +9,11 @@
 //!    the system or user file), left to the builder;
 //! 4. otherwise the builder's own choice, which is what the user's other buildah commands
 //!    get too: the driver a store already holds, else overlay where the kernel mounts it
-//!    on the store's file system, else vfs.
+//!    on the store's file system; where overlay does not work, vfs.
 //!
-//! Only 1 and 2 add `--storage-driver` to the builder's command lines: everything else
-//! keeps the store readable by a plain `buildah images`.
+//! Only 1, 2 and the vfs fallback add `--storage-driver` to the builder's command lines:
+//! overlay chosen by buildah, or a configured driver, keeps the store readable by a plain
+//! `buildah images`.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,8 @@ pub struct Storage {
     pub driver: String,
     pub graph_root: PathBuf,
     pub origin: Origin,
+    /// Why overlay was not used, when the builder said (automatic fallback only).
+    pub overlay_error: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,19 +152,20 @@ impl Storage {
             Origin::Flag => "from --storage-driver".into(),
             Origin::EnvVar => "from STORAGE_DRIVER".into(),
             Origin::Config(path) => format!("from `{}`", path.display()),
-            Origin::Automatic if self.driver == "vfs" => {
-                if holds_images(&self.graph_root, "vfs") {
-                    format!(
-                        "automatic: the store `{}` already holds vfs images; --storage-driver overlay starts an overlay store beside them",
-                        self.graph_root.display()
-                    )
-                } else {
-                    format!(
-                        "automatic: overlay mounts do not work for `{}`, vfs is the fallback (slower: every layer is a full copy)",
-                        self.graph_root.display()
-                    )
-                }
-            }
+            Origin::Automatic if self.driver == "vfs" => match &self.overlay_error {
+                Some(error) => format!(
+                    "automatic: overlay does not work for `{}` ({error}); vfs is the fallback, slower since every layer is a full copy",
+                    self.graph_root.display()
+                ),
+                None if holds_images(&self.graph_root, "vfs") => format!(
+                    "automatic: the store `{}` already holds vfs images; --storage-driver overlay starts an overlay store beside them",
+                    self.graph_root.display()
+                ),
+                None => format!(
+                    "automatic: overlay mounts do not work for `{}`; vfs is the fallback, slower since every layer is a full copy",
+                    self.graph_root.display()
+                ),
+            },
             Origin::Automatic => format!(
                 "automatic: the kernel mounts overlay for `{}`",
                 self.graph_root.display()
@@ -263,6 +267,7 @@ mod tests {
             driver: driver.into(),
             graph_root: root.path().to_path_buf(),
             origin: Origin::Automatic,
+            overlay_error: None,
         };
         assert!(
             storage("overlay")
