@@ -1,6 +1,7 @@
-//! Command-line interface (clap derive only; no I/O here).
+//! Command-line interface (clap derive only; no I/O here). It imports nothing else from
+//! the crate: the value enums below are its own, and `settings` turns them into the
+//! stages' types.
 
-use crate::params::SourceKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -126,7 +127,7 @@ pub enum Format {
 pub struct SourceArgs {
     /// Parameter source
     #[arg(long, value_enum)]
-    pub source: Option<SourceKind>,
+    pub source: Option<SourceChoice>,
     /// Heat template evaluated by the local source
     #[arg(long, value_name = "FILE")]
     pub heat_template: Option<PathBuf>,
@@ -150,6 +151,17 @@ pub struct SourceArgs {
     pub state_dir: Option<PathBuf>,
     #[command(flatten)]
     pub openstack: OpenStackArgs,
+}
+
+/// Which source to read parameters from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceChoice {
+    /// Evaluate the Heat template here; generated values kept in the state directory.
+    Local,
+    /// A YAML/JSON map, or what `openstack stack output show --all -f json` prints.
+    File,
+    /// A Heat stack's outputs, through the Heat API.
+    Heat,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -252,15 +264,19 @@ pub struct UserdataArgs {
     #[arg(long)]
     pub with_handler: bool,
     /// Where the part handler writes the Kubernetes parts
-    #[arg(long, value_name = "DIR", default_value = crate::userdata::DEFAULT_INCOMING_DIR, requires = "with_handler")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_INCOMING_DIR, requires = "with_handler")]
     pub incoming_dir: String,
     /// Add every object of the rendered tree (the output directory), in dependency order
     #[arg(long)]
     pub from_rendered: bool,
     /// Largest accepted size, in bytes once base64-encoded (Nova's limit by default)
-    #[arg(long, value_name = "BYTES", default_value_t = crate::userdata::NOVA_USER_DATA_LIMIT)]
+    #[arg(long, value_name = "BYTES", default_value_t = NOVA_USER_DATA_LIMIT)]
     pub limit: usize,
 }
+
+/// The defaults of `userdata` (the same as the stage's; a test in `settings` checks).
+pub const DEFAULT_INCOMING_DIR: &str = "/var/lib/kube-openstack/incoming/";
+pub const NOVA_USER_DATA_LIMIT: usize = 65_535;
 
 /// How to reach OpenStack, as the `openstack` CLI: these flags win over `OS_*`
 /// variables, which win over the clouds.yaml entry. Secrets are never flags: they come
@@ -407,7 +423,7 @@ pub struct ImagesOptions {
     pub tag: Option<String>,
     /// Builder [default: the first of buildah, podman, docker on PATH]
     #[arg(long, global = true, value_enum)]
-    pub builder: Option<crate::images::builder::BuilderKind>,
+    pub builder: Option<BuilderChoice>,
     /// Storage driver for buildah/podman [default: STORAGE_DRIVER, else the `driver` of
     /// the storage.conf buildah reads (CONTAINERS_STORAGE_CONF), else buildah's choice:
     /// the driver the store already holds, else overlay where the kernel mounts it, else
@@ -439,6 +455,13 @@ pub struct ImagesOptions {
     /// No progress bars, even on a terminal
     #[arg(long, global = true)]
     pub no_progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BuilderChoice {
+    Buildah,
+    Podman,
+    Docker,
 }
 
 /// Where the cluster and the deployment are (shared by the commands that talk to the cluster).
@@ -612,7 +635,7 @@ pub struct UpArgs {
     pub docker_dir: Option<PathBuf>,
     /// Builder [default: the first of buildah, podman, docker on PATH]
     #[arg(long, value_enum)]
-    pub builder: Option<crate::images::builder::BuilderKind>,
+    pub builder: Option<BuilderChoice>,
     /// Builds run at once [default: number of cores]
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -621,13 +644,13 @@ pub struct UpArgs {
     pub dry_run: bool,
     /// Start at this step (earlier ones are taken as done)
     #[arg(long, value_enum, value_name = "STEP", conflicts_with = "only")]
-    pub from: Option<crate::up::Step>,
+    pub from: Option<StepChoice>,
     /// Stop after this step
     #[arg(long, value_enum, value_name = "STEP", conflicts_with = "only")]
-    pub to: Option<crate::up::Step>,
+    pub to: Option<StepChoice>,
     /// Run this step alone
     #[arg(long, value_enum, value_name = "STEP")]
-    pub only: Option<crate::up::Step>,
+    pub only: Option<StepChoice>,
     /// Redo the selected steps even when their inputs did not change
     #[arg(long)]
     pub force: bool,
@@ -643,4 +666,23 @@ pub struct UpArgs {
     /// Print every object's progress, not only one line per step
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+/// The steps of `up`, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StepChoice {
+    /// Read (or generate) the parameters
+    Params,
+    /// Render the templates into the output directory
+    Render,
+    /// Deploy the in-cluster registry and what it needs; wait until it is ready
+    Registry,
+    /// Build and push the images whose content changed
+    Images,
+    /// Deploy everything in dependency order
+    Deploy,
+    /// Check that every db-sync pod succeeded; rerun those that did not
+    DbSync,
+    /// Delete finished one-shot pods (only with `--clean-jobs`)
+    CleanJobs,
 }

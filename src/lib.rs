@@ -13,9 +13,12 @@ pub mod openstack;
 pub mod params;
 pub mod printer;
 pub mod render;
+pub mod report;
 pub mod rt;
+pub mod secrets;
 pub mod settings;
 pub mod sources;
+pub mod state;
 pub mod up;
 pub mod userdata;
 pub mod watch;
@@ -24,7 +27,7 @@ use std::process::ExitCode;
 
 /// Runs one command; errors are printed here and become exit code 2.
 pub fn run(cli: cli::Cli) -> ExitCode {
-    let printer = printer::Printer::new(cli.global.quiet, cli.global.color);
+    let printer = printer::Printer::new(cli.global.quiet, cli.global.color.into());
     let result = settings::Project::load(cli.global.config.as_deref())
         .map_err(anyhow::Error::from)
         .and_then(|project| commands::dispatch(&project, &printer, cli.command));

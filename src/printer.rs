@@ -17,9 +17,18 @@ const ADDED: Style = AnsiColor::Green.on_default();
 const REMOVED: Style = AnsiColor::Red.on_default();
 const HUNK: Style = AnsiColor::Cyan.on_default();
 
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorWhen {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    Always,
+    Never,
+}
+
 impl Printer {
-    pub fn new(quiet: bool, color: crate::cli::ColorChoice) -> Printer {
-        use crate::cli::ColorChoice::*;
+    pub fn new(quiet: bool, color: ColorWhen) -> Printer {
+        use ColorWhen::*;
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let decide = |tty: bool| match color {
             Always => true,

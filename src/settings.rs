@@ -2,8 +2,11 @@
 //! (`kube-openstack.yaml`) over built-in defaults. Environment variables override nothing.
 //! Paths in the config file are relative to the file's directory.
 
-use crate::cli::{SourceArgs, TreeArgs};
+use crate::cli::{self, SourceArgs, TreeArgs};
+use crate::images::builder::BuilderKind;
 use crate::params::{self, SourceKind};
+use crate::printer::ColorWhen;
+use crate::up::Step;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -166,7 +169,7 @@ impl Project {
         }
         stack_parameters.extend(args.parameters.iter().cloned());
         params::Request {
-            source: args.source.or(c.source).unwrap_or_default(),
+            source: args.source.map(Into::into).or(c.source).unwrap_or_default(),
             heat_template: self.pick(
                 &args.heat_template,
                 &c.heat_template,
@@ -183,6 +186,50 @@ impl Project {
                 .clone()
                 .or_else(|| c.overrides.as_ref().map(|p| self.rel(p))),
             set: args.set.clone(),
+        }
+    }
+}
+
+impl From<cli::SourceChoice> for SourceKind {
+    fn from(choice: cli::SourceChoice) -> SourceKind {
+        match choice {
+            cli::SourceChoice::Local => SourceKind::Local,
+            cli::SourceChoice::File => SourceKind::File,
+            cli::SourceChoice::Heat => SourceKind::Heat,
+        }
+    }
+}
+
+impl From<cli::BuilderChoice> for BuilderKind {
+    fn from(choice: cli::BuilderChoice) -> BuilderKind {
+        match choice {
+            cli::BuilderChoice::Buildah => BuilderKind::Buildah,
+            cli::BuilderChoice::Podman => BuilderKind::Podman,
+            cli::BuilderChoice::Docker => BuilderKind::Docker,
+        }
+    }
+}
+
+impl From<cli::StepChoice> for Step {
+    fn from(choice: cli::StepChoice) -> Step {
+        match choice {
+            cli::StepChoice::Params => Step::Params,
+            cli::StepChoice::Render => Step::Render,
+            cli::StepChoice::Registry => Step::Registry,
+            cli::StepChoice::Images => Step::Images,
+            cli::StepChoice::Deploy => Step::Deploy,
+            cli::StepChoice::DbSync => Step::DbSync,
+            cli::StepChoice::CleanJobs => Step::CleanJobs,
+        }
+    }
+}
+
+impl From<cli::ColorChoice> for ColorWhen {
+    fn from(choice: cli::ColorChoice) -> ColorWhen {
+        match choice {
+            cli::ColorChoice::Auto => ColorWhen::Auto,
+            cli::ColorChoice::Always => ColorWhen::Always,
+            cli::ColorChoice::Never => ColorWhen::Never,
         }
     }
 }
@@ -236,6 +283,32 @@ mod tests {
             p.input(&TreeArgs::default()),
             "https://example.invalid/tree.tar.gz"
         );
+    }
+
+    #[test]
+    fn the_command_lines_defaults_are_the_stages() {
+        assert_eq!(
+            cli::DEFAULT_INCOMING_DIR,
+            crate::userdata::DEFAULT_INCOMING_DIR
+        );
+        assert_eq!(
+            cli::NOVA_USER_DATA_LIMIT,
+            crate::userdata::NOVA_USER_DATA_LIMIT
+        );
+        use clap::ValueEnum;
+        let names = |v: &[cli::StepChoice]| -> Vec<String> {
+            v.iter()
+                .map(|c| c.to_possible_value().unwrap().get_name().to_string())
+                .collect()
+        };
+        let steps: Vec<String> = Step::ALL.iter().map(|s| s.name().to_string()).collect();
+        assert_eq!(names(cli::StepChoice::value_variants()), steps);
+        for c in cli::StepChoice::value_variants() {
+            assert_eq!(
+                Step::from(*c).name(),
+                c.to_possible_value().unwrap().get_name()
+            );
+        }
     }
 
     #[test]

@@ -163,7 +163,7 @@ async fn follow_logs(
     plan: &Plan,
     resources: &[crate::deploy::discovery::Resource],
     printer: &Printer,
-    masker: &crate::diff::Masker,
+    masker: &crate::secrets::Masker,
     finished: &AtomicBool,
 ) {
     let mut printed = vec![0usize; plan.nodes.len()];

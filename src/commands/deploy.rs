@@ -13,10 +13,10 @@ use crate::deploy::plan::{self, Plan};
 use crate::deploy::progress::{Mode, Progress};
 use crate::deploy::schedule::{self, NodeResult, State};
 use crate::deploy::{Context, Failure, prune};
-use crate::diff::Masker;
-use crate::params::store::StateDir;
 use crate::printer::Printer;
+use crate::secrets::Masker;
 use crate::settings::Project;
+use crate::state::StateDir;
 use anyhow::Context as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -381,12 +381,9 @@ pub(super) fn masker(project: &Project, manifests: &[&Manifest]) -> anyhow::Resu
     let state = StateDir::new(project.state_dir(&source));
     let mut secrets = state.rendered_secrets().unwrap_or_default();
     for m in manifests.iter().filter(|m| m.id.kind == "Secret") {
-        secrets.extend(crate::diff::mask::secret_object_values(&m.body.to_string()));
+        secrets.extend(crate::secrets::secret_object_values(&m.body.to_string()));
     }
-    if secrets.is_empty() {
-        return Ok(Masker::none());
-    }
-    super::params::masker_with(project, &source, secrets)
+    Ok(Masker::build(&state, secrets, false)?)
 }
 
 pub(super) async fn connect(args: &ClusterArgs, namespace: String) -> anyhow::Result<Context> {

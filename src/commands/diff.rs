@@ -1,14 +1,15 @@
 //! `kube-openstack diff`: exit 0 when nothing would change, 1 when something would.
 
-use super::params::{load, masker_with};
+use super::params::load;
 use super::render::render_in_memory;
 use crate::cli::{DiffArgs, DiffFormat};
 
-use crate::diff::{self, Change, Masker};
+use crate::diff::{self, Change};
 use crate::errors::EXIT_DIFFERENCES;
-use crate::params::store::StateDir;
 use crate::printer::Printer;
+use crate::secrets::Masker;
 use crate::settings::Project;
+use crate::state::StateDir;
 use anyhow::Context as _;
 
 pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Result<u8> {
@@ -21,15 +22,16 @@ pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Res
         .against
         .clone()
         .unwrap_or_else(|| project.output_dir(&None));
-    let old = diff::read_dir_tree(&against)
+    let old = crate::render::output::read_tree(&against)
         .with_context(|| format!("cannot read `{}`", against.display()))?;
+    let state = StateDir::new(project.state_dir(&args.tree.source));
     let masker = if args.show_secrets {
         Masker::none()
     } else {
         let mut secrets = params.secret_values();
         secrets.extend(diff::secrets_in(&files, &old));
-        secrets.extend(StateDir::new(project.state_dir(&args.tree.source)).rendered_secrets()?);
-        masker_with(project, &args.tree.source, secrets)?
+        secrets.extend(state.rendered_secrets()?);
+        Masker::build(&state, secrets, false)?
     };
     let result = diff::compare(&files, &old, &masker);
     print(printer, &result, args.output);
@@ -88,14 +90,13 @@ fn live(
     let mut secrets = params.secret_values();
     secrets.extend(diff::secrets_in(files, &Default::default()));
     secrets.extend(state.rendered_secrets()?);
-    let key = state.mask_key()?;
     // The live Secrets' values are masked too (an old password still in the cluster).
     let make_masker = |live_secrets: Vec<String>| {
-        if args.show_secrets {
-            Masker::none()
-        } else {
-            Masker::new(secrets.iter().cloned().chain(live_secrets), &key)
-        }
+        Masker::build(
+            &state,
+            secrets.iter().cloned().chain(live_secrets),
+            args.show_secrets,
+        )
     };
     let namespace = project.namespace(&args.cluster.namespace);
     let result = crate::rt::block_on(async {

@@ -3,13 +3,13 @@
 
 use super::cloud;
 use crate::cli::{SourceArgs, WaitArgs};
-use crate::diff::Masker;
 use crate::params::heat::{self, Change, SavedStack};
 use crate::params::local::LocalTemplate;
-use crate::params::store::StateDir;
 use crate::params::{ParamsError, Request};
 use crate::printer::Printer;
+use crate::secrets::Masker;
 use crate::settings::Project;
+use crate::state::StateDir;
 use anyhow::Context as _;
 use serde_json::Value as Json;
 
@@ -57,11 +57,7 @@ pub(super) fn refresh(
     let new = read(project, printer, source, wait, &req, &stack)?;
     let changes = heat::changes(old.as_ref(), &new);
     heat::save(&state, &new)?;
-    let masker = if show_secrets {
-        Masker::none()
-    } else {
-        Masker::new(secrets(old.as_ref(), &new), &state.mask_key()?)
-    };
+    let masker = Masker::build(&state, secrets(old.as_ref(), &new), show_secrets)?;
     let mut report = String::new();
     for c in &changes {
         report.push_str(&describe(c, &masker));

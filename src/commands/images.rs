@@ -8,10 +8,10 @@ use crate::images::progress::Progress;
 use crate::images::registry::{Endpoint, RegistryClient, Retry};
 use crate::images::schedule::{self, Env, Job, Mode, Outcome};
 use crate::images::{ImagesFailed, Naming, builder, content_tag, graph, interrupt, pin, storage};
-use crate::params::store::StateDir;
 use crate::printer::Printer;
 use crate::render::RenderedFile;
 use crate::settings::Project;
+use crate::state::StateDir;
 use anyhow::Context as _;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -68,10 +68,11 @@ pub fn run(project: &Project, printer: &Printer, args: ImagesArgs) -> anyhow::Re
     })?;
     let (interrupt, _listener) =
         crate::rt::block_on(async { interrupt::listen() }).context("cannot watch for signals")?;
-    let mut builder = builder::detect(args.options.builder, storage_choice).map(|mut b| {
-        b.interrupt = interrupt.clone();
-        b
-    });
+    let mut builder =
+        builder::detect(args.options.builder.map(Into::into), storage_choice).map(|mut b| {
+            b.interrupt = interrupt.clone();
+            b
+        });
     if let Ok(b) = &mut builder
         && let Some(storage) = crate::rt::block_on(b.settle_storage())?
     {

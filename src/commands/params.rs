@@ -1,10 +1,11 @@
 //! `kube-openstack params show|get|regenerate`.
 
 use crate::cli::{Format, ParamsCommand, SourceArgs, WaitArgs};
-use crate::diff::Masker;
-use crate::params::{self, ParamSet, store::StateDir};
+use crate::params::{self, ParamSet};
 use crate::printer::Printer;
+use crate::secrets::Masker;
 use crate::settings::Project;
+use crate::state::StateDir;
 use anyhow::{Context as _, bail};
 use serde_json::Value as Json;
 
@@ -17,11 +18,8 @@ pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyh
             output,
         } => {
             let set = load_waiting(project, printer, &source, &wait)?;
-            let masker = if show_secrets {
-                Masker::none()
-            } else {
-                masker_with(project, &source, set.secret_values())?
-            };
+            let state = StateDir::new(project.state_dir(&source));
+            let masker = Masker::build(&state, set.secret_values(), show_secrets)?;
             printer.data(&show(&set, &masker, output, show_secrets));
         }
         ParamsCommand::Get { key, source } => {
@@ -82,16 +80,6 @@ fn load_waiting(
     let set = params::load(&req, &state, &mut |w| printer.warn(w))
         .context("cannot read the parameters")?;
     Ok(set)
-}
-
-/// A masker for `secrets`, keyed by this project's mask key (stable between runs).
-pub(super) fn masker_with(
-    project: &Project,
-    source: &SourceArgs,
-    secrets: Vec<String>,
-) -> anyhow::Result<Masker> {
-    let key = StateDir::new(project.state_dir(source)).mask_key()?;
-    Ok(Masker::new(secrets, &key))
 }
 
 fn show(set: &ParamSet, masker: &Masker, format: Format, show_secrets: bool) -> String {

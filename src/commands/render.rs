@@ -2,11 +2,12 @@
 
 use super::params::load;
 use crate::cli::{RenderArgs, TreeArgs};
-use crate::params::{ParamSet, store::StateDir};
+use crate::params::ParamSet;
 use crate::printer::Printer;
 use crate::render::{self, InputTree, RenderError, RenderedFile, Report, output};
 use crate::settings::Project;
 use crate::sources;
+use crate::state::StateDir;
 use anyhow::Context as _;
 use std::sync::{Arc, Mutex};
 
@@ -45,7 +46,7 @@ pub fn run(project: &Project, printer: &Printer, args: &RenderArgs) -> anyhow::R
     let input = &source.root;
     output::check_target(input, &out_dir, args.force)
         .with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
-    let tree = InputTree::scan(input, &source.display)?;
+    let tree = InputTree::scan(input, &source.display, source.origin)?;
     let staging = output::Staging::new(&out_dir)?;
     let report = render_checked(project, printer, &tree, &source, &params, &args.tree, |f| {
         staging.write(&f)
@@ -71,7 +72,7 @@ pub(super) fn render_in_memory(
     params: &ParamSet,
 ) -> anyhow::Result<(Vec<RenderedFile>, Report)> {
     let source = input_tree(project, printer, args)?;
-    let tree = InputTree::scan(&source.root, &source.display)?;
+    let tree = InputTree::scan(&source.root, &source.display, source.origin)?;
     let files = Mutex::new(Vec::new());
     let report = render_checked(project, printer, &tree, &source, params, args, |f| {
         files.lock().expect("no panics while held").push(f);
@@ -95,14 +96,15 @@ fn render_checked<F>(
 where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
-    let includes = render::include::Includes::new(
+    let includes = Arc::new(render::include::Includes::new(
         source.root.clone(),
         source.base_url.clone(),
+        source.origin,
         sources::Limits::default(),
-    );
+    ));
     let options = render::Options {
         legacy_percent: project.legacy_percent(args),
-        includes: Some(Arc::new(includes)),
+        includes: Some(includes.clone()),
     };
     let pin = if args.pin_images {
         Some(super::images::pinning(project, &args.source)?)
@@ -115,7 +117,7 @@ where
         None => sink(f),
     })?;
     super::images::check_pinned(unpinned.into_inner().expect("no panics while held"))?;
-    for w in &report.warnings {
+    for w in report.warnings.iter().chain(&includes.warnings()) {
         printer.warn(w);
     }
     if !report.unused.is_empty() {

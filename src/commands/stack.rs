@@ -3,13 +3,13 @@
 
 use super::cloud;
 use crate::cli::{SourceArgs, StackCommand, WaitArgs};
-use crate::diff::Masker;
 use crate::openstack::heat::{Phase, not_ready};
 use crate::openstack::{HeatClient, OpenStackError, Stack, StackRef};
 use crate::params::local::LocalTemplate;
-use crate::params::store::StateDir;
 use crate::printer::Printer;
+use crate::secrets::Masker;
 use crate::settings::Project;
+use crate::state::StateDir;
 use anyhow::{Context as _, bail};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -119,10 +119,8 @@ fn show(
         .ok()
         .and_then(|t| LocalTemplate::parse(&t, "template").ok());
     let secret = |key: &str, description: Option<&str>| {
-        crate::params::looks_secret(key)
-            || description.is_some_and(|d| {
-                d.to_lowercase().contains("password") || d.to_lowercase().contains("secret")
-            })
+        crate::secrets::looks_secret(key)
+            || description.is_some_and(crate::secrets::description_says_secret)
             || template
                 .as_ref()
                 .is_some_and(|t| t.random_resources_behind(key).is_ok_and(|r| !r.is_empty()))
@@ -133,14 +131,11 @@ fn show(
         .filter(|o| secret(&o.output_key, o.description.as_deref()))
         .map(|o| text(&o.output_value))
         .collect();
-    let masker = if show_secrets {
-        Masker::none()
-    } else {
-        Masker::new(
-            secrets,
-            &StateDir::new(project.state_dir(source)).mask_key()?,
-        )
-    };
+    let masker = Masker::build(
+        &StateDir::new(project.state_dir(source)),
+        secrets,
+        show_secrets,
+    )?;
     let mut out = format!(
         "stack:   {} ({})\nstatus:  {}\nreason:  {}\noutputs:\n",
         stack.stack_name,

@@ -191,7 +191,7 @@ fn process(
         match super::deploy::connect(cluster, namespace.to_string()).await {
             Ok(ctx) => batch::apply(&ctx, parsed, &progress, timeout, &mut fates).await,
             Err(e) => {
-                let why = crate::errors::one_line(e.as_ref());
+                let why = crate::report::one_line(e.as_ref());
                 for (file, _) in parsed {
                     fates.insert(file, Fate::Retry(why.clone()));
                 }

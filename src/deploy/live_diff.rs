@@ -7,7 +7,9 @@ use super::apply::desired;
 use super::client::ClientError;
 use super::manifest::Manifest;
 use super::{Context, DeployError, KNOWN_API_VERSIONS, discovery, ops};
-use crate::diff::{Change, FileChange, Masker, ObjectChange, TreeDiff};
+use crate::diff::{Change, FileChange, ObjectChange, TreeDiff};
+use crate::secrets::Masker;
+use crate::state::StoreError;
 use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
@@ -15,6 +17,8 @@ use serde_json::Value;
 pub enum LiveDiffError {
     #[error(transparent)]
     Deploy(#[from] DeployError),
+    #[error(transparent)]
+    Mask(#[from] StoreError),
     #[error("`{}`: {id}: the server's dry run failed", file.display())]
     DryRun {
         file: std::path::PathBuf,
@@ -36,7 +40,7 @@ impl From<discovery::DiscoveryError> for LiveDiffError {
 pub async fn live_diff(
     ctx: &Context,
     manifests: &[Manifest],
-    make_masker: &dyn Fn(Vec<String>) -> Masker,
+    make_masker: &dyn Fn(Vec<String>) -> Result<Masker, StoreError>,
 ) -> Result<TreeDiff, LiveDiffError> {
     let mut versions: Vec<&str> = manifests.iter().map(|m| m.api_version.as_str()).collect();
     versions.extend(KNOWN_API_VERSIONS);
@@ -63,9 +67,9 @@ pub async fn live_diff(
     let live_secrets = live
         .iter()
         .filter(|(id, _)| id.kind == "Secret")
-        .flat_map(|(_, (_, obj))| crate::diff::mask::secret_object_values(&obj.to_string()))
+        .flat_map(|(_, (_, obj))| crate::secrets::secret_object_values(&obj.to_string()))
         .collect();
-    let masker = &make_masker(live_secrets);
+    let masker = &make_masker(live_secrets)?;
 
     let compared: Vec<Result<Option<FileChange>, LiveDiffError>> =
         stream::iter(manifests.iter().zip(&resources))

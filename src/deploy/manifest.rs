@@ -93,7 +93,7 @@ pub fn load_tree(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
     if !dir.is_dir() {
         return Err(ManifestError::NoTree(dir.to_path_buf()));
     }
-    let files = crate::diff::read_dir_tree(dir).map_err(|source| ManifestError::Read {
+    let files = crate::render::output::read_tree(dir).map_err(|source| ManifestError::Read {
         path: dir.to_path_buf(),
         source,
     })?;

@@ -2,7 +2,7 @@
 //! waiting / ready on stderr (above a bar when stderr is a terminal), or JSON events on
 //! stdout for scripts. Every message passes through the secret masker.
 
-use crate::diff::Masker;
+use crate::secrets::Masker;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::io::{IsTerminal, Write};

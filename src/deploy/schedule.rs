@@ -197,7 +197,7 @@ pub async fn run(
                         }
                     }
                     Err(e) => {
-                        let why = progress.masker().mask(&crate::errors::one_line(&e));
+                        let why = progress.masker().mask(&crate::report::one_line(&e));
                         fail(plan, &mut results, &mut unaccepted, i, why, None, progress)
                     }
                 }

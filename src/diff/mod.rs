@@ -3,14 +3,12 @@
 //! Comparison is pure: rendered files in memory against the files of a directory. The
 //! object model (`Kind/name` -> document) is what a live-cluster diff plugs into later.
 
-pub mod mask;
-
 use crate::render::{self, RenderedFile};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use mask::Masker;
+use crate::secrets::{self, Masker};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,29 +56,6 @@ impl TreeDiff {
     }
 }
 
-/// Files of a previous render (or any directory), by relative path.
-pub fn read_dir_tree(dir: &Path) -> std::io::Result<BTreeMap<PathBuf, Vec<u8>>> {
-    let mut files = BTreeMap::new();
-    if !dir.exists() {
-        return Ok(files);
-    }
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(std::io::Error::other)?;
-        if entry.file_type().is_file() {
-            let rel = entry
-                .path()
-                .strip_prefix(dir)
-                .expect("under dir")
-                .to_path_buf();
-            if rel.as_os_str() == render::output::MARKER {
-                continue;
-            }
-            files.insert(rel, std::fs::read(entry.path())?);
-        }
-    }
-    Ok(files)
-}
-
 /// Secret values found in `Secret` objects of both sides, to add to the masker.
 pub fn secrets_in(new: &[RenderedFile], old: &BTreeMap<PathBuf, Vec<u8>>) -> Vec<String> {
     let texts = new
@@ -93,7 +68,7 @@ pub fn secrets_in(new: &[RenderedFile], old: &BTreeMap<PathBuf, Vec<u8>>) -> Vec
     let mut out = Vec::new();
     for text in texts {
         for (_, doc) in render::objects::documents(&text) {
-            out.extend(mask::secret_object_values(doc));
+            out.extend(secrets::secret_object_values(doc));
         }
     }
     out
@@ -158,7 +133,7 @@ fn text(bytes: Option<&[u8]>) -> String {
 /// Objects added, removed or changed between the file on disk and its rendered objects
 /// (already parsed by the render), by `Kind/name`.
 fn object_changes(path: &Path, before: &str, rendered: &[render::Object]) -> Vec<ObjectChange> {
-    let b: BTreeMap<String, String> = if render::is_template(path) {
+    let b: BTreeMap<String, String> = if crate::sources::is_template(path) {
         let parsed = render::objects::parse("", before).unwrap_or_default();
         parsed.into_iter().map(|o| (o.id(), o.text)).collect()
     } else {

@@ -6,7 +6,7 @@ use super::storage::{self, Choice, Storage, StorageError};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuilderKind {
     Buildah,
     Podman,

@@ -7,10 +7,11 @@
 //! template the stack was made from.
 
 use super::local::LocalTemplate;
-use super::store::StateDir;
-use super::{Origin, ParamSet, ParamsError, looks_secret};
+use super::{Origin, ParamSet, ParamsError};
 use crate::openstack::heat::{Phase, Wait, not_ready};
 use crate::openstack::{HeatClient, Stack};
+use crate::secrets::{description_says_secret, looks_secret};
+use crate::state::StateDir;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -105,13 +106,6 @@ pub fn from_stack(
         status: stack.stack_status.clone(),
         outputs,
     })
-}
-
-fn description_says_secret(d: &str) -> bool {
-    let d = d.to_lowercase();
-    ["password", "secret", "private key", "token"].iter().any(|w| d.contains(w))
-        // "the Keystone URL for the Swift users" is not a password; "password of" is.
-        && !d.starts_with("url")
 }
 
 /// Heat's Swift `WebsiteURL` is unreliable, so the template outputs the container's

@@ -6,8 +6,11 @@ pub mod derive;
 pub mod file;
 pub mod heat;
 pub mod local;
-pub mod store;
+pub mod saved;
 
+use crate::secrets::looks_secret;
+use crate::state::{StateDir, StoreError};
+use saved::SavedParams;
 use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -91,25 +94,8 @@ impl ParamSet {
     }
 }
 
-/// Whether a parameter name says it holds a secret, for sources that carry no such mark.
-pub fn looks_secret(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    [
-        "password",
-        "secret",
-        "token",
-        "_key",
-        "salt",
-        "hash_path",
-        "credential",
-        "_db_uri",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
-}
-
 /// Which source to read parameters from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
     /// Evaluate the Heat template here; generated values kept in the state directory.
@@ -153,7 +139,7 @@ pub enum ParamsError {
         source: Box<local::LocalError>,
     },
     #[error(transparent)]
-    Store(#[from] store::StoreError),
+    Store(#[from] StoreError),
     #[error(
         "`--source file` needs a parameters file (`--params-file FILE` or `params_file:` in the config file)"
     )]
@@ -180,7 +166,7 @@ pub enum ParamsError {
 /// Reads the parameters as `req` says. `warn` receives warnings for the user.
 pub fn load(
     req: &Request,
-    store: &store::StateDir,
+    store: &StateDir,
     warn: &mut dyn FnMut(String),
 ) -> Result<ParamSet, ParamsError> {
     let mut provided: std::collections::BTreeSet<String> =
@@ -224,12 +210,12 @@ pub fn load(
 
 fn local_source(
     req: &Request,
-    state: &store::StateDir,
+    state: &StateDir,
     provided: &std::collections::BTreeSet<String>,
     warn: &mut dyn FnMut(String),
 ) -> Result<ParamSet, ParamsError> {
     let template = read_template(req)?;
-    let mut saved = state.load_params()?;
+    let mut saved = SavedParams::load(state)?;
     let before = serde_json::to_value(&saved.generated).expect("serializable");
     let evaluation = template
         .evaluate(&req.stack_parameters, provided, &mut saved.generated)
@@ -238,7 +224,7 @@ fn local_source(
             source: Box::new(source),
         })?;
     if serde_json::to_value(&saved.generated).expect("serializable") != before {
-        state.save_params(&saved)?;
+        saved.save(state)?;
     }
     evaluation.warnings.into_iter().for_each(&mut *warn);
     let mut set = ParamSet {
@@ -270,7 +256,7 @@ fn read_template(req: &Request) -> Result<local::LocalTemplate, ParamsError> {
 /// retired secrets for masking.
 pub fn regenerate(
     req: &Request,
-    state: &store::StateDir,
+    state: &StateDir,
     keys: &[String],
 ) -> Result<Vec<String>, ParamsError> {
     if req.source != SourceKind::Local {
@@ -290,11 +276,11 @@ pub fn regenerate(
     }
     resources.sort();
     resources.dedup();
-    let mut saved = state.load_params()?;
+    let mut saved = SavedParams::load(state)?;
     for r in &resources {
         // `regenerate_all` also rotates every member of a resource group.
         saved.retired.extend(saved.generated.regenerate_all(r));
     }
-    state.save_params(&saved)?;
+    saved.save(state)?;
     Ok(resources)
 }

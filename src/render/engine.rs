@@ -44,7 +44,8 @@ impl Engine {
         for (i, (name, src)) in partials.iter().enumerate() {
             match prepass::prepare(&src.text, i + 1) {
                 Ok(p) => {
-                    if let Err(e) = registry.register_partial(name, &p.text) {
+                    let guarded = helpers::guard_partial(name, &p.text);
+                    if let Err(e) = registry.register_partial(name, &guarded) {
                         errors.push(template_error(&src.display, &e));
                     }
                     tables.push(Arc::new(FileTable {
@@ -64,7 +65,10 @@ impl Engine {
         }
         helpers::register(&mut registry, Arc::new(tables));
         if let Some(includes) = includes {
-            registry.register_helper("include", Box::new(super::include::IncludeHelper(includes)));
+            registry.register_helper(
+                "include",
+                Box::new(super::include::IncludeHelper::new(includes)),
+            );
         }
         if errors.is_empty() {
             Ok((

@@ -47,12 +47,30 @@ thread_local! {
     static CURRENT: RefCell<Option<Arc<FileTable>>> = const { RefCell::new(None) };
     static PENDING: RefCell<Vec<Problem>> = const { RefCell::new(Vec::new()) };
     static FOUND: RefCell<Vec<Located>> = const { RefCell::new(Vec::new()) };
+    /// The partials being rendered on this thread, outermost first.
+    static PARTIALS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How deep partials may nest: partials that include each other would otherwise recurse
+/// until the stack overflows.
+pub const MAX_PARTIAL_DEPTH: usize = 32;
+
+/// The helpers that open and close every partial (see [`guard_partial`]).
+const PARTIAL_ENTER: &str = "__ko_partial_enter";
+const PARTIAL_LEAVE: &str = "__ko_partial_leave";
+
+/// A partial's text with the helpers that count nesting around it: entering a partial
+/// deeper than [`MAX_PARTIAL_DEPTH`] stops the render with the chain of partials.
+pub fn guard_partial(name: &str, text: &str) -> String {
+    let quoted = serde_json::to_string(name).unwrap_or_default();
+    format!("{{{{{PARTIAL_ENTER} {quoted}}}}}{text}{{{{{PARTIAL_LEAVE}}}}}")
 }
 
 /// Sets the template being rendered on this thread; returns the problems found while `f` ran.
 pub fn with_current<T>(table: Arc<FileTable>, f: impl FnOnce() -> T) -> (T, Vec<Located>) {
     CURRENT.with(|c| *c.borrow_mut() = Some(table));
     PENDING.with(|p| p.borrow_mut().clear());
+    PARTIALS.with(|p| p.borrow_mut().clear());
     let out = f();
     CURRENT.with(|c| *c.borrow_mut() = None);
     (out, FOUND.with(|f| std::mem::take(&mut *f.borrow_mut())))
@@ -98,6 +116,77 @@ pub fn register(registry: &mut Handlebars<'static>, partials: Arc<Vec<Arc<FileTa
     ];
     for (name, f) in inner {
         registry.register_helper(name, Box::new(Inner(f)));
+    }
+    registry.register_helper(PARTIAL_ENTER, Box::new(PartialEnter));
+    registry.register_helper(PARTIAL_LEAVE, Box::new(PartialLeave));
+}
+
+struct PartialEnter;
+struct PartialLeave;
+
+impl HelperDef for PartialEnter {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        _: &mut dyn Output,
+    ) -> HelperResult {
+        let name = h
+            .param(0)
+            .and_then(|p| p.value().as_str())
+            .unwrap_or_default();
+        PARTIALS.with(|p| {
+            let mut chain = p.borrow_mut();
+            chain.push(name.to_string());
+            if chain.len() > MAX_PARTIAL_DEPTH {
+                let message = partial_loop_message(&chain);
+                chain.clear();
+                return Err(RenderErrorReason::Other(message).into());
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Names the first loop in `chain` (`a` -> `b` -> `a`), or the whole chain when no
+/// partial repeats.
+fn partial_loop_message(chain: &[String]) -> String {
+    let repeat = (1..chain.len()).find(|&j| chain[..j].contains(&chain[j]));
+    let shown = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    };
+    match repeat {
+        Some(j) => {
+            let start = chain[..j].iter().position(|n| n == &chain[j]).unwrap_or(0);
+            format!(
+                "partials include each other without end: {} (partials may nest at most {MAX_PARTIAL_DEPTH} deep)",
+                shown(&chain[start..=j])
+            )
+        }
+        None => format!(
+            "partials nested more than {MAX_PARTIAL_DEPTH} deep: {}",
+            shown(chain)
+        ),
+    }
+}
+
+impl HelperDef for PartialLeave {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        _: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        _: &mut dyn Output,
+    ) -> HelperResult {
+        PARTIALS.with(|p| p.borrow_mut().pop());
+        Ok(())
     }
 }
 

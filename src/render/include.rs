@@ -9,7 +9,8 @@
 //! placeholder sits; `{{{include ...}}}` or `indent` put it in as YAML instead.
 
 use super::helpers::{self, Problem};
-use crate::sources::{self, Limits};
+use crate::sources::links::{Landing, land};
+use crate::sources::{self, Limits, Origin};
 use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, ScopedJson};
 use serde_json::Value as Json;
 use std::collections::HashMap;
@@ -17,68 +18,166 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use url::Url;
 
+/// How deep includes may nest (an included file including another, and so on).
+const MAX_DEPTH: usize = 16;
+
 /// Where `include` looks, shared by every template of one render.
 #[derive(Debug)]
 pub struct Includes {
     root: PathBuf,
     base_url: Option<Url>,
+    origin: Origin,
     limits: Limits,
     /// Each URL is fetched once per render, however many templates include it.
     fetched: Mutex<HashMap<String, Result<String, String>>>,
+    /// Local files read through a link leading outside the tree.
+    warnings: Mutex<Vec<String>>,
+}
+
+/// Where the text being rendered came from: what its relative names resolve against,
+/// and what it may read.
+#[derive(Debug, Clone)]
+enum Base {
+    /// A file of the template tree.
+    Tree,
+    /// A downloaded text: relative names are URLs beside it; never a local file.
+    Url(Url),
 }
 
 impl Includes {
-    pub fn new(root: PathBuf, base_url: Option<Url>, limits: Limits) -> Includes {
+    pub fn new(root: PathBuf, base_url: Option<Url>, origin: Origin, limits: Limits) -> Includes {
         Includes {
             root,
             base_url,
+            origin,
             limits,
             fetched: Mutex::new(HashMap::new()),
+            warnings: Mutex::new(Vec::new()),
         }
     }
 
-    /// The text named by `name`, or a message saying what and where it failed.
-    fn load(&self, name: &str) -> Result<String, String> {
-        if let Some(url) = absolute_url(name) {
-            return self.fetch(&url);
-        }
-        if let Some(base) = &self.base_url {
-            let url = base
-                .join(name)
-                .map_err(|e| format!("`{name}` is not a path or URL: {e}"))?;
-            return self.fetch(&url);
-        }
-        let rel = crate::sources::archive::inside(Path::new(name))
-            .filter(|rel| !rel.as_os_str().is_empty())
-            .ok_or_else(|| format!("`{name}` is outside the template tree"))?;
-        let path = self.root.join(&rel);
-        let bytes =
-            std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", rel.display()))?;
-        String::from_utf8(bytes).map_err(|_| format!("`{}` is not UTF-8 text", rel.display()))
+    /// Warnings gathered during the render (local files read through links leading out).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()));
+        w.sort();
+        w.dedup();
+        w
     }
 
-    fn fetch(&self, url: &Url) -> Result<String, String> {
-        let key = url.as_str().to_string();
-        if let Some(done) = self.fetched.lock().expect("no panic while held").get(&key) {
-            return done.clone();
+    /// What `name` names, seen from text that came from `base`: a URL, or a path of the tree.
+    fn locate(&self, name: &str, base: &Base) -> Result<Target, String> {
+        let url = match (absolute_url(name), base) {
+            (Some(url), _) => Some(url),
+            (None, Base::Url(base)) => Some(
+                base.join(name)
+                    .map_err(|e| format!("`{name}` is not a path or URL: {e}"))?,
+            ),
+            (None, Base::Tree) => None,
+        };
+        let Some(url) = url else {
+            let rel = crate::sources::archive::inside(Path::new(name))
+                .filter(|rel| !rel.as_os_str().is_empty())
+                .ok_or_else(|| format!("`{name}` is outside the template tree"))?;
+            return Ok(Target::Tree(rel));
+        };
+        match url.scheme() {
+            "http" | "https" => Ok(Target::Url(url)),
+            // A local file, for the user's own templates only: a downloaded template (or a
+            // text it includes) must not copy local files, such as the state directory,
+            // into the output.
+            "file" if self.origin == Origin::Local && matches!(base, Base::Tree) => {
+                Ok(Target::File(url))
+            }
+            "file" => Err(format!(
+                "`{}` is a local file; a downloaded template may include only from its own tree or the network",
+                sources::fetch::shown(&url)
+            )),
+            other => Err(format!("`{other}:` URLs cannot be included")),
         }
-        let result = match url.scheme() {
-            "http" | "https" => crate::rt::block_on(sources::fetch::text(url, &self.limits))
-                .map_err(|e| crate::errors::one_line(&e)),
-            "file" => url
+    }
+
+    /// The text of `target`.
+    fn load(&self, target: &Target) -> Result<String, String> {
+        match target {
+            Target::Url(url) => self.fetch(url),
+            Target::File(url) => url
                 .to_file_path()
                 .map_err(|()| format!("`{url}` is not a local path"))
                 .and_then(|p| {
                     std::fs::read_to_string(&p)
                         .map_err(|e| format!("cannot read `{}`: {e}", p.display()))
                 }),
-            other => Err(format!("`{other}:` URLs cannot be included")),
-        };
-        self.fetched
-            .lock()
-            .expect("no panic while held")
-            .insert(key, result.clone());
+            Target::Tree(rel) => self.read_tree_file(rel),
+        }
+    }
+
+    /// A file of the tree, judged by where it really is once links are followed.
+    fn read_tree_file(&self, rel: &Path) -> Result<String, String> {
+        let shown = rel.display();
+        match land(&self.root, rel) {
+            Ok(Landing::Inside(_)) | Ok(Landing::Loop) | Err(_) => {}
+            Ok(Landing::Outside(real)) => match self.origin {
+                Origin::Downloaded => {
+                    return Err(format!(
+                        "`{shown}` is a link leading outside the template tree (to `{}`)",
+                        real.display()
+                    ));
+                }
+                Origin::Local => self
+                    .warnings
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(format!(
+                        "included `{shown}` is a link leading outside the template tree, to `{}`; it is read from there",
+                        real.display()
+                    )),
+            },
+        }
+        let bytes = std::fs::read(self.root.join(rel))
+            .map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+        String::from_utf8(bytes).map_err(|e| {
+            format!(
+                "`{shown}` is not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            )
+        })
+    }
+
+    fn fetch(&self, url: &Url) -> Result<String, String> {
+        let key = url.as_str().to_string();
+        let cache = || self.fetched.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(done) = cache().get(&key) {
+            return done.clone();
+        }
+        let result = crate::rt::block_on(sources::fetch::text(url, &self.limits))
+            .map_err(|e| crate::report::one_line(&e));
+        cache().insert(key, result.clone());
         result
+    }
+}
+
+/// What an `include` names, once located.
+enum Target {
+    Tree(PathBuf),
+    File(Url),
+    Url(Url),
+}
+
+impl Target {
+    /// How the include chain shows it (a URL without its password or query).
+    fn shown(&self) -> String {
+        match self {
+            Target::Tree(rel) => rel.display().to_string(),
+            Target::File(url) | Target::Url(url) => sources::fetch::shown(url),
+        }
+    }
+
+    /// What the included text's own relative names resolve against.
+    fn base(&self, outer: &Base) -> Base {
+        match self {
+            Target::Url(url) => Base::Url(url.clone()),
+            Target::Tree(_) | Target::File(_) => outer.clone(),
+        }
     }
 }
 
@@ -91,7 +190,30 @@ fn absolute_url(name: &str) -> Option<Url> {
         .flatten()
 }
 
-pub struct IncludeHelper(pub Arc<Includes>);
+/// The `include` helper of one text: a template of the tree, or an included text.
+pub struct IncludeHelper {
+    includes: Arc<Includes>,
+    base: Base,
+    /// The includes that led here, outermost first (for loops and the depth limit).
+    chain: Vec<String>,
+}
+
+impl IncludeHelper {
+    /// The helper for the templates of the tree.
+    pub fn new(includes: Arc<Includes>) -> IncludeHelper {
+        let base = includes.base_url.clone().map_or(Base::Tree, Base::Url);
+        IncludeHelper {
+            includes,
+            base,
+            chain: Vec::new(),
+        }
+    }
+}
+
+fn fail(message: String) -> Result<ScopedJson<'static>, RenderError> {
+    helpers::pend(Problem::Invalid(message));
+    Ok(ScopedJson::Derived(Json::Null))
+}
 
 impl HelperDef for IncludeHelper {
     fn call_inner<'reg: 'rc, 'rc>(
@@ -102,17 +224,31 @@ impl HelperDef for IncludeHelper {
         _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
         let Some(name) = h.param(0).and_then(|p| p.value().as_str()) else {
-            helpers::pend(Problem::Invalid(
-                "`include` expects a path or URL in quotes".into(),
-            ));
-            return Ok(ScopedJson::Derived(Json::Null));
+            return fail("`include` expects a path or URL in quotes".into());
         };
-        let text = match self.0.load(name) {
+        let target = match self.includes.locate(name, &self.base) {
+            Ok(target) => target,
+            Err(why) => return fail(format!("`include {}`: {why}", redact(name))),
+        };
+        let shown = target.shown();
+        let mut chain = self.chain.clone();
+        chain.push(shown.clone());
+        if self.chain.contains(&shown) {
+            return fail(format!(
+                "`include {}` includes itself: {}",
+                redact(name),
+                chain.join(" -> ")
+            ));
+        }
+        if chain.len() > MAX_DEPTH {
+            return fail(format!(
+                "includes nested more than {MAX_DEPTH} deep: {}",
+                chain.join(" -> ")
+            ));
+        }
+        let text = match self.includes.load(&target) {
             Ok(text) => text,
-            Err(why) => {
-                helpers::pend(Problem::Invalid(format!("`include {name}`: {why}")));
-                return Ok(ScopedJson::Derived(Json::Null));
-            }
+            Err(why) => return fail(format!("`include {}`: {why}", redact(name))),
         };
         if !text.contains("{{") {
             return Ok(ScopedJson::Derived(Json::String(text)));
@@ -123,16 +259,25 @@ impl HelperDef for IncludeHelper {
         nested.set_strict_mode(true);
         nested.register_escape_fn(handlebars::no_escape);
         helpers::register(&mut nested, Arc::new(Vec::new()));
-        nested.register_helper("include", Box::new(IncludeHelper(self.0.clone())));
+        nested.register_helper(
+            "include",
+            Box::new(IncludeHelper {
+                includes: self.includes.clone(),
+                base: target.base(&self.base),
+                chain,
+            }),
+        );
         match nested.render_template(&text, ctx.data()) {
             Ok(rendered) => Ok(ScopedJson::Derived(Json::String(rendered))),
-            Err(e) => {
-                helpers::pend(Problem::Invalid(format!(
-                    "`include {name}`: {}",
-                    e.reason()
-                )));
-                Ok(ScopedJson::Derived(Json::Null))
-            }
+            Err(e) => fail(format!("`include {}`: {}", redact(name), e.reason())),
         }
+    }
+}
+
+/// `name` as messages show it: a URL without its password or query string.
+fn redact(name: &str) -> String {
+    match Url::parse(name) {
+        Ok(url) if url.has_host() => sources::fetch::shown(&url),
+        _ => name.to_string(),
     }
 }

@@ -16,6 +16,7 @@ mod tags;
 
 pub use objects::Object;
 
+use crate::sources::is_template;
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -66,6 +67,8 @@ pub enum RenderError {
     NoInput(PathBuf),
     #[error("unused parameters (with --strict): {}", .0.join(", "))]
     Unused(Vec<String>),
+    #[error("`{link}` is a link leading outside the downloaded tree (to `{}`); a downloaded tree may only link inside itself", target.display())]
+    LinkOutside { link: String, target: PathBuf },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -107,13 +110,21 @@ pub struct InputTree {
     templates: Vec<PathBuf>,
     copies: Vec<PathBuf>,
     partials: Vec<(String, PathBuf)>,
+    /// Links leading outside a local tree, followed.
+    warnings: Vec<String>,
 }
 
 const PARTIALS_DIR: &str = "_partials";
 
 impl InputTree {
     /// Lists `root`; `display_root` is how paths are shown (e.g. `kubernetes-in`).
-    pub fn scan(root: &Path, display_root: &str) -> Result<InputTree, RenderError> {
+    /// Links are followed (directories too); where one really leads decides, by the
+    /// tree's `origin`, whether a link out of the tree is refused or followed with a warning.
+    pub fn scan(
+        root: &Path,
+        display_root: &str,
+        origin: crate::sources::Origin,
+    ) -> Result<InputTree, RenderError> {
         if !root.is_dir() {
             return Err(RenderError::NoInput(root.to_path_buf()));
         }
@@ -123,26 +134,43 @@ impl InputTree {
             templates: Vec::new(),
             copies: Vec::new(),
             partials: Vec::new(),
+            warnings: Vec::new(),
         };
+        // Links are followed, directories too; hidden entries and `_` helpers (but for
+        // partials) are not walked at all: `_` files are read only when included.
         let walker = walkdir::WalkDir::new(root)
+            .follow_links(true)
             .sort_by_file_name()
             .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+            .filter_entry(|e| {
+                e.depth() == 0 || e.path().strip_prefix(root).is_ok_and(|rel| !skipped(rel))
+            });
         for entry in walker {
+            // A loop through an entry the scan skips anyway (`_here -> .`) is no problem.
+            if let Err(e) = &entry
+                && e.loop_ancestor().is_some()
+                && e.path()
+                    .and_then(|p| p.strip_prefix(root).ok())
+                    .is_some_and(skipped)
+            {
+                continue;
+            }
             let entry = entry.map_err(|e| RenderError::Read {
                 path: e.path().unwrap_or(root).to_path_buf(),
                 source: e
                     .into_io_error()
                     .unwrap_or_else(|| std::io::Error::other("file system loop")),
             })?;
+            let Ok(rel) = entry.path().strip_prefix(root) else {
+                continue;
+            };
+            let rel = rel.to_path_buf();
+            if entry.path_is_symlink() && entry.depth() > 0 {
+                tree.check_link(&rel, origin)?;
+            }
             if entry.file_type().is_dir() {
                 continue;
             }
-            let rel = entry
-                .path()
-                .strip_prefix(root)
-                .expect("under root")
-                .to_path_buf();
             let in_partials = rel
                 .components()
                 .next()
@@ -168,6 +196,36 @@ impl InputTree {
         Ok(tree)
     }
 
+    /// A link of the tree: refused or warned about when it leads outside.
+    fn check_link(
+        &mut self,
+        rel: &Path,
+        origin: crate::sources::Origin,
+    ) -> Result<(), RenderError> {
+        use crate::sources::links::{Landing, land};
+        let landing = land(&self.root, rel).map_err(|source| RenderError::Read {
+            path: self.root.join(rel),
+            source,
+        })?;
+        let target = match landing {
+            Landing::Inside(_) => return Ok(()),
+            Landing::Outside(target) => target,
+            // Reading it fails with the system's own message, naming the file.
+            Landing::Loop => return Ok(()),
+        };
+        let link = self.display(rel);
+        match origin {
+            crate::sources::Origin::Downloaded => Err(RenderError::LinkOutside { link, target }),
+            crate::sources::Origin::Local => {
+                self.warnings.push(format!(
+                    "`{link}` is a link leading outside the template tree, to `{}`; it is read from there",
+                    target.display()
+                ));
+                Ok(())
+            }
+        }
+    }
+
     fn display(&self, rel: &Path) -> String {
         format!("{}/{}", self.display_root, rel.display())
     }
@@ -178,12 +236,17 @@ impl InputTree {
     }
 }
 
-/// Whether a file is rendered as a template (else it is copied as it is).
-pub(crate) fn is_template(rel: &Path) -> bool {
-    matches!(
-        rel.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml" | "json")
-    )
+/// Whether the scan passes over a path of the tree: hidden entries, and `_` helpers
+/// outside the partials directory (they are read only when included).
+fn skipped(rel: &Path) -> bool {
+    let names: Vec<_> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect();
+    let in_partials = names.first().is_some_and(|n| n == PARTIALS_DIR);
+    names
+        .iter()
+        .any(|n| n.starts_with('.') || (!in_partials && n.starts_with('_')))
 }
 
 /// Renders the whole tree; `sink` receives each output file (in parallel, in any order).
@@ -299,6 +362,7 @@ where
     let mut report = Report {
         templates: tree.templates.len(),
         copied: tree.copies.len(),
+        warnings: tree.warnings.clone(),
         ..Report::default()
     };
     let mut diagnostics = Vec::new();

@@ -214,6 +214,29 @@ fn fallback_exchange(a: &Path, b: &Path, _why: std::io::Error) -> std::io::Resul
     fs::rename(&aside, a)
 }
 
+/// Files of a previous render (or any directory), by relative path.
+pub fn read_tree(dir: &Path) -> std::io::Result<std::collections::BTreeMap<PathBuf, Vec<u8>>> {
+    let mut files = std::collections::BTreeMap::new();
+    if !dir.exists() {
+        return Ok(files);
+    }
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(std::io::Error::other)?;
+        if entry.file_type().is_file() {
+            let rel = entry
+                .path()
+                .strip_prefix(dir)
+                .expect("under dir")
+                .to_path_buf();
+            if rel.as_os_str() == MARKER {
+                continue;
+            }
+            files.insert(rel, std::fs::read(entry.path())?);
+        }
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

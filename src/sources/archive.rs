@@ -5,6 +5,11 @@
 //! directories and links are accepted (no devices, FIFOs or sockets). The bytes written
 //! are counted as they are decompressed, so a small archive that inflates into gigabytes
 //! stops at the limit instead of filling the disk.
+//!
+//! Links are allowed, but each one's text is not trusted on its own: once everything is
+//! unpacked, every link is resolved through the links on its way ([`super::links`]) and
+//! the archive is refused if one leads outside the tree or into a loop. A chain such as
+//! `_y -> .`, `_z -> _y/..` climbs out although no single link text does.
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -15,6 +20,12 @@ pub enum ArchiveError {
     PathEscape(String),
     #[error("archive entry `{entry}` is a link to `{target}`, outside the tree")]
     LinkEscape { entry: String, target: String },
+    #[error(
+        "archive entry `{entry}` is a link to `{target}`, which leads outside the tree once the links on its way are followed"
+    )]
+    ChainEscape { entry: String, target: String },
+    #[error("archive entry `{0}` is a link in a loop (more than 40 links to follow)")]
+    LinkLoop(String),
     #[error("archive entry `{0}` goes through a link; entries must not be written through links")]
     ThroughLink(String),
     #[error("archive entry `{entry}` is a {kind}; only files, directories and links are accepted")]
@@ -135,6 +146,30 @@ pub fn unpack(bytes: &[u8], target: &Path, limits: UnpackLimits) -> Result<(), A
                     _ => "special entry",
                 };
                 return Err(ArchiveError::SpecialFile { entry: shown, kind });
+            }
+        }
+    }
+    check_links(target)
+}
+
+/// Every link of the unpacked tree, resolved through the others: none may lead out.
+fn check_links(target: &Path) -> Result<(), ArchiveError> {
+    use super::links::{Landing, all_links, land};
+    for link in all_links(target) {
+        let entry = link.display().to_string();
+        let landing = land(target, &link).map_err(|source| ArchiveError::Write {
+            path: target.join(&link),
+            source,
+        })?;
+        match landing {
+            Landing::Inside(_) => {}
+            Landing::Loop => return Err(ArchiveError::LinkLoop(entry)),
+            Landing::Outside(_) => {
+                let text = std::fs::read_link(target.join(&link)).unwrap_or_default();
+                return Err(ArchiveError::ChainEscape {
+                    entry,
+                    target: text.display().to_string(),
+                });
             }
         }
     }
@@ -283,6 +318,88 @@ pub(crate) mod tests {
             );
             assert!(!dir.path().join("evil.yaml").exists());
         }
+    }
+
+    /// Chains of links whose every text stays inside, yet which lead out (or loop) once
+    /// followed, in whichever order the archive lists them.
+    #[test]
+    fn link_chains_are_judged_by_where_they_really_lead() {
+        use tar::EntryType as T;
+        let sym = |name: &'static str, to: &'static str| (name, T::Symlink, &b""[..], Some(to));
+        let dir = |name: &'static str| (name, T::Directory, &b""[..], None);
+        let escaping: Vec<(&str, Vec<_>)> = vec![
+            (
+                "the chain of the report",
+                vec![sym("_y", "."), sym("_z1", "_y/.."), sym("_z2", "_z1/..")],
+            ),
+            (
+                "the chain listed backwards",
+                vec![sym("_z2", "_z1/.."), sym("_z1", "_y/.."), sym("_y", ".")],
+            ),
+            (
+                "a link to its parent, used from a subdirectory",
+                vec![dir("a/"), sym("a/b", ".."), sym("c", "a/b/..")],
+            ),
+            (
+                "a deep link climbing through a sibling link",
+                vec![
+                    dir("d1/d2/"),
+                    sym("d1/up", ".."),
+                    sym("d1/d2/x", "../up/.."),
+                ],
+            ),
+            (
+                "a link to a link that climbs",
+                vec![
+                    dir("s/"),
+                    sym("s/p", ".."),
+                    sym("q", "s/p"),
+                    sym("r", "q/.."),
+                ],
+            ),
+            (
+                "a dangling chain that would climb",
+                vec![sym("_y", "."), sym("x", "_y/../nothing/..")],
+            ),
+        ];
+        for (what, entries) in escaping {
+            let t = tempfile::tempdir().unwrap();
+            let target = t.path().join("target");
+            std::fs::create_dir(&target).unwrap();
+            let err = unpack(&targz(&entries), &target, LIMITS).unwrap_err();
+            assert!(
+                matches!(err, ArchiveError::ChainEscape { .. }),
+                "{what}: {err}"
+            );
+            assert!(err.to_string().contains("leads outside the tree"), "{err}");
+        }
+        for (what, entries) in [
+            (
+                "two links naming each other",
+                vec![sym("l1", "l2"), sym("l2", "l1")],
+            ),
+            ("a link to itself", vec![sym("me", "me")]),
+            ("a link into itself", vec![sym("deeper", "deeper/x")]),
+        ] {
+            let t = tempfile::tempdir().unwrap();
+            let err = unpack(&targz(&entries), t.path(), LIMITS).unwrap_err();
+            assert!(matches!(err, ArchiveError::LinkLoop(_)), "{what}: {err}");
+        }
+        // Links that go up and come back down stay allowed.
+        let t = tempfile::tempdir().unwrap();
+        let fine = targz(&[
+            dir("a/b/"),
+            ("a/b/f.yaml", T::Regular, b"kind: F\n", None),
+            sym("a/up", "b/.."),
+            sym("a/b/again", "../up/b/f.yaml"),
+            sym("dot", "."),
+            sym("via", "dot/a/b/f.yaml"),
+        ]);
+        unpack(&fine, t.path(), LIMITS).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(t.path().join("via")).unwrap(),
+            "kind: F\n"
+        );
     }
 
     #[test]

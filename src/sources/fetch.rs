@@ -218,8 +218,10 @@ fn store(
         path: entry.to_path_buf(),
         source,
     };
-    if !tree_dir.is_dir() {
+    if !is_real_dir(&tree_dir) {
         std::fs::create_dir_all(entry).map_err(io)?;
+        // Whatever stands in the way (a link, a file) is not a tree this cache made.
+        let _ = std::fs::remove_file(&tree_dir);
         let staging = tempfile::Builder::new()
             .prefix(".unpack-")
             .tempdir_in(entry)
@@ -259,10 +261,7 @@ fn single_template_name(url: &Url) -> String {
     let decoded = percent_encoding::percent_decode_str(last)
         .decode_utf8_lossy()
         .into_owned();
-    if !decoded.is_empty()
-        && !decoded.contains('/')
-        && crate::render::is_template(Path::new(&decoded))
-    {
+    if !decoded.is_empty() && !decoded.contains('/') && super::is_template(Path::new(&decoded)) {
         decoded
     } else {
         "template.yaml".into()
@@ -272,7 +271,12 @@ fn single_template_name(url: &Url) -> String {
 fn cached_tree(entry: &Path, record: Option<&Record>) -> Option<Tree> {
     let record = record?;
     let dir = entry.join(&record.tree);
-    dir.is_dir().then(|| tree_of(&dir, &record.url))
+    is_real_dir(&dir).then(|| tree_of(&dir, &record.url))
+}
+
+/// A directory itself, not a link to one.
+fn is_real_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
 /// A tree made of one top-level directory (as `tar -c kubernetes-in` makes) is rooted
@@ -282,7 +286,7 @@ fn tree_of(dir: &Path, display: &str) -> Tree {
         .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
         .unwrap_or_default();
     let root = match entries.as_slice() {
-        [only] if only.is_dir() => only.clone(),
+        [only] if is_real_dir(only) => only.clone(),
         _ => dir.to_path_buf(),
     };
     Tree {
@@ -290,6 +294,7 @@ fn tree_of(dir: &Path, display: &str) -> Tree {
         display: display.to_string(),
         warning: None,
         base_url: None,
+        origin: super::Origin::Downloaded,
     }
 }
 
@@ -305,8 +310,19 @@ fn single_template(tree: &Tree) -> bool {
             .all(|e| e.path().is_file())
 }
 
+/// The cache record of `entry`, if it names one of the entry's own tree directories. A
+/// record edited to name another place (`../../etc`, `/home`) is ignored, so the cache
+/// can only ever hand out a tree it unpacked itself.
 fn read_record(entry: &Path) -> Option<Record> {
-    serde_json::from_slice(&std::fs::read(entry.join("source.json")).ok()?).ok()
+    let record: Record =
+        serde_json::from_slice(&std::fs::read(entry.join("source.json")).ok()?).ok()?;
+    is_tree_name(&record.tree).then_some(record)
+}
+
+/// `tree-` and the 16 hex digits of a content hash, as [`store`] names them.
+fn is_tree_name(name: &str) -> bool {
+    name.strip_prefix("tree-")
+        .is_some_and(|hash| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn remove_other_trees(entry: &Path, keep: &str) {

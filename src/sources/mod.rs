@@ -4,10 +4,19 @@
 
 pub mod archive;
 pub mod fetch;
+pub mod links;
 
 pub use fetch::Limits;
 use std::path::{Path, PathBuf};
 use url::Url;
+
+/// Whether a file of a tree is a template (rendered), rather than a file copied as it is.
+pub fn is_template(rel: &Path) -> bool {
+    matches!(
+        rel.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}
 
 /// A template tree ready to scan.
 #[derive(Debug, Clone)]
@@ -20,6 +29,18 @@ pub struct Tree {
     pub warning: Option<String>,
     /// The URL of a single downloaded template: what its relative `include`s resolve against.
     pub base_url: Option<Url>,
+    pub origin: Origin,
+}
+
+/// Whose tree it is, which decides what its links and `include`s may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The user's own directory: a link leading outside it is followed, with a warning
+    /// (trees often link shared files from beside them); `include` may name `file://` URLs.
+    Local,
+    /// Unpacked from a download or an archive: nothing outside the tree is read, neither
+    /// through a link nor by `include` (only the tree itself and the network).
+    Downloaded,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,5 +132,6 @@ pub fn resolve(input: &str, cache: &Path, limits: &Limits) -> Result<Tree, Sourc
         display: input.to_string(),
         warning: None,
         base_url: None,
+        origin: Origin::Local,
     })
 }

@@ -8,31 +8,21 @@ pub mod record;
 
 use crate::deploy::infer;
 use crate::deploy::plan::Plan;
-use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
 /// The steps of `up`, in the order they run.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
-    /// Read (or generate) the parameters
     Params,
-    /// Render the templates into the output directory
     Render,
-    /// Deploy the in-cluster registry and what it needs; wait until it is ready
     Registry,
-    /// Build and push the images whose content changed
     Images,
-    /// Deploy everything in dependency order
     Deploy,
-    /// Check that every db-sync pod succeeded; rerun those that did not
     DbSync,
-    /// Delete finished one-shot pods (only with `--clean-jobs`)
     CleanJobs,
 }
 

@@ -5,7 +5,7 @@
 //! most the step it was in.
 
 use super::Step;
-use crate::params::store::{StateDir, StoreError};
+use crate::state::{StateDir, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -136,15 +136,15 @@ pub async fn apply(
                     None => return retry_all(files, &message, fates),
                 }
             }
-            Err(e) => return retry_all(files, &crate::errors::one_line(&e), fates),
+            Err(e) => return retry_all(files, &crate::report::one_line(&e), fates),
         };
         if let Err(e) = ctx.ensure_namespace(false).await {
-            return retry_all(files, &crate::errors::one_line(&e), fates);
+            return retry_all(files, &crate::report::one_line(&e), fates);
         }
         let types = crate::deploy::deployment_types(&discovered, &resources);
         let live: std::collections::HashMap<_, _> = match ctx.list_live(&types).await {
             Ok(live) => live.into_iter().map(|(id, (_, obj))| (id, obj)).collect(),
-            Err(e) => return retry_all(files, &crate::errors::one_line(&e), fates),
+            Err(e) => return retry_all(files, &crate::report::one_line(&e), fates),
         };
         let not_ready = |d: &manifest::ObjectId| {
             live.get(d)

@@ -26,6 +26,7 @@ mod remote;
 mod render;
 mod shipped;
 mod support;
+mod tree_links;
 mod up;
 mod userdata;
 mod watch;

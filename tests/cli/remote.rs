@@ -320,3 +320,333 @@ fn local_includes_cannot_leave_the_tree() {
         stderr(&out)
     );
 }
+
+/// One raw archive entry: name, body, link target.
+type Entry<'a> = (&'a str, &'a str, Option<&'a str>);
+
+/// A .tar.gz of raw entries: links as written, however hostile.
+fn linked_tarball(entries: &[Entry]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (name, body, link) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_mode(0o644);
+        match link {
+            Some(to) => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.as_old_mut().linkname[..to.len()].copy_from_slice(to.as_bytes());
+                header.set_size(0);
+            }
+            None if name.ends_with('/') => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_size(0);
+            }
+            None => header.set_size(body.len() as u64),
+        }
+        header.set_cksum();
+        builder.append(&header, body.as_bytes()).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// Link chains whose every text looks inside but which, followed, lead to a local file:
+/// refused before anything is rendered, whatever their shape or order.
+#[test]
+fn archives_whose_links_lead_out_once_followed_are_refused() {
+    let p = project();
+    p.write(
+        "outside/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: stolen\n",
+    );
+    let depth = p.dir.path().components().count();
+    let climb = "../".repeat(depth + 2);
+    let shapes: Vec<(&str, Vec<Entry>)> = vec![
+        (
+            "the reported chain",
+            vec![
+                ("kubernetes-in/", "", None),
+                ("kubernetes-in/web-service.yaml", SERVICE, None),
+                ("kubernetes-in/_y", "", Some(".")),
+                ("kubernetes-in/_z1", "", Some("_y/..")),
+                ("kubernetes-in/_z2", "", Some("_z1/..")),
+                ("kubernetes-in/x.yaml", "", Some("_z2/secret.yaml")),
+            ],
+        ),
+        (
+            "the chain in reverse order",
+            vec![
+                ("kubernetes-in/x.yaml", "", Some("_z1/../etc/passwd")),
+                ("kubernetes-in/_z1", "", Some("_y/..")),
+                ("kubernetes-in/_y", "", Some(".")),
+            ],
+        ),
+        (
+            "a link to a parent link inside a subdirectory",
+            vec![
+                ("t/sub/", "", None),
+                ("t/sub/up", "", Some("..")),
+                ("t/x.yaml", "", Some("sub/up/../../outside/secret.yaml")),
+            ],
+        ),
+        (
+            "many levels, each one link",
+            vec![
+                ("a/", "", None),
+                ("a/b/", "", None),
+                ("a/b/c/", "", None),
+                ("a/b/c/l1", "", Some("..")),
+                ("a/b/l2", "", Some("c/l1/..")),
+                ("a/l3", "", Some("b/l2/..")),
+                ("a/x.yaml", "", Some("l3/../..")),
+            ],
+        ),
+        (
+            "a plain climb",
+            vec![(
+                "x.yaml",
+                "",
+                Some(Box::leak(climb.clone().into_boxed_str())),
+            )],
+        ),
+        (
+            "a loop",
+            vec![("l1", "", Some("l2")), ("l2", "", Some("l1"))],
+        ),
+    ];
+    let files: Vec<(String, Vec<u8>)> = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, (_, entries))| (format!("evil{i}.tar.gz"), linked_tarball(entries)))
+        .collect();
+    let server = Server::start(
+        &files
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.clone()))
+            .collect::<Vec<_>>(),
+    );
+    for (i, (what, _)) in shapes.iter().enumerate() {
+        let url = server.url(&format!("evil{i}.tar.gz"));
+        let out = p
+            .with_params(&["render", "--input-dir", &url])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(
+            err.contains("leads outside the tree once the links on its way are followed")
+                || err.contains("is a link to") && err.contains("outside the tree")
+                || err.contains("link in a loop"),
+            "{what}: {err}"
+        );
+        assert!(!p.path("kubernetes").exists(), "{what}: nothing rendered");
+        let cached: Vec<_> = walkdir::WalkDir::new(p.path(".kube-openstack/cache"))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("tree-"))
+            .collect();
+        assert!(cached.is_empty(), "{what}: nothing kept in the cache");
+    }
+}
+
+/// A downloaded template reads only its own tree and the network: no `file:` URL (in
+/// any spelling), not through a single template's base URL, not from a text it fetched.
+#[test]
+fn downloaded_templates_cannot_include_local_files() {
+    let p = project();
+    p.write(
+        ".kube-openstack/params.json",
+        "{\"db_password\": \"s3cr3t-local\"}\n",
+    );
+    let params_json = p.path(".kube-openstack/params.json").display().to_string();
+    let with_include = |name: &str| SERVICE.replace("_files/motd.txt", name);
+    let server = Server::start(&[
+        (
+            "file-url.tar.gz",
+            tarball(&[(
+                "web-service.yaml",
+                &with_include(&format!("file://{params_json}")),
+            )]),
+        ),
+        (
+            "file-upper.tar.gz",
+            tarball(&[(
+                "web-service.yaml",
+                &with_include(&format!("FILE://{params_json}")),
+            )]),
+        ),
+        (
+            "t/single.yaml",
+            with_include(&format!("file:{params_json}")).into_bytes(),
+        ),
+        (
+            "nested.tar.gz",
+            tarball(&[("web-service.yaml", &with_include("PLACEHOLDER"))]),
+        ),
+        (
+            "fetched.txt",
+            format!("{{{{include \"file://{params_json}\"}}}}").into_bytes(),
+        ),
+    ]);
+    // The archive's include names the server's own text, which names a local file.
+    let nested = tarball(&[(
+        "web-service.yaml",
+        &with_include(&server.url("fetched.txt")),
+    )]);
+    server
+        .site
+        .files
+        .lock()
+        .unwrap()
+        .insert("nested.tar.gz".into(), nested);
+    for path in [
+        "file-url.tar.gz",
+        "file-upper.tar.gz",
+        "t/single.yaml",
+        "nested.tar.gz",
+    ] {
+        let out = p
+            .with_params(&["render", "--input-dir", &server.url(path)])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{path}: {err}");
+        assert!(
+            err.contains("a downloaded template may include only from its own tree or the network"),
+            "{path}: {err}"
+        );
+        assert!(!err.contains("s3cr3t-local"), "{path}: {err}");
+        assert!(!p.path("kubernetes").exists());
+    }
+    // The same text fetched by a local template may not read local files either.
+    p.write(
+        "kubernetes-in/web-service.yaml",
+        &with_include(&server.url("fetched.txt")),
+    );
+    let out = p.with_params(&["render"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a downloaded template may include only"),
+        "{}",
+        stderr(&out)
+    );
+    // A local template itself may.
+    p.write(
+        "kubernetes-in/web-service.yaml",
+        &with_include(&format!("file://{}", p.path("motd.txt").display())),
+    );
+    p.write("motd.txt", "local motd\n");
+    let out = p.with_params(&["render"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `source.json` edited to name another directory (relative, absolute, or a link planted
+/// in the cache) never makes that directory the template tree.
+#[test]
+fn a_hand_edited_cache_record_cannot_choose_the_template_tree() {
+    let p = project();
+    p.write(
+        "elsewhere/stolen.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stolen\n",
+    );
+    let elsewhere = p.path("elsewhere").display().to_string();
+    let tree = tarball(&[("web-service.yaml", SERVICE), ("_files/motd.txt", "hi\n")]);
+    let mut server = Server::start(&[("tree.tar.gz", tree)]);
+    let url = server.url("tree.tar.gz");
+    let out = p
+        .with_params(&["render", "--input-dir", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    server.stop();
+    let record = walkdir::WalkDir::new(p.path(".kube-openstack/cache"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name() == "source.json")
+        .unwrap()
+        .into_path();
+    let entry = record.parent().unwrap().to_path_buf();
+    let original: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let planted = "tree-0123456789abcdef";
+    std::os::unix::fs::symlink(&elsewhere, entry.join(planted)).unwrap();
+    for tree in [
+        "../../../../elsewhere".to_string(),
+        elsewhere.clone(),
+        format!(
+            "{}/../../../../../elsewhere",
+            original["tree"].as_str().unwrap()
+        ),
+        planted.to_string(),
+    ] {
+        let mut edited = original.clone();
+        edited["tree"] = tree.clone().into();
+        std::fs::write(&record, serde_json::to_vec(&edited).unwrap()).unwrap();
+        let out = p
+            .with_params(&["render", "--input-dir", &url])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{tree}: {err}");
+        assert!(err.contains("cannot download"), "{tree}: {err}");
+        assert!(!p.read("kubernetes/web-service.yaml").is_empty());
+        assert!(!p.path("kubernetes/stolen.yaml").exists(), "{tree}");
+    }
+}
+
+/// A link planted in a cached tree after it was unpacked is refused when rendering: a
+/// downloaded tree is never read outside itself, whatever happened to the cache.
+#[test]
+fn a_link_planted_in_a_cached_tree_is_refused() {
+    let p = project();
+    p.write(
+        "elsewhere/stolen.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stolen\n",
+    );
+    let tree = tarball(&[("web-service.yaml", SERVICE), ("_files/motd.txt", "hi\n")]);
+    let server = Server::start(&[("tree.tar.gz", tree)]);
+    let url = server.url("tree.tar.gz");
+    let out = p
+        .with_params(&["render", "--input-dir", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cached = walkdir::WalkDir::new(p.path(".kube-openstack/cache"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name() == "web-service.yaml")
+        .unwrap()
+        .into_path();
+    let dir = cached.parent().unwrap();
+    std::os::unix::fs::symlink(p.path("elsewhere/stolen.yaml"), dir.join("x.yaml")).unwrap();
+    std::os::unix::fs::symlink(p.path("elsewhere/stolen.yaml"), dir.join("_files/y.txt")).unwrap();
+    std::fs::write(
+        dir.join("web-service.yaml"),
+        SERVICE.replace("_files/motd.txt", "_files/y.txt"),
+    )
+    .unwrap();
+    let out = p
+        .with_params(&["render", "--input-dir", &url])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("is a link leading outside the downloaded tree"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.join("x.yaml")).unwrap();
+    let out = p
+        .with_params(&["render", "--input-dir", &url])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`_files/y.txt` is a link leading outside the template tree"),
+        "{err}"
+    );
+    assert!(!p.read("kubernetes/web-service.yaml").contains("stolen"));
+}

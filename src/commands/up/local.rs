@@ -3,9 +3,9 @@
 use super::{Outcome, Run};
 use crate::cli::{ImagesArgs, ImagesOptions};
 use crate::images::lock::DigestLock;
-use crate::params::store::StateDir;
 use crate::params::{self, SourceKind};
 use crate::render::{RenderedFile, output};
+use crate::state::StateDir;
 use crate::up::record::StepRecord;
 use crate::up::{Step, digest_json};
 use anyhow::Context as _;
@@ -90,9 +90,9 @@ impl Run<'_> {
         let pin = self.pinning()?;
         let files = self.render_files(&params, pin)?;
         let out_dir = self.out_dir();
-        let old = crate::diff::read_dir_tree(&out_dir)
+        let old = crate::render::output::read_tree(&out_dir)
             .with_context(|| format!("cannot read `{}`", out_dir.display()))?;
-        let diff = crate::diff::compare(&files, &old, &crate::diff::Masker::none());
+        let diff = crate::diff::compare(&files, &old, &crate::secrets::Masker::none());
         let inputs = tree_digest(&files);
         let count = files.len();
         self.rendered = Some(files);
@@ -209,7 +209,7 @@ impl Run<'_> {
         }
         let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
         let copy = StateDir::new(scratch.path());
-        copy.save_params(&self.state.load_params()?)?;
+        params::saved::SavedParams::load(&self.state)?.save(&copy)?;
         params::load(&req, &copy, &mut |w| self.printer.warn(w))
             .context("cannot read the parameters")
     }
@@ -236,8 +236,8 @@ impl Run<'_> {
         let params = self.loaded_params()?;
         let files = self.render_files(&params, true)?;
         let out_dir = self.out_dir();
-        let old = crate::diff::read_dir_tree(&out_dir)?;
-        if crate::diff::compare(&files, &old, &crate::diff::Masker::none()).is_empty() {
+        let old = crate::render::output::read_tree(&out_dir)?;
+        if crate::diff::compare(&files, &old, &crate::secrets::Masker::none()).is_empty() {
             return Ok(String::new());
         }
         self.rendered = Some(files);

@@ -8,10 +8,10 @@ mod local;
 
 use crate::cli::UpArgs;
 use crate::params::ParamSet;
-use crate::params::store::StateDir;
 use crate::printer::Printer;
 use crate::render::RenderedFile;
 use crate::settings::Project;
+use crate::state::StateDir;
 use crate::up::record::{Record, StepRecord};
 use crate::up::{Selection, Step, StepFailed};
 use std::sync::Arc;
@@ -51,9 +51,9 @@ struct Run<'a> {
 
 pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Result<u8> {
     let selection = Selection {
-        from: args.from,
-        to: args.to,
-        only: args.only,
+        from: args.from.map(Into::into),
+        to: args.to.map(Into::into),
+        only: args.only.map(Into::into),
         clean_jobs: args.clean_jobs,
     };
     let state = StateDir::new(project.state_dir(&args.tree.source));
@@ -114,7 +114,7 @@ pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Resul
                     step,
                     result: "failed",
                     time: Some(started.elapsed()),
-                    detail: crate::errors::one_line(e.as_ref()),
+                    detail: crate::report::one_line(e.as_ref()),
                 });
                 print_table(printer, &rows);
                 return Err(e.context(StepFailed {

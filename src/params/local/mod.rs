@@ -234,23 +234,8 @@ fn evaluate_output(
         name: o.name.clone(),
         description: o.description.clone(),
         value: val.v,
-        secret: val.secret || secret_name(&o.name),
+        // A name that says "secret" counts even when the value is no generated one (a
+        // password passed as a plain parameter).
+        secret: val.secret || crate::secrets::looks_secret(&o.name),
     }))
-}
-
-/// Output names that say "secret" even when the value does not come from a
-/// generated value (e.g. a password passed as a plain parameter).
-fn secret_name(name: &str) -> bool {
-    let lower = name.to_lowercase();
-    [
-        "password",
-        "secret",
-        "token",
-        "_key",
-        "salt",
-        "hash_path",
-        "credential",
-    ]
-    .iter()
-    .any(|w| lower.contains(w))
 }

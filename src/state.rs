@@ -1,15 +1,14 @@
-//! The state directory (`.kube-openstack/`, mode 0700): generated parameter values and
-//! the key that makes masked secrets comparable. Files are written to a temporary name and
-//! renamed, and a lock stops two runs from writing at once.
+//! The state directory (`.kube-openstack/`, mode 0700), which every stage keeps its files
+//! in: generated parameter values, the key that makes masked secrets comparable, the
+//! secrets earlier renders wrote, the image digests, `up`'s record. Files are written to a
+//! temporary name and renamed, and a lock stops two runs from writing at once.
 
-use super::local::GeneratedValues;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-const PARAMS_FILE: &str = "params.json";
 const LOCK_FILE: &str = "lock";
 const MASK_KEY_FILE: &str = "mask.key";
 const RENDERED_SECRETS_FILE: &str = "rendered-secrets.json";
@@ -40,15 +39,6 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Store
         path,
         source,
     }
-}
-
-/// What the local source keeps between runs.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct SavedParams {
-    pub generated: GeneratedValues,
-    /// Values replaced by `params regenerate`, kept so diffs still mask them.
-    #[serde(default)]
-    pub retired: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -114,21 +104,6 @@ impl StateDir {
         Ok(StateLock { _file: file })
     }
 
-    pub fn load_params(&self) -> Result<SavedParams, StoreError> {
-        let path = self.path.join(PARAMS_FILE);
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|source| StoreError::Damaged { path, source }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SavedParams::default()),
-            Err(e) => Err(io("read", &path)(e)),
-        }
-    }
-
-    pub fn save_params(&self, saved: &SavedParams) -> Result<(), StoreError> {
-        let text = serde_json::to_vec_pretty(saved).expect("serializable");
-        self.write_atomic(PARAMS_FILE, &text)
-    }
-
     /// The key for masked-secret hashes, made on first use so hashes are stable between runs.
     pub fn mask_key(&self) -> Result<Vec<u8>, StoreError> {
         let path = self.path.join(MASK_KEY_FILE);
@@ -171,7 +146,7 @@ impl StateDir {
     }
 
     /// Reads a JSON state file; `None` when it does not exist yet.
-    pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+    pub fn read_json<T: serde::de::DeserializeOwned>(
         &self,
         name: &str,
     ) -> Result<Option<T>, StoreError> {
@@ -186,7 +161,7 @@ impl StateDir {
     }
 
     /// Writes a JSON state file atomically, mode 0600.
-    pub(crate) fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
         self.write_atomic(
             name,
             &serde_json::to_vec_pretty(value).expect("serializable"),
@@ -215,26 +190,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn params_round_trip_with_private_modes() {
+    fn json_files_round_trip_with_private_modes() {
         let t = tempfile::tempdir().unwrap();
         let dir = StateDir::new(t.path().join(".kube-openstack"));
-        let saved = SavedParams {
-            retired: vec!["old".into()],
-            ..SavedParams::default()
-        };
-        dir.save_params(&saved).unwrap();
-        assert_eq!(dir.load_params().unwrap().retired, vec!["old".to_string()]);
+        dir.write_json("some.json", &vec!["old".to_string()])
+            .unwrap();
+        let back: Option<Vec<String>> = dir.read_json("some.json").unwrap();
+        assert_eq!(back, Some(vec!["old".to_string()]));
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(dir.path()), 0o700);
-        assert_eq!(mode(&dir.path().join(PARAMS_FILE)), 0o600);
+        assert_eq!(mode(&dir.path().join("some.json")), 0o600);
     }
 
     #[test]
     fn a_damaged_state_file_is_an_error_not_a_silent_reset() {
         let t = tempfile::tempdir().unwrap();
         let dir = StateDir::new(t.path());
-        fs::write(t.path().join(PARAMS_FILE), "{not json").unwrap();
-        assert!(matches!(dir.load_params(), Err(StoreError::Damaged { .. })));
+        fs::write(t.path().join("some.json"), "{not json").unwrap();
+        assert!(matches!(
+            dir.read_json::<Vec<String>>("some.json"),
+            Err(StoreError::Damaged { .. })
+        ));
     }
 
     #[test]

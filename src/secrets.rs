@@ -1,14 +1,45 @@
-//! Masking secrets by value: every occurrence of a secret, wherever it sits (an env value,
-//! inside a database URI, a config file, a command line), becomes `***` plus a short keyed
-//! hash, so a changed secret still shows as changed without showing either value.
+//! Secrets: which values are secret, and masking them.
+//!
+//! - [`looks_secret`] and [`description_says_secret`]: the one heuristic every parameter
+//!   source uses when the source itself carries no mark;
+//! - [`Masker`]: every occurrence of a secret, wherever it sits (an env value, inside a
+//!   database URI, a config file, a command line), becomes `***` plus a short keyed hash, so
+//!   a changed secret still shows as changed without showing either value.
+//!   [`Masker::build`] is how a run makes one.
 //!
 //! Masking by kind (what helm-diff and kubectl do for `Secret` objects) would leak the
 //! passwords that sit in env values and URIs.
 
+use crate::state::{StateDir, StoreError};
 use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+/// Whether a parameter's (or a stack output's) name says it holds a secret.
+pub fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "token",
+        "_key",
+        "salt",
+        "hash_path",
+        "credential",
+        "_db_uri",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+/// Whether an output's description says it holds a secret.
+pub fn description_says_secret(description: &str) -> bool {
+    let d = description.to_lowercase();
+    ["password", "secret", "private key", "token"].iter().any(|w| d.contains(w))
+        // "the Keystone URL for the Swift users" is not a password; "password of" is.
+        && !d.starts_with("url")
+}
 
 pub struct Masker {
     matcher: Option<AhoCorasick>,
@@ -16,7 +47,24 @@ pub struct Masker {
 }
 
 impl Masker {
-    /// `secrets` are plain values; their base64 forms (as in `Secret.data`) are masked too.
+    /// The masker of a run, and the one way a command makes one: `secrets` (plain values)
+    /// masked with the state directory's key, so a secret shows the same mask on every
+    /// run; nothing masked when `reveal` (`--show-secrets`). With nothing to mask, the key
+    /// is not even made.
+    pub fn build(
+        state: &StateDir,
+        secrets: impl IntoIterator<Item = String>,
+        reveal: bool,
+    ) -> Result<Masker, StoreError> {
+        let secrets: Vec<String> = secrets.into_iter().filter(|s| !s.is_empty()).collect();
+        if reveal || secrets.is_empty() {
+            return Ok(Masker::none());
+        }
+        Ok(Masker::new(secrets, &state.mask_key()?))
+    }
+
+    /// A masker with an explicit key. `secrets` are plain values; their base64 forms (as
+    /// in `Secret.data`) are masked too.
     pub fn new(secrets: impl IntoIterator<Item = String>, key: &[u8]) -> Masker {
         let mut patterns: Vec<String> = Vec::new();
         for s in secrets {
@@ -135,6 +183,37 @@ mod tests {
     fn longest_secret_wins() {
         let m = Masker::new(vec!["abc".to_string(), "abcdef".to_string()], b"key");
         assert_eq!(m.mask("abcdef").matches("***").count(), 1);
+    }
+
+    #[test]
+    fn a_run_masker_keeps_its_masks_between_runs_and_reveals_on_request() {
+        let t = tempfile::tempdir().unwrap();
+        let state = StateDir::new(t.path().join("state"));
+        let none = Masker::build(&state, Vec::new(), false).unwrap();
+        assert_eq!(none.mask("s3cret"), "s3cret");
+        assert!(!state.path().exists(), "no key made for nothing to mask");
+        let first = Masker::build(&state, vec!["s3cret".into()], false).unwrap();
+        let again = Masker::build(&state, vec!["s3cret".into()], false).unwrap();
+        assert!(first.mask("s3cret").starts_with("***"));
+        assert_eq!(first.mask("s3cret"), again.mask("s3cret"));
+        let shown = Masker::build(&state, vec!["s3cret".into()], true).unwrap();
+        assert_eq!(shown.mask("s3cret"), "s3cret");
+    }
+
+    #[test]
+    fn names_and_descriptions_that_say_secret() {
+        for name in [
+            "keystone_db_password",
+            "Admin_Token",
+            "swift_hash_path_prefix",
+        ] {
+            assert!(looks_secret(name), "{name}");
+        }
+        assert!(!looks_secret("keystone_host"));
+        assert!(description_says_secret("Password of the admin user"));
+        assert!(!description_says_secret(
+            "URL of the Keystone the password is for"
+        ));
     }
 
     #[test]

@@ -1,0 +1,253 @@
+//! Links in a local template tree, and what `include` may read: a link leading outside
+//! the tree is followed with a warning naming it and where it leads (never silently);
+//! loops of includes and of partials are errors naming the chain, not a crash.
+
+use crate::support::{Project, stderr};
+use std::os::unix::fs::symlink;
+
+const CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{name}}\ndata:\n  motd: {{include \"_files/motd.txt\"}}\n";
+
+fn project() -> Project {
+    let p = Project::new();
+    p.write("params.yaml", "name: web\n");
+    p.write("outside/secret.txt", "not part of the tree\n");
+    p.write(
+        "outside/object.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-outside\n",
+    );
+    p
+}
+
+/// Every shape of link leading out of a local tree is followed, and said so, with the
+/// link's name and the real place it leads to.
+#[test]
+fn links_leading_outside_a_local_tree_are_followed_with_a_warning() {
+    type MakeLinks = Box<dyn Fn(&Project)>;
+    let shapes: Vec<(&str, MakeLinks)> = vec![
+        (
+            "absolute link to a file",
+            Box::new(|p: &Project| {
+                symlink(
+                    p.path("outside/object.yaml"),
+                    p.path("kubernetes-in/x.yaml"),
+                )
+                .unwrap()
+            }),
+        ),
+        (
+            "relative link climbing out",
+            Box::new(|p: &Project| {
+                symlink("../outside/object.yaml", p.path("kubernetes-in/x.yaml")).unwrap()
+            }),
+        ),
+        (
+            "a chain of links each looking inside",
+            Box::new(|p: &Project| {
+                symlink(".", p.path("kubernetes-in/_y")).unwrap();
+                symlink("_y/..", p.path("kubernetes-in/_z")).unwrap();
+                symlink("_z/outside/object.yaml", p.path("kubernetes-in/x.yaml")).unwrap();
+            }),
+        ),
+        (
+            "a directory link",
+            Box::new(|p: &Project| {
+                symlink("../outside", p.path("kubernetes-in/x.yaml-dir")).unwrap()
+            }),
+        ),
+    ];
+    for (what, make) in shapes {
+        let p = project();
+        p.write(
+            "kubernetes-in/web.yaml",
+            &CONFIG_MAP.replace("{{include \"_files/motd.txt\"}}", "hi"),
+        );
+        make(&p);
+        let out = p.with_params(&["render"]).output().unwrap();
+        let err = stderr(&out);
+        assert!(out.status.success(), "{what}: {err}");
+        assert!(
+            err.contains("warning:") && err.contains("is a link leading outside the template tree"),
+            "{what}: {err}"
+        );
+        let real = p.path("outside").canonicalize().unwrap();
+        assert!(
+            err.contains(&real.display().to_string()),
+            "{what}: names where it leads: {err}"
+        );
+    }
+}
+
+#[test]
+fn links_inside_the_tree_are_followed_quietly_and_loops_are_errors() {
+    let p = project();
+    p.write(
+        "kubernetes-in/_shared/web.yaml",
+        &CONFIG_MAP.replace("{{include \"_files/motd.txt\"}}", "hi"),
+    );
+    symlink(".", p.path("kubernetes-in/_here")).unwrap();
+    symlink("_here/_shared/web.yaml", p.path("kubernetes-in/web.yaml")).unwrap();
+    symlink("_shared", p.path("kubernetes-in/shared-dir")).unwrap();
+    let out = p.with_params(&["render"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    assert!(p.read("kubernetes/web.yaml").contains("name: \"web\""));
+    assert!(
+        p.read("kubernetes/shared-dir/web.yaml")
+            .contains("name: \"web\"")
+    );
+
+    for (a, b) in [("b.yaml", "a.yaml"), ("a.yaml", "")] {
+        let p = project();
+        std::fs::create_dir_all(p.path("kubernetes-in")).unwrap();
+        symlink(a, p.path("kubernetes-in/a.yaml")).unwrap();
+        if !b.is_empty() {
+            symlink(b, p.path("kubernetes-in/b.yaml")).unwrap();
+        }
+        let out = p.with_params(&["render"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("kubernetes-in/a.yaml"),
+            "the error names the link: {}",
+            stderr(&out)
+        );
+        assert!(!p.path("kubernetes").exists());
+    }
+}
+
+#[test]
+fn an_included_file_that_links_outside_is_read_with_a_warning() {
+    let p = project();
+    p.write("kubernetes-in/web.yaml", CONFIG_MAP);
+    std::fs::create_dir_all(p.path("kubernetes-in/_files")).unwrap();
+    symlink(
+        "../../outside/secret.txt",
+        p.path("kubernetes-in/_files/motd.txt"),
+    )
+    .unwrap();
+    let out = p.with_params(&["render"]).output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("included `_files/motd.txt` is a link leading outside the template tree"),
+        "{err}"
+    );
+}
+
+/// `include` cycles of every length stop with the chain; nothing is written.
+#[test]
+fn includes_that_include_each_other_are_an_error_naming_the_chain() {
+    let cycles: [(&[(&str, &str)], &str); 3] = [
+        (
+            &[("_files/motd.txt", "{{include \"_files/motd.txt\"}}")],
+            "_files/motd.txt -> _files/motd.txt",
+        ),
+        (
+            &[
+                ("_files/motd.txt", "{{include \"_files/b.txt\"}}"),
+                ("_files/b.txt", "b {{include \"_files/motd.txt\"}}"),
+            ],
+            "_files/motd.txt -> _files/b.txt -> _files/motd.txt",
+        ),
+        (
+            &[
+                ("_files/motd.txt", "{{include \"_files/b.txt\"}}"),
+                ("_files/b.txt", "{{include \"_files/c.txt\"}}"),
+                ("_files/c.txt", "{{include \"_files/b.txt\"}}"),
+            ],
+            "_files/b.txt -> _files/c.txt -> _files/b.txt",
+        ),
+    ];
+    for (files, chain) in cycles {
+        let p = project();
+        p.write("kubernetes-in/web.yaml", CONFIG_MAP);
+        for (name, text) in files {
+            p.write(&format!("kubernetes-in/{name}"), text);
+        }
+        let out = p.with_params(&["render"]).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("includes itself") && err.contains(chain),
+            "wanted {chain}: {err}"
+        );
+        assert!(!p.path("kubernetes").exists());
+        assert_no_staging(&p);
+    }
+    // Deep but finite nesting is fine up to the limit, and refused past it.
+    for (depth, ok) in [(15, true), (20, false)] {
+        let p = project();
+        p.write("kubernetes-in/web.yaml", CONFIG_MAP);
+        p.write(
+            "kubernetes-in/_files/motd.txt",
+            "{{include \"_files/n1.txt\"}}",
+        );
+        for i in 1..depth {
+            p.write(
+                &format!("kubernetes-in/_files/n{i}.txt"),
+                &format!("{i} {{{{include \"_files/n{}.txt\"}}}}", i + 1),
+            );
+        }
+        p.write(&format!("kubernetes-in/_files/n{depth}.txt"), "end");
+        let out = p.with_params(&["render"]).output().unwrap();
+        assert_eq!(out.status.success(), ok, "depth {depth}: {}", stderr(&out));
+        if !ok {
+            assert!(
+                stderr(&out).contains("includes nested more than 16 deep"),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+}
+
+/// Partials that include each other (directly, in a ring of three, from several
+/// templates rendered in parallel) give the loop, exit 2, and leave no staging directory.
+#[test]
+fn partials_that_include_each_other_are_an_error_not_a_crash() {
+    let rings: [&[(&str, &str)]; 3] = [
+        &[("a", "{{> b}}"), ("b", "{{> a}}")],
+        &[
+            ("a", "x: 1\n{{> b}}"),
+            ("b", "{{> c}}"),
+            ("c", "{{#if name}}{{> a}}{{/if}}"),
+        ],
+        &[
+            ("a", "{{#each @root.list}}{{> b}}{{/each}}"),
+            ("b", "{{> a}}"),
+        ],
+    ];
+    for ring in rings {
+        let p = project();
+        p.write("params.yaml", "name: web\nlist: [1, 2]\n");
+        for (name, text) in ring {
+            p.write(&format!("kubernetes-in/_partials/{name}.yaml"), text);
+        }
+        for i in 0..6 {
+            p.write(
+                &format!("kubernetes-in/cm{i}.yaml"),
+                &format!(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n{{{{> a}}}}\n"
+                ),
+            );
+        }
+        let out = p.with_params(&["render"]).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("partials include each other without end: `a` -> `b`"),
+            "{err}"
+        );
+        assert!(!err.contains("overflow"), "{err}");
+        assert!(!p.path("kubernetes").exists());
+        assert_no_staging(&p);
+    }
+}
+
+fn assert_no_staging(p: &Project) {
+    let left: Vec<String> = std::fs::read_dir(p.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".render-"))
+        .collect();
+    assert!(left.is_empty(), "staging directories left: {left:?}");
+}
