@@ -33,10 +33,21 @@ if [ ${#missing[@]} -gt 0 ]; then
         --no-install-recommends "${missing[@]}" >&2
 fi
 
+# The storage rule of `kube-openstack images` (src/images/storage.rs): STORAGE_DRIVER, else
+# the storage.conf's driver, else buildah's choice when it is overlay, else vfs by name.
 buildah=(buildah)
-[ -n "${STORAGE_DRIVER:-}" ] && buildah+=(--storage-driver "$STORAGE_DRIVER")
-driver=$("${buildah[@]}" info --format '{{.store.GraphDriverName}}' 2>/dev/null) ||
-    { "${buildah[@]}" info >/dev/null; exit 2; }
+info() { "${buildah[@]}" info --format '{{.store.GraphDriverName}}' 2>/dev/null; }
+conf=${CONTAINERS_STORAGE_CONF:-}
+[ -n "$conf" ] || for c in /etc/containers/storage.conf /usr/share/containers/storage.conf; do
+    [ -f "$c" ] && { conf=$c; break; }
+done
+configured=$(sed -n 's/^[[:space:]]*driver[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "${conf:-/dev/null}" 2>/dev/null | head -n 1)
+if [ -n "${STORAGE_DRIVER:-}" ]; then
+    buildah+=(--storage-driver "$STORAGE_DRIVER")
+elif [ -z "$configured" ] && [ "$(info)" != overlay ]; then
+    buildah+=(--storage-driver vfs)
+fi
+driver=$(info) || { "${buildah[@]}" info >/dev/null; exit 2; }
 say "storage driver: $driver"
 
 if [ "$("${buildah[@]}" inspect --type image --format "{{index .OCIv1.Config.Labels \"$label\"}}" "$tag" 2>/dev/null)" = "$recipe" ]; then

@@ -68,21 +68,17 @@ pub fn run(project: &Project, printer: &Printer, args: ImagesArgs) -> anyhow::Re
     })?;
     let (interrupt, _listener) =
         crate::rt::block_on(async { interrupt::listen() }).context("cannot watch for signals")?;
-    let mut builder =
+    let builder =
         builder::detect(args.options.builder.map(Into::into), storage_choice).map(|mut b| {
             b.interrupt = interrupt.clone();
             b
         });
-    if let Ok(b) = &mut builder
-        && let Some(storage) = crate::rt::block_on(b.settle_storage())?
-    {
-        printer.status("Storage", &storage);
-    }
     let env = Env {
         mode,
         naming: setup.naming.clone(),
         push_host: setup.push_host.clone(),
-        builder: builder.clone(),
+        builder,
+        settled: Default::default(),
         registry: registry.clone(),
         auth_file: child_auth.as_ref().map(ChildAuth::auth_file),
         plain_http: setup.endpoint.is_plain_http(),
@@ -101,7 +97,8 @@ pub fn run(project: &Project, printer: &Printer, args: ImagesArgs) -> anyhow::Re
         && std::env::var_os("NO_COLOR").is_none();
     let progress = Arc::new(Progress::new(*printer, &names, interactive));
     let started = std::time::Instant::now();
-    let results = crate::rt::block_on(schedule::run(jobs, env, progress));
+    let env = Arc::new(env);
+    let results = crate::rt::block_on(schedule::run(jobs, env.clone(), progress));
     drop(child_auth);
 
     if mode != Mode::Build {
@@ -155,9 +152,13 @@ pub fn run(project: &Project, printer: &Printer, args: ImagesArgs) -> anyhow::Re
     if failures.is_empty() {
         return Ok(0);
     }
-    let hint = builder
-        .err()
-        .map(|e| crate::images::install_builder_hint(&e));
+    let hint = match env.settled.get() {
+        Some(Err(schedule::SettleError::NoBuilder(e))) => {
+            Some(crate::images::install_builder_hint(e))
+        }
+        Some(Err(schedule::SettleError::Storage(_))) => Some(crate::images::STORAGE_HINT.into()),
+        _ => crate::images::base_hint(&failures),
+    };
     Err(ImagesFailed {
         total: results.len(),
         failures,

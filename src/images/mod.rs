@@ -95,6 +95,20 @@ fn details(failures: &[(String, String)]) -> String {
         .collect()
 }
 
+/// What to do when the builder cannot open its image storage.
+pub const STORAGE_HINT: &str = "name a driver that works here with `--storage-driver vfs` (or `overlay`), or set `driver` in the storage.conf `CONTAINERS_STORAGE_CONF` names";
+
+/// When a build failed because its Debian base is not in local storage (and, as usual
+/// here, nothing can be pulled from a hub): how to make it.
+pub fn base_hint(failures: &[(String, String)]) -> Option<String> {
+    failures
+        .iter()
+        .any(|(_, e)| e.contains("Trying to pull docker.io/library/debian:"))
+        .then(|| {
+            "the Debian base of `docker/` is made locally, not pulled: run `scripts/debian-base.sh` (with the same storage settings), then this again".into()
+        })
+}
+
 pub fn install_builder_hint(e: &builder::NoBuilder) -> String {
     format!(
         "install one (Debian/Ubuntu: `apt-get install buildah`; it needs no daemon), or name one with `--builder` (tried: {})",
@@ -108,9 +122,7 @@ pub fn hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
         return e.hint.clone();
     }
     if let Some(storage::StorageError::Unusable { .. }) = err.downcast_ref() {
-        return Some(
-            "name a driver that works here with `--storage-driver vfs` (or `overlay`), or set `driver` in the storage.conf `CONTAINERS_STORAGE_CONF` names".into(),
-        );
+        return Some(STORAGE_HINT.into());
     }
     match err.downcast_ref::<registry::RegistryError>()? {
         registry::RegistryError::Unreachable { .. } | registry::RegistryError::Unavailable { .. } => Some(
@@ -131,6 +143,16 @@ pub fn content_tag(content_hash: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_debian_base_that_had_to_be_pulled_gets_the_script_as_hint() {
+        let pulled = "  | Trying to pull docker.io/library/debian:bookworm-slim...\n  | Error: creating build container".to_string();
+        assert!(
+            base_hint(&[("x".into(), pulled)])
+                .is_some_and(|h| h.contains("scripts/debian-base.sh"))
+        );
+        assert_eq!(base_hint(&[("x".into(), "exit code 1".into())]), None);
+    }
 
     #[test]
     fn references_follow_registry_prefix_name_tag() {

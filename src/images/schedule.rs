@@ -6,6 +6,7 @@ use super::builder::{BuildError, BuildRequest, Builder, NoBuilder};
 use super::progress::Progress;
 use super::registry::{RegistryClient, RegistryError};
 use super::slots::Slots;
+use super::storage::StorageError;
 use super::{Naming, content_tag};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -39,6 +40,9 @@ pub struct Env {
     /// Pushes go to this `host:port` instead of the naming registry (a port-forward).
     pub push_host: Option<String>,
     pub builder: Result<Builder, NoBuilder>,
+    /// `builder` with its storage settled, on first need (an unchanged run never calls
+    /// the builder); the error says why there is no usable builder.
+    pub settled: tokio::sync::OnceCell<Result<Builder, SettleError>>,
     /// `None` when the registry is not consulted (`images build` with the registry down).
     pub registry: Option<Arc<RegistryClient>>,
     pub auth_file: Option<PathBuf>,
@@ -103,8 +107,37 @@ pub struct ImageResult {
 /// Whether dependents may start: `Some(true)` built or available, `Some(false)` failed.
 type Ready = watch::Sender<Option<bool>>;
 
-pub async fn run(jobs: Vec<Job>, env: Env, progress: Arc<Progress>) -> Vec<ImageResult> {
-    let env = Arc::new(env);
+/// Why the run has no builder to use.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SettleError {
+    #[error("{0}")]
+    NoBuilder(#[from] NoBuilder),
+    #[error("{0}")]
+    Storage(String),
+}
+
+impl From<StorageError> for SettleError {
+    fn from(e: StorageError) -> Self {
+        SettleError::Storage(e.to_string())
+    }
+}
+
+/// The builder, its storage driver settled and announced (once per run).
+async fn builder<'a>(env: &'a Env, progress: &Progress) -> Result<&'a Builder, SettleError> {
+    env.settled
+        .get_or_init(|| async {
+            let mut builder = env.builder.clone()?;
+            if let Some(storage) = builder.settle_storage().await? {
+                progress.note("Storage", &storage.to_string());
+            }
+            Ok(builder)
+        })
+        .await
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+pub async fn run(jobs: Vec<Job>, env: Arc<Env>, progress: Arc<Progress>) -> Vec<ImageResult> {
     let build_slots = Arc::new(Slots::new(env.jobs));
     let priorities = dependents(&jobs);
     let push_slots = Arc::new(Semaphore::new(env.jobs.max(1)));
@@ -283,7 +316,7 @@ async fn steps(
             source: e,
         })
     })?;
-    let builder = env.builder.as_ref().map_err(|e| failed(e))?;
+    let builder = builder(env, progress).await.map_err(|e| failed(&e))?;
     let not_started = |signal| Outcome::Failed {
         error: format!("not started: kube-openstack received {signal}"),
     };

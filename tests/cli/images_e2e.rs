@@ -3,7 +3,7 @@
 //! through the registry's API, in Swift itself, and in the registry's own access log.
 
 use crate::images_env::{
-    ImageProject, file_len, http, registry_and_buildah, registry_requests_since,
+    ImageProject, file_len, http, is_call, registry_and_buildah, registry_requests_since,
 };
 use crate::support::{stderr, stdout};
 
@@ -19,7 +19,7 @@ fn lock_digest(p: &ImageProject, name: &str) -> String {
 fn builds(calls: &[String]) -> Vec<String> {
     let mut b: Vec<String> = calls
         .iter()
-        .filter(|c| c.contains(" bud "))
+        .filter(|c| is_call(c, "bud"))
         .map(|c| c.rsplit('/').next().unwrap_or_default().to_string())
         .collect();
     b.sort();
@@ -292,7 +292,7 @@ fn build_then_push_as_two_steps_and_push_refuses_what_was_not_built() {
     let out = p.cmd(&["images", "build"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        !p.builder_calls().iter().any(|c| c.contains(" push ")),
+        !p.builder_calls().iter().any(|c| is_call(c, "push")),
         "build does not push"
     );
     assert!(!p.project.path(".kube-openstack/images.lock.json").exists());

@@ -187,7 +187,7 @@ impl ImageProject {
             .collect()
     }
 
-    /// Builder invocations recorded so far (one line each: the arguments).
+    /// Builder invocations recorded so far (one line each: the arguments; see [`is_call`]).
     pub fn builder_calls(&self) -> Vec<String> {
         std::fs::read_to_string(self.project.path("buildah-calls.log"))
             .unwrap_or_default()
@@ -230,6 +230,12 @@ impl ImageProject {
     pub fn repository(&self, name: &str) -> String {
         format!("{}/{name}", self.prefix)
     }
+}
+
+/// Whether a recorded builder call runs `verb` (`bud`, `push`, `info`), with or without
+/// global options before it.
+pub fn is_call(call: &str, verb: &str) -> bool {
+    call.split_whitespace().any(|w| w == verb)
 }
 
 pub fn set_mode(path: &Path, mode: u32) {

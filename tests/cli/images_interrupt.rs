@@ -3,7 +3,7 @@
 //! lines, and leave no builder running. (A run that ended at `Building NAME` without a
 //! word was a run whose own process a signal ended: it had no handler.)
 
-use crate::images_env::{ImageProject, registry_and_buildah};
+use crate::images_env::{ImageProject, is_call, registry_and_buildah};
 use crate::support::stderr;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -47,9 +47,7 @@ fn wait_until_running<'a>(p: &ImageProject, names: &[&'a str]) -> (&'a str, i32)
         .builder_pids()
         .into_iter()
         .rev()
-        .find(|(_, args)| {
-            (" ".to_string() + args).contains(" bud ") && args.ends_with(&format!(" docker/{name}"))
-        })
+        .find(|(_, args)| is_call(args, "bud") && args.ends_with(&format!(" docker/{name}")))
         .map(|(pid, _)| pid)
         .unwrap_or_else(|| panic!("no buildah bud pid for {name}: {:?}", p.builder_pids()));
     (name, pid)

@@ -76,7 +76,10 @@ fn build_shipped(p: &Project) -> BTreeMap<String, String> {
     let out = p.cmd().args(["images"]).output().unwrap();
     assert_images_ok(&out, &p.path(".kube-openstack"));
     let err = stderr(&out);
-    assert!(err.contains("     Storage "), "the driver is named: {err}");
+    assert!(
+        !err.contains("Building") || err.contains("     Storage "),
+        "a run that builds names its storage driver: {err}"
+    );
 
     // Nothing changed: the second run only looks.
     let again = p.cmd().args(["images"]).output().unwrap();

@@ -2,7 +2,7 @@
 //! mounts it, vfs where it cannot (a store on an overlay file system), and whatever the
 //! user named (flag, `STORAGE_DRIVER`, storage.conf), always said in a `Storage` line.
 
-use crate::images_env::{ImageProject, assert_images_ok, missing, registry_and_buildah};
+use crate::images_env::{ImageProject, assert_images_ok, is_call, missing, registry_and_buildah};
 use crate::support::stderr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,7 +19,7 @@ fn storage_line(out: &std::process::Output) -> String {
 fn bud_calls(p: &ImageProject) -> Vec<String> {
     p.builder_calls()
         .into_iter()
-        .filter(|c| c.contains(" bud "))
+        .filter(|c| is_call(c, "bud"))
         .collect()
 }
 
