@@ -10,6 +10,11 @@
 //! `--forward 'registry-0:5000=127.0.0.1:4999'` makes port-forwards to that pod's port
 //! reach a real server (`*` for any pod); pods are created with `kube-openstack deploy`
 //! or `kubectl`, and reach `Running` through the fake's controllers.
+//!
+//! `--real-pods NAME` gives the cluster a node that runs every pod as real containers with
+//! podman (root; `apt-get install podman runc catatonit`), named after NAME; Ctrl-C
+//! removes everything it started (a later start with the same NAME removes what a killed
+//! one left). `--backoff-ms N` shortens the kubelet's restart back-off (10 s).
 
 #[path = "../tests/support/fake_kube/mod.rs"]
 mod fake_kube;
@@ -21,6 +26,8 @@ fn main() {
     let mut addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut kubeconfig = None;
     let mut forwards = Vec::new();
+    let mut real: Option<fake_kube::node::NodeOptions> = None;
+    let mut backoff = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || {
@@ -52,6 +59,8 @@ fn main() {
             "--drop-after-rate" => faults.drop_after_rate = rate(value()),
             "--stall-after-rate" => faults.stall_after_rate = rate(value()),
             "--fail-pod" => faults.fail_pods.push(value()),
+            "--real-pods" => real = Some(fake_kube::node::NodeOptions::new(&value())),
+            "--backoff-ms" => backoff = Some(ms(value())),
             "--forward" => forwards.push(
                 parse_forward(&value()).unwrap_or_else(|| usage("expected POD:PORT=HOST:PORT")),
             ),
@@ -62,6 +71,13 @@ fn main() {
             }
             other => usage(&format!("unknown flag `{other}`")),
         }
+    }
+    if let Some(mut opts) = real {
+        if let Some(b) = backoff {
+            opts.backoff = b;
+            opts.backoff_max = b * 30;
+        }
+        return serve_real(addr, faults, opts, kubeconfig);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -82,6 +98,31 @@ fn main() {
     });
 }
 
+/// The real-pod cluster until Ctrl-C, then everything its node started is removed.
+fn serve_real(
+    addr: SocketAddr,
+    faults: fake_kube::Faults,
+    opts: fake_kube::node::NodeOptions,
+    kubeconfig: Option<String>,
+) {
+    let fake = fake_kube::FakeKube::start_real_on(addr, faults, opts).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(2)
+    });
+    if let Some(path) = kubeconfig {
+        fake.write_kubeconfig(std::path::Path::new(&path));
+    }
+    println!("{}", fake.url());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    drop(fake);
+}
+
 /// `POD:PORT=HOST:PORT`: port-forwards to `PORT` of `POD` (`*`: any pod) reach `HOST:PORT`.
 fn parse_forward(v: &str) -> Option<(String, u16, SocketAddr)> {
     let (pod_port, to) = v.split_once('=')?;
@@ -91,7 +132,7 @@ fn parse_forward(v: &str) -> Option<(String, u16, SocketAddr)> {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "error: {problem}\nusage: fake-kube-apiserver [--listen HOST:PORT] [--kubeconfig FILE] [--latency-ms N] [--ready-delay-ms N] [--pod-run-ms N] [--error-rate R] [--throttle-rate R] [--drop-before-rate R] [--drop-after-rate R] [--stall-after-rate R] [--fail-pod NAME]... [--forward POD:PORT=HOST:PORT]... [--seed N]"
+        "error: {problem}\nusage: fake-kube-apiserver [--listen HOST:PORT] [--kubeconfig FILE] [--latency-ms N] [--ready-delay-ms N] [--pod-run-ms N] [--error-rate R] [--throttle-rate R] [--drop-before-rate R] [--drop-after-rate R] [--stall-after-rate R] [--fail-pod NAME]... [--forward POD:PORT=HOST:PORT]... [--seed N] [--real-pods NAME [--backoff-ms N]]"
     );
     std::process::exit(2)
 }

@@ -79,6 +79,18 @@ on_exit 'scripts/dev-registry.sh stop'
 scripts/dev-registry.sh start
 eval "$(scripts/dev-registry.sh env | sed 's/^/export /')"
 
+# --- real-pod cluster (tests/cli/real_*.rs): the node of tests/support/fake_kube runs
+# --- every pod with rootful podman. runc (crun and runc refuse the default resource limits
+# --- on this kind of machine; the node lowers them in a containers.conf of its own),
+# --- catatonit (podman builds its pod infra image, localhost/podman-pause, from it: no
+# --- image is pulled from a hub), netavark and iptables (each test's bridge network),
+# --- iproute2 (Service addresses on the loopback). The tests build their own small
+# --- images (FROM scratch + busybox-static, with buildah) into the registry above.
+say "real-pod cluster: podman"
+[ "$(id -u)" -eq 0 ] || { say "the real-pod tests run podman as root"; [ -z "${CI:-}" ] || exit 1; }
+need_packages podman runc catatonit netavark iptables iproute2
+podman --version >&2
+
 # --- images: every docker/ context built and pushed to the test registry under the
 # --- shipped naming (prefix kube-openstack), in this machine's image store, on the Debian
 # --- base scripts/debian-base.sh makes here. Content-hash tags: on a machine that already

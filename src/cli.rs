@@ -606,6 +606,12 @@ fn duration(s: &str) -> Result<std::time::Duration, String> {
             ));
         }
     };
+    // Deadlines are `now + duration`: past a year that is surely a typo, and far past it
+    // the addition would overflow.
+    const YEAR: f64 = 365.0 * 24.0 * 3600.0;
+    if !(0.0..=YEAR).contains(&secs) {
+        return Err(format!("`{s}` is longer than a year"));
+    }
     Ok(std::time::Duration::from_secs_f64(secs))
 }
 

@@ -58,7 +58,7 @@ pub fn run(project: &Project, printer: &Printer, args: &WatchArgs) -> anyhow::Re
         };
         let due = retry_at.is_none_or(|t| Instant::now() >= t);
         if !ready.is_empty() && due {
-            let fates = process(
+            let fates = process_isolated(
                 project,
                 printer,
                 &args.cluster,
@@ -166,6 +166,41 @@ fn settled_all(inbox: &mut Inbox) -> anyhow::Result<Vec<PathBuf>> {
             return Ok(ready);
         }
         std::thread::sleep(SETTLE / 4);
+    }
+}
+
+/// [`process`], with a panic confined to the file that caused it: the batch is tried
+/// again one file at a time, and a file that still panics is moved to `failed/` like any
+/// other bad file, so a restarted watcher does not stumble on it again.
+fn process_isolated(
+    project: &Project,
+    printer: &Printer,
+    cluster: &ClusterArgs,
+    namespace: &str,
+    files: &[PathBuf],
+    timeout: Option<Duration>,
+) -> anyhow::Result<BTreeMap<PathBuf, Fate>> {
+    let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        process(project, printer, cluster, namespace, files, timeout)
+    }));
+    match (attempt, files) {
+        (Ok(fates), _) => fates,
+        (Err(_), [one]) => Ok(BTreeMap::from([(
+            one.clone(),
+            Fate::Failed(
+                "kube-openstack stopped on an internal error while applying this file; it is set aside so the watcher goes on (please report it)".into(),
+            ),
+        )])),
+        (Err(_), _) => {
+            let mut fates = BTreeMap::new();
+            for file in files {
+                let one = std::slice::from_ref(file);
+                fates.extend(process_isolated(
+                    project, printer, cluster, namespace, one, timeout,
+                )?);
+            }
+            Ok(fates)
+        }
     }
 }
 

@@ -74,6 +74,20 @@ pub enum ManifestError {
     },
     #[error("`{file}`: {message}")]
     Parse { file: String, message: String },
+    #[error("`{}` is not UTF-8 text: invalid byte at offset {offset} (line {line})", file.display())]
+    NotUtf8 {
+        file: PathBuf,
+        offset: usize,
+        line: usize,
+    },
+    /// The value itself is not shown: it may be anything, a secret included.
+    #[error("`{file}` line {line}: `{field}` is not valid: {why}")]
+    Invalid {
+        file: String,
+        line: usize,
+        field: &'static str,
+        why: String,
+    },
     #[error("`{}`: {id}: annotation `{DEPENDS_ON}`: `{entry}` is not `Kind/name`", file.display())]
     BadReference {
         file: PathBuf,
@@ -111,7 +125,7 @@ pub fn from_files(files: BTreeMap<PathBuf, Vec<u8>>) -> Result<Vec<Manifest>, Ma
         if !is_manifest {
             continue;
         }
-        let text = String::from_utf8_lossy(&bytes);
+        let text = text_of(&rel, bytes)?;
         for m in parse_file(&rel, &text)? {
             if let Some(first) = seen.insert(m.id.clone(), rel.clone()) {
                 return Err(ManifestError::Duplicate {
@@ -125,6 +139,23 @@ pub fn from_files(files: BTreeMap<PathBuf, Vec<u8>>) -> Result<Vec<Manifest>, Ma
     }
     attach_config_digests(&mut out);
     Ok(out)
+}
+
+/// The text of a manifest file; bytes that are not UTF-8 are an error naming where,
+/// never replaced (a replaced byte would be applied as something else).
+pub fn text_of(rel: &Path, bytes: Vec<u8>) -> Result<String, ManifestError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        ManifestError::NotUtf8 {
+            file: rel.to_path_buf(),
+            offset,
+            line,
+        }
+    })
 }
 
 /// Parses the documents of one file.
@@ -144,6 +175,7 @@ pub fn parse_file(rel: &Path, text: &str) -> Result<Vec<Manifest>, ManifestError
             file: display.clone(),
             message: format!("{}: {e}", o.id()),
         })?;
+        check_identity(&display, &o, &body)?;
         let id = ObjectId::new(&o.kind, &o.name);
         let mut m = Manifest {
             file: rel.to_path_buf(),
@@ -166,6 +198,55 @@ pub fn parse_file(rel: &Path, text: &str) -> Result<Vec<Manifest>, ManifestError
         out.push(m);
     }
     Ok(out)
+}
+
+/// The fields that end up in request paths must be what Kubernetes accepts: a name
+/// like `../../etc` or an API version with a space would otherwise change the request.
+fn check_identity(file: &str, o: &objects::Object, body: &Value) -> Result<(), ManifestError> {
+    use super::names;
+    let invalid = |field, why| ManifestError::Invalid {
+        file: file.to_string(),
+        line: o.line,
+        field,
+        why,
+    };
+    // The render's reader takes `apiVersion: 1` for the text `1`; the API server does not.
+    for field in ["apiVersion", "kind"] {
+        if !body.get(field).is_some_and(Value::is_string) {
+            return Err(invalid(field, "it must be a string".into()));
+        }
+    }
+    names::api_version(&o.api_version).map_err(|why| invalid("apiVersion", why))?;
+    names::kind(&o.kind).map_err(|why| invalid("kind", why))?;
+    let meta = body.get("metadata");
+    let name = match meta.and_then(|m| m.get("name")) {
+        Some(Value::String(name)) => name,
+        Some(_) => return Err(invalid("metadata.name", "a name is a string".into())),
+        None => {
+            return Err(invalid(
+                "metadata.name",
+                "deploying needs a name (`generateName` alone cannot be applied twice)".into(),
+            ));
+        }
+    };
+    names::object_name(&o.kind, name).map_err(|why| invalid("metadata.name", why))?;
+    match meta.and_then(|m| m.get("namespace")) {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(ns)) => {
+            names::namespace(ns).map_err(|why| invalid("metadata.namespace", why))
+        }
+        Some(_) => Err(invalid(
+            "metadata.namespace",
+            "a namespace is a string".into(),
+        )),
+    }
+}
+
+/// The namespace a manifest names itself, if any.
+pub fn own_namespace(m: &Manifest) -> Option<&str> {
+    m.body
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
 }
 
 /// Sets [`Manifest::config_digest`] of every one-shot object of `tree`: the data of the

@@ -13,6 +13,7 @@ pub mod forward;
 pub mod infer;
 pub mod live_diff;
 pub mod manifest;
+pub mod names;
 pub mod ops;
 pub mod order;
 pub mod plan;
@@ -51,6 +52,15 @@ pub enum DeployError {
     List(String, #[source] ClientError),
     #[error("cannot create namespace `{0}`")]
     Namespace(String, #[source] ClientError),
+    #[error("namespace `{0}` is not valid: {1}")]
+    InvalidNamespace(String, String),
+    #[error("`{}`: a {kind} names namespace `{namespace}`, but the deployment's namespace is `{expected}`", file.display())]
+    WrongNamespace {
+        file: std::path::PathBuf,
+        kind: String,
+        namespace: String,
+        expected: String,
+    },
 }
 
 /// A run that did not complete, with what to do about it.
@@ -84,6 +94,11 @@ pub fn hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     {
         return Some("the kubeconfig user was refused: check its credentials (`--context`), and that it may manage the namespace's objects".into());
     }
+    if let Some(DeployError::WrongNamespace { namespace, .. }) = err.downcast_ref::<DeployError>() {
+        return Some(format!(
+            "deploy with `-n {namespace}`, or remove `metadata.namespace` from the manifest so it follows `-n`"
+        ));
+    }
     if let Some(DeployError::Connect(_)) = err.downcast_ref::<DeployError>() {
         return Some(
             "name the cluster with `--kubeconfig FILE` and `--context NAME`, or set `KUBECONFIG`"
@@ -106,6 +121,8 @@ impl Context {
         options: &ClientOptions,
         namespace: String,
     ) -> Result<Context, DeployError> {
+        names::namespace(&namespace)
+            .map_err(|why| DeployError::InvalidNamespace(namespace.clone(), why))?;
         let (kube, _) = Kube::connect(options).await.map_err(DeployError::Connect)?;
         Ok(Context {
             kube,
@@ -231,6 +248,18 @@ pub async fn resolve(
                 kind: m.id.kind.clone(),
                 api_version: m.api_version.clone(),
             })?;
+        // As kubectl does: an object that names another namespace is not moved silently.
+        if let Some(ns) = manifest::own_namespace(m)
+            && res.namespaced
+            && ns != ctx.namespace
+        {
+            return Err(DeployError::WrongNamespace {
+                file: m.file.clone(),
+                kind: m.id.kind.clone(),
+                namespace: ns.to_string(),
+                expected: ctx.namespace.clone(),
+            });
+        }
         out.push(res);
     }
     Ok((discovered, out))

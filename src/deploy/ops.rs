@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 /// The field manager of every change this tool makes.
 pub const FIELD_MANAGER: &str = "kube-openstack";
 
+use super::names::path_segment as segment;
+
 fn build(
     r: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
 ) -> Result<http::Request<Vec<u8>>, ClientError> {
@@ -25,7 +27,7 @@ pub async fn get(
     ns: &str,
     name: &str,
 ) -> Result<Option<Value>, ClientError> {
-    let req = build(res.request(ns).get(name, &GetParams::default()))?;
+    let req = build(res.request(ns).get(&segment(name), &GetParams::default()))?;
     match kube.send(req).await {
         Ok(reply) => Ok(Some(reply.json())),
         Err(e) if e.code() == Some(404) => Ok(None),
@@ -75,7 +77,10 @@ pub async fn apply(
     if dry_run {
         params = params.dry_run();
     }
-    let req = build(res.request(ns).patch(name, &params, &Patch::Apply(body)))?;
+    let req = build(
+        res.request(ns)
+            .patch(&segment(name), &params, &Patch::Apply(body)),
+    )?;
     let reply = kube.send(req).await?;
     Ok(Applied {
         code: reply.code,
@@ -106,7 +111,7 @@ pub async fn delete(
         propagation_policy: Some(PropagationPolicy::Foreground),
         ..DeleteParams::default()
     };
-    let req = build(res.request(ns).delete(name, &params))?;
+    let req = build(res.request(ns).delete(&segment(name), &params))?;
     match kube.send(req).await {
         Ok(_) => Ok(true),
         Err(e) if e.code() == Some(404) => Ok(false),
@@ -171,7 +176,7 @@ async fn fetch_logs(
         previous,
         ..LogParams::default()
     };
-    let req = build(res.request(ns).logs(name, &params))?;
+    let req = build(res.request(ns).logs(&segment(name), &params))?;
     let reply = kube.send(req).await?;
     Ok(String::from_utf8_lossy(&reply.body).into_owned())
 }

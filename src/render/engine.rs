@@ -187,6 +187,11 @@ impl From<Located> for Diagnostic {
             Problem::Missing(name) if name.is_empty() => {
                 "a value used here is not defined".to_string()
             }
+            // `{{upper}}` reads as a parameter named `upper`; there is none, so it is a
+            // helper used without what it works on.
+            Problem::Missing(name) if helpers::is_helper(&name) => format!(
+                "helper `{name}` is used without an argument: write `{{{{{name} VALUE}}}}` (no parameter is named `{name}`)"
+            ),
             Problem::Missing(name) => format!("parameter `{name}` is not defined"),
             Problem::Required(message) => message,
             Problem::Invalid(message) => message,

@@ -97,29 +97,56 @@ pub fn register(registry: &mut Handlebars<'static>, partials: Arc<Vec<Arc<FileTa
             }),
         );
     }
-    let inner: [(&str, InnerFn); 15] = [
-        ("default", default_fn),
-        ("required", required_fn),
-        ("quote", quote_fn),
-        ("squote", squote_fn),
-        ("b64enc", b64enc_fn),
-        ("b64dec", b64dec_fn),
-        ("toJson", to_json_fn),
-        ("toYaml", to_yaml_fn),
-        ("indent", indent_fn),
-        ("nindent", nindent_fn),
-        ("upper", upper_fn),
-        ("lower", lower_fn),
-        ("trim", trim_fn),
-        ("join", join_fn),
-        ("sha256sum", sha256sum_fn),
+    let inner: [InnerFn; 15] = [
+        default_fn,
+        required_fn,
+        quote_fn,
+        squote_fn,
+        b64enc_fn,
+        b64dec_fn,
+        to_json_fn,
+        to_yaml_fn,
+        indent_fn,
+        nindent_fn,
+        upper_fn,
+        lower_fn,
+        trim_fn,
+        join_fn,
+        sha256sum_fn,
     ];
-    for (name, f) in inner {
+    for (name, f) in INNER_NAMES.into_iter().zip(inner) {
         registry.register_helper(name, Box::new(Inner(f)));
     }
     registry.register_helper(PARTIAL_ENTER, Box::new(PartialEnter));
     registry.register_helper(PARTIAL_LEAVE, Box::new(PartialLeave));
 }
+
+/// Whether `name` is a helper a template may call (ours, `include`, and Handlebars' own
+/// that take arguments).
+pub fn is_helper(name: &str) -> bool {
+    const OTHERS: &[&str] = &[
+        "include", "lookup", "eq", "ne", "gt", "gte", "lt", "lte", "and", "or", "not", "len",
+    ];
+    INNER_NAMES.contains(&name) || OTHERS.contains(&name)
+}
+
+const INNER_NAMES: [&str; 15] = [
+    "default",
+    "required",
+    "quote",
+    "squote",
+    "b64enc",
+    "b64dec",
+    "toJson",
+    "toYaml",
+    "indent",
+    "nindent",
+    "upper",
+    "lower",
+    "trim",
+    "join",
+    "sha256sum",
+];
 
 struct PartialEnter;
 struct PartialLeave;

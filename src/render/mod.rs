@@ -12,6 +12,8 @@ pub mod objects;
 pub mod output;
 pub mod prepass;
 mod rewrite;
+#[cfg(test)]
+mod stitched_tests;
 mod tags;
 
 pub use objects::Object;

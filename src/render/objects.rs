@@ -5,6 +5,8 @@ use super::Diagnostic;
 /// One Kubernetes object as rendered: its identity and its document text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Object {
+    /// The line of the rendered file where its document starts.
+    pub line: usize,
     pub api_version: String,
     pub kind: String,
     pub name: String,
@@ -44,7 +46,12 @@ pub fn parse(display: &str, text: &str) -> Result<Vec<Object>, Vec<Diagnostic>> 
     let mut errors = Vec::new();
     for (first_line, doc) in documents(text) {
         match parse_one(doc) {
-            Ok(Some(o)) => objects.push(o),
+            Ok(Some(mut o)) => {
+                // The text starts at the first line that is not blank.
+                let blank = doc.len() - doc.trim_start_matches('\n').len();
+                o.line = first_line + blank;
+                objects.push(o)
+            }
             Ok(None) => {}
             Err((line, message)) => {
                 let line = first_line + line.saturating_sub(1);
@@ -100,6 +107,7 @@ fn parse_one(doc: &str) -> Result<Option<Object>, (usize, String)> {
     let name = head.metadata.and_then(|m| m.name.or(m.generate_name));
     match (head.api_version, head.kind, name) {
         (Some(api_version), Some(kind), Some(name)) => Ok(Some(Object {
+            line: 0,
             api_version,
             kind,
             name,

@@ -103,7 +103,10 @@ fn scan_tag(src: &str, start: usize) -> Result<Tag, UnclosedTag> {
             Some(q) if b == q => quote = None,
             Some(_) => {}
             None if b == b'"' || b == b'\'' => quote = Some(b),
-            None if src[p..].starts_with(close) || src[p..].starts_with(&format!("~{close}")) => {
+            // Bytes, not `&str`: `p` may sit inside a multi-byte character.
+            None if bytes[p..].starts_with(close.as_bytes())
+                || (bytes[p] == b'~' && bytes[p + 1..].starts_with(close.as_bytes())) =>
+            {
                 let tilde_right = bytes[p] == b'~';
                 let expr_to = p;
                 let end = p + usize::from(tilde_right) + close.len();
@@ -172,6 +175,23 @@ mod tests {
             .iter()
             .map(|t| (t.kind, t.expr(src).to_string()))
             .collect()
+    }
+
+    #[test]
+    fn multi_byte_characters_after_an_open_tag_do_not_panic() {
+        for src in [
+            "{{é",
+            "{{\u{85}",
+            "{{{é",
+            "a: {{\u{2028}",
+            "}{{😀}}",
+            "{{x é}}",
+            "{{~é~}}",
+        ] {
+            let _ = scan(src);
+        }
+        assert_eq!(scan("{{é").unwrap_err(), UnclosedTag(0));
+        assert_eq!(kinds("{{é}}"), vec![(TagKind::Output, "é".to_string())]);
     }
 
     #[test]

@@ -22,6 +22,14 @@ const MARKERS: &[(&str, &str)] = &[
     ("#!", "text/x-shellscript"),
 ];
 
+/// The part types cloud-init (and the 2014 part handler) give a meaning to, for messages.
+pub fn known_types() -> Vec<&'static str> {
+    let mut types: Vec<&str> = MARKERS.iter().map(|(_, t)| *t).collect();
+    types.sort();
+    types.dedup();
+    types
+}
+
 /// Extensions with a meaning of their own here, before the usual registry of types.
 const EXTENSIONS: &[(&str, &str)] = &[
     ("pod", "text/x-kube-pod"),

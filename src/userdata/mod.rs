@@ -46,7 +46,7 @@ pub enum UserdataError {
     },
     #[error("`{0}` does not exist")]
     Missing(PathBuf),
-    #[error("`{type_}` (given for `{path}`) is not a MIME type: expected `type/subtype`")]
+    #[error("`{type_}` (given for `{path}`) is not a MIME type: expected `type/subtype`, such as the types cloud-init knows: {}", detect::known_types().join(", "))]
     BadType { path: PathBuf, type_: String },
     #[error("two parts would be named `{name}`: `{first}` and `{second}`")]
     DuplicateName {

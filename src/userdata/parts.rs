@@ -15,11 +15,13 @@ pub enum PartSpec {
 
 impl PartSpec {
     /// Reads `path` or `path:type/subtype` like `write-mime-multipart`. A path that
-    /// exists as written wins, so file names holding a colon still work.
+    /// exists as written wins, so file names holding a colon still work; after the last
+    /// colon of one that does not, comes a type (checked later, so `a.cfg:notatype`
+    /// names the type, not a missing file).
     pub fn parse(arg: &str) -> PartSpec {
         if !Path::new(arg).exists()
             && let Some((path, type_)) = arg.rsplit_once(':')
-            && type_.contains('/')
+            && (type_.contains('/') || Path::new(path).exists())
         {
             return PartSpec::Typed(PathBuf::from(path), type_.to_string());
         }

@@ -36,13 +36,10 @@ pub fn parse(
     for file in files {
         let name = Path::new(file.file_name().unwrap_or_default());
         let text = match std::fs::read(file) {
-            Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(bytes) => match manifest::text_of(name, bytes) {
                 Ok(text) => text,
-                Err(_) => {
-                    fates.insert(
-                        file.clone(),
-                        Fate::Failed(format!("`{}` is not UTF-8 text", name.display())),
-                    );
+                Err(e) => {
+                    fates.insert(file.clone(), Fate::Failed(e.to_string()));
                     continue;
                 }
             },
@@ -119,12 +116,24 @@ pub async fn apply(
         }
         let (discovered, resources) = match crate::deploy::resolve(ctx, &plan).await {
             Ok(found) => found,
-            Err(DeployError::Discovery(DiscoveryError::UnknownKind {
-                file,
-                kind,
-                api_version,
-            })) => {
-                let message = format!("the server does not serve {kind} in {api_version}");
+            Err(e) => {
+                // A file's own fault (a kind the server does not serve, another namespace)
+                // fails that file; the rest of the batch goes on without it.
+                let own = match &e {
+                    DeployError::Discovery(DiscoveryError::UnknownKind {
+                        file,
+                        kind,
+                        api_version,
+                    }) => Some((
+                        file,
+                        format!("the server does not serve {kind} in {api_version}"),
+                    )),
+                    DeployError::WrongNamespace { file, .. } => Some((file, e.to_string())),
+                    _ => None,
+                };
+                let Some((file, message)) = own else {
+                    return retry_all(files, &crate::report::one_line(&e), fates);
+                };
                 match files
                     .iter()
                     .position(|(f, _)| f.file_name() == Some(file.as_os_str()))
@@ -136,7 +145,6 @@ pub async fn apply(
                     None => return retry_all(files, &message, fates),
                 }
             }
-            Err(e) => return retry_all(files, &crate::report::one_line(&e), fates),
         };
         if let Err(e) = ctx.ensure_namespace(false).await {
             return retry_all(files, &crate::report::one_line(&e), fates);

@@ -386,11 +386,18 @@ fn secrets_never_appear_in_the_output() {
     let c = Cluster::new(Faults::default());
     c.manifest("s.yaml", &secret("db"));
     // A second document whose error message would echo the value.
-    c.manifest("bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad-s3cret-db-value\nspec:\n  containers:\n  - name: m\n    image: x\n");
+    c.manifest("bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad-s3cret-db-value\nspec:\n  containers: []\n");
     let out = c.deploy(&["-o", "json"]);
     assert_eq!(out.status.code(), Some(2));
     let all = format!("{}{}", stdout(&out), stderr(&out));
     assert!(all.contains("is invalid"), "{all}");
+    assert!(!all.contains("s3cret-db-value"), "{all}");
+    // A name the tool itself refuses is not echoed either.
+    c.manifest("bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad-s3cret-db-value\nspec:\n  containers:\n  - name: m\n    image: x\n");
+    let out = c.deploy(&["-o", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("`metadata.name` is not valid"), "{all}");
     assert!(!all.contains("s3cret-db-value"), "{all}");
 }
 

@@ -277,3 +277,42 @@ fn a_missing_parameter_in_a_partial_names_the_partial_file() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_helper_without_its_argument_is_named_as_such() {
+    let p = basic();
+    for (tag, helper) in [
+        ("{{upper}}", "upper"),
+        ("{{ lower }}", "lower"),
+        ("{{{b64enc}}}", "b64enc"),
+        ("{{include}}", "include"),
+        ("x-{{trim}}", "trim"),
+    ] {
+        p.write(
+            "kubernetes-in/web-service.yaml",
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: {tag}\n"
+            ),
+        );
+        let out = p.with_params(&["render"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{tag}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("kubernetes-in/web-service.yaml:6:")
+                && err.contains(&format!("helper `{helper}` is used without an argument")),
+            "{tag}: {err}"
+        );
+        assert!(!err.contains("is not defined"), "{tag}: {err}");
+    }
+    // A parameter that happens to share a helper's name still renders.
+    p.write(
+        "params.yaml",
+        "name: web\nupper: up\npassword: s3cret\nport: 8080\n",
+    );
+    p.write(
+        "kubernetes-in/web-service.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: {{upper}}\n  b: {{name}}\n",
+    );
+    let out = p.with_params(&["render"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -316,6 +316,40 @@ fn bad_parts_are_named() {
         stderr(&out)
     );
     assert!(out.stdout.is_empty());
+    // An existing file with a type that is not one: the type is named, with the known ones.
+    p.write("a.cfg", "x\n").write("odd:name.cfg", "y\n");
+    for (arg, type_) in [
+        ("a.cfg:notatype", "notatype"),
+        ("a.cfg:", ""),
+        ("a.cfg:cloud-config", "cloud-config"),
+        ("a/x.sh:x-shellscript", "x-shellscript"),
+        ("odd:name.cfg:text", "text"),
+    ] {
+        let out = p.cmd().args(["userdata", arg]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{arg}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("`{type_}` (given for `"))
+                && err.contains("is not a MIME type")
+                && err.contains("text/cloud-config")
+                && err.contains("text/x-shellscript"),
+            "{arg}: {err}"
+        );
+        assert!(!err.contains("does not exist"), "{arg}: {err}");
+    }
+    // A file whose name holds a colon is still a file.
+    let out = p.cmd().args(["userdata", "odd:name.cfg"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = p
+        .cmd()
+        .args(["userdata", "missing.cfg:notatype"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("`missing.cfg:notatype` does not exist"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

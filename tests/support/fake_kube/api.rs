@@ -208,6 +208,13 @@ fn route(
         ("GET", Some(name), None) => get(&store, &target, name).map(|o| (200, o.object.clone())),
         ("GET", Some(name), Some("log")) if target.t.kind == "Pod" => {
             get(&store, &target, name)?;
+            if let Some(node) = shared.node.get() {
+                drop(store);
+                let q = super::node::logs::LogQuery::from(q);
+                return node
+                    .log(&target.ns, name, &q)
+                    .map(|t| (200, Value::String(t)));
+            }
             let key = key(&target, name);
             Ok((
                 200,

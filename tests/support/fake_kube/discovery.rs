@@ -79,6 +79,14 @@ pub const TYPES: &[ResourceType] = &[
         subresources: &[],
     },
     ResourceType {
+        group: "",
+        version: "v1",
+        plural: "events",
+        kind: "Event",
+        namespaced: true,
+        subresources: &[],
+    },
+    ResourceType {
         group: "apps",
         version: "v1",
         plural: "deployments",

@@ -1,7 +1,9 @@
 //! A fake Kubernetes API server for tests and benchmarks: a real HTTP server on
 //! 127.0.0.1 that follows the API conventions the deploy engine relies on (discovery,
 //! `Status` errors, server-side apply, dry run, graceful deletion, server-set metadata),
-//! with simulated controllers, injected faults and a request log.
+//! with simulated controllers, injected faults and a request log; or, started with
+//! [`FakeKube::start_real`], with a node that runs every pod as real containers (podman)
+//! and the controllers a cluster runs (`node/`, `workloads.rs`).
 //!
 //! No kube-apiserver can run where the tests run; this is the test target, so it stays
 //! faithful to the documented behaviour rather than to what the client happens to do.
@@ -11,9 +13,13 @@
 mod api;
 mod conn;
 mod controllers;
+mod decode;
 mod discovery;
+pub mod events;
+pub mod node;
 mod objects;
 pub mod portforward;
+mod workloads;
 mod writes;
 
 use axum::body::Bytes;
@@ -134,6 +140,8 @@ pub struct Shared {
     rng: Mutex<u64>,
     started: Instant,
     forwards: portforward::Forwards,
+    /// The node running pods as real containers, when the cluster has one.
+    node: std::sync::OnceLock<Arc<node::Node>>,
 }
 
 impl Shared {
@@ -155,6 +163,16 @@ pub struct FakeKube {
     shared: Arc<Shared>,
     /// The CA that signed the server's certificate, when it serves TLS.
     pub ca_pem: Option<String>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Drop for FakeKube {
+    /// Removes what the real-pod node started (nothing for a simulated cluster).
+    fn drop(&mut self) {
+        if let Some(node) = self.shared.node.get() {
+            node.shutdown();
+        }
+    }
 }
 
 impl FakeKube {
@@ -174,6 +192,48 @@ impl FakeKube {
         Self::start_with("127.0.0.1:0".parse().unwrap(), faults, true)
     }
 
+    /// A cluster whose pods are real containers: a node named after the test (see
+    /// [`node::NodeOptions`]) runs each pod with podman, and ReplicationControllers and
+    /// DaemonSets make real pods. Everything the node started is removed when the
+    /// returned value is dropped (also when the test panics). Fails when podman is
+    /// missing or the node cannot set up its network.
+    pub fn start_real(faults: Faults, node: node::NodeOptions) -> Result<FakeKube, String> {
+        Self::start_real_on("127.0.0.1:0".parse().unwrap(), faults, node)
+    }
+
+    /// The same on a given address.
+    pub fn start_real_on(
+        addr: SocketAddr,
+        faults: Faults,
+        node: node::NodeOptions,
+    ) -> Result<FakeKube, String> {
+        let fake = Self::start_with(addr, faults, false);
+        let shared = fake.shared.clone();
+        let started = fake.block_on(async move {
+            let n = node::Node::start(node, shared.clone()).await?;
+            Ok::<_, String>(n)
+        })?;
+        fake.shared.store.lock().unwrap().cluster_ips = started.net.service_ips();
+        let _ = fake.shared.node.set(started);
+        Ok(fake)
+    }
+
+    /// The node of a real-pod cluster.
+    pub fn node(&self) -> Option<&Arc<node::Node>> {
+        self.shared.node.get()
+    }
+
+    /// Runs a future on the server's runtime (its node's tasks live there).
+    fn block_on<T: Send + 'static>(
+        &self,
+        f: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> T {
+        let handle = self.runtime.clone();
+        std::thread::spawn(move || handle.block_on(f))
+            .join()
+            .expect("no panic on the server's runtime")
+    }
+
     fn start_with(addr: SocketAddr, faults: Faults, tls: bool) -> FakeKube {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -191,15 +251,17 @@ impl FakeKube {
                     false => (None, None),
                 };
                 let (addr, shared, server) = serve_with(addr, faults, acceptor).await;
-                tx.send((addr, shared, ca_pem)).unwrap();
+                let handle = tokio::runtime::Handle::current();
+                tx.send((addr, shared, ca_pem, handle)).unwrap();
                 server.await;
             });
         });
-        let (addr, shared, ca_pem) = rx.recv().expect("fake API server starts");
+        let (addr, shared, ca_pem, runtime) = rx.recv().expect("fake API server starts");
         FakeKube {
             addr,
             shared,
             ca_pem,
+            runtime,
         }
     }
 
@@ -327,6 +389,7 @@ async fn serve_with(
         rng: Mutex::new(seed),
         started: Instant::now(),
         forwards: Default::default(),
+        node: Default::default(),
     });
     // Namespaces every cluster has.
     for ns in ["default", "kube-system"] {

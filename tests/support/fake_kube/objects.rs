@@ -27,6 +27,9 @@ pub struct Store {
     /// How many times each object was created (a duplicate create would show as 2+).
     pub creations: HashMap<Key, u32>,
     pub logs: HashMap<Key, String>,
+    /// Addresses for new Services; the real-pod node fills it with addresses its
+    /// proxies can serve (empty: made-up addresses).
+    pub cluster_ips: Vec<String>,
     uid: u64,
 }
 
@@ -79,10 +82,12 @@ pub fn invalid(kind: &str, name: &str, causes: Vec<(String, &str, String)>) -> A
 }
 
 pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    rfc3339_at(SystemTime::now())
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of a moment (a deletion's `deletionTimestamp` lies ahead).
+pub fn rfc3339_at(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     // Civil date from days (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -104,6 +109,11 @@ pub fn now_rfc3339() -> String {
 
 /// Checks what the API server's validation would refuse for these kinds.
 pub fn validate(kind: &str, obj: &Value) -> Result<(), ApiError> {
+    let api_version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("v1");
+    super::decode::check(kind, api_version, obj)?;
     let name = obj
         .pointer("/metadata/name")
         .and_then(Value::as_str)

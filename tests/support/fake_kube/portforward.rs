@@ -15,9 +15,11 @@
 //! - when the pod goes away (deleted, once its grace period ends) or the upstream
 //!   closes, the server closes the websocket.
 //!
-//! There are no containers here: [`FakeKube::forward_port`] says where a pod's port
-//! really is (a registry, an echo server on 127.0.0.1). A port with nowhere to go gets
-//! the runtime's "connection refused" on its error channel.
+//! A simulated pod has no container: [`FakeKube::forward_port`] says where its port
+//! really is (a registry, an echo server on 127.0.0.1). On the real-pod node a port goes
+//! to the pod's address (a kubelet connects to the pod's loopback instead: a server
+//! listening on 127.0.0.1 inside the pod is not reached here). A port with nowhere to go
+//! gets the runtime's "connection refused" on its error channel.
 
 use super::objects::{ApiError, status};
 use super::{FakeKube, LogEntry, Shared};
@@ -170,12 +172,20 @@ fn answer(
         .and_then(Value::as_str)
         .unwrap_or(name)
         .replace('-', "");
+    // On the real-pod node the pod's port is where the pod is.
+    let pod_ip = shared
+        .node
+        .get()
+        .and_then(|_| pod.pointer("/status/podIP"))
+        .and_then(Value::as_str)
+        .and_then(|ip| ip.parse().ok());
     let tunnel = Tunnel {
         shared: shared.clone(),
         key: ("pods".into(), ns.into(), name.into()),
         ports,
         running: phase == "Running",
         sandbox,
+        pod_ip,
     };
     Ok(upgrade.on_upgrade(move |socket| tunnel.run(socket)))
 }
@@ -227,6 +237,7 @@ struct Tunnel {
     ports: Vec<u16>,
     running: bool,
     sandbox: String,
+    pod_ip: Option<std::net::IpAddr>,
 }
 
 /// What a port's upstream reader hands the websocket writer.
@@ -328,7 +339,9 @@ impl Tunnel {
             )
         };
         let target = self.shared.forwards.target(&self.key.2, port);
-        let target = target.ok_or_else(refused)?;
+        let target = target
+            .or_else(|| self.pod_ip.map(|ip| SocketAddr::new(ip, port)))
+            .ok_or_else(refused)?;
         TcpStream::connect(target).await.map_err(|_| refused())
     }
 }

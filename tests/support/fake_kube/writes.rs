@@ -39,7 +39,7 @@ pub(super) fn create(
     let fields = objects::fields_v1(applied.unwrap_or(&obj));
     obj["metadata"]["managedFields"] = json!([{"manager": manager, "operation": op, "apiVersion": t.t.api_version(),
         "time": objects::now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": fields}]);
-    defaults(t.t.kind, &mut obj, store);
+    defaults(t.t.kind, &mut obj, store, dry_run);
     objects::fold_string_data(t.t.kind, &mut obj);
     if dry_run {
         return obj;
@@ -65,12 +65,17 @@ pub(super) fn create(
 
 /// What the server fills in: a Service's cluster IP, a new pod's phase, a DaemonSet's
 /// update strategy.
-fn defaults(kind: &str, obj: &mut Value, store: &objects::Store) {
+fn defaults(kind: &str, obj: &mut Value, store: &mut objects::Store, dry_run: bool) {
     match kind {
         "Service" => {
             if obj.pointer("/spec/clusterIP").is_none() && obj.get("spec").is_some() {
                 let n = store.objects.len() as u64 + 1;
-                obj["spec"]["clusterIP"] = json!(format!("10.96.{}.{}", n / 250, n % 250 + 1));
+                let pooled = match dry_run {
+                    true => store.cluster_ips.last().cloned(),
+                    false => store.cluster_ips.pop(),
+                };
+                let ip = pooled.unwrap_or_else(|| format!("10.96.{}.{}", n / 250, n % 250 + 1));
+                obj["spec"]["clusterIP"] = json!(ip);
             }
             if obj.pointer("/spec/type").is_none() && obj.get("spec").is_some() {
                 obj["spec"]["type"] = json!("ClusterIP");
@@ -292,6 +297,9 @@ pub(super) fn delete(
     if dry_run {
         return Ok((200, existing.object.clone()));
     }
+    if shared.node.get().is_some() {
+        return Ok((200, delete_real(store, t, &k, q, &body)));
+    }
     // Pods terminate gracefully; foreground deletion waits for dependents: either way the
     // object lingers with `deletionTimestamp` set for a while, then goes.
     let graceful = (t.t.kind == "Pod" || foreground) && !grace.is_zero();
@@ -312,4 +320,82 @@ pub(super) fn delete(
         stored.object["metadata"]["finalizers"] = json!(["foregroundDeletion"]);
     }
     Ok((200, stored.object.clone()))
+}
+
+/// Deletion when pods are real: a pod lingers (`deletionTimestamp`) until the node has
+/// stopped its containers within the grace period (from the request, else the pod's
+/// `terminationGracePeriodSeconds`, else 30 s; 0 removes it at once); other objects
+/// follow the propagation policy (default: `Orphan` for v1 ReplicationControllers, as
+/// the API server keeps it for them, `Background` otherwise), with the garbage collector
+/// of `workloads.rs` finishing foreground and background deletions.
+fn delete_real(
+    store: &mut objects::Store,
+    t: &Target,
+    k: &objects::Key,
+    q: &HashMap<String, String>,
+    body: &Value,
+) -> Value {
+    let existing = store.objects[k].object.clone();
+    if existing.pointer("/metadata/deletionTimestamp").is_some() {
+        return existing;
+    }
+    if t.t.kind == "Pod" {
+        let grace = body
+            .get("gracePeriodSeconds")
+            .and_then(Value::as_u64)
+            .or_else(|| q.get("gracePeriodSeconds").and_then(|g| g.parse().ok()));
+        super::workloads::delete_pod(store, k, grace);
+        return store.objects.get(k).map_or(existing, |s| s.object.clone());
+    }
+    let orphan_flag = body.get("orphanDependents").and_then(Value::as_bool) == Some(true)
+        || q.get("orphanDependents").is_some_and(|v| v == "true");
+    let default = if t.t.kind == "ReplicationController" {
+        "Orphan"
+    } else {
+        "Background"
+    };
+    let policy = body
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .or_else(|| q.get("propagationPolicy").map(String::as_str))
+        .unwrap_or(if orphan_flag { "Orphan" } else { default })
+        .to_string();
+    let uid = existing["metadata"]["uid"].clone();
+    match policy.as_str() {
+        "Foreground" => {
+            let rv = store.next_rv();
+            let stored = store.objects.get_mut(k).expect("checked above");
+            stored.object["metadata"]["deletionTimestamp"] = json!(objects::now_rfc3339());
+            stored.object["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+            stored.object["metadata"]["finalizers"] = json!(["foregroundDeletion"]);
+            stored.object["metadata"]["resourceVersion"] = json!(rv);
+            stored.object.clone()
+        }
+        "Orphan" => {
+            let keys: Vec<objects::Key> = store.objects.keys().cloned().collect();
+            for dk in keys {
+                let rv = store.next_rv();
+                let d = &mut store.objects.get_mut(&dk).expect("listed").object;
+                let Some(refs) = d
+                    .pointer_mut("/metadata/ownerReferences")
+                    .and_then(Value::as_array_mut)
+                else {
+                    continue;
+                };
+                let before = refs.len();
+                refs.retain(|r| r["uid"] != uid);
+                if refs.len() != before {
+                    if refs.is_empty() {
+                        d["metadata"]
+                            .as_object_mut()
+                            .unwrap()
+                            .remove("ownerReferences");
+                    }
+                    d["metadata"]["resourceVersion"] = json!(rv);
+                }
+            }
+            store.objects.remove(k).map_or(existing, |s| s.object)
+        }
+        _ => store.objects.remove(k).map_or(existing, |s| s.object),
+    }
 }
