@@ -327,7 +327,7 @@ fn list(
             });
         }
         let prefix = format!("{}/", naming.prefix.trim_matches('/'));
-        for repo in client.catalog().await? {
+        for repo in client.catalog_under(&naming.prefix).await? {
             let Some(name) = repo.strip_prefix(&prefix).or(if naming.prefix.is_empty() {
                 Some(repo.as_str())
             } else {
