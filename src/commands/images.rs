@@ -314,6 +314,9 @@ struct Row {
     content_tag: Option<String>,
 }
 
+/// How long `images list` waits for the registry's catalog.
+const CATALOG_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
+
 fn list(
     project: &Project,
     printer: &Printer,
@@ -347,7 +350,30 @@ fn list(
             });
         }
         let prefix = format!("{}/", naming.prefix.trim_matches('/'));
-        for repo in client.catalog_under(&naming.prefix).await? {
+        // The catalog of a Swift-backed registry is a walk over every repository it holds:
+        // on a busy one it may not answer in time, and the rows above stand without it.
+        let others = match tokio::time::timeout(
+            CATALOG_DEADLINE,
+            client.catalog_under(&naming.prefix),
+        )
+        .await
+        {
+            Ok(Ok(repos)) => repos,
+            Ok(Err(e)) => {
+                printer.warn(format!(
+                    "{e}: repositories under `{prefix}` that docker/ does not define are not listed"
+                ));
+                Vec::new()
+            }
+            Err(_) => {
+                printer.warn(format!(
+                    "the registry's catalog did not answer within {}s: repositories under `{prefix}` that docker/ does not define are not listed",
+                    CATALOG_DEADLINE.as_secs()
+                ));
+                Vec::new()
+            }
+        };
+        for repo in others {
             let Some(name) = repo.strip_prefix(&prefix).or(if naming.prefix.is_empty() {
                 Some(repo.as_str())
             } else {
