@@ -22,6 +22,7 @@ mod images_shipped;
 mod images_storage;
 mod images_token;
 mod images_tree;
+mod output_safety;
 mod params;
 mod real_cluster;
 mod real_pods;
