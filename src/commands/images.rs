@@ -16,7 +16,7 @@ pub fn run(project: &Project, printer: &Printer, args: ImagesArgs) -> anyhow::Re
         Some(ImagesVerb::Build { names }) => (Mode::Build, names),
         Some(ImagesVerb::Push { names }) => (Mode::Push, names),
         Some(ImagesVerb::List { output }) => {
-            print_list(printer, &images::list(&settings)?, output)?;
+            print_list(printer, &images::list(&settings, printer)?, output)?;
             return Ok(0);
         }
     };

@@ -22,7 +22,9 @@ pub struct ImagesSettings {
     pub docker_dir: PathBuf,
     /// `None`: the first of buildah, podman, docker on `PATH`.
     pub builder: Option<BuilderKind>,
-    pub storage_driver: String,
+    /// `None`: `STORAGE_DRIVER`, storage.conf, else what buildah picks (see
+    /// `images::storage`).
+    pub storage_driver: Option<String>,
     /// Builds at once.
     pub jobs: usize,
     /// `--no-progress`: status lines even on a terminal.

@@ -34,7 +34,6 @@ impl UpSettings {
                 docker_dir: args.docker_dir.clone(),
                 builder: args.builder,
                 jobs: args.jobs,
-                storage_driver: "vfs".into(),
                 no_progress: true,
                 ..ImagesOptions::default()
             },

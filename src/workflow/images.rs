@@ -8,7 +8,7 @@ use crate::images::lock::{DigestLock, LockedImage};
 use crate::images::progress::Progress;
 use crate::images::registry::{self, RegistryClient};
 use crate::images::schedule::{self, Env, ImageResult, Job, Mode, Outcome};
-use crate::images::{ImagesFailed, Naming, builder, content_tag, graph};
+use crate::images::{ImagesFailed, Naming, builder, content_tag, graph, interrupt, storage};
 use crate::printer::Printer;
 use crate::settings::{ImagesSettings, RegistryLogin};
 use anyhow::Context as _;
@@ -56,18 +56,26 @@ pub fn publish(
         Some(c) => Some(ChildAuth::write(state.path(), &s.naming.registry, c)?),
         None => None,
     };
-    let builder = builder::detect(s.builder, Some(s.storage_driver.clone()));
+    let storage_choice = storage::choose(s.storage_driver.as_deref(), &|k| std::env::var(k).ok())?;
+    let (interrupt, _listener) =
+        crate::rt::block_on(async { interrupt::listen() }).context("cannot watch for signals")?;
+    let builder = builder::detect(s.builder, storage_choice).map(|mut b| {
+        b.interrupt = interrupt.clone();
+        b
+    });
     let env = Env {
         mode,
         naming: s.naming.clone(),
         push_host: s.push_host.clone(),
-        builder: builder.clone(),
+        builder,
+        settled: Default::default(),
         registry: registry.clone(),
         auth_file: child_auth.as_ref().map(ChildAuth::auth_file),
         plain_http: s.endpoint.is_plain_http(),
         log_dir,
         jobs: s.jobs,
         build_args: context::build_args(&s.naming).into_iter().collect(),
+        interrupt,
     };
     let names: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
     let interactive = std::io::stderr().is_terminal()
@@ -76,7 +84,8 @@ pub fn publish(
         && std::env::var_os("NO_COLOR").is_none();
     let progress = Arc::new(Progress::new(*printer, &names, interactive));
     let started = std::time::Instant::now();
-    let results = crate::rt::block_on(schedule::run(jobs, env, progress));
+    let env = Arc::new(env);
+    let results = crate::rt::block_on(schedule::run(jobs, env.clone(), progress));
     drop(child_auth);
     if mode != Mode::Build {
         record_digests(s, &results)?;
@@ -95,7 +104,7 @@ pub fn publish(
             )),
         ),
     );
-    check(&results, builder.err())
+    check(&results, &env)
 }
 
 /// The pushed digests, by image name, into the lock `render --pin-images` reads.
@@ -132,9 +141,9 @@ fn did(mode: Mode, results: &[ImageResult]) -> String {
     }
 }
 
-/// The failures as one error (the others' results stand), with how to install a builder
-/// when none was found.
-fn check(results: &[ImageResult], no_builder: Option<builder::NoBuilder>) -> anyhow::Result<()> {
+/// The failures as one error (the others' results stand), with the way out when there
+/// is one: a builder to install, a storage driver to name, a base to make.
+fn check(results: &[ImageResult], env: &Env) -> anyhow::Result<()> {
     let failures: Vec<(String, String)> = results
         .iter()
         .filter_map(|r| match &r.outcome {
@@ -149,10 +158,17 @@ fn check(results: &[ImageResult], no_builder: Option<builder::NoBuilder>) -> any
     if failures.is_empty() {
         return Ok(());
     }
+    let hint = match env.settled.get() {
+        Some(Err(schedule::SettleError::NoBuilder(e))) => {
+            Some(crate::images::install_builder_hint(e))
+        }
+        Some(Err(schedule::SettleError::Storage(_))) => Some(crate::images::STORAGE_HINT.into()),
+        _ => crate::images::base_hint(&failures),
+    };
     Err(ImagesFailed {
         total: results.len(),
         failures,
-        hint: no_builder.map(|e| crate::images::install_builder_hint(&e)),
+        hint,
     }
     .into())
 }
@@ -213,8 +229,11 @@ pub struct Row {
     pub content_tag: Option<String>,
 }
 
+/// How long `images list` waits for the registry's catalog.
+const CATALOG_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// What `docker/` defines and what the registry holds.
-pub fn list(s: &ImagesSettings) -> anyhow::Result<Vec<Row>> {
+pub fn list(s: &ImagesSettings, printer: &Printer) -> anyhow::Result<Vec<Row>> {
     let contexts = contexts(s)?;
     let client = client(s, credentials(s)?)?;
     let naming = &s.naming;
@@ -239,7 +258,7 @@ pub fn list(s: &ImagesSettings) -> anyhow::Result<Vec<Row>> {
                 content_tag: Some(tag),
             });
         }
-        rows.extend(not_in_docker_dir(&client, naming, &contexts).await?);
+        rows.extend(not_in_docker_dir(&client, printer, naming, &contexts).await?);
         Ok::<_, anyhow::Error>(rows)
     })
     .with_context(|| format!("cannot list the images of `{}`", s.endpoint.base_url()))
@@ -248,12 +267,33 @@ pub fn list(s: &ImagesSettings) -> anyhow::Result<Vec<Row>> {
 /// The repositories under the prefix that `docker/` does not define.
 async fn not_in_docker_dir(
     client: &RegistryClient,
+    printer: &Printer,
     naming: &Naming,
     contexts: &[ImageContext],
 ) -> anyhow::Result<Vec<Row>> {
     let prefix = format!("{}/", naming.prefix.trim_matches('/'));
+    // The catalog of a Swift-backed registry is a walk over every repository it holds:
+    // on a busy one it may not answer in time, and the rows of docker/ stand without it.
+    let others = match tokio::time::timeout(CATALOG_DEADLINE, client.catalog_under(&naming.prefix))
+        .await
+    {
+        Ok(Ok(repos)) => repos,
+        Ok(Err(e)) => {
+            printer.warn(format!(
+                "{e}: repositories under `{prefix}` that docker/ does not define are not listed"
+            ));
+            Vec::new()
+        }
+        Err(_) => {
+            printer.warn(format!(
+                "the registry's catalog did not answer within {}s: repositories under `{prefix}` that docker/ does not define are not listed",
+                CATALOG_DEADLINE.as_secs()
+            ));
+            Vec::new()
+        }
+    };
     let mut rows = Vec::new();
-    for repo in client.catalog().await? {
+    for repo in others {
         let Some(name) = repo.strip_prefix(&prefix).or(if naming.prefix.is_empty() {
             Some(repo.as_str())
         } else {
