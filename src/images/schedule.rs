@@ -100,7 +100,7 @@ pub struct ImageResult {
 /// Whether dependents may start: `Some(true)` built or available, `Some(false)` failed.
 type Ready = watch::Sender<Option<bool>>;
 
-pub async fn run(jobs: Vec<Job>, env: Env, progress: Arc<Progress>) -> Vec<ImageResult> {
+pub async fn run(jobs: Vec<Job>, env: Env, progress: Arc<dyn Progress>) -> Vec<ImageResult> {
     let env = Arc::new(env);
     let build_slots = Arc::new(Semaphore::new(env.jobs.max(1)));
     let push_slots = Arc::new(Semaphore::new(env.jobs.max(1)));
@@ -123,7 +123,16 @@ pub async fn run(jobs: Vec<Job>, env: Env, progress: Arc<Progress>) -> Vec<Image
             push_slots.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let result = one(&job, &env, &progress, bases, &me, &build_slots, &push_slots).await;
+            let result = one(
+                &job,
+                &env,
+                progress.as_ref(),
+                bases,
+                &me,
+                &build_slots,
+                &push_slots,
+            )
+            .await;
             // A job that ended without saying (failure) releases its dependents as failed.
             me.send_if_modified(|v| {
                 v.is_none() && {
@@ -144,7 +153,7 @@ pub async fn run(jobs: Vec<Job>, env: Env, progress: Arc<Progress>) -> Vec<Image
 async fn one(
     job: &Job,
     env: &Env,
-    progress: &Progress,
+    progress: &dyn Progress,
     bases: Vec<(String, watch::Receiver<Option<bool>>)>,
     me: &Ready,
     build_slots: &Semaphore,
@@ -201,7 +210,7 @@ fn short(digest: &str) -> &str {
 async fn steps(
     job: &Job,
     env: &Env,
-    progress: &Progress,
+    progress: &dyn Progress,
     bases: Vec<(String, watch::Receiver<Option<bool>>)>,
     me: &Ready,
     build_slots: &Semaphore,
