@@ -3,9 +3,9 @@
 use crate::cli::{DeployArgs, EventFormat, GraphFormat};
 use crate::deploy::apply::Outcome;
 use crate::deploy::plan;
-use crate::deploy::progress::{Mode, Progress};
+use crate::deploy::progress::Progress as _;
 use crate::deploy::schedule;
-use crate::printer::{Printer, align};
+use crate::printer::{DeployProgress, Mode, Printer, align};
 use crate::settings::{ClusterSettings, Project};
 use crate::workflow::deploy::{self, Exec, Report};
 use std::sync::Arc;
@@ -24,9 +24,9 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
     let masker = Arc::new(deploy::masker(&cluster.state, &manifests)?);
     let mode = match args.output {
         EventFormat::Json => Mode::Json,
-        EventFormat::Text => Mode::text_unless(printer.is_quiet()),
+        EventFormat::Text => Mode::Text,
     };
-    let progress = Progress::new(mode, masker, plan.nodes.len(), args.no_progress);
+    let progress = printer.deploy_progress(mode, masker, plan.nodes.len(), args.no_progress);
     let verb = if args.dry_run {
         "Planning"
     } else {
@@ -61,7 +61,7 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
 /// The table of every object (or the summary event), then the counts.
 fn summarise(
     printer: &Printer,
-    progress: &Progress,
+    progress: &DeployProgress,
     report: &Report,
     format: EventFormat,
     dry_run: bool,

@@ -83,7 +83,7 @@ pub async fn run(
     live: &HashMap<ObjectId, Value>,
     target: &Target<'_>,
     options: &Options,
-    progress: &Progress,
+    progress: &dyn Progress,
     interrupt: impl Future<Output = ()>,
 ) -> (Vec<NodeResult>, bool) {
     let n = plan.nodes.len();
@@ -296,7 +296,7 @@ fn fail(
     i: usize,
     why: String,
     logs: Option<String>,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) {
     results[i].state = State::Failed;
     results[i].message = why.clone();
@@ -330,7 +330,7 @@ async fn wait_ready(
     id: &ObjectId,
     res: &Resource,
     timeout: Duration,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> (Readiness, Option<String>) {
     let start = Instant::now();
     let mut delay = Duration::from_millis(100);

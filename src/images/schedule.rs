@@ -123,7 +123,7 @@ impl From<StorageError> for SettleError {
 }
 
 /// The builder, its storage driver settled and announced (once per run).
-async fn builder<'a>(env: &'a Env, progress: &Progress) -> Result<&'a Builder, SettleError> {
+async fn builder<'a>(env: &'a Env, progress: &dyn Progress) -> Result<&'a Builder, SettleError> {
     env.settled
         .get_or_init(|| async {
             let mut builder = env.builder.clone()?;
@@ -137,7 +137,7 @@ async fn builder<'a>(env: &'a Env, progress: &Progress) -> Result<&'a Builder, S
         .map_err(Clone::clone)
 }
 
-pub async fn run(jobs: Vec<Job>, env: Arc<Env>, progress: Arc<Progress>) -> Vec<ImageResult> {
+pub async fn run(jobs: Vec<Job>, env: Arc<Env>, progress: Arc<dyn Progress>) -> Vec<ImageResult> {
     let build_slots = Arc::new(Slots::new(env.jobs));
     let priorities = dependents(&jobs);
     let push_slots = Arc::new(Semaphore::new(env.jobs.max(1)));
@@ -171,7 +171,7 @@ pub async fn run(jobs: Vec<Job>, env: Arc<Env>, progress: Arc<Progress>) -> Vec<
                 push: &push_slots,
                 checked: &checked,
             };
-            let result = one(&job, &env, &progress, bases, &me, slots).await;
+            let result = one(&job, &env, progress.as_ref(), bases, &me, slots).await;
             // A job that ended without saying (failure) releases its dependents as failed.
             me.send_if_modified(|v| {
                 v.is_none() && {
@@ -218,7 +218,7 @@ struct Shared<'a> {
 async fn one(
     job: &Job,
     env: &Env,
-    progress: &Progress,
+    progress: &dyn Progress,
     bases: Vec<(String, watch::Receiver<Option<bool>>)>,
     me: &Ready,
     slots: Shared<'_>,
@@ -273,7 +273,7 @@ fn short(digest: &str) -> &str {
 async fn steps(
     job: &Job,
     env: &Env,
-    progress: &Progress,
+    progress: &dyn Progress,
     bases: Vec<(String, watch::Receiver<Option<bool>>)>,
     me: &Ready,
     shared: Shared<'_>,

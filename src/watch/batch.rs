@@ -68,7 +68,7 @@ pub fn parse(
 pub async fn apply(
     ctx: &Context,
     mut files: Vec<(PathBuf, Vec<Manifest>)>,
-    progress: &Progress,
+    progress: &dyn Progress,
     timeout: Option<Duration>,
     fates: &mut BTreeMap<PathBuf, Fate>,
 ) {

@@ -10,9 +10,9 @@ use crate::deploy::manifest::Manifest;
 use crate::deploy::ops;
 use crate::deploy::order::is_one_shot;
 use crate::deploy::plan::Plan;
-use crate::deploy::progress::{Mode, Progress};
+use crate::deploy::progress::Progress;
 use crate::deploy::schedule::{self, NodeResult, State};
-use crate::printer::Printer;
+use crate::printer::{Mode, Printer};
 use crate::secrets::Masker;
 use crate::settings::ClusterSettings;
 use anyhow::Context as _;
@@ -59,8 +59,7 @@ pub fn db_sync(
         &cluster.state,
         &manifests.iter().collect::<Vec<_>>(),
     )?);
-    let mode = Mode::text_unless(printer.is_quiet());
-    let progress = Progress::new(mode, masker.clone(), plan.nodes.len(), false);
+    let progress = printer.deploy_progress(Mode::Text, masker.clone(), plan.nodes.len(), false);
     let results = crate::rt::block_on(async {
         let ctx = connect(cluster).await?;
         let (_, resources) = crate::deploy::resolve(&ctx, &plan).await?;
@@ -134,7 +133,7 @@ async fn delete_previous(
     ctx: &crate::deploy::Context,
     plan: &Plan,
     resources: &[Resource],
-    progress: &Progress,
+    progress: &dyn Progress,
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let deletions = plan.nodes.iter().zip(resources).map(|(n, res)| {

@@ -69,7 +69,7 @@ pub fn apply(
     cluster: &ClusterSettings,
     plan: &Plan,
     exec: &Exec,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> anyhow::Result<Report> {
     let mut report = crate::rt::block_on(async {
         let ctx = connect(cluster).await?;
@@ -96,7 +96,7 @@ pub async fn execute(
     ctx: &Context,
     plan: &Plan,
     exec: &Exec,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> anyhow::Result<Report> {
     let survey = ctx.survey(plan, exec.dry_run).await?;
     let target = Target {
@@ -142,7 +142,7 @@ pub async fn execute(
     })
 }
 
-fn would_create_all(plan: &Plan, progress: &Progress) -> Vec<NodeResult> {
+fn would_create_all(plan: &Plan, progress: &dyn Progress) -> Vec<NodeResult> {
     plan.nodes
         .iter()
         .map(|n| {

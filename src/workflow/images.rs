@@ -5,14 +5,12 @@
 use crate::images::auth::{self, ChildAuth, Credentials};
 use crate::images::context::{self, ImageContext};
 use crate::images::lock::{DigestLock, LockedImage};
-use crate::images::progress::Progress;
 use crate::images::registry::{self, RegistryClient};
 use crate::images::schedule::{self, Env, ImageResult, Job, Mode, Outcome};
 use crate::images::{ImagesFailed, Naming, builder, content_tag, graph, interrupt, storage};
 use crate::printer::Printer;
 use crate::settings::{ImagesSettings, RegistryLogin};
 use anyhow::Context as _;
-use std::io::IsTerminal;
 use std::sync::Arc;
 
 /// Builds and pushes (as `mode` says) the images named (all when none) and their bases.
@@ -78,11 +76,7 @@ pub fn publish(
         interrupt,
     };
     let names: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
-    let interactive = std::io::stderr().is_terminal()
-        && !printer.is_quiet()
-        && !s.no_progress
-        && std::env::var_os("NO_COLOR").is_none();
-    let progress = Arc::new(Progress::new(*printer, &names, interactive));
+    let progress = Arc::new(printer.images_progress(&names, s.no_progress));
     let started = std::time::Instant::now();
     let env = Arc::new(env);
     let results = crate::rt::block_on(schedule::run(jobs, env.clone(), progress));

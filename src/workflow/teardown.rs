@@ -4,9 +4,8 @@
 use super::deploy::{connect, read_tree};
 use crate::deploy::manifest::ObjectId;
 use crate::deploy::plan::Plan;
-use crate::deploy::progress::{Mode, Progress};
 use crate::deploy::{discovery, prune};
-use crate::printer::Printer;
+use crate::printer::{DeployProgress, Mode, Printer};
 use crate::secrets::Masker;
 use crate::settings::ClusterSettings;
 use serde_json::Value;
@@ -78,9 +77,8 @@ fn would(dry_run: bool) -> &'static str {
 }
 
 /// Deletions say what they do, unless `--quiet`.
-fn progress(printer: &Printer) -> Progress {
-    let mode = Mode::text_unless(printer.is_quiet());
-    Progress::new(mode, Arc::new(Masker::none()), 0, true)
+fn progress(printer: &Printer) -> DeployProgress {
+    printer.deploy_progress(Mode::Text, Arc::new(Masker::none()), 0, true)
 }
 
 /// Deletes the deployment's one-shot pods that succeeded (and, with `failed_too`, those

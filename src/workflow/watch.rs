@@ -3,8 +3,7 @@
 //! `failed/`, or kept for a retry with backoff.
 
 use super::deploy::{connect, masker};
-use crate::deploy::progress::{Mode, Progress};
-use crate::printer::Printer;
+use crate::printer::{Mode, Printer};
 use crate::settings::ClusterSettings;
 use crate::watch::backoff;
 use crate::watch::batch::{self, Fate};
@@ -238,8 +237,7 @@ fn process(
     let manifests: Vec<_> = parsed.iter().flat_map(|(_, ms)| ms.iter()).collect();
     let masker = Arc::new(masker(&cluster.state, &manifests)?);
     let total = manifests.len();
-    let mode = Mode::text_unless(printer.is_quiet());
-    let progress = Progress::new(mode, masker, total, true);
+    let progress = printer.deploy_progress(Mode::Text, masker, total, true);
     crate::rt::block_on(async {
         match connect(cluster).await {
             Ok(ctx) => batch::apply(&ctx, parsed, &progress, timeout, &mut fates).await,

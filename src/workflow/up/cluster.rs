@@ -6,8 +6,9 @@ use crate::deploy::forward::{self, Forward};
 use crate::deploy::manifest::{self, Manifest, ObjectId};
 use crate::deploy::order::is_one_shot;
 use crate::deploy::plan::Plan;
-use crate::deploy::progress::{Mode, Progress};
+use crate::deploy::progress::Progress as _;
 use crate::deploy::{Context, schedule};
+use crate::printer::Mode;
 use crate::up::check::{drift, mark};
 use crate::up::record::StepRecord;
 use crate::up::{Step, digest_json, registry_part, selector_string};
@@ -293,12 +294,14 @@ impl Run<'_> {
         let cleaned = self.cleaned();
         let manifests: Vec<&Manifest> = plan.nodes.iter().map(|n| &n.manifest).collect();
         let masker = Arc::new(deploy::masker(&self.state, &manifests)?);
-        let mode = if self.settings.verbose && !self.printer.is_quiet() {
+        let mode = if self.settings.verbose {
             Mode::Text
         } else {
             Mode::Quiet
         };
-        let progress = Progress::new(mode, masker, plan.nodes.len(), !self.settings.verbose);
+        let progress =
+            self.printer
+                .deploy_progress(mode, masker, plan.nodes.len(), !self.settings.verbose);
         let exec = Exec {
             dry_run: self.settings.dry_run,
             recreate: false,

@@ -1,13 +1,29 @@
-//! All output goes through here: data on stdout, status and warnings on stderr.
+//! All output goes through here: data on stdout, status, warnings and progress on
+//! stderr. The only module that writes to either, reads `NO_COLOR`, or draws a progress
+//! bar: the stages report through their `progress` traits, implemented here
+//! ([`DeployProgress`], [`ImagesProgress`]).
 
+// The one module that writes to stdout and stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod deploy;
+mod images;
+
+pub use deploy::{DeployProgress, Mode};
+pub use images::ImagesProgress;
+
+use crate::secrets::Masker;
 use anstyle::{AnsiColor, Style};
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
     quiet: bool,
     color_err: bool,
     color_out: bool,
+    /// Progress bars may be drawn: stderr is a terminal, `NO_COLOR` is not set.
+    bars: bool,
 }
 
 const STATUS: Style = AnsiColor::Green.on_default().bold();
@@ -35,16 +51,45 @@ impl Printer {
             Never => false,
             Auto => tty && !no_color,
         };
+        let tty = std::io::stderr().is_terminal();
         Printer {
             quiet,
-            color_err: decide(std::io::stderr().is_terminal()),
+            color_err: decide(tty),
             color_out: decide(std::io::stdout().is_terminal()),
+            bars: tty && !no_color,
         }
     }
 
     /// Whether `--quiet` was given (progress bars stay hidden then).
     pub fn is_quiet(&self) -> bool {
         self.quiet
+    }
+
+    /// Whether a progress bar may be drawn: on a terminal, not `--quiet`, not `NO_COLOR`,
+    /// not `--no-progress`.
+    fn bars(&self, no_progress: bool) -> bool {
+        self.bars && !self.quiet && !no_progress
+    }
+
+    /// The progress of a deploy run over `total` objects, every message masked. `Text`
+    /// says nothing with `--quiet`.
+    pub fn deploy_progress(
+        &self,
+        mode: Mode,
+        masker: Arc<Masker>,
+        total: usize,
+        no_progress: bool,
+    ) -> DeployProgress {
+        let mode = match mode {
+            Mode::Text if self.quiet => Mode::Quiet,
+            other => other,
+        };
+        DeployProgress::new(mode, masker, total, self.bars(no_progress), self.color_err)
+    }
+
+    /// The progress of an images run over the images `names`.
+    pub fn images_progress(&self, names: &[String], no_progress: bool) -> ImagesProgress {
+        ImagesProgress::new(*self, names, self.bars(no_progress))
     }
 
     fn paint(on: bool, style: Style, text: &str) -> String {
