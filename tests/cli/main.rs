@@ -1,7 +1,6 @@
 //! Command-line tests: the real binary on temporary projects.
 
 mod adversarial;
-mod cluster;
 mod deploy;
 mod deploy_client;
 mod deploy_commands;
@@ -10,13 +9,11 @@ mod diff;
 mod fake_kube_conventions;
 mod forward;
 mod heat;
-mod heat_fake;
 mod heat_real;
 mod hostile_manifests;
 mod images;
 mod images_auth;
 mod images_e2e;
-mod images_env;
 mod images_interrupt;
 mod images_shipped;
 mod images_storage;
@@ -32,11 +29,13 @@ mod real_workloads;
 mod remote;
 mod render;
 mod shipped;
-mod support;
 mod tree_links;
 mod up;
 mod userdata;
 mod watch;
 
-#[path = "../support/fake_kube/mod.rs"]
-mod fake_kube;
+#[path = "../support/mod.rs"]
+mod support;
+
+// The fake API server is `crate::fake_kube` to the tests, as to the example.
+use support::fake_kube;

@@ -1,4 +1,13 @@
-//! A temporary project directory and helpers to run the binary in it.
+//! Everything the command-line tests share: a temporary project and helpers to run the
+//! binary in it (here), a project with a fake cluster ([`cluster`]), one with the real
+//! registry and buildah ([`images`]), the fake Keystone + Heat ([`fake_heat`]) and the
+//! fake Kubernetes API server ([`fake_kube`], also used by the example
+//! `fake-kube-apiserver`).
+
+pub mod cluster;
+pub mod fake_heat;
+pub mod fake_kube;
+pub mod images;
 
 use assert_cmd::Command;
 use std::fs;
