@@ -284,7 +284,8 @@ async fn start(
     }
     let podman = &ctx.node.podman;
     let _ = podman.run(&strings(&["rm", "-f", "-t", "0", cname])).await;
-    let mut args = strings(&["create", "--pod", &ctx.sandbox, "--name", cname]);
+    let mut args = strings(&["create", "--pod", ctx.podman_pod(), "--name", cname]);
+    ctx.made.lock().unwrap().push(cname.to_string());
     args.extend(podman.label_args());
     args.extend(strings(&[
         "--label",
@@ -323,6 +324,15 @@ async fn start(
     args.extend(["--env-file".to_string(), env_file.display().to_string()]);
     for k in passed {
         args.extend(["--env".to_string(), k]);
+    }
+    if ctx.host_network() {
+        let resolv = ctx.dir.join("resolv.conf");
+        std::fs::write(&resolv, super::pod::resolv_conf(ctx))
+            .map_err(|e| format!("cannot write resolv.conf: {e}"))?;
+        args.extend([
+            "--volume".to_string(),
+            format!("{}:/etc/resolv.conf:ro", resolv.display()),
+        ]);
     }
     if let Some(dir) = c["workingDir"].as_str() {
         args.extend(["--workdir".to_string(), dir.to_string()]);
@@ -582,7 +592,10 @@ async fn watch(ctx: &PodCtx, i: usize, c: &Value, cname: &str, id: &str, started
         }
         let now = tokio::time::Instant::now();
         if let Some(p) = startup.as_mut().filter(|p| p.next <= now) {
-            let result = p.probe.check(&ctx.node.podman, cname).await;
+            let result = p
+                .probe
+                .check(&ctx.node.podman, cname, ctx.node.node_pid())
+                .await;
             if let Err(e) = &result {
                 ctx.event(
                     "Warning",
@@ -610,7 +623,10 @@ async fn watch(ctx: &PodCtx, i: usize, c: &Value, cname: &str, id: &str, started
             continue;
         }
         if let Some(p) = readiness.as_mut().filter(|p| p.next <= now) {
-            let result = p.probe.check(&ctx.node.podman, cname).await;
+            let result = p
+                .probe
+                .check(&ctx.node.podman, cname, ctx.node.node_pid())
+                .await;
             if let Err(e) = &result {
                 ctx.event(
                     "Warning",
@@ -625,7 +641,10 @@ async fn watch(ctx: &PodCtx, i: usize, c: &Value, cname: &str, id: &str, started
         if let Some(p) = liveness.as_mut().filter(|p| p.next <= now)
             && killed_for.is_none()
         {
-            let result = p.probe.check(&ctx.node.podman, cname).await;
+            let result = p
+                .probe
+                .check(&ctx.node.podman, cname, ctx.node.node_pid())
+                .await;
             if let Err(e) = &result {
                 ctx.event(
                     "Warning",
