@@ -1,95 +1,82 @@
-//! Printing an error: `error:` with what we were doing, `Caused by:` for each cause, the
-//! template diagnostics one per line, and a `hint:` where we know the fix.
+//! Printing an error: `error:` with what we were doing, `Caused by:` for each cause (with
+//! the lines a cause details, such as every problem of a render), and one `hint:`: that of
+//! the outermost cause that has one. Which errors carry a hint is the errors' own business
+//! ([`crate::report::Hint`]); this module names none of them.
 
-use crate::params::ParamsError;
 use crate::printer::Printer;
-use crate::render::RenderError;
-use crate::render::output::OutputError;
+use crate::report::HintLookup;
 
 /// Exit codes: 0 success, 1 differences found (`diff`), 2 error.
 pub const EXIT_ERROR: u8 = 2;
 pub const EXIT_DIFFERENCES: u8 = 1;
 
-pub fn report(printer: &Printer, err: &anyhow::Error) {
-    let mut text = format!("{}: {err}\n", printer.error_label());
+/// Prints `err`; `hinted` finds the causes that implement [`crate::report::Hint`].
+pub fn report(printer: &Printer, err: &anyhow::Error, hinted: &[HintLookup]) {
+    printer.error(&render(&printer.error_label(), err, hinted));
+}
+
+fn render(label: &str, err: &anyhow::Error, hinted: &[HintLookup]) -> String {
+    let mut text = format!("{label}: {err}\n");
+    let mut hint = None;
     for (i, cause) in err.chain().enumerate() {
         if i > 0 {
             text.push_str(&format!("\nCaused by:\n  {cause}\n"));
         }
-        if let Some(RenderError::Templates(diagnostics)) = cause.downcast_ref::<RenderError>() {
-            for d in diagnostics {
-                text.push_str(&format!("  {d}\n"));
-            }
+        let Some(h) = hinted.iter().find_map(|lookup| lookup(cause)) else {
+            continue;
+        };
+        for line in h.details() {
+            text.push_str(&format!("  {line}\n"));
         }
+        hint = hint.or_else(|| h.hint());
     }
-    if let Some(hint) = hint(err) {
+    if let Some(hint) = hint {
         text.push_str(&format!("\nhint: {hint}\n"));
     }
-    if let Some(up) = err.downcast_ref::<crate::up::StepFailed>() {
-        text.push_str(&format!("hint: {}\n", up.hint));
-    }
-    eprint!("{text}");
+    text
 }
 
-fn hint(err: &anyhow::Error) -> Option<String> {
-    for cause in err.chain() {
-        if let Some(h) = crate::images::hint(cause) {
-            return Some(h);
-        }
-        if let Some(h) = crate::deploy::hint(cause) {
-            return Some(h);
-        }
-        if let Some(e) = cause.downcast_ref::<OutputError>() {
-            return match e {
-                OutputError::NotARender(_) => Some(
-                    "pass `--force` to replace it anyway, or choose another `--output-dir`".into(),
-                ),
-                OutputError::InPlace(_)
-                | OutputError::InsideInput { .. }
-                | OutputError::ContainsInput { .. } => Some(
-                    "render into a directory beside the templates, e.g. `--output-dir kubernetes`"
-                        .into(),
-                ),
-                _ => None,
-            };
-        }
-        if let Some(e) = cause.downcast_ref::<RenderError>() {
-            return match e {
-                RenderError::Templates(d) if d.iter().any(|d| d.message.contains("is not defined")) => Some(
-                    "define missing parameters with `-p KEY=VALUE`, an overrides file (`--overrides FILE`), or an output of the Heat template; `kube-openstack params show` lists what is defined".into(),
-                ),
-                RenderError::Unused(_) => Some("remove the parameters, use them in a template, or drop `--strict`".into()),
-                _ => None,
-            };
-        }
-        if let Some(e) = cause.downcast_ref::<crate::userdata::UserdataError>() {
-            return e.hint();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::sources::SourceError>() {
-            return e.hint();
-        }
-        use crate::params::local::LocalError;
-        // The evaluator's error travels boxed inside `ParamsError`.
-        if let Some(e) = cause
-            .downcast_ref::<LocalError>()
-            .or_else(|| cause.downcast_ref::<Box<LocalError>>().map(|b| &**b))
-        {
-            return e.hint();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::openstack::OpenStackError>() {
-            return e.hint();
-        }
-        if let Some(ParamsError::Heat(e)) = cause.downcast_ref::<ParamsError>() {
-            return e.hint();
-        }
-        if let Some(ParamsError::NoStack | ParamsError::HeatNotRead(_)) =
-            cause.downcast_ref::<ParamsError>()
-        {
-            return Some("name the stack with `--stack NAME` (or `stack:` in kube-openstack.yaml) and read it with `kube-openstack params refresh`".into());
-        }
-        if let Some(ParamsError::OutputErrors { .. }) = cause.downcast_ref::<ParamsError>() {
-            return Some("fix the resources behind those outputs (`kube-openstack stack show`), or give the values with `-p KEY=VALUE`".into());
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Hint, hint_of};
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner")]
+    struct Inner;
+
+    impl Hint for Outer {
+        fn hint(&self) -> Option<String> {
+            Some("the outer way out".into())
         }
     }
-    None
+
+    impl Hint for Inner {
+        fn hint(&self) -> Option<String> {
+            Some("the inner way out".into())
+        }
+        fn details(&self) -> Vec<String> {
+            vec!["a.yaml:1: one".into(), "b.yaml:2: two".into()]
+        }
+    }
+
+    #[test]
+    fn one_hint_the_outermost_and_every_detail_under_its_cause() {
+        let err = anyhow::Error::new(Outer(Inner)).context("failed to do it");
+        let text = render("error", &err, &[hint_of::<Outer>, hint_of::<Inner>]);
+        assert_eq!(
+            text,
+            "error: failed to do it\n\nCaused by:\n  outer\n\nCaused by:\n  inner\n  a.yaml:1: one\n  b.yaml:2: two\n\nhint: the outer way out\n"
+        );
+        let inner_only = render("error", &err, &[hint_of::<Inner>]);
+        assert!(
+            inner_only.ends_with("hint: the inner way out\n"),
+            "{inner_only}"
+        );
+        assert_eq!(inner_only.matches("hint:").count(), 1);
+    }
 }

@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod diff;
 pub mod errors;
 pub mod images;
+pub mod net;
 pub mod openstack;
 pub mod params;
 pub mod printer;
@@ -23,7 +24,29 @@ pub mod up;
 pub mod userdata;
 pub mod watch;
 
+use report::{HintLookup, hint_of};
 use std::process::ExitCode;
+
+/// Every error type that carries a hint ([`report::Hint`]): the error printer asks each
+/// cause of a failure whether it is one of these.
+const HINTED: &[HintLookup] = &[
+    hint_of::<deploy::DeployError>,
+    hint_of::<deploy::Failure>,
+    hint_of::<deploy::client::ClientError>,
+    hint_of::<deploy::live_diff::LiveDiffError>,
+    hint_of::<deploy::manifest::ManifestError>,
+    hint_of::<deploy::plan::PlanError>,
+    hint_of::<images::ImagesFailed>,
+    hint_of::<images::registry::RegistryError>,
+    hint_of::<openstack::OpenStackError>,
+    hint_of::<params::ParamsError>,
+    hint_of::<params::local::LocalError>,
+    hint_of::<render::RenderError>,
+    hint_of::<render::output::OutputError>,
+    hint_of::<sources::SourceError>,
+    hint_of::<up::StepFailed>,
+    hint_of::<userdata::UserdataError>,
+];
 
 /// Runs one command; errors are printed here and become exit code 2.
 pub fn run(cli: cli::Cli) -> ExitCode {
@@ -34,7 +57,7 @@ pub fn run(cli: cli::Cli) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            errors::report(&printer, &err);
+            errors::report(&printer, &err, HINTED);
             ExitCode::from(errors::EXIT_ERROR)
         }
     }

@@ -76,6 +76,11 @@ impl Printer {
         Self::paint(self.color_err, ERROR, "error")
     }
 
+    /// A whole error report, already formatted (see `errors`), for stderr.
+    pub fn error(&self, text: &str) {
+        eprint!("{text}");
+    }
+
     /// Data for stdout.
     pub fn data(&self, text: &str) {
         let mut out = std::io::stdout().lock();

@@ -9,14 +9,22 @@
 pub trait Hint: std::error::Error {
     /// One sentence: what to run or change, in the words of the command line.
     fn hint(&self) -> Option<String>;
+
+    /// Lines printed under the error, one per problem (every problem of a render).
+    fn details(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
-/// Finds the hint of one error type among the causes of a failure.
-pub type HintLookup = fn(&(dyn std::error::Error + 'static)) -> Option<String>;
+/// Finds one error type among the causes of a failure: the error printer is handed one
+/// per type that implements [`Hint`] (see `lib.rs`), so it names none of them.
+pub type HintLookup = for<'a> fn(&'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Hint>;
 
 /// The [`HintLookup`] of the error type `E`.
-pub fn hint_of<E: Hint + 'static>(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
-    cause.downcast_ref::<E>().and_then(Hint::hint)
+pub fn hint_of<'a, E: Hint + 'static>(
+    cause: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a dyn Hint> {
+    cause.downcast_ref::<E>().map(|e| e as &dyn Hint)
 }
 
 /// An error and its causes on one line.
@@ -60,10 +68,8 @@ mod tests {
     #[test]
     fn a_lookup_finds_only_its_own_type() {
         let e = Outer(Inner);
-        assert_eq!(hint_of::<Inner>(&e), None);
-        assert_eq!(
-            hint_of::<Inner>(std::error::Error::source(&e).unwrap()),
-            Some("do this".into())
-        );
+        assert!(hint_of::<Inner>(&e).is_none());
+        let inner = hint_of::<Inner>(std::error::Error::source(&e).unwrap()).unwrap();
+        assert_eq!(inner.hint(), Some("do this".into()));
     }
 }

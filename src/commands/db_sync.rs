@@ -15,6 +15,7 @@ use crate::deploy::progress::{Mode, Progress};
 use crate::deploy::schedule::{self, State};
 use crate::printer::Printer;
 use crate::settings::Project;
+use crate::state::StateDir;
 use anyhow::Context as _;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +25,17 @@ use std::time::Duration;
 const SUFFIX: &str = "-db-sync";
 
 pub fn run(project: &Project, printer: &Printer, args: &DbSyncArgs) -> anyhow::Result<u8> {
+    let state = StateDir::new(project.state_dir(&Default::default()));
+    sync(project, printer, args, &state)
+}
+
+/// `db-sync` with the secrets an earlier render wrote in `state` masked.
+pub(super) fn sync(
+    project: &Project,
+    printer: &Printer,
+    args: &DbSyncArgs,
+    state: &StateDir,
+) -> anyhow::Result<u8> {
     let (dir, manifests) = read_tree(project, &args.cluster)?;
     // The whole tree's graph is checked, so a bad reference is reported as `deploy` would.
     Plan::build(manifests.clone())
@@ -41,7 +53,7 @@ pub fn run(project: &Project, printer: &Printer, args: &DbSyncArgs) -> anyhow::R
         })
         .collect();
     let plan = Plan::build(sub).context("invalid dependencies between the db-sync pods")?;
-    let masker = Arc::new(masker(project, &manifests.iter().collect::<Vec<_>>())?);
+    let masker = Arc::new(masker(state, &manifests.iter().collect::<Vec<_>>())?);
     let mode = Mode::text_unless(printer.is_quiet());
     let progress = Progress::new(mode, masker.clone(), plan.nodes.len(), false);
     let namespace = project.namespace(&args.cluster.namespace);

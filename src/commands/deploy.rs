@@ -12,7 +12,7 @@ use crate::deploy::manifest::{self, Manifest};
 use crate::deploy::plan::{self, Plan};
 use crate::deploy::progress::{Mode, Progress};
 use crate::deploy::schedule::{self, NodeResult, State};
-use crate::deploy::{Context, Failure, prune};
+use crate::deploy::{Context, Failure, FailureCause, prune};
 use crate::printer::Printer;
 use crate::secrets::Masker;
 use crate::settings::Project;
@@ -33,8 +33,9 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
         });
         return Ok(0);
     }
+    let state = StateDir::new(project.state_dir(&SourceArgs::default()));
     let masker = Arc::new(masker(
-        project,
+        &state,
         &plan.nodes.iter().map(|n| &n.manifest).collect::<Vec<_>>(),
     )?);
     let mode = match args.output {
@@ -181,6 +182,7 @@ fn would_create_all(plan: &Plan, progress: &Progress) -> Vec<NodeResult> {
                 outcome: Some(Outcome::Created),
                 message: String::new(),
                 logs: None,
+                failure: None,
             }
         })
         .collect()
@@ -292,10 +294,7 @@ pub(super) fn check(report: &Report, progress: &Progress) -> anyhow::Result<()> 
                 report.results.len(),
                 report.results.len() - done
             ),
-            hint: Some(
-                "run `kube-openstack deploy` again: it converges from where this run stopped"
-                    .into(),
-            ),
+            cause: FailureCause::Interrupted,
         }
         .into());
     }
@@ -308,27 +307,21 @@ pub(super) fn check(report: &Report, progress: &Progress) -> anyhow::Result<()> 
                     .mask(&format!("{}: {}", r.object, r.message))
             })
             .collect();
-        let hint = if failed
-            .iter()
-            .any(|r| r.message.contains("cannot be changed in place"))
-        {
-            Some(
-                "pass `--recreate` to delete and recreate the objects that cannot change in place"
-                    .to_string(),
-            )
-        } else if failed.iter().any(|r| r.logs.is_some()) {
-            Some("the failed pod's log is above; once fixed, `kube-openstack deploy` (or `db-sync SERVICE`) runs it again".to_string())
-        } else if failed.iter().any(|r| r.message.contains("timed out")) {
-            Some("`status` shows what is still pending; `--timeout` gives waits longer".to_string())
-        } else {
-            None
-        };
+        // The way out of the first kind that applies, in this order.
+        let cause = [
+            FailureCause::Immutable,
+            FailureCause::PodFailed,
+            FailureCause::TimedOut,
+        ]
+        .into_iter()
+        .find(|c| failed.iter().any(|r| r.failure == Some(*c)))
+        .unwrap_or(FailureCause::Other);
         let message = format!(
             "{} objects failed, {skipped} not started because of them:\n  {}",
             failed.len(),
             names.join("\n  ")
         );
-        return Err(Failure { message, hint }.into());
+        return Err(Failure { message, cause }.into());
     }
     Ok(())
 }
@@ -375,15 +368,14 @@ pub(super) fn read_tree(
     Ok((dir, manifests))
 }
 
-/// Masks the values of the tree's Secrets and of every secret an earlier render wrote.
-pub(super) fn masker(project: &Project, manifests: &[&Manifest]) -> anyhow::Result<Masker> {
-    let source = SourceArgs::default();
-    let state = StateDir::new(project.state_dir(&source));
+/// Masks the values of the tree's Secrets and of every secret an earlier render wrote
+/// (kept in `state`).
+pub(super) fn masker(state: &StateDir, manifests: &[&Manifest]) -> anyhow::Result<Masker> {
     let mut secrets = state.rendered_secrets().unwrap_or_default();
     for m in manifests.iter().filter(|m| m.id.kind == "Secret") {
         secrets.extend(crate::secrets::secret_object_values(&m.body.to_string()));
     }
-    Ok(Masker::build(&state, secrets, false)?)
+    Ok(Masker::build(state, secrets, false)?)
 }
 
 pub(super) async fn connect(args: &ClusterArgs, namespace: String) -> anyhow::Result<Context> {

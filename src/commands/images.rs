@@ -5,7 +5,7 @@ use crate::images::auth::{self, ChildAuth, Credentials};
 use crate::images::context::{self, ImageContext};
 use crate::images::lock::{DigestLock, LockedImage};
 use crate::images::progress::Progress;
-use crate::images::registry::{Endpoint, RegistryClient, Retry};
+use crate::images::registry::{self, Endpoint, RegistryClient};
 use crate::images::schedule::{self, Env, Job, Mode, Outcome};
 use crate::images::{ImagesFailed, Naming, builder, content_tag, graph, pin};
 use crate::printer::Printer;
@@ -13,18 +13,35 @@ use crate::render::RenderedFile;
 use crate::settings::Project;
 use crate::state::StateDir;
 use anyhow::Context as _;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub fn run(project: &Project, printer: &Printer, args: ImagesArgs) -> anyhow::Result<u8> {
+    let stack_parameters = project
+        .params_request(&SourceArgs::default())
+        .stack_parameters;
+    publish(project, printer, args, &stack_parameters)
+}
+
+/// `images` with the images named after `stack_parameters` (`docker_registry`,
+/// `docker_image_prefix`, `image_tag`): those the templates get.
+pub(super) fn publish(
+    project: &Project,
+    printer: &Printer,
+    args: ImagesArgs,
+    stack_parameters: &BTreeMap<String, String>,
+) -> anyhow::Result<u8> {
     let (mode, names) = match args.verb {
         None => (Mode::BuildAndPush, args.names),
         Some(ImagesVerb::Build { names }) => (Mode::Build, names),
         Some(ImagesVerb::Push { names }) => (Mode::Push, names),
-        Some(ImagesVerb::List { output }) => return list(project, printer, &args.options, output),
+        Some(ImagesVerb::List { output }) => {
+            return list(project, printer, &args.options, stack_parameters, output);
+        }
     };
-    let setup = Setup::new(project, &args.options)?;
+    let setup = Setup::new(project, &args.options, stack_parameters)?;
     let state = StateDir::new(setup.state_dir.clone());
     let _lock = state.lock()?;
     let contexts = setup.contexts()?;
@@ -166,12 +183,13 @@ struct Setup {
 }
 
 impl Setup {
-    fn new(project: &Project, opts: &ImagesOptions) -> anyhow::Result<Setup> {
+    fn new(
+        project: &Project,
+        opts: &ImagesOptions,
+        params: &BTreeMap<String, String>,
+    ) -> anyhow::Result<Setup> {
         // The same values the templates get as docker_registry, docker_image_prefix and
         // image_tag: config keys and stack parameters, flags winning.
-        let params = project
-            .params_request(&SourceArgs::default())
-            .stack_parameters;
         let registry = opts
             .registry
             .clone()
@@ -243,7 +261,7 @@ impl Setup {
         Ok(RegistryClient::new(
             &self.endpoint,
             self.credentials.clone(),
-            Retry::default(),
+            registry::RETRY,
         )?)
     }
 }
@@ -253,8 +271,9 @@ impl Setup {
 pub(super) fn inputs(
     project: &Project,
     opts: &ImagesOptions,
+    stack_parameters: &BTreeMap<String, String>,
 ) -> anyhow::Result<(Naming, Vec<(String, String)>)> {
-    let setup = Setup::new(project, opts)?;
+    let setup = Setup::new(project, opts, stack_parameters)?;
     let contexts = setup.contexts()?;
     Ok((
         setup.naming,
@@ -286,9 +305,10 @@ fn list(
     project: &Project,
     printer: &Printer,
     opts: &ImagesOptions,
+    stack_parameters: &BTreeMap<String, String>,
     output: Format,
 ) -> anyhow::Result<u8> {
-    let setup = Setup::new(project, opts)?;
+    let setup = Setup::new(project, opts, stack_parameters)?;
     let contexts = setup.contexts()?;
     let client = setup.client()?;
     let naming = &setup.naming;

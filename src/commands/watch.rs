@@ -218,7 +218,8 @@ fn process(
         return Ok(fates);
     }
     let manifests: Vec<_> = parsed.iter().flat_map(|(_, ms)| ms.iter()).collect();
-    let masker = Arc::new(super::deploy::masker(project, &manifests)?);
+    let state = crate::state::StateDir::new(project.state_dir(&Default::default()));
+    let masker = Arc::new(super::deploy::masker(&state, &manifests)?);
     let total = manifests.len();
     let mode = Mode::text_unless(printer.is_quiet());
     let progress = Progress::new(mode, masker, total, true);

@@ -6,10 +6,18 @@
 //! retry layer is turned off so that there is exactly one, bounded, policy.
 
 use super::api_status::ApiStatus;
-use super::retry::{Backoff, RetryPolicy};
+use crate::net::{RetryPolicy, retry_after};
 use kube::client::Body;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// Up to 8 attempts a request; pauses from 50 ms, doubling, at most 10 s (or what the
+/// server's `Retry-After` asks).
+const RETRY: RetryPolicy = RetryPolicy {
+    attempts: 8,
+    first: Duration::from_millis(50),
+    max: Duration::from_secs(10),
+};
 
 /// Where the cluster configuration comes from.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +65,14 @@ pub enum ClientError {
     },
     #[error("cannot build request for {0}")]
     Request(String),
+}
+
+impl crate::report::Hint for ClientError {
+    fn hint(&self) -> Option<String> {
+        matches!(self.code(), Some(401 | 403)).then(|| {
+            "the kubeconfig user was refused: check its credentials (`--context`), and that it may manage the namespace's objects".into()
+        })
+    }
 }
 
 impl ClientError {
@@ -154,7 +170,7 @@ impl Kube {
             Kube {
                 client,
                 streams,
-                retry: RetryPolicy::default(),
+                retry: RETRY,
                 server,
             },
             default_ns,
@@ -168,7 +184,7 @@ impl Kube {
     pub async fn send(&self, request: http::Request<Vec<u8>>) -> Result<Reply, ClientError> {
         let method = request.method().to_string();
         let path = request.uri().path().to_string();
-        let mut backoff = Backoff::new(&self.retry);
+        let mut backoff = self.retry.start();
         let mut maybe_committed_before = false;
         loop {
             let attempt = clone_request(&request);
@@ -247,11 +263,6 @@ fn is_tls_refusal(message: &str) -> bool {
 
 fn is_transient_code(code: u16) -> bool {
     code == 429 || code >= 500
-}
-
-fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    let v = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn clone_request(r: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {

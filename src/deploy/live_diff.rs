@@ -28,6 +28,16 @@ pub enum LiveDiffError {
     },
 }
 
+impl crate::report::Hint for LiveDiffError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            // Transparent: the deploy error is not a cause of its own in the chain.
+            LiveDiffError::Deploy(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
 impl From<discovery::DiscoveryError> for LiveDiffError {
     fn from(e: discovery::DiscoveryError) -> Self {
         LiveDiffError::Deploy(e.into())

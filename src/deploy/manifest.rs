@@ -102,6 +102,15 @@ pub enum ManifestError {
     },
 }
 
+impl crate::report::Hint for ManifestError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            ManifestError::NoTree(_) => Some("render the templates first (`kube-openstack render`), or name the tree with `--manifests DIR`".into()),
+            _ => None,
+        }
+    }
+}
+
 /// Reads every object of a rendered tree (`.yaml`, `.yml`, `.json` files), sorted by path.
 pub fn load_tree(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
     if !dir.is_dir() {

@@ -20,7 +20,6 @@ pub mod plan;
 pub mod progress;
 pub mod prune;
 pub mod ready;
-pub mod retry;
 pub mod schedule;
 
 use apply::{MANAGED_BY, MANAGED_BY_LABEL};
@@ -63,57 +62,63 @@ pub enum DeployError {
     },
 }
 
-/// A run that did not complete, with what to do about it.
+impl crate::report::Hint for DeployError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            DeployError::Connect(_) => Some(
+                "name the cluster with `--kubeconfig FILE` and `--context NAME`, or set `KUBECONFIG`"
+                    .into(),
+            ),
+            DeployError::Discovery(DiscoveryError::UnknownKind { .. }) => Some(
+                "install the CustomResourceDefinition that serves the kind, or fix `apiVersion`/`kind`"
+                    .into(),
+            ),
+            DeployError::WrongNamespace { namespace, .. } => Some(format!(
+                "deploy with `-n {namespace}`, or remove `metadata.namespace` from the manifest so it follows `-n`"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// A run that did not complete: interrupted, or some objects failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct Failure {
     pub message: String,
-    pub hint: Option<String>,
+    pub cause: FailureCause,
 }
 
-/// The hint for a deploy error, if there is one to give.
-pub fn hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
-    if let Some(f) = err.downcast_ref::<Failure>() {
-        return f.hint.clone();
+/// What a failed run's way out depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureCause {
+    Interrupted,
+    /// An object whose change cannot be made in place (`--recreate` makes it).
+    Immutable,
+    /// A pod failed; its log was printed.
+    PodFailed,
+    /// An object was not ready in time.
+    TimedOut,
+    Other,
+}
+
+impl crate::report::Hint for Failure {
+    fn hint(&self) -> Option<String> {
+        Some(match self.cause {
+            FailureCause::Interrupted => {
+                "run `kube-openstack deploy` again: it converges from where this run stopped".into()
+            }
+            FailureCause::Immutable => {
+                "pass `--recreate` to delete and recreate the objects that cannot change in place"
+                    .into()
+            }
+            FailureCause::PodFailed => "the failed pod's log is above; once fixed, `kube-openstack deploy` (or `db-sync SERVICE`) runs it again".into(),
+            FailureCause::TimedOut => {
+                "`status` shows what is still pending; `--timeout` gives waits longer".into()
+            }
+            FailureCause::Other => return None,
+        })
     }
-    if let Some(manifest::ManifestError::NoTree(_)) = err.downcast_ref::<manifest::ManifestError>()
-    {
-        return Some("render the templates first (`kube-openstack render`), or name the tree with `--manifests DIR`".into());
-    }
-    if let Some(plan::PlanError::Missing(_)) = err.downcast_ref::<plan::PlanError>() {
-        return Some(
-            "fix the `kube-openstack/depends-on` annotation, or add the missing object to the tree"
-                .into(),
-        );
-    }
-    if let Some(plan::PlanError::Cycle(_)) = err.downcast_ref::<plan::PlanError>() {
-        return Some("remove one of the `kube-openstack/depends-on` entries on the cycle (`deploy --graph dot` shows the graph)".into());
-    }
-    if let Some(e) = err.downcast_ref::<ClientError>()
-        && matches!(e.code(), Some(401 | 403))
-    {
-        return Some("the kubeconfig user was refused: check its credentials (`--context`), and that it may manage the namespace's objects".into());
-    }
-    if let Some(DeployError::WrongNamespace { namespace, .. }) = err.downcast_ref::<DeployError>() {
-        return Some(format!(
-            "deploy with `-n {namespace}`, or remove `metadata.namespace` from the manifest so it follows `-n`"
-        ));
-    }
-    if let Some(DeployError::Connect(_)) = err.downcast_ref::<DeployError>() {
-        return Some(
-            "name the cluster with `--kubeconfig FILE` and `--context NAME`, or set `KUBECONFIG`"
-                .into(),
-        );
-    }
-    if let Some(DeployError::Discovery(DiscoveryError::UnknownKind { .. })) =
-        err.downcast_ref::<DeployError>()
-    {
-        return Some(
-            "install the CustomResourceDefinition that serves the kind, or fix `apiVersion`/`kind`"
-                .into(),
-        );
-    }
-    None
 }
 
 impl Context {

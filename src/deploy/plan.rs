@@ -58,6 +58,17 @@ pub enum PlanError {
     Cycle(Vec<ObjectId>),
 }
 
+impl crate::report::Hint for PlanError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            PlanError::Missing(_) => {
+                "fix the `kube-openstack/depends-on` annotation, or add the missing object to the tree".into()
+            }
+            PlanError::Cycle(_) => "remove one of the `kube-openstack/depends-on` entries on the cycle (`deploy --graph dot` shows the graph)".into(),
+        })
+    }
+}
+
 impl Plan {
     /// Builds the graph and checks it: every declared reference exists, no cycle.
     pub fn build(mut manifests: Vec<Manifest>) -> Result<Plan, PlanError> {

@@ -3,6 +3,7 @@
 //! waits for readiness where it matters. Not wave by wave: one slow object holds back only
 //! what depends on it.
 
+use super::FailureCause;
 use super::apply::{ApplyError, Outcome, Target, apply_object};
 use super::discovery::Resource;
 use super::manifest::ObjectId;
@@ -62,6 +63,9 @@ pub struct NodeResult {
     /// A failed pod's log.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<String>,
+    /// What kind of failure it was (for the hint), when it failed.
+    #[serde(skip)]
+    pub failure: Option<FailureCause>,
 }
 
 enum Done {
@@ -93,6 +97,7 @@ pub async fn run(
             outcome: None,
             message: String::new(),
             logs: None,
+            failure: None,
         })
         .collect();
     let ranks = plan.nodes.iter().map(|n| n.rank).max().map_or(0, |m| m + 1);
@@ -198,6 +203,10 @@ pub async fn run(
                     }
                     Err(e) => {
                         let why = progress.masker().mask(&crate::report::one_line(&e));
+                        results[i].failure = Some(match e {
+                            ApplyError::Immutable { .. } => FailureCause::Immutable,
+                            _ => FailureCause::Other,
+                        });
                         fail(plan, &mut results, &mut unaccepted, i, why, None, progress)
                     }
                 }
@@ -208,7 +217,16 @@ pub async fn run(
                     progress.object("Ready", &results[i].object, "");
                     progress.tick();
                 }
-                Readiness::Failed(why) | Readiness::Pending(why) => {
+                Readiness::Failed(why) => {
+                    results[i].failure = Some(match logs {
+                        Some(_) => FailureCause::PodFailed,
+                        None => FailureCause::Other,
+                    });
+                    fail(plan, &mut results, &mut unaccepted, i, why, logs, progress)
+                }
+                // A wait gives up pending only when its time is out.
+                Readiness::Pending(why) => {
+                    results[i].failure = Some(FailureCause::TimedOut);
                     fail(plan, &mut results, &mut unaccepted, i, why, logs, progress)
                 }
             },

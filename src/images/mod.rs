@@ -96,19 +96,9 @@ pub fn install_builder_hint(e: &builder::NoBuilder) -> String {
     )
 }
 
-/// What to do about an error of this stage, when we know.
-pub fn hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
-    if let Some(e) = err.downcast_ref::<ImagesFailed>() {
-        return e.hint.clone();
-    }
-    match err.downcast_ref::<registry::RegistryError>()? {
-        registry::RegistryError::Unreachable { .. } | registry::RegistryError::Unavailable { .. } => Some(
-            "start the registry (for development: `scripts/dev-registry.sh start`), or point `--registry` / the `registry` setting at a running one".into(),
-        ),
-        registry::RegistryError::AuthRefused { .. } => Some(
-            "log in with `buildah login HOST:PORT` (or `docker login`), or pass `--username USER --password-stdin`".into(),
-        ),
-        _ => None,
+impl crate::report::Hint for ImagesFailed {
+    fn hint(&self) -> Option<String> {
+        self.hint.clone()
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::report::Hint as _;
 use std::collections::HashMap;
 
 fn env_of(pairs: &[(&str, &str)]) -> HashMap<String, String> {

@@ -123,9 +123,9 @@ fn describe_files(files: &[PathBuf]) -> String {
         .join(", ")
 }
 
-impl OpenStackError {
+impl crate::report::Hint for OpenStackError {
     /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+    fn hint(&self) -> Option<String> {
         Some(match self {
             OpenStackError::NoAuthUrl(_) => {
                 "source an openrc (`OS_AUTH_URL`, `OS_USERNAME`, ...), or name a cloud of clouds.yaml with `--os-cloud NAME`, `OS_CLOUD` or `cloud:` in kube-openstack.yaml".into()

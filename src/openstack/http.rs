@@ -3,15 +3,19 @@
 //! retries with backoff for connection errors and 5xx — never for 4xx.
 
 use super::{Cloud, OpenStackError};
+use crate::net::{self, HttpError, HttpOptions, RetryPolicy, Trust};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use std::time::Duration;
 
 /// Per-request timeout; Heat answers a show in well under a second.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Attempts for one request, and the first wait (doubled each time, with jitter).
-const ATTEMPTS: u32 = 4;
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Four attempts a request, pauses from 250 ms.
+const RETRY: RetryPolicy = RetryPolicy {
+    attempts: 4,
+    first: Duration::from_millis(250),
+    max: Duration::from_secs(5),
+};
 
 #[derive(Debug, Clone)]
 pub struct Http {
@@ -20,36 +24,26 @@ pub struct Http {
 
 impl Http {
     pub fn new(cloud: &Cloud) -> Result<Http, OpenStackError> {
-        crate::rt::install_crypto_provider();
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("kube-openstack/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &cloud.cacert {
-            let pem = std::fs::read(path).map_err(|source| OpenStackError::ReadFile {
-                path: path.clone(),
-                source,
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                OpenStackError::InvalidSetting {
-                    what: "CA certificate file",
-                    value: path.display().to_string(),
-                    source: Some(Box::new(e)),
-                }
-            })?;
-            builder = builder.tls_certs_only(certs);
-        }
-        if cloud.insecure {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| OpenStackError::InvalidSetting {
+        let options = HttpOptions {
+            timeout: Some(REQUEST_TIMEOUT),
+            connect_timeout: CONNECT_TIMEOUT,
+            trust: cloud.cacert.clone().map_or(Trust::System, Trust::Only),
+            insecure: cloud.insecure,
+            follow_redirects: false,
+        };
+        let client = net::http_client(&options).map_err(|e| match e {
+            HttpError::ReadCa { path, source } => OpenStackError::ReadFile { path, source },
+            HttpError::BadCa { path, source } => OpenStackError::InvalidSetting {
+                what: "CA certificate file",
+                value: path.display().to_string(),
+                source: Some(Box::new(source)),
+            },
+            HttpError::Build(e) => OpenStackError::InvalidSetting {
                 what: "TLS settings",
                 value: cloud.auth_url.to_string(),
                 source: Some(Box::new(e)),
-            })?;
+            },
+        })?;
         Ok(Http { client })
     }
 
@@ -68,26 +62,28 @@ impl Http {
         retry_5xx: bool,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Response, OpenStackError> {
-        let mut wait = FIRST_BACKOFF;
-        for attempt in 1..=ATTEMPTS {
-            let last = attempt == ATTEMPTS;
-            match build().send().await {
-                Ok(resp) if resp.status().is_server_error() && retry_5xx && !last => {}
+        let mut backoff = RETRY.start();
+        loop {
+            let pause = match build().send().await {
+                Ok(resp) if resp.status().is_server_error() && retry_5xx => {
+                    match backoff.next_delay(net::retry_after(resp.headers())) {
+                        Some(pause) => pause,
+                        // The last answer is the error to report.
+                        None => return Ok(resp),
+                    }
+                }
                 Ok(resp) => return Ok(resp),
-                Err(e) if last || !(e.is_connect() || e.is_timeout()) || is_tls(&e) => {
+                Err(e) if !(e.is_connect() || e.is_timeout()) || is_tls(&e) => {
                     return Err(connect_error(url, e));
                 }
-                Err(_) => {}
-            }
-            tokio::time::sleep(wait + jitter(wait)).await;
-            wait *= 2;
+                Err(e) => match backoff.next_delay(None) {
+                    Some(pause) => pause,
+                    None => return Err(connect_error(url, e)),
+                },
+            };
+            tokio::time::sleep(pause).await;
         }
-        unreachable!("the last attempt returns")
     }
-}
-
-fn jitter(d: Duration) -> Duration {
-    d.mul_f64(rand::random::<f64>() * 0.5)
 }
 
 fn is_tls(e: &reqwest::Error) -> bool {

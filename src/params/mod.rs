@@ -163,6 +163,18 @@ pub enum ParamsError {
     NotLocal(SourceKind),
 }
 
+impl crate::report::Hint for ParamsError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            ParamsError::Local { source, .. } => source.hint(),
+            ParamsError::Heat(e) => e.hint(),
+            ParamsError::NoStack | ParamsError::HeatNotRead(_) => Some("name the stack with `--stack NAME` (or `stack:` in kube-openstack.yaml) and read it with `kube-openstack params refresh`".into()),
+            ParamsError::OutputErrors { .. } => Some("fix the resources behind those outputs (`kube-openstack stack show`), or give the values with `-p KEY=VALUE`".into()),
+            _ => None,
+        }
+    }
+}
+
 /// Reads the parameters as `req` says. `warn` receives warnings for the user.
 pub fn load(
     req: &Request,

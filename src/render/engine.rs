@@ -183,6 +183,7 @@ fn template_error(display: &str, e: &handlebars::TemplateError) -> Diagnostic {
 
 impl From<Located> for Diagnostic {
     fn from(l: Located) -> Self {
+        let undefined = matches!(l.problem, Problem::Missing(_));
         let message = match l.problem {
             Problem::Missing(name) if name.is_empty() => {
                 "a value used here is not defined".to_string()
@@ -196,7 +197,10 @@ impl From<Located> for Diagnostic {
             Problem::Required(message) => message,
             Problem::Invalid(message) => message,
         };
-        Diagnostic::at(&l.file, l.line, l.column, message)
+        Diagnostic {
+            undefined,
+            ..Diagnostic::at(&l.file, l.line, l.column, message)
+        }
     }
 }
 

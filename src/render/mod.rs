@@ -32,6 +32,8 @@ pub struct Diagnostic {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// A parameter the template uses is not defined.
+    pub undefined: bool,
 }
 
 impl Diagnostic {
@@ -41,6 +43,7 @@ impl Diagnostic {
             line,
             column,
             message: message.into(),
+            undefined: false,
         }
     }
 }
@@ -71,6 +74,45 @@ pub enum RenderError {
     Unused(Vec<String>),
     #[error("`{link}` is a link leading outside the downloaded tree (to `{}`); a downloaded tree may only link inside itself", target.display())]
     LinkOutside { link: String, target: PathBuf },
+}
+
+impl crate::report::Hint for RenderError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            RenderError::Templates(d) if d.iter().any(|d| d.undefined) => Some(
+                "define missing parameters with `-p KEY=VALUE`, an overrides file (`--overrides FILE`), or an output of the Heat template; `kube-openstack params show` lists what is defined".into(),
+            ),
+            RenderError::Unused(_) => {
+                Some("remove the parameters, use them in a template, or drop `--strict`".into())
+            }
+            _ => None,
+        }
+    }
+
+    fn details(&self) -> Vec<String> {
+        match self {
+            RenderError::Templates(diagnostics) => {
+                diagnostics.iter().map(ToString::to_string).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl crate::report::Hint for output::OutputError {
+    fn hint(&self) -> Option<String> {
+        use output::OutputError::*;
+        match self {
+            NotARender(_) => {
+                Some("pass `--force` to replace it anyway, or choose another `--output-dir`".into())
+            }
+            InPlace(_) | InsideInput { .. } | ContainsInput { .. } => Some(
+                "render into a directory beside the templates, e.g. `--output-dir kubernetes`"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -49,21 +49,23 @@ pub fn shown(url: &Url) -> String {
     url.to_string()
 }
 
+/// The HTTP client of downloads: the limits' timeout for the whole request.
+fn client(limits: &Limits) -> Result<reqwest::Client, SourceError> {
+    let options = crate::net::HttpOptions {
+        timeout: Some(limits.timeout),
+        connect_timeout: Duration::from_secs(10).min(limits.timeout),
+        ..crate::net::HttpOptions::default()
+    };
+    crate::net::http_client(&options).map_err(SourceError::Client)
+}
+
 /// Fetches `url` (revalidating a cached copy with `If-None-Match`) and returns its tree.
 /// When the server cannot be reached and a cached copy exists, that copy is used with
 /// a warning rather than failing an offline render.
 pub async fn http(url: &Url, cache: &Path, limits: &Limits) -> Result<Tree, SourceError> {
     let entry = cache.join(key(url.as_str()));
     let record = read_record(&entry);
-    let client = reqwest::Client::builder()
-        .timeout(limits.timeout)
-        .connect_timeout(Duration::from_secs(10).min(limits.timeout))
-        .user_agent(concat!("kube-openstack/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|source| SourceError::Fetch {
-            url: shown(url),
-            source,
-        })?;
+    let client = client(limits)?;
     let mut request = client.get(url.clone());
     if let Some(etag) = record.as_ref().and_then(|r| r.etag.as_deref()) {
         request = request.header(reqwest::header::IF_NONE_MATCH, etag);
@@ -146,15 +148,7 @@ pub fn file(path: &Path, cache: &Path, limits: &Limits) -> Result<Tree, SourceEr
 /// The body of `url` as text, within the download limit (for `include`; not cached on
 /// disk, fetched once per render).
 pub async fn text(url: &Url, limits: &Limits) -> Result<String, SourceError> {
-    let client = reqwest::Client::builder()
-        .timeout(limits.timeout)
-        .user_agent(concat!("kube-openstack/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|source| SourceError::Fetch {
-            url: shown(url),
-            source,
-        })?;
-    let response = client
+    let response = client(limits)?
         .get(url.clone())
         .send()
         .await

@@ -55,6 +55,8 @@ pub enum SourceError {
         #[source]
         source: reqwest::Error,
     },
+    #[error(transparent)]
+    Client(crate::net::HttpError),
     #[error("{url} answered HTTP {status}")]
     Status { url: String, status: u16 },
     #[error("{url} is larger than the {limit}-byte download limit")]
@@ -81,8 +83,8 @@ pub enum SourceError {
     },
 }
 
-impl SourceError {
-    pub fn hint(&self) -> Option<String> {
+impl crate::report::Hint for SourceError {
+    fn hint(&self) -> Option<String> {
         match self {
             SourceError::Fetch { source, .. } if is_tls(source) => Some(
                 "the server's certificate was not accepted: install its CA in the system trust store".into(),

@@ -56,16 +56,21 @@ impl std::fmt::Display for Step {
     }
 }
 
-/// The outermost context of an `up` failure: the step it stopped at, and how to go on.
-#[derive(Debug)]
+/// An `up` failure: the step it stopped at, how to go on, and the step's own error.
+#[derive(Debug, thiserror::Error)]
+#[error("`up` stopped at step `{step}`")]
 pub struct StepFailed {
     pub step: Step,
     pub hint: String,
+    #[source]
+    pub source: anyhow::Error,
 }
 
-impl std::fmt::Display for StepFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`up` stopped at step `{}`", self.step)
+/// `up` knows how to go on better than the step's own error, which speaks of the
+/// command that step stands for.
+impl crate::report::Hint for StepFailed {
+    fn hint(&self) -> Option<String> {
+        Some(self.hint.clone())
     }
 }
 

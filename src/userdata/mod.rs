@@ -66,8 +66,8 @@ pub enum UserdataError {
     },
 }
 
-impl UserdataError {
-    pub fn hint(&self) -> Option<String> {
+impl crate::report::Hint for UserdataError {
+    fn hint(&self) -> Option<String> {
         match self {
             UserdataError::DuplicateName { .. } => Some(
                 "rename one of them; the part handler writes each part under its file name".into(),
@@ -195,6 +195,7 @@ pub fn bundle(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Hint as _;
 
     fn part(name: &str, ty: &str, body: &[u8]) -> Part {
         Part {

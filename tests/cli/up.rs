@@ -3,7 +3,7 @@
 //! Runs that stop at every step boundary (and in the middle of the deploy) and are then
 //! continued end as one uninterrupted run, with nothing done twice.
 
-use crate::cluster::ok;
+use crate::cluster::{Cluster, ok, small_tree};
 use crate::fake_kube::{FakeKube, Faults};
 use crate::images_env::{ImageProject, RealRegistry, registry_and_buildah};
 use crate::support::{stderr, stdout};
@@ -583,4 +583,48 @@ fn with_pin_images_the_deployed_tree_names_the_pushed_digests_and_stays_up_to_da
     ok(&again);
     assert!(stderr(&again).contains("Up to date"), "{}", stderr(&again));
     assert_eq!(u.writes(), Vec::<String>::new());
+}
+
+#[test]
+fn up_with_a_state_dir_keeps_its_state_there_and_nowhere_else() {
+    let c = Cluster::new(Faults::default());
+    small_tree(&c);
+    let out = c.run("up", &["--only", "deploy", "--state-dir", "state"]);
+    ok(&out);
+    assert!(
+        c.project.path("state/up.json").is_file(),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        c.project.path("state/mask.key").is_file(),
+        "the deployment's secrets are masked with the key of the state directory given"
+    );
+    assert!(
+        !c.project.path(".kube-openstack").exists(),
+        "nothing is written to the default state directory"
+    );
+}
+
+#[test]
+fn stack_parameters_given_to_up_name_the_images_it_pushes() {
+    let reg = registry_and_buildah()
+        .expect("needs buildah and the registry of `scripts/dev-registry.sh` (KO_REGISTRY)");
+    let u = Up::new(&reg, "up-named", Faults::default());
+    let prefix = format!("{}-given", u.images.prefix);
+    let out = u.up(&[
+        "--to",
+        "images",
+        "-P",
+        &format!("docker_image_prefix={prefix}"),
+    ]);
+    ok(&out);
+    let named = format!("{}/{prefix}/hello:", reg.address);
+    let rendered = u.images.project.read("kubernetes/hello-rc.yaml");
+    assert!(rendered.contains(&named), "{rendered}");
+    let lock = u.images.project.read(".kube-openstack/images.lock.json");
+    assert!(
+        lock.contains(&format!("\"{named}")),
+        "pushed under the name the templates use ({named}): {lock}"
+    );
 }

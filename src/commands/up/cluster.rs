@@ -94,7 +94,7 @@ impl Run<'_> {
             .iter()
             .map(|n| n.trim_end_matches(DB_SYNC).to_string())
             .collect();
-        super::super::db_sync::run(
+        super::super::db_sync::sync(
             self.project,
             self.printer,
             &DbSyncArgs {
@@ -107,6 +107,7 @@ impl Run<'_> {
                     .timeout
                     .unwrap_or(schedule::default_timeout("Pod")),
             },
+            &self.state,
         )?;
         // The rerun pods are new objects: the deploy record follows them.
         let live = self.live_pods()?;
@@ -305,7 +306,7 @@ impl Run<'_> {
         };
         let cleaned = self.cleaned();
         let manifests: Vec<&Manifest> = plan.nodes.iter().map(|n| &n.manifest).collect();
-        let masker = Arc::new(super::super::deploy::masker(self.project, &manifests)?);
+        let masker = Arc::new(super::super::deploy::masker(&self.state, &manifests)?);
         let mode = if self.args.verbose && !self.printer.is_quiet() {
             Mode::Text
         } else {

@@ -121,7 +121,8 @@ impl Run<'_> {
 
     pub(super) fn images_step(&mut self) -> anyhow::Result<Outcome> {
         let mut opts = self.images_options();
-        let (naming, contexts) = super::super::images::inputs(self.project, &opts)?;
+        let (naming, contexts) =
+            super::super::images::inputs(self.project, &opts, &self.stack_parameters())?;
         let inputs = digest_json(&json!({
             "registry": naming.registry, "prefix": naming.prefix, "tag": naming.tag,
             "contexts": contexts,
@@ -160,7 +161,7 @@ impl Run<'_> {
         let (push_to, forward) = self.reach_registry(&naming.registry)?;
         opts.push_to = push_to;
         let before = lock.images.clone();
-        super::super::images::run(
+        super::super::images::publish(
             self.project,
             self.printer,
             ImagesArgs {
@@ -168,6 +169,7 @@ impl Run<'_> {
                 names: Vec::new(),
                 options: opts,
             },
+            &self.stack_parameters(),
         )?;
         drop(forward);
         let after = DigestLock::load(&state_dir)?;
@@ -221,7 +223,8 @@ impl Run<'_> {
             return Ok(false);
         }
         let opts = self.images_options();
-        let (_, contexts) = super::super::images::inputs(self.project, &opts)?;
+        let (_, contexts) =
+            super::super::images::inputs(self.project, &opts, &self.stack_parameters())?;
         let lock = DigestLock::load(self.state.path())?;
         Ok(contexts
             .iter()
@@ -289,6 +292,13 @@ impl Run<'_> {
 
     pub(super) fn out_dir(&self) -> std::path::PathBuf {
         self.project.output_dir(&self.args.cluster.manifests)
+    }
+
+    /// The stack parameters of this run (`-P` included): they name the images.
+    fn stack_parameters(&self) -> BTreeMap<String, String> {
+        self.project
+            .params_request(&self.args.tree.source)
+            .stack_parameters
     }
 
     pub(super) fn images_options(&self) -> ImagesOptions {

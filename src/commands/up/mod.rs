@@ -117,10 +117,12 @@ pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Resul
                     detail: crate::report::one_line(e.as_ref()),
                 });
                 print_table(printer, &rows);
-                return Err(e.context(StepFailed {
+                return Err(StepFailed {
                     step,
                     hint: continue_hint(step),
-                }));
+                    source: e,
+                }
+                .into());
             }
         }
     }
@@ -202,12 +204,14 @@ fn continue_hint(step: Step) -> String {
 }
 
 fn stopped(step: Step, why: String) -> anyhow::Error {
-    anyhow::anyhow!(why).context(StepFailed {
+    StepFailed {
         step,
         hint: format!(
             "`kube-openstack up` continues from step `{step}`: finished steps are not redone"
         ),
-    })
+        source: anyhow::anyhow!(why),
+    }
+    .into()
 }
 
 fn not_selected(step: Step, args: &UpArgs) -> String {

@@ -1,7 +1,6 @@
 //! Where a registry is and how hard to try reaching it.
 
 use std::path::PathBuf;
-use std::time::Duration;
 use url::Url;
 
 /// How to reach a registry.
@@ -54,22 +53,6 @@ impl Endpoint {
             || host
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback())
-    }
-}
-
-/// Bounded retries: how many attempts and the first pause (doubled each time).
-#[derive(Debug, Clone, Copy)]
-pub struct Retry {
-    pub attempts: usize,
-    pub first_pause: Duration,
-}
-
-impl Default for Retry {
-    fn default() -> Self {
-        Retry {
-            attempts: 4,
-            first_pause: Duration::from_millis(250),
-        }
     }
 }
 

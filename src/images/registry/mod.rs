@@ -5,19 +5,28 @@
 //! errors and 502/503/504 are retried a bounded number of times with backoff.
 
 use super::auth::Credentials;
+use crate::net::{self, HttpError, HttpOptions, RetryPolicy, Trust};
 use reqwest::{Method, StatusCode, header};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+/// Four attempts a request, pauses from 250 ms: a registry restarting behind its load
+/// balancer answers 502-504 for a moment.
+pub const RETRY: RetryPolicy = RetryPolicy {
+    attempts: 4,
+    first: Duration::from_millis(250),
+    max: Duration::from_secs(4),
+};
 use url::Url;
 
 mod endpoint;
 mod headers;
 mod send;
 
-pub use endpoint::{Endpoint, Retry};
+pub use endpoint::Endpoint;
 pub use headers::parse_challenge;
 use headers::{digest_header, link_next};
 
@@ -63,11 +72,25 @@ pub enum RegistryError {
     Client(#[source] reqwest::Error),
 }
 
+impl crate::report::Hint for RegistryError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            RegistryError::Unreachable { .. } | RegistryError::Unavailable { .. } => Some(
+                "start the registry (for development: `scripts/dev-registry.sh start`), or point `--registry` / the `registry` setting at a running one".into(),
+            ),
+            RegistryError::AuthRefused { .. } => Some(
+                "log in with `buildah login HOST:PORT` (or `docker login`), or pass `--username USER --password-stdin`".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
 pub struct RegistryClient {
     http: reqwest::Client,
     base: Url,
     credentials: Option<Credentials>,
-    retry: Retry,
+    retry: RetryPolicy,
     /// Bearer tokens by scope.
     tokens: Mutex<HashMap<String, String>>,
     /// Whether the registry asked for Basic auth (then it is sent up front).
@@ -87,26 +110,25 @@ impl RegistryClient {
     pub fn new(
         endpoint: &Endpoint,
         credentials: Option<Credentials>,
-        retry: Retry,
+        retry: RetryPolicy,
     ) -> Result<RegistryClient, RegistryError> {
-        crate::rt::install_crypto_provider();
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
-            .user_agent(concat!("kube-openstack/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &endpoint.ca_file {
-            let pem = std::fs::read(path).map_err(|e| RegistryError::Ca {
-                path: path.clone(),
-                source: Box::new(e),
-            })?;
-            let certs =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| RegistryError::Ca {
-                    path: path.clone(),
-                    source: Box::new(e),
-                })?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        let http = builder.build().map_err(RegistryError::Client)?;
+        let options = HttpOptions {
+            timeout: Some(Duration::from_secs(60)),
+            connect_timeout: Duration::from_secs(5),
+            trust: endpoint.ca_file.clone().map_or(Trust::System, Trust::Also),
+            ..HttpOptions::default()
+        };
+        let http = net::http_client(&options).map_err(|e| match e {
+            HttpError::ReadCa { path, source } => RegistryError::Ca {
+                path,
+                source: Box::new(source),
+            },
+            HttpError::BadCa { path, source } => RegistryError::Ca {
+                path,
+                source: Box::new(source),
+            },
+            HttpError::Build(e) => RegistryError::Client(e),
+        })?;
         Ok(RegistryClient {
             http,
             base: endpoint.base_url(),

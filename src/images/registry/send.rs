@@ -51,8 +51,8 @@ impl RegistryClient {
     ) -> Result<reqwest::Response, RegistryError> {
         let url = self.url(path);
         let auth = auth.or_else(|| self.known_auth(path));
-        let mut pause = self.retry.first_pause;
-        for attempt in 1..=self.retry.attempts {
+        let mut backoff = self.retry.start();
+        loop {
             let mut req = self.http.request(method.clone(), url.clone());
             if let Some(a) = accept {
                 req = req.header(header::ACCEPT, a);
@@ -66,31 +66,33 @@ impl RegistryClient {
                     .body(bytes.clone());
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let last = attempt == self.retry.attempts;
-            match req.send().await {
+            let pause = match req.send().await {
                 Ok(r) if matches!(r.status().as_u16(), 502..=504) => {
-                    if last {
-                        return Err(RegistryError::Unavailable {
-                            url: url.to_string(),
-                            status: r.status(),
-                            attempts: attempt,
-                        });
+                    match backoff.next_delay(crate::net::retry_after(r.headers())) {
+                        Some(pause) => pause,
+                        None => {
+                            return Err(RegistryError::Unavailable {
+                                url: url.to_string(),
+                                status: r.status(),
+                                attempts: backoff.attempts() as usize,
+                            });
+                        }
                     }
                 }
                 Ok(r) => return Ok(r),
-                Err(e) if last => {
-                    return Err(RegistryError::Unreachable {
-                        url: url.to_string(),
-                        attempts: attempt,
-                        source: e,
-                    });
-                }
-                Err(_) => {}
-            }
+                Err(e) => match backoff.next_delay(None) {
+                    Some(pause) => pause,
+                    None => {
+                        return Err(RegistryError::Unreachable {
+                            url: url.to_string(),
+                            attempts: backoff.attempts() as usize,
+                            source: e,
+                        });
+                    }
+                },
+            };
             tokio::time::sleep(pause).await;
-            pause *= 2;
         }
-        unreachable!("at least one attempt")
     }
 
     /// Authorization known before asking: Basic once the registry asked for it, or a

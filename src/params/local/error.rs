@@ -89,9 +89,9 @@ pub enum LocalError {
     },
 }
 
-impl LocalError {
+impl crate::report::Hint for LocalError {
     /// What the user can do about it, when there is something to say.
-    pub fn hint(&self) -> Option<String> {
+    fn hint(&self) -> Option<String> {
         match self {
             LocalError::CannotEvaluate { outputs, .. } => Some(cannot_evaluate_hint(outputs)),
             LocalError::MissingParameters { names, .. } => Some(format!(

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::*;
+use crate::report::Hint as _;
 
 const SETUP: &str = "
 heat_template_version: 2018-08-31

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::report::Hint as _;
 
 fn typed(kind: &str, extra: &str) -> String {
     format!(

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::*;
+use crate::report::Hint as _;
 
 const SNAPSHOT: &str = include_str!("../testdata/heat-setup.yaml");
 
