@@ -306,25 +306,6 @@ async fn start(
         "--pull",
         "never",
     ]));
-    let mut cmd = podman.command();
-    // Values go through a file (mode 0600, removed once the container exists) or, for
-    // values with a line break, podman's own environment: never its arguments.
-    let env_file = ctx.dir.join(format!("{cname}.env"));
-    let mut lines = String::new();
-    let mut passed = Vec::new();
-    for (k, v) in &env {
-        if v.contains('\n') || v.contains('\r') {
-            cmd.env(k, v);
-            passed.push(k.clone());
-        } else {
-            lines.push_str(&format!("{k}={v}\n"));
-        }
-    }
-    write_private(&env_file, &lines).map_err(|e| format!("cannot write the env file: {e}"))?;
-    args.extend(["--env-file".to_string(), env_file.display().to_string()]);
-    for k in passed {
-        args.extend(["--env".to_string(), k]);
-    }
     if ctx.host_network() {
         let resolv = ctx.dir.join("resolv.conf");
         std::fs::write(&resolv, super::pod::resolv_conf(ctx))
@@ -339,6 +320,26 @@ async fn start(
     }
     limits(c, &mut args)?;
     mounts(c, volumes, &mut args)?;
+    // Values go through a file (mode 0600, removed once the container exists) or, for
+    // values with a line break, podman's own environment: never its arguments. Written
+    // last, so no early return leaves it behind.
+    let mut cmd = podman.command();
+    let env_file = ctx.dir.join(format!("{cname}.env"));
+    let mut lines = String::new();
+    let mut passed = Vec::new();
+    for (k, v) in &env {
+        if v.contains('\n') || v.contains('\r') {
+            cmd.env(k, v);
+            passed.push(k.clone());
+        } else {
+            lines.push_str(&format!("{k}={v}\n"));
+        }
+    }
+    let mut env_args = vec!["--env-file".to_string(), env_file.display().to_string()];
+    for k in passed {
+        env_args.extend(["--env".to_string(), k]);
+    }
+    args.extend(env_args);
     let words = |k: &str| -> Vec<String> {
         c[k].as_array()
             .into_iter()
@@ -356,6 +357,8 @@ async fn start(
     }
     args.push(image.to_string());
     args.extend(arguments);
+    let _ = std::fs::remove_file(&env_file);
+    write_private(&env_file, &lines).map_err(|e| format!("cannot write the env file: {e}"))?;
     let created = podman.run_with(cmd, &args, None).await;
     let _ = std::fs::remove_file(&env_file);
     let id = created.map_err(|e| e.to_string())?.trim().to_string();
