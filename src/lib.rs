@@ -16,6 +16,7 @@ pub mod printer;
 pub mod render;
 pub mod report;
 pub mod rt;
+pub mod scratch;
 pub mod secrets;
 pub mod settings;
 pub mod sources;

@@ -44,15 +44,16 @@ pub fn run(project: &Project, printer: &Printer, args: &RenderArgs) -> anyhow::R
     let out_dir = project.output_dir(&args.output_dir);
     let source = input_tree(project, printer, &args.tree)?;
     let input = &source.root;
-    output::check_target(input, &out_dir, args.force)
+    let state_dir = project.state_dir(&args.tree.source);
+    output::check_target(input, &out_dir, &state_dir, args.force)
         .with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
     let tree = InputTree::scan(input, &source.display, source.origin)?;
-    let staging = output::Staging::new(&out_dir)?;
+    let staging = output::Staging::new(&out_dir, args.force)?;
     let report = render_checked(project, printer, &tree, &source, &params, &args.tree, |f| {
         staging.write(&f)
     })
     .with_context(|| format!("failed to render `{}`", source.display))?;
-    staging.commit()?;
+    commit(printer, staging)?;
     StateDir::new(project.state_dir(&args.tree.source))
         .remember_rendered_secrets(&params.secret_values())?;
     finish(
@@ -62,6 +63,32 @@ pub fn run(project: &Project, printer: &Printer, args: &RenderArgs) -> anyhow::R
         &format!("into `{}`", out_dir.display()),
     );
     Ok(0)
+}
+
+/// Swaps a staged render in, and says what else happened to the output's surroundings:
+/// leftovers of interrupted renders removed, files moved aside, an old tree left behind.
+pub(super) fn commit(printer: &Printer, staging: output::Staging) -> anyhow::Result<()> {
+    for path in staging.swept() {
+        printer.warn(format!(
+            "removed `{}`, left by an interrupted render",
+            path.display()
+        ));
+    }
+    let done = staging.commit()?;
+    if let Some((dir, n)) = &done.kept {
+        printer.warn(format!(
+            "moved {n} file{} the previous render did not write (or that changed since) to `{}`",
+            if *n == 1 { "" } else { "s" },
+            dir.display()
+        ));
+    }
+    if let Some((dir, e)) = &done.left {
+        printer.warn(format!(
+            "cannot remove the previous render from `{}` ({e}): it holds the old secrets; remove it by hand",
+            dir.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Renders the tree into memory (for `--stdout` and `diff`), sorted by path.

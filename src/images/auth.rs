@@ -135,9 +135,10 @@ fn entry_credentials(entry: &serde_json::Value) -> Option<Credentials> {
 }
 
 /// A private directory (0700) holding `auth.json` / `config.json` (0600) with one entry,
-/// for the builder's `--authfile` or `DOCKER_CONFIG`. Removed on drop.
+/// for the builder's `--authfile` or `DOCKER_CONFIG`. Removed on drop, on SIGINT/SIGTERM,
+/// and (after SIGKILL) by the next run: a [`crate::scratch::ScratchDir`].
 pub struct ChildAuth {
-    dir: tempfile::TempDir,
+    dir: crate::scratch::ScratchDir,
 }
 
 impl ChildAuth {
@@ -155,10 +156,8 @@ impl ChildAuth {
             .mode(0o700)
             .create(parent)
             .map_err(err)?;
-        let dir = tempfile::Builder::new()
-            .prefix("registry-auth-")
-            .tempdir_in(parent)
-            .map_err(err)?;
+        crate::scratch::sweep(parent, "registry-auth-");
+        let dir = crate::scratch::ScratchDir::new_in(parent, "registry-auth-").map_err(err)?;
         let json = serde_json::json!({ "auths": { host_of(registry): { "auth": STANDARD.encode(format!("{}:{}", creds.username, creds.password)) } } });
         for name in ["auth.json", "config.json"] {
             let mut f = std::fs::OpenOptions::new()

@@ -183,7 +183,7 @@ fn template_error(display: &str, e: &handlebars::TemplateError) -> Diagnostic {
 
 impl From<Located> for Diagnostic {
     fn from(l: Located) -> Self {
-        let undefined = matches!(l.problem, Problem::Missing(_));
+        let undefined = matches!(&l.problem, Problem::Missing(name) if !helpers::is_helper(name));
         let message = match l.problem {
             Problem::Missing(name) if name.is_empty() => {
                 "a value used here is not defined".to_string()

@@ -15,6 +15,7 @@ mod rewrite;
 #[cfg(test)]
 mod stitched_tests;
 mod tags;
+pub mod written;
 
 pub use objects::Object;
 
@@ -103,9 +104,15 @@ impl crate::report::Hint for output::OutputError {
     fn hint(&self) -> Option<String> {
         use output::OutputError::*;
         match self {
-            NotARender(_) => {
-                Some("pass `--force` to replace it anyway, or choose another `--output-dir`".into())
-            }
+            NotARender(_) => Some(
+                "pass `--force` to render there anyway (what it holds is moved aside, not deleted), or choose another `--output-dir`".into(),
+            ),
+            Strangers { .. } => Some(
+                "move those files elsewhere, or pass `--force` to have them moved aside (`DIR.kept-*`) before the render replaces the directory".into(),
+            ),
+            StateOverlap { .. } => Some(
+                "keep the state directory (`--state-dir`, `state_dir:` in the config) and the output directory apart".into(),
+            ),
             InPlace(_) | InsideInput { .. } | ContainsInput { .. } => Some(
                 "render into a directory beside the templates, e.g. `--output-dir kubernetes`"
                     .into(),

@@ -1,17 +1,21 @@
 //! Writing a rendered tree: into a temporary sibling directory first, swapped in only when
 //! every file rendered, so the output is never half-written and mirrors the input exactly.
 //!
-//! Rendered files hold secrets: files are created 0600 and directories 0700.
+//! Rendered files hold secrets: files are created 0600 and directories 0700, and the
+//! staging directory is a [`ScratchDir`]: removed on an error, on SIGINT/SIGTERM/SIGHUP,
+//! on a write past `ulimit -f`, and (after SIGKILL) by the next render into the same
+//! place. Nothing the render did not write is ever deleted: see [`super::written`].
 
 use super::RenderedFile;
+use super::written::{self, Previous, Record};
+use crate::scratch::{self, ScratchDir};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-/// Marks a directory as made by `render`, so a later render may replace it.
-pub const MARKER: &str = ".kube-openstack-render";
-const MARKER_TEXT: &str = "This directory is written by `kube-openstack render`; it is replaced as a whole on every render.\n";
+pub use written::MARKER;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -23,6 +27,14 @@ pub enum OutputError {
     ContainsInput { output: PathBuf, input: PathBuf },
     #[error("refusing to replace `{}`: it is not empty and does not look like a previous render (no `{MARKER}` file)", .0.display())]
     NotARender(PathBuf),
+    #[error("refusing to replace `{}`: {} not written by the last render (or changed since): {}", dir.display(), if files.len() == 1 { "1 file was".to_string() } else { format!("{} files were", files.len()) }, shown(files))]
+    Strangers { dir: PathBuf, files: Vec<PathBuf> },
+    #[error("refusing to render into `{}`: the state directory `{}` {}; a render replaces its output as a whole, and the generated values would go with it", output.display(), state.display(), if *inside { "is inside it" } else { "contains it" })]
+    StateOverlap {
+        output: PathBuf,
+        state: PathBuf,
+        inside: bool,
+    },
     #[error("`{}` exists and is not a directory", .0.display())]
     NotADirectory(PathBuf),
     #[error("cannot {action} `{}`", path.display())]
@@ -32,6 +44,19 @@ pub enum OutputError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Up to five paths, then how many more.
+fn shown(files: &[PathBuf]) -> String {
+    let mut text: Vec<String> = files
+        .iter()
+        .take(5)
+        .map(|f| format!("`{}`", f.display()))
+        .collect();
+    if files.len() > 5 {
+        text.push(format!("and {} more", files.len() - 5));
+    }
+    text.join(", ")
 }
 
 fn io<'p>(
@@ -65,8 +90,15 @@ fn absolute(path: &Path) -> Result<PathBuf, OutputError> {
     Ok(resolved)
 }
 
-/// Checks that rendering `input` into `output` is safe, before anything is written.
-pub fn check_target(input: &Path, output: &Path, force: bool) -> Result<(), OutputError> {
+/// Checks that rendering `input` into `output` is safe, before anything is written:
+/// neither directory holds the other, nor the state directory `state`, and what the
+/// output holds was written by a render (or `force` moves the rest aside).
+pub fn check_target(
+    input: &Path,
+    output: &Path,
+    state: &Path,
+    force: bool,
+) -> Result<(), OutputError> {
     let (inp, out) = (absolute(input)?, absolute(output)?);
     if inp == out {
         return Err(OutputError::InPlace(output.to_path_buf()));
@@ -84,34 +116,71 @@ pub fn check_target(input: &Path, output: &Path, force: bool) -> Result<(), Outp
             input: input.to_path_buf(),
         });
     }
+    check_state(output, state)?;
     match fs::symlink_metadata(output) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io("inspect", output)(e)),
         Ok(m) if !m.is_dir() => Err(OutputError::NotADirectory(output.to_path_buf())),
-        Ok(_) if force || output.join(MARKER).is_file() => Ok(()),
-        Ok(_) => {
-            let empty = fs::read_dir(output)
-                .map_err(io("list", output))?
-                .next()
-                .is_none();
-            if empty {
-                Ok(())
-            } else {
-                Err(OutputError::NotARender(output.to_path_buf()))
-            }
-        }
+        // With --force, whatever the render did not write is moved aside at commit.
+        Ok(_) if force => Ok(()),
+        Ok(_) => refuse_strangers(output),
     }
+}
+
+/// Refuses an output directory holding files the last render did not write.
+fn refuse_strangers(output: &Path) -> Result<(), OutputError> {
+    if let Previous::Foreign = written::previous(output).map_err(io("inspect", output))? {
+        return Err(OutputError::NotARender(output.to_path_buf()));
+    }
+    let files = written::strangers(output).map_err(io("list", output))?;
+    if files.is_empty() {
+        Ok(())
+    } else {
+        Err(OutputError::Strangers {
+            dir: output.to_path_buf(),
+            files,
+        })
+    }
+}
+
+/// Refuses an output directory that holds the state directory, or lies inside it: the
+/// output is replaced as a whole, so the generated values (or the state) would be lost.
+fn check_state(output: &Path, state: &Path) -> Result<(), OutputError> {
+    let (out, st) = (absolute(output)?, absolute(state)?);
+    if st.starts_with(&out) || out.starts_with(&st) {
+        return Err(OutputError::StateOverlap {
+            output: output.to_path_buf(),
+            state: state.to_path_buf(),
+            inside: st.starts_with(&out),
+        });
+    }
+    Ok(())
 }
 
 /// A temporary directory beside the output, receiving files until [`Staging::commit`].
 /// Dropped without commit, it is removed and the output is left as it was.
 pub struct Staging {
-    dir: tempfile::TempDir,
+    dir: ScratchDir,
     target: PathBuf,
+    force: bool,
+    written: Mutex<Record>,
+    swept: Vec<PathBuf>,
+}
+
+/// What a commit did besides swapping the tree in.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// Where files the previous render had not written were moved (with `--force`).
+    pub kept: Option<(PathBuf, usize)>,
+    /// The previous tree, when it could not be removed (it holds the old secrets).
+    pub left: Option<(PathBuf, std::io::Error)>,
 }
 
 impl Staging {
-    pub fn new(target: &Path) -> Result<Staging, OutputError> {
+    /// A staging directory for `target`; `force` moves aside, at commit, files the
+    /// previous render did not write instead of refusing. Staging directories that an
+    /// interrupted render left beside `target` are removed first ([`Staging::swept`]).
+    pub fn new(target: &Path, force: bool) -> Result<Staging, OutputError> {
         let target = std::path::absolute(target).map_err(io("resolve", target))?;
         let parent = target
             .parent()
@@ -121,52 +190,101 @@ impl Staging {
             .mode(0o700)
             .create(parent)
             .map_err(io("create", parent))?;
-        let name = target.file_name().unwrap_or_default().to_string_lossy();
-        let dir = tempfile::Builder::new()
-            .prefix(&format!(".{name}.render-"))
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .tempdir_in(parent)
+        let prefix = staging_prefix(&target);
+        let swept = scratch::sweep(parent, &prefix);
+        let dir = ScratchDir::new_in(parent, &prefix)
             .map_err(io("create a temporary directory in", parent))?;
-        Ok(Staging { dir, target })
+        Ok(Staging {
+            dir,
+            target,
+            force,
+            written: Mutex::new(Record::default()),
+            swept,
+        })
+    }
+
+    /// Staging directories of interrupted renders removed by [`Staging::new`].
+    pub fn swept(&self) -> &[PathBuf] {
+        &self.swept
     }
 
     /// Writes one file (callable from several threads at once).
     pub fn write(&self, file: &RenderedFile) -> std::io::Result<()> {
-        let path = self.dir.path().join(&file.path);
-        if let Some(parent) = path.parent() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)?;
+        let root = self.dir.path();
+        let path = root.join(&file.path);
+        // Directories below the root only: once the root is gone (removed on a signal
+        // while other threads still render), writing must fail, not make it again.
+        let mut dir = root.to_path_buf();
+        for part in file.path.parent().into_iter().flat_map(Path::components) {
+            dir.push(part);
+            match fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
         }
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&path)?;
-        f.write_all(&file.content)
+        f.write_all(&file.content)?;
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(&file.path, &file.content);
+        Ok(())
     }
 
-    /// Swaps the staged tree in place of the target, then removes the old tree.
-    pub fn commit(self) -> Result<(), OutputError> {
+    /// Swaps the staged tree in place of the target, then removes the old tree. Files of
+    /// the target the previous render did not write are moved aside first (with
+    /// `force`), or the commit is refused and nothing changes.
+    pub fn commit(self) -> Result<Committed, OutputError> {
+        let mut done = Committed::default();
+        let strangers = written::strangers(&self.target).map_err(io("list", &self.target))?;
+        if !strangers.is_empty() {
+            if !self.force {
+                return Err(OutputError::Strangers {
+                    dir: self.target.clone(),
+                    files: strangers,
+                });
+            }
+            let aside = written::move_aside(&self.target, &strangers)
+                .map_err(io("move aside files of", &self.target))?;
+            done.kept = Some((aside, strangers.len()));
+        }
         let marker = self.dir.path().join(MARKER);
+        let record = self
+            .written
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .to_text();
         fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&marker)
-            .and_then(|mut f| f.write_all(MARKER_TEXT.as_bytes()))
+            .and_then(|mut f| f.write_all(record.as_bytes()))
             .map_err(io("write", &marker))?;
         if self.target.exists() {
             exchange(self.dir.path(), &self.target).map_err(io("replace", &self.target))?;
-            // The temporary directory now holds the previous tree; dropping it removes it.
-            drop(self.dir);
+            // The scratch directory now holds the previous tree, old secrets and all.
+            let old = self.dir.path().to_path_buf();
+            if let Err(e) = self.dir.close() {
+                done.left = Some((old, e));
+            }
         } else {
-            let staged = self.dir.keep();
-            fs::rename(&staged, &self.target).map_err(io("create", &self.target))?;
+            self.dir
+                .persist(&self.target)
+                .map_err(io("create", &self.target))?;
         }
-        Ok(())
+        Ok(done)
     }
+}
+
+/// `.NAME.render-`: the staging directories of the output `NAME`.
+fn staging_prefix(target: &Path) -> String {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    format!(".{name}.render-")
 }
 
 /// Atomically exchanges two directories, so readers see the old tree or the new one,
@@ -247,15 +365,15 @@ mod tests {
         let input = t.path().join("in");
         fs::create_dir(&input).unwrap();
         assert!(matches!(
-            check_target(&input, &input, true),
+            check_target(&input, &input, &t.path().join("state"), true),
             Err(OutputError::InPlace(_))
         ));
         assert!(matches!(
-            check_target(&input, &input.join("out"), true),
+            check_target(&input, &input.join("out"), &t.path().join("state"), true),
             Err(OutputError::InsideInput { .. })
         ));
         assert!(matches!(
-            check_target(&input, t.path(), true),
+            check_target(&input, t.path(), &t.path().join("elsewhere/state"), true),
             Err(OutputError::ContainsInput { .. })
         ));
     }
@@ -267,17 +385,17 @@ mod tests {
         fs::create_dir(&input).unwrap();
         fs::create_dir(&out).unwrap();
         assert!(
-            check_target(&input, &out, false).is_ok(),
+            check_target(&input, &out, &t.path().join("state"), false).is_ok(),
             "an empty directory is fine"
         );
         fs::write(out.join("notes.txt"), "mine").unwrap();
         assert!(matches!(
-            check_target(&input, &out, false),
+            check_target(&input, &out, &t.path().join("state"), false),
             Err(OutputError::NotARender(_))
         ));
-        assert!(check_target(&input, &out, true).is_ok());
+        assert!(check_target(&input, &out, &t.path().join("state"), true).is_ok());
         fs::write(out.join(MARKER), "").unwrap();
-        assert!(check_target(&input, &out, false).is_ok());
+        assert!(check_target(&input, &out, &t.path().join("state"), false).is_ok());
     }
 
     #[test]
@@ -290,11 +408,11 @@ mod tests {
             objects: vec![],
             copied: false,
         };
-        let s = Staging::new(&out).unwrap();
+        let s = Staging::new(&out, false).unwrap();
         s.write(&file("a/x.yaml", "one")).unwrap();
         s.write(&file("gone.yaml", "old")).unwrap();
         s.commit().unwrap();
-        let s = Staging::new(&out).unwrap();
+        let s = Staging::new(&out, false).unwrap();
         s.write(&file("a/x.yaml", "two")).unwrap();
         drop(s);
         assert_eq!(
@@ -302,7 +420,7 @@ mod tests {
             "one",
             "an abandoned render changes nothing"
         );
-        let s = Staging::new(&out).unwrap();
+        let s = Staging::new(&out, false).unwrap();
         s.write(&file("a/x.yaml", "two")).unwrap();
         s.commit().unwrap();
         assert_eq!(fs::read_to_string(out.join("a/x.yaml")).unwrap(), "two");

@@ -272,15 +272,16 @@ impl Run<'_> {
         let files = self.rendered.as_ref().expect("rendered before writing");
         let out_dir = self.out_dir();
         let source = super::super::render::input_tree(self.project, self.printer, &self.args.tree)?;
-        output::check_target(&source.root, &out_dir, false)
+        let state_dir = self.project.state_dir(&self.args.tree.source);
+        output::check_target(&source.root, &out_dir, &state_dir, false)
             .with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
-        let staging = output::Staging::new(&out_dir)?;
+        let staging = output::Staging::new(&out_dir, false)?;
         for f in files {
             staging
                 .write(f)
                 .with_context(|| format!("cannot write `{}`", f.path.display()))?;
         }
-        staging.commit()?;
+        super::super::render::commit(self.printer, staging)?;
         let secrets = self
             .params
             .as_ref()
@@ -306,7 +307,6 @@ impl Run<'_> {
             docker_dir: self.args.docker_dir.clone(),
             builder: self.args.builder,
             jobs: self.args.jobs,
-            storage_driver: "vfs".into(),
             state_dir: self.args.tree.source.state_dir.clone(),
             no_progress: true,
             ..ImagesOptions::default()
