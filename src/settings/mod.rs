@@ -312,32 +312,6 @@ mod tests {
     }
 
     #[test]
-    fn the_command_lines_defaults_are_the_stages() {
-        assert_eq!(
-            cli::DEFAULT_INCOMING_DIR,
-            crate::userdata::DEFAULT_INCOMING_DIR
-        );
-        assert_eq!(
-            cli::NOVA_USER_DATA_LIMIT,
-            crate::userdata::NOVA_USER_DATA_LIMIT
-        );
-        use clap::ValueEnum;
-        let names = |v: &[cli::StepChoice]| -> Vec<String> {
-            v.iter()
-                .map(|c| c.to_possible_value().unwrap().get_name().to_string())
-                .collect()
-        };
-        let steps: Vec<String> = Step::ALL.iter().map(|s| s.name().to_string()).collect();
-        assert_eq!(names(cli::StepChoice::value_variants()), steps);
-        for c in cli::StepChoice::value_variants() {
-            assert_eq!(
-                Step::from(*c).name(),
-                c.to_possible_value().unwrap().get_name()
-            );
-        }
-    }
-
-    #[test]
     fn unknown_keys_are_errors_naming_the_file() {
         let t = tempfile::tempdir().unwrap();
         let cfg = t.path().join(CONFIG_FILE);

@@ -44,17 +44,7 @@ pub fn db_sync(
         .with_context(|| format!("invalid dependencies in `{}`", cluster.manifests.display()))?;
     let selected = select(&manifests, selected)?;
     let names: Vec<String> = selected.iter().map(|m| m.id.name.clone()).collect();
-    // Only the dependencies among the selected pods: the rest is already deployed.
-    let sub: Vec<Manifest> = selected
-        .iter()
-        .map(|m| {
-            let mut m = (*m).clone();
-            m.depends_on
-                .retain(|d| d.kind == "Pod" && names.contains(&d.name));
-            m
-        })
-        .collect();
-    let plan = Plan::build(sub).context("invalid dependencies between the db-sync pods")?;
+    let plan = plan_of(&selected, &names)?;
     let masker = Arc::new(masker(
         &cluster.state,
         &manifests.iter().collect::<Vec<_>>(),
@@ -100,8 +90,31 @@ pub fn db_sync(
         let (results, ()) = tokio::join!(run, follow);
         Ok::<_, anyhow::Error>(results)
     })?;
+    print_table(printer, &masker, &results);
+    check(&results)?;
+    printer.status("Synced", names.join(", "));
+    Ok(names)
+}
+
+/// The plan of the selected pods, with only the dependencies among them: the rest is
+/// already deployed.
+fn plan_of(selected: &[&Manifest], names: &[String]) -> anyhow::Result<Plan> {
+    let sub: Vec<Manifest> = selected
+        .iter()
+        .map(|m| {
+            let mut m = (*m).clone();
+            m.depends_on
+                .retain(|d| d.kind == "Pod" && names.contains(&d.name));
+            m
+        })
+        .collect();
+    Plan::build(sub).context("invalid dependencies between the db-sync pods")
+}
+
+/// A line per pod: its state and, masked, why.
+fn print_table(printer: &Printer, masker: &Masker, results: &[NodeResult]) {
     let mut table = String::from("POD\tSTATE\tDETAIL\n");
-    for r in &results {
+    for r in results {
         table.push_str(&format!(
             "{}\t{:?}\t{}\n",
             r.object,
@@ -110,9 +123,6 @@ pub fn db_sync(
         ));
     }
     printer.note(&crate::printer::align(&table));
-    check(&results)?;
-    printer.status("Synced", names.join(", "));
-    Ok(names)
 }
 
 /// The pods that did not succeed, as one error.

@@ -35,18 +35,7 @@ pub fn publish(
         })
         .collect();
     let credentials = credentials(s)?;
-    let registry = Arc::new(client(s, credentials.clone())?);
-    let reachable = crate::rt::block_on(registry.ping());
-    let registry = match (reachable, mode) {
-        (Ok(()), _) => Some(registry),
-        (Err(e), Mode::Build) => {
-            printer.warn(format!(
-                "{e}; building everything without checking what the registry has"
-            ));
-            None
-        }
-        (Err(e), _) => return Err(e).context("cannot check which images the registry already has"),
-    };
+    let registry = reachable_registry(s, printer, mode, credentials.clone())?;
     let log_dir = state.path().join("logs").join("images");
     std::fs::create_dir_all(&log_dir)
         .with_context(|| format!("cannot create `{}`", log_dir.display()))?;
@@ -84,21 +73,52 @@ pub fn publish(
     if mode != Mode::Build {
         record_digests(s, &results)?;
     }
-    let requests = registry.as_ref().map_or(0, |r| r.requests());
+    print_finished(printer, mode, &results, started, registry.as_deref());
+    check(&results, &env)
+}
+
+/// The registry, when it answers; without it only a build can go on (building everything).
+fn reachable_registry(
+    s: &ImagesSettings,
+    printer: &Printer,
+    mode: Mode,
+    credentials: Option<Credentials>,
+) -> anyhow::Result<Option<Arc<RegistryClient>>> {
+    let registry = Arc::new(client(s, credentials)?);
+    match (crate::rt::block_on(registry.ping()), mode) {
+        (Ok(()), _) => Ok(Some(registry)),
+        (Err(e), Mode::Build) => {
+            printer.warn(format!(
+                "{e}; building everything without checking what the registry has"
+            ));
+            Ok(None)
+        }
+        (Err(e), _) => Err(e).context("cannot check which images the registry already has"),
+    }
+}
+
+/// The `Finished` line: how many images, how long, what was done, how many requests.
+fn print_finished(
+    printer: &Printer,
+    mode: Mode,
+    results: &[ImageResult],
+    started: std::time::Instant,
+    registry: Option<&RegistryClient>,
+) {
+    let requests = registry.map_or(0, |r| r.requests());
     printer.status(
         "Finished",
         format!(
             "{} images in {:.1}s: {}, {} up to date ({requests} registry requests)",
             results.len(),
             started.elapsed().as_secs_f64(),
-            did(mode, &results),
-            count(&results, |o| matches!(
+            did(mode, results),
+            count(results, |o| matches!(
                 o,
                 Outcome::UpToDate { .. } | Outcome::Retagged { .. } | Outcome::InRegistry
             )),
         ),
     );
-    check(&results, &env)
 }
 
 /// The pushed digests, by image name, into the lock `render --pin-images` reads.

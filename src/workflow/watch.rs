@@ -46,26 +46,7 @@ struct Round {
 pub fn run(cluster: &ClusterSettings, printer: &Printer, watch: &Watch) -> anyhow::Result<()> {
     let dir = &watch.dir;
     let mut inbox = Inbox::open(dir).with_context(|| format!("cannot use `{}`", dir.display()))?;
-    let events = match watch.once {
-        true => None,
-        false => Some(
-            Events::watch(dir, watch.poll)
-                .with_context(|| format!("cannot watch `{}`", dir.display()))?,
-        ),
-    };
-    let how = match &events {
-        Some(e) if e.polling => "polling every second",
-        Some(_) => "inotify",
-        None => "once",
-    };
-    printer.status(
-        "Watching",
-        format!(
-            "`{}` ({how}) for namespace `{}`",
-            dir.display(),
-            cluster.namespace
-        ),
-    );
+    let events = events(cluster, printer, watch)?;
     let mut closed: Vec<PathBuf> = Vec::new();
     let mut failures = 0u32;
     let mut retry_at: Option<Instant> = None;
@@ -112,6 +93,41 @@ pub fn run(cluster: &ClusterSettings, printer: &Printer, watch: &Watch) -> anyho
         };
     }
     let left = inbox.waiting()?.len();
+    outcome(dir, &failed_files, left)
+}
+
+/// The file events (none with `once`), once the watch is announced.
+fn events(
+    cluster: &ClusterSettings,
+    printer: &Printer,
+    watch: &Watch,
+) -> anyhow::Result<Option<Events>> {
+    let dir = &watch.dir;
+    let events = match watch.once {
+        true => None,
+        false => Some(
+            Events::watch(dir, watch.poll)
+                .with_context(|| format!("cannot watch `{}`", dir.display()))?,
+        ),
+    };
+    let how = match &events {
+        Some(e) if e.polling => "polling every second",
+        Some(_) => "inotify",
+        None => "once",
+    };
+    printer.status(
+        "Watching",
+        format!(
+            "`{}` ({how}) for namespace `{}`",
+            dir.display(),
+            cluster.namespace
+        ),
+    );
+    Ok(events)
+}
+
+/// An error naming the files that failed and how many are left, if any.
+fn outcome(dir: &std::path::Path, failed_files: &[String], left: usize) -> anyhow::Result<()> {
     if failed_files.is_empty() && left == 0 {
         return Ok(());
     }

@@ -8,7 +8,7 @@ use crate::deploy::order::is_one_shot;
 use crate::deploy::plan::Plan;
 use crate::deploy::progress::Progress as _;
 use crate::deploy::{Context, schedule};
-use crate::printer::Mode;
+use crate::printer::{DeployProgress, Mode};
 use crate::up::check::{drift, mark};
 use crate::up::record::StepRecord;
 use crate::up::{Step, digest_json, registry_part, selector_string};
@@ -273,18 +273,7 @@ impl Run<'_> {
     /// Applies `plan` unless the record shows every object as it was left and ready.
     fn cluster_step(&mut self, step: Step, plan: &Plan) -> anyhow::Result<Outcome> {
         let namespace = &self.settings.cluster.namespace;
-        let objects: Vec<Value> = plan
-            .nodes
-            .iter()
-            .map(|n| {
-                json!([
-                    n.manifest.id.to_string(),
-                    digest_json(&n.manifest.body),
-                    n.manifest.config_digest
-                ])
-            })
-            .collect();
-        let inputs = digest_json(&json!({"namespace": namespace, "objects": objects}));
+        let inputs = inputs_of(namespace, plan);
         let ids: Vec<ObjectId> = plan.nodes.iter().map(|n| n.manifest.id.clone()).collect();
         let recorded = if self.may_skip() {
             self.record.matching(step, &inputs).cloned()
@@ -292,27 +281,8 @@ impl Run<'_> {
             None
         };
         let cleaned = self.cleaned();
-        let manifests: Vec<&Manifest> = plan.nodes.iter().map(|n| &n.manifest).collect();
-        let masker = Arc::new(deploy::masker(&self.state, &manifests)?);
-        let mode = if self.settings.verbose {
-            Mode::Text
-        } else {
-            Mode::Quiet
-        };
-        let progress =
-            self.printer
-                .deploy_progress(mode, masker, plan.nodes.len(), !self.settings.verbose);
-        let exec = Exec {
-            dry_run: self.settings.dry_run,
-            recreate: false,
-            prune: false,
-            timeout: self.settings.timeout,
-            options: schedule::Options {
-                parallel: usize::from(self.settings.parallel),
-                timeout: self.settings.timeout,
-                wait_all: true,
-            },
-        };
+        let progress = self.progress(plan)?;
+        let exec = self.exec();
         let applied = crate::rt::block_on(async {
             let ctx = connect(&self.settings.cluster).await?;
             let mut reason = None;
@@ -338,41 +308,84 @@ impl Run<'_> {
                 live,
             })
         })?;
-        match applied {
-            Applied::Fresh(n) => Ok(Outcome::UpToDate(format!(
-                "{n} objects in `{namespace}` as the last run left them, ready"
-            ))),
+        let (counts, changes, reason, live) = match applied {
+            Applied::Fresh(n) => {
+                return Ok(Outcome::UpToDate(format!(
+                    "{n} objects in `{namespace}` as the last run left them, ready"
+                )));
+            }
             Applied::Ran {
                 counts,
                 changes,
                 reason,
                 live,
-            } => {
-                let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
-                let detail = format!("{counts}{why}");
-                if self.settings.dry_run {
-                    return Ok(Outcome::Would(detail));
-                }
-                let objects: BTreeMap<String, _> = ids
-                    .iter()
-                    .filter_map(|id| live.get(id).map(|o| (id.to_string(), mark(o))))
-                    .collect();
-                self.complete(
-                    step,
-                    inputs,
-                    &detail,
-                    StepRecord {
-                        objects,
-                        ..StepRecord::default()
-                    },
-                )?;
-                if changes == 0 {
-                    return Ok(Outcome::UpToDate(detail));
-                }
-                Ok(Outcome::Done(detail))
-            }
+            } => (counts, changes, reason, live),
+        };
+        let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+        let detail = format!("{counts}{why}");
+        if self.settings.dry_run {
+            return Ok(Outcome::Would(detail));
+        }
+        let objects: BTreeMap<String, _> = ids
+            .iter()
+            .filter_map(|id| live.get(id).map(|o| (id.to_string(), mark(o))))
+            .collect();
+        let record = StepRecord {
+            objects,
+            ..StepRecord::default()
+        };
+        self.complete(step, inputs, &detail, record)?;
+        if changes == 0 {
+            return Ok(Outcome::UpToDate(detail));
+        }
+        Ok(Outcome::Done(detail))
+    }
+
+    /// The deploy progress of a cluster step: every line with `--verbose`, else quiet.
+    fn progress(&self, plan: &Plan) -> anyhow::Result<DeployProgress> {
+        let manifests: Vec<&Manifest> = plan.nodes.iter().map(|n| &n.manifest).collect();
+        let masker = Arc::new(deploy::masker(&self.state, &manifests)?);
+        let mode = if self.settings.verbose {
+            Mode::Text
+        } else {
+            Mode::Quiet
+        };
+        Ok(self
+            .printer
+            .deploy_progress(mode, masker, plan.nodes.len(), !self.settings.verbose))
+    }
+
+    /// How a cluster step applies: waiting for every object, pruning nothing.
+    fn exec(&self) -> Exec {
+        Exec {
+            dry_run: self.settings.dry_run,
+            recreate: false,
+            prune: false,
+            timeout: self.settings.timeout,
+            options: schedule::Options {
+                parallel: usize::from(self.settings.parallel),
+                timeout: self.settings.timeout,
+                wait_all: true,
+            },
         }
     }
+}
+
+/// The digest of what a cluster step applies: the namespace and every object as rendered
+/// (with the digest of the configuration it reads).
+fn inputs_of(namespace: &str, plan: &Plan) -> String {
+    let objects: Vec<Value> = plan
+        .nodes
+        .iter()
+        .map(|n| {
+            json!([
+                n.manifest.id.to_string(),
+                digest_json(&n.manifest.body),
+                n.manifest.config_digest
+            ])
+        })
+        .collect();
+    digest_json(&json!({"namespace": namespace, "objects": objects}))
 }
 
 /// The live objects of the plan's kinds in the deployment, by id.

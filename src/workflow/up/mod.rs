@@ -85,24 +85,7 @@ pub fn run(settings: &UpSettings, printer: &Printer) -> anyhow::Result<()> {
         }
         let started = Instant::now();
         match run.step(step) {
-            Ok(result) => {
-                let time = started.elapsed();
-                let (label, detail) = match result {
-                    Outcome::Done(d) => ("done", d),
-                    Outcome::UpToDate(d) => ("up to date", d),
-                    Outcome::Would(d) => ("would run", d),
-                };
-                printer.status(
-                    &format!("{step}"),
-                    format!("{label}: {detail} ({:.1}s)", time.as_secs_f64()),
-                );
-                rows.push(Row {
-                    step,
-                    result: label,
-                    time: Some(time),
-                    detail,
-                });
-            }
+            Ok(result) => rows.push(finished(printer, step, result, started.elapsed())),
             Err(e) => {
                 rows.push(Row {
                     step,
@@ -135,6 +118,25 @@ pub fn run(settings: &UpSettings, printer: &Printer) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The line of a step that ended well, and its row of the summary.
+fn finished(printer: &Printer, step: Step, result: Outcome, time: Duration) -> Row {
+    let (label, detail) = match result {
+        Outcome::Done(d) => ("done", d),
+        Outcome::UpToDate(d) => ("up to date", d),
+        Outcome::Would(d) => ("would run", d),
+    };
+    printer.status(
+        &format!("{step}"),
+        format!("{label}: {detail} ({:.1}s)", time.as_secs_f64()),
+    );
+    Row {
+        step,
+        result: label,
+        time: Some(time),
+        detail,
+    }
 }
 
 impl Run<'_> {
