@@ -28,6 +28,7 @@ mod real_services;
 mod real_workloads;
 mod remote;
 mod render;
+mod secret_leaks;
 mod shipped;
 mod support;
 mod tree_links;
