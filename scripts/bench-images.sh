@@ -11,12 +11,27 @@
 # For each: wall time, and the requests the registry logged (its access log).
 #
 #   scripts/bench-images.sh [JOBS]      # JOBS defaults to 3
+#   scripts/bench-images.sh tree [JOBS] # the shipped docker/ tree (see below)
+#
+# `tree` mode builds the shipped docker/ tree from nothing, side by side in one run:
+#   1. the 2014 way -- `buildah bud` then `buildah push` per context, one after another,
+#      with the vfs driver (bases first) -- the baseline;
+#   2. `kube-openstack images --jobs JOBS` with the overlay driver (the tool's automatic
+#      choice here), JOBS defaulting to the number of cores;
+#   3. `kube-openstack images` again with nothing changed.
+# Each arm gets a fresh image store holding only the Debian base (imported from the
+# tarball scripts/debian-base.sh caches; not timed) and a fresh registry prefix. For each:
+# wall time, CPU time (user + system, all processes) and registry requests.
 #
 # Each context is FROM scratch + busybox-static with one RUN step that writes and hashes
 # 24 MiB of random data, so a build is real work for the builder (a layer to commit and
 # push), not a no-op. The debug binary is used: its own CPU time is negligible here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = tree ]; then
+    shift
+    exec scripts/bench-images-tree.sh "$@"
+fi
 jobs=${1:-3}
 say() { printf 'bench-images: %s\n' "$*" >&2; }
 

@@ -4,7 +4,8 @@
 #      schema validator (kubernetes-validate, strict mode, in a virtualenv that
 #      scripts/validate-manifests.sh creates; PyYAML comes with it),
 #   2. checks that `diff` right after that render reports no differences (exit 0),
-#   3. runs cargo test (unit + CLI tests; the adversarial YAML tests read the output back
+#   3. builds and pushes every image of docker/ (nothing when the registry has them),
+#   4. runs cargo test (unit + CLI tests; the adversarial YAML tests read the output back
 #      with that virtualenv's PyYAML, a YAML 1.1 reader like Kubernetes').
 # CI runs this as `.ci/run`. With CI set, a missing tool fails the tests instead of skipping.
 set -euo pipefail
@@ -89,6 +90,17 @@ say "real-pod cluster: podman"
 [ "$(id -u)" -eq 0 ] || { say "the real-pod tests run podman as root"; [ -z "${CI:-}" ] || exit 1; }
 need_packages podman runc catatonit netavark iptables iproute2
 podman --version >&2
+
+# --- images: every docker/ context built and pushed to the test registry under the
+# --- shipped naming (prefix kube-openstack), in this machine's image store, on the Debian
+# --- base scripts/debian-base.sh makes here. Content-hash tags: on a machine that already
+# --- has them this checks the registry and builds nothing. The image tests
+# --- (images_shipped) then run every image with podman.
+need_packages buildah debootstrap podman runc catatonit
+say "building the images (scripts/debian-base.sh, then kube-openstack images)"
+scripts/debian-base.sh
+"$bin" images --registry "$KO_REGISTRY" --image-prefix kube-openstack --no-progress
+# --- end of images
 
 say "waiting for the test build"
 wait "$test_build" || { cat "$work/test-build.log" >&2; say "the tests do not build"; exit 1; }

@@ -424,9 +424,12 @@ pub struct ImagesOptions {
     /// Builder [default: the first of buildah, podman, docker on PATH]
     #[arg(long, global = true, value_enum)]
     pub builder: Option<BuilderChoice>,
-    /// Storage driver for buildah/podman (vfs needs no kernel overlay support)
-    #[arg(long, global = true, value_name = "DRIVER", default_value = "vfs")]
-    pub storage_driver: String,
+    /// Storage driver for buildah/podman [default: STORAGE_DRIVER, else the `driver` of
+    /// the storage.conf buildah reads (CONTAINERS_STORAGE_CONF), else buildah's choice:
+    /// the driver the store already holds, else overlay where the kernel mounts it, else
+    /// vfs]; the run's `Storage` line says which one and why
+    #[arg(long, global = true, value_name = "DRIVER")]
+    pub storage_driver: Option<String>,
     /// Builds run at once [default: number of cores]
     #[arg(short, long, global = true, value_name = "N")]
     pub jobs: Option<usize>,

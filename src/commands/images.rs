@@ -7,7 +7,7 @@ use crate::images::lock::{DigestLock, LockedImage};
 use crate::images::progress::Progress;
 use crate::images::registry::{self, Endpoint, RegistryClient};
 use crate::images::schedule::{self, Env, Job, Mode, Outcome};
-use crate::images::{ImagesFailed, Naming, builder, content_tag, graph, pin};
+use crate::images::{ImagesFailed, Naming, builder, content_tag, graph, interrupt, pin, storage};
 use crate::printer::Printer;
 use crate::render::RenderedFile;
 use crate::settings::Project;
@@ -80,15 +80,22 @@ pub(super) fn publish(
         )?),
         None => None,
     };
-    let builder = builder::detect(
-        args.options.builder.map(Into::into),
-        Some(args.options.storage_driver.clone()),
-    );
+    let storage_choice = storage::choose(args.options.storage_driver.as_deref(), &|k| {
+        std::env::var(k).ok()
+    })?;
+    let (interrupt, _listener) =
+        crate::rt::block_on(async { interrupt::listen() }).context("cannot watch for signals")?;
+    let builder =
+        builder::detect(args.options.builder.map(Into::into), storage_choice).map(|mut b| {
+            b.interrupt = interrupt.clone();
+            b
+        });
     let env = Env {
         mode,
         naming: setup.naming.clone(),
         push_host: setup.push_host.clone(),
-        builder: builder.clone(),
+        builder,
+        settled: Default::default(),
         registry: registry.clone(),
         auth_file: child_auth.as_ref().map(ChildAuth::auth_file),
         plain_http: setup.endpoint.is_plain_http(),
@@ -98,6 +105,7 @@ pub(super) fn publish(
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         build_args: context::build_args(&setup.naming).into_iter().collect(),
+        interrupt,
     };
     let names: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
     let interactive = std::io::stderr().is_terminal()
@@ -106,7 +114,8 @@ pub(super) fn publish(
         && std::env::var_os("NO_COLOR").is_none();
     let progress = Arc::new(Progress::new(*printer, &names, interactive));
     let started = std::time::Instant::now();
-    let results = crate::rt::block_on(schedule::run(jobs, env, progress));
+    let env = Arc::new(env);
+    let results = crate::rt::block_on(schedule::run(jobs, env.clone(), progress));
     drop(child_auth);
 
     if mode != Mode::Build {
@@ -160,9 +169,13 @@ pub(super) fn publish(
     if failures.is_empty() {
         return Ok(0);
     }
-    let hint = builder
-        .err()
-        .map(|e| crate::images::install_builder_hint(&e));
+    let hint = match env.settled.get() {
+        Some(Err(schedule::SettleError::NoBuilder(e))) => {
+            Some(crate::images::install_builder_hint(e))
+        }
+        Some(Err(schedule::SettleError::Storage(_))) => Some(crate::images::STORAGE_HINT.into()),
+        _ => crate::images::base_hint(&failures),
+    };
     Err(ImagesFailed {
         total: results.len(),
         failures,
@@ -301,6 +314,9 @@ struct Row {
     content_tag: Option<String>,
 }
 
+/// How long `images list` waits for the registry's catalog.
+const CATALOG_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
+
 fn list(
     project: &Project,
     printer: &Printer,
@@ -334,7 +350,30 @@ fn list(
             });
         }
         let prefix = format!("{}/", naming.prefix.trim_matches('/'));
-        for repo in client.catalog().await? {
+        // The catalog of a Swift-backed registry is a walk over every repository it holds:
+        // on a busy one it may not answer in time, and the rows above stand without it.
+        let others = match tokio::time::timeout(
+            CATALOG_DEADLINE,
+            client.catalog_under(&naming.prefix),
+        )
+        .await
+        {
+            Ok(Ok(repos)) => repos,
+            Ok(Err(e)) => {
+                printer.warn(format!(
+                    "{e}: repositories under `{prefix}` that docker/ does not define are not listed"
+                ));
+                Vec::new()
+            }
+            Err(_) => {
+                printer.warn(format!(
+                    "the registry's catalog did not answer within {}s: repositories under `{prefix}` that docker/ does not define are not listed",
+                    CATALOG_DEADLINE.as_secs()
+                ));
+                Vec::new()
+            }
+        };
+        for repo in others {
             let Some(name) = repo.strip_prefix(&prefix).or(if naming.prefix.is_empty() {
                 Some(repo.as_str())
             } else {

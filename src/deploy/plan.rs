@@ -107,7 +107,14 @@ impl Plan {
                 }
             }
             for image in infer::images(m) {
-                for w in infer::registry_workloads(image, &manifests) {
+                let servers = infer::registry_workloads(image, &manifests);
+                // A workload that itself serves the registry its image comes from cannot
+                // wait for that registry: its peers would wait for it in turn. Where the
+                // registry's own image comes from first is its bootstrap, not an edge.
+                if servers.contains(&&m.id) {
+                    continue;
+                }
+                for w in servers {
                     push(index[w], EdgeKind::Inferred);
                 }
             }
@@ -304,6 +311,34 @@ mod tests {
         assert!(pod.deps.iter().all(|e| e.kind == EdgeKind::Inferred));
         assert!(
             to_dot(&plan).contains("\"Secret/s\" -> \"Pod/p\" [style=dashed, label=\"inferred\"]")
+        );
+    }
+
+    #[test]
+    fn registry_workloads_pulling_their_own_image_wait_for_no_peer_and_others_wait_for_both() {
+        // The replicas behind the Service and a node-local registry, both run from the
+        // image they serve, and a pod pulling from them.
+        let text = POD_USING_SECRET
+            .replace("image: registry:2", "image: localhost:4999/registry:1")
+            + "---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: node-reg\nspec:\n  template:\n    spec:\n      hostNetwork: true\n      containers: [{name: r, image: localhost:4999/registry:1, ports: [{containerPort: 4999, hostPort: 4999}]}]\n";
+        let plan = Plan::build(tree(&text)).expect("no cycle between the registry's workloads");
+        let deps = |kind: &str, name: &str| -> Vec<String> {
+            plan.get(&ObjectId::new(kind, name))
+                .unwrap()
+                .deps
+                .iter()
+                .map(|e| plan.nodes[e.on].manifest.id.to_string())
+                .collect()
+        };
+        assert!(deps("ReplicationController", "reg").is_empty());
+        assert!(deps("DaemonSet", "node-reg").is_empty());
+        assert_eq!(
+            deps("Pod", "p"),
+            [
+                "Secret/s",
+                "ReplicationController/reg",
+                "DaemonSet/node-reg"
+            ]
         );
     }
 

@@ -1,6 +1,8 @@
 //! The image builder: buildah, podman or docker, found on `PATH` in that order (or named),
 //! run as a child process whose whole output goes to the image's log file.
 
+use super::interrupt::{self, Interrupt};
+use super::storage::{self, Choice, Storage, StorageError};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -62,6 +64,14 @@ pub enum BuildError {
         log: PathBuf,
         tail: String,
     },
+    #[error("`{program} {step}` stopped: kube-openstack received {signal}; last lines of `{}`:\n{tail}", log.display())]
+    Interrupted {
+        program: String,
+        step: &'static str,
+        signal: &'static str,
+        log: PathBuf,
+        tail: String,
+    },
 }
 
 /// A builder found on this machine, with the options every call gets.
@@ -69,15 +79,14 @@ pub enum BuildError {
 pub struct Builder {
     pub kind: BuilderKind,
     pub program: PathBuf,
-    /// `--storage-driver` for buildah/podman (e.g. `vfs`, which needs no kernel overlay).
-    pub storage_driver: Option<String>,
+    /// The storage driver buildah/podman are told to use, if any (see [`storage`]).
+    pub storage: Choice,
+    /// Stops a running builder (see [`interrupt`]).
+    pub interrupt: Interrupt,
 }
 
 /// Finds `choice`, or the first of buildah, podman, docker on `PATH`.
-pub fn detect(
-    choice: Option<BuilderKind>,
-    storage_driver: Option<String>,
-) -> Result<Builder, NoBuilder> {
+pub fn detect(choice: Option<BuilderKind>, storage: Choice) -> Result<Builder, NoBuilder> {
     let candidates: Vec<BuilderKind> = match choice {
         Some(k) => vec![k],
         None => BuilderKind::ALL.to_vec(),
@@ -87,7 +96,8 @@ pub fn detect(
             return Ok(Builder {
                 kind: *kind,
                 program,
-                storage_driver,
+                storage,
+                interrupt: Interrupt::never(),
             });
         }
     }
@@ -122,7 +132,7 @@ pub struct BuildRequest<'a> {
 impl Builder {
     fn command(&self) -> tokio::process::Command {
         let mut c = tokio::process::Command::new(&self.program);
-        if let (true, Some(driver)) = (self.kind.has_storage_driver(), &self.storage_driver) {
+        if let (true, Some(driver)) = (self.kind.has_storage_driver(), &self.storage.flag) {
             c.arg("--storage-driver").arg(driver);
         }
         c.stdin(Stdio::null()).kill_on_drop(true);
@@ -208,6 +218,63 @@ impl Builder {
         self.run(c, "push", log).await
     }
 
+    /// Settles which storage driver this builder's calls use, and says why; `None` for
+    /// docker, whose daemon owns its storage. Also proves the store opens (an explicit
+    /// `overlay` where the kernel cannot mount it fails here, not in the middle of a build).
+    ///
+    /// With nothing configured, buildah's own choice stands when it is overlay. Otherwise
+    /// vfs is named on every later call: buildah falls back to vfs by itself only once,
+    /// since its failed overlay attempt leaves a directory that it takes for an overlay
+    /// store from then on (and fails on).
+    pub async fn settle_storage(&mut self) -> Result<Option<Storage>, StorageError> {
+        if self.kind == BuilderKind::Docker {
+            return Ok(None);
+        }
+        let automatic = self.storage.origin == storage::Origin::Automatic;
+        let overlay_error = match self.info().await {
+            Ok((driver, graph_root)) if !automatic || driver == "overlay" => {
+                return Ok(Some(Storage {
+                    driver,
+                    graph_root,
+                    origin: self.storage.origin.clone(),
+                    overlay_error: None,
+                }));
+            }
+            Ok(_) => None,
+            Err(e) if automatic => Some(e.to_string()),
+            Err(e) => return Err(e),
+        };
+        self.storage.flag = Some("vfs".into());
+        let (driver, graph_root) = self.info().await?;
+        Ok(Some(Storage {
+            driver,
+            graph_root,
+            origin: storage::Origin::Automatic,
+            overlay_error,
+        }))
+    }
+
+    /// The storage driver and graph root the builder reports with the current options.
+    async fn info(&self) -> Result<(String, PathBuf), StorageError> {
+        let format = match self.kind {
+            BuilderKind::Podman => "{{.Store.GraphDriverName}}\t{{.Store.GraphRoot}}",
+            _ => "{{.store.GraphDriverName}}\t{{.store.GraphRoot}}",
+        };
+        let mut c = self.command();
+        c.args(["info", "--format", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let unusable = |message: String| StorageError::Unusable {
+            program: self.kind.program().into(),
+            message,
+        };
+        let out = c.output().await.map_err(|e| unusable(e.to_string()))?;
+        match storage::parse_info(&String::from_utf8_lossy(&out.stdout)) {
+            Some(info) if out.status.success() => Ok(info),
+            _ => Err(unusable(last_error_line(&out.stderr))),
+        }
+    }
+
     /// Whether local storage holds `reference`.
     pub async fn has_image(&self, reference: &str) -> bool {
         let mut c = self.command();
@@ -248,17 +315,37 @@ impl Builder {
         let err_file = file.try_clone().map_err(log_err)?;
         c.stdout(Stdio::from(file)).stderr(Stdio::from(err_file));
         let program = self.program.display().to_string();
-        let status = c.status().await.map_err(|source| BuildError::Spawn {
+        let mut child = c.spawn().map_err(|source| BuildError::Spawn {
             program: program.clone(),
             source,
         })?;
+        let status = tokio::select! {
+            status = child.wait() => status.map_err(|source| BuildError::Spawn { program, source })?,
+            signal = self.interrupt.wait() => {
+                stop(&mut child).await;
+                note(log, &format!("stopped: kube-openstack received {signal}"));
+                return Err(BuildError::Interrupted {
+                    program: self.kind.program().into(),
+                    step,
+                    signal,
+                    log: log.to_path_buf(),
+                    tail: tail(log, 30),
+                });
+            }
+        };
         if status.success() {
             return Ok(());
         }
-        let status = match status.code() {
-            Some(code) => format!("exit code {code}"),
-            None => "killed by a signal".to_string(),
+        let status = match (
+            status.code(),
+            std::os::unix::process::ExitStatusExt::signal(&status),
+        ) {
+            (Some(code), _) => format!("exit code {code}"),
+            (None, Some(signal)) => format!("killed by {}", interrupt::describe(signal)),
+            (None, None) => status.to_string(),
         };
+        // The log then says it too, for whoever reads it later.
+        note(log, &format!("{} {step}: {status}", self.kind.program()));
         Err(BuildError::Failed {
             program: self.kind.program().into(),
             step,
@@ -267,6 +354,40 @@ impl Builder {
             tail: tail(log, 30),
         })
     }
+}
+
+/// Asks a builder to stop (SIGTERM lets buildah remove its working container), then
+/// kills it if it has not within 10 seconds.
+async fn stop(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        // SAFETY: signalling our own child, which has not been reaped (no pid reuse).
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait()).await;
+        if waited.is_ok() {
+            return;
+        }
+    }
+    let _ = child.kill().await;
+}
+
+/// Appends a line of ours to a builder log (best effort: the log is for reading).
+fn note(log: &Path, line: &str) {
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(log) {
+        let _ = writeln!(f, "# kube-openstack: {line}");
+    }
+}
+
+/// The builder's own error, without its log decoration (`time=... level=error msg="..."`).
+fn last_error_line(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("Error:"))
+        .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("no output");
+    line.trim_start_matches("Error:").trim().to_string()
 }
 
 /// The last `n` lines of a file, indented, for error messages.

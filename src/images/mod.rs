@@ -5,9 +5,12 @@
 //! - [`context`]: finds the contexts, reads their `FROM` lines, hashes their content;
 //! - [`graph`]: orders them by `FROM` (a cycle is an error naming it);
 //! - [`builder`]: finds buildah/podman/docker and runs it, logging to a file;
+//! - [`storage`]: which storage driver the builder uses (overlay, vfs fallback) and why;
+//! - [`interrupt`]: SIGINT/SIGTERM/SIGHUP stop the builders and are reported;
 //! - [`registry`]: a Docker Distribution (HTTP API v2) client;
 //! - [`auth`]: registry credentials from the usual files or flags;
 //! - [`schedule`]: checks, builds and pushes every image with bounded parallelism;
+//! - [`slots`]: build slots given to the image most others wait for first;
 //! - [`lock`]: the pushed digests (`images.lock.json` in the state directory);
 //! - [`pin`]: rewrites `image:` references of a rendered tree to those digests;
 //! - [`progress`]: per-image progress on stderr.
@@ -16,11 +19,14 @@ pub mod auth;
 pub mod builder;
 pub mod context;
 pub mod graph;
+pub mod interrupt;
 pub mod lock;
 pub mod pin;
 pub mod progress;
 pub mod registry;
 pub mod schedule;
+pub mod slots;
+pub mod storage;
 
 /// Where images go and what they are called: `REGISTRY/PREFIX/NAME:TAG`, from the same
 /// settings that fill the templates' `docker_registry`, `docker_image_prefix` and
@@ -89,6 +95,20 @@ fn details(failures: &[(String, String)]) -> String {
         .collect()
 }
 
+/// What to do when the builder cannot open its image storage.
+pub const STORAGE_HINT: &str = "name a driver that works here with `--storage-driver vfs` (or `overlay`), or set `driver` in the storage.conf `CONTAINERS_STORAGE_CONF` names";
+
+/// When a build failed because its Debian base is not in local storage (and, as usual
+/// here, nothing can be pulled from a hub): how to make it.
+pub fn base_hint(failures: &[(String, String)]) -> Option<String> {
+    failures
+        .iter()
+        .any(|(_, e)| e.contains("Trying to pull docker.io/library/debian:"))
+        .then(|| {
+            "the Debian base of `docker/` is made locally, not pulled: run `scripts/debian-base.sh` (with the same storage settings), then this again".into()
+        })
+}
+
 pub fn install_builder_hint(e: &builder::NoBuilder) -> String {
     format!(
         "install one (Debian/Ubuntu: `apt-get install buildah`; it needs no daemon), or name one with `--builder` (tried: {})",
@@ -110,6 +130,16 @@ pub fn content_tag(content_hash: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_debian_base_that_had_to_be_pulled_gets_the_script_as_hint() {
+        let pulled = "  | Trying to pull docker.io/library/debian:bookworm-slim...\n  | Error: creating build container".to_string();
+        assert!(
+            base_hint(&[("x".into(), pulled)])
+                .is_some_and(|h| h.contains("scripts/debian-base.sh"))
+        );
+        assert_eq!(base_hint(&[("x".into(), "exit code 1".into())]), None);
+    }
 
     #[test]
     fn references_follow_registry_prefix_name_tag() {

@@ -59,6 +59,16 @@ impl Progress {
         }
     }
 
+    /// A line about the whole run (`Storage overlay driver (...)`).
+    pub fn note(&self, verb: &str, text: &str) {
+        match &self.bars {
+            Some((multi, _)) => {
+                let _ = multi.println(format!("{verb:>12} {text}"));
+            }
+            None => self.printer.status(verb, text),
+        }
+    }
+
     /// `name` reached its final state.
     pub fn finish(&self, name: &str, verb: &str, detail: &str) {
         match &self.bars {

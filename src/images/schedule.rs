@@ -5,6 +5,8 @@
 use super::builder::{BuildError, BuildRequest, Builder, NoBuilder};
 use super::progress::Progress;
 use super::registry::{RegistryClient, RegistryError};
+use super::slots::Slots;
+use super::storage::StorageError;
 use super::{Naming, content_tag};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -38,6 +40,9 @@ pub struct Env {
     /// Pushes go to this `host:port` instead of the naming registry (a port-forward).
     pub push_host: Option<String>,
     pub builder: Result<Builder, NoBuilder>,
+    /// `builder` with its storage settled, on first need (an unchanged run never calls
+    /// the builder); the error says why there is no usable builder.
+    pub settled: tokio::sync::OnceCell<Result<Builder, SettleError>>,
     /// `None` when the registry is not consulted (`images build` with the registry down).
     pub registry: Option<Arc<RegistryClient>>,
     pub auth_file: Option<PathBuf>,
@@ -45,6 +50,8 @@ pub struct Env {
     pub log_dir: PathBuf,
     pub jobs: usize,
     pub build_args: Vec<(String, String)>,
+    /// Once it fires, nothing new starts (running builder calls stop by themselves).
+    pub interrupt: super::interrupt::Interrupt,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,30 +107,71 @@ pub struct ImageResult {
 /// Whether dependents may start: `Some(true)` built or available, `Some(false)` failed.
 type Ready = watch::Sender<Option<bool>>;
 
-pub async fn run(jobs: Vec<Job>, env: Env, progress: Arc<Progress>) -> Vec<ImageResult> {
-    let env = Arc::new(env);
-    let build_slots = Arc::new(Semaphore::new(env.jobs.max(1)));
+/// Why the run has no builder to use.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SettleError {
+    #[error("{0}")]
+    NoBuilder(#[from] NoBuilder),
+    #[error("{0}")]
+    Storage(String),
+}
+
+impl From<StorageError> for SettleError {
+    fn from(e: StorageError) -> Self {
+        SettleError::Storage(e.to_string())
+    }
+}
+
+/// The builder, its storage driver settled and announced (once per run).
+async fn builder<'a>(env: &'a Env, progress: &Progress) -> Result<&'a Builder, SettleError> {
+    env.settled
+        .get_or_init(|| async {
+            let mut builder = env.builder.clone()?;
+            if let Some(storage) = builder.settle_storage().await? {
+                progress.note("Storage", &storage.to_string());
+            }
+            Ok(builder)
+        })
+        .await
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+pub async fn run(jobs: Vec<Job>, env: Arc<Env>, progress: Arc<Progress>) -> Vec<ImageResult> {
+    let build_slots = Arc::new(Slots::new(env.jobs));
+    let priorities = dependents(&jobs);
     let push_slots = Arc::new(Semaphore::new(env.jobs.max(1)));
+    // No build starts before every registry check is done, so that the first free slots
+    // go by priority rather than to whichever check answered first.
+    let checked = Arc::new(tokio::sync::Barrier::new(jobs.len()));
     let ready: HashMap<String, Arc<Ready>> = jobs
         .iter()
         .map(|j| (j.name.clone(), Arc::new(watch::channel(None).0)))
         .collect();
     let mut tasks = Vec::new();
-    for job in jobs {
+    for (index, job) in jobs.into_iter().enumerate() {
+        let place = (priorities[index], index);
         let bases: Vec<(String, watch::Receiver<Option<bool>>)> = job
             .bases
             .iter()
             .filter_map(|b| ready.get(b).map(|s| (b.clone(), s.subscribe())))
             .collect();
         let me = ready[&job.name].clone();
-        let (env, progress, build_slots, push_slots) = (
+        let (env, progress, build_slots, push_slots, checked) = (
             env.clone(),
             progress.clone(),
             build_slots.clone(),
             push_slots.clone(),
+            checked.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let result = one(&job, &env, &progress, bases, &me, &build_slots, &push_slots).await;
+            let slots = Shared {
+                build: &build_slots,
+                place,
+                push: &push_slots,
+                checked: &checked,
+            };
+            let result = one(&job, &env, &progress, bases, &me, slots).await;
             // A job that ended without saying (failure) releases its dependents as failed.
             me.send_if_modified(|v| {
                 v.is_none() && {
@@ -141,14 +189,39 @@ pub async fn run(jobs: Vec<Job>, env: Env, progress: Arc<Progress>) -> Vec<Image
     results
 }
 
+/// For each job, how many other jobs are built on it, directly or not: its place in the
+/// queue for build slots.
+fn dependents(jobs: &[Job]) -> Vec<usize> {
+    jobs.iter()
+        .map(|job| {
+            let mut above: Vec<&str> = vec![&job.name];
+            // Jobs come bases first, so one pass finds every descendant.
+            for other in jobs {
+                if other.bases.iter().any(|b| above.contains(&b.as_str())) {
+                    above.push(&other.name);
+                }
+            }
+            above.len() - 1
+        })
+        .collect()
+}
+
+/// What the jobs share: the build slots with this job's place in their queue (priority,
+/// build order), the push slots, and the end of the registry checks.
+struct Shared<'a> {
+    build: &'a Slots,
+    place: (usize, usize),
+    push: &'a Semaphore,
+    checked: &'a tokio::sync::Barrier,
+}
+
 async fn one(
     job: &Job,
     env: &Env,
     progress: &Progress,
     bases: Vec<(String, watch::Receiver<Option<bool>>)>,
     me: &Ready,
-    build_slots: &Semaphore,
-    push_slots: &Semaphore,
+    slots: Shared<'_>,
 ) -> ImageResult {
     let reference = env.naming.reference(&job.name, &env.naming.tag);
     let log = env.log_dir.join(format!("{}.log", job.name));
@@ -159,7 +232,7 @@ async fn one(
         outcome,
         log: log.clone(),
     };
-    let outcome = match steps(job, env, progress, bases, me, build_slots, push_slots, &log).await {
+    let outcome = match steps(job, env, progress, bases, me, slots, &log).await {
         Ok(o) => o,
         Err(o) => o,
     };
@@ -197,15 +270,13 @@ fn short(digest: &str) -> &str {
     &digest[..digest.len().min(19)]
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn steps(
     job: &Job,
     env: &Env,
     progress: &Progress,
     bases: Vec<(String, watch::Receiver<Option<bool>>)>,
     me: &Ready,
-    build_slots: &Semaphore,
-    push_slots: &Semaphore,
+    shared: Shared<'_>,
     log: &std::path::Path,
 ) -> Result<Outcome, Outcome> {
     let failed = |e: &dyn std::fmt::Display| Outcome::Failed {
@@ -216,15 +287,17 @@ async fn steps(
     let reference = env.naming.reference(&job.name, &env.naming.tag);
     let content_reference = env.naming.reference(&job.name, &content);
 
-    if let Some(registry) = &env.registry {
-        progress.update(&job.name, "Checking", &content);
-        if let Some(outcome) = check(registry, &repository, &content, env)
-            .await
-            .map_err(|e| failed(&e))?
-        {
-            me.send_replace(Some(true));
-            return Ok(outcome);
+    let checked = match &env.registry {
+        Some(registry) => {
+            progress.update(&job.name, "Checking", &content);
+            check(registry, &repository, &content, env).await
         }
+        None => Ok(None),
+    };
+    shared.checked.wait().await;
+    if let Some(outcome) = checked.map_err(|e| failed(&e))? {
+        me.send_replace(Some(true));
+        return Ok(outcome);
     }
     for (base, mut rx) in bases {
         progress.update(&job.name, "Waiting", &format!("for `{base}`"));
@@ -243,7 +316,10 @@ async fn steps(
             source: e,
         })
     })?;
-    let builder = env.builder.as_ref().map_err(|e| failed(e))?;
+    let builder = builder(env, progress).await.map_err(|e| failed(&e))?;
+    let not_started = |signal| Outcome::Failed {
+        error: format!("not started: kube-openstack received {signal}"),
+    };
     if env.mode == Mode::Push {
         if !builder.has_image(&content_reference).await {
             return Err(Outcome::Failed {
@@ -254,7 +330,11 @@ async fn steps(
             });
         }
     } else {
-        let slot = build_slots.acquire().await.expect("never closed");
+        let (priority, order) = shared.place;
+        let slot = shared.build.acquire(priority, order).await;
+        if let Some(signal) = env.interrupt.signal() {
+            return Err(not_started(signal));
+        }
         progress.update(&job.name, "Building", &reference);
         let tags = [reference.clone(), content_reference.clone()];
         let labels = [(
@@ -276,7 +356,10 @@ async fn steps(
     let Some(registry) = env.registry.as_ref().filter(|_| env.mode != Mode::Build) else {
         return Ok(Outcome::Built);
     };
-    let _slot = push_slots.acquire().await.expect("never closed");
+    let _slot = shared.push.acquire().await.expect("never closed");
+    if let Some(signal) = env.interrupt.signal() {
+        return Err(not_started(signal));
+    }
     progress.update(&job.name, "Pushing", &reference);
     // The content tag goes last: its presence then means the whole push happened.
     for r in [&reference, &content_reference] {
@@ -346,4 +429,30 @@ async fn check(
         .put_manifest(repository, &env.naming.tag, &manifest)
         .await?;
     Ok(Some(Outcome::Retagged { digest }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(name: &str, bases: &[&str]) -> Job {
+        Job {
+            name: name.into(),
+            context: PathBuf::new(),
+            bases: bases.iter().map(|b| b.to_string()).collect(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_base_ranks_by_everything_built_on_it_directly_or_not() {
+        let jobs = [
+            job("debian-ish", &[]),
+            job("base", &["debian-ish"]),
+            job("keystone", &["base"]),
+            job("nova", &["base"]),
+            job("memcached", &[]),
+        ];
+        assert_eq!(dependents(&jobs), [3, 2, 0, 0, 0]);
+    }
 }

@@ -1,9 +1,9 @@
 //! `images` errors that need no builder, and the shipped `docker/` tree against the
 //! images the shipped `kubernetes-in/` tree uses.
 
-use crate::support::{Project, stderr, stdout};
+use crate::images_tree::{rendered_images, repo_root, shipped_contexts};
+use crate::support::{Project, stderr};
 use std::collections::BTreeSet;
-use std::path::Path;
 
 fn project(files: &[(&str, &str)]) -> Project {
     let p = Project::new();
@@ -101,125 +101,55 @@ fn pin_images_without_any_push_says_to_run_images_first() {
     );
 }
 
-/// Images the shipped tree uses that are not built from `docker/`: stock images.
-const EXTERNAL_IMAGES: [&str; 4] = [
-    "docker.io/library/mariadb",
-    "docker.io/library/memcached",
-    "docker.io/library/rabbitmq",
-    "docker.io/library/registry",
-];
-/// Contexts that only serve as bases of other contexts.
-const BASE_CONTEXTS: [&str; 1] = ["openstack-base"];
-
 #[test]
-fn every_image_the_shipped_tree_uses_is_built_by_docker_or_named_external_and_vice_versa() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let p = Project::new();
-    for dir in ["heat", "kubernetes-in"] {
-        copy_dir(&root.join(dir), &p.path(dir));
+fn the_rendered_tree_runs_exactly_the_contexts_of_docker_that_are_not_bases() {
+    // The embedded defaults: registry localhost:4999, prefix kube-openstack, tag latest.
+    let mut named = BTreeSet::new();
+    for image in rendered_images() {
+        let name = image
+            .strip_prefix("localhost:4999/kube-openstack/")
+            .and_then(|n| n.strip_suffix(":latest"))
+            .unwrap_or_else(|| {
+                panic!("`{image}` is not {{{{docker_registry}}}}/{{{{docker_image_prefix}}}}/NAME:{{{{image_tag}}}}: every image comes from docker/")
+            });
+        named.insert(name.to_string());
     }
-    std::fs::copy(
-        root.join("kube-openstack.yaml"),
-        p.path("kube-openstack.yaml"),
-    )
-    .unwrap();
-    let out = p
-        .cmd()
-        .args([
-            "render",
-            "--stdout",
-            "-P",
-            "docker_registry=reg.test:4999",
-            "-P",
-            "docker_image_prefix=pfx",
-            "-P",
-            "image_tag=t1",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let mut used = BTreeSet::new();
-    let mut external = BTreeSet::new();
-    for line in stdout(&out).lines() {
-        let Some(value) = line
-            .trim_start()
-            .trim_start_matches("- ")
-            .strip_prefix("image:")
-        else {
-            continue;
-        };
-        let image = value.trim().trim_matches('"').to_string();
-        if let Some(name) = image.strip_prefix("reg.test:4999/pfx/") {
-            let name = name
-                .strip_suffix(":t1")
-                .unwrap_or_else(|| panic!("`{image}` uses the image_tag parameter"));
-            used.insert(name.to_string());
-        } else {
-            let repo = image
-                .rsplit_once(':')
-                .map_or(image.as_str(), |(r, _)| r)
-                .to_string();
-            assert!(
-                EXTERNAL_IMAGES.contains(&repo.as_str()),
-                "`{image}` is neither built by docker/ nor a named external image"
-            );
-            external.insert(repo);
-        }
-    }
-    let contexts: BTreeSet<String> = std::fs::read_dir(root.join("docker"))
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.path().join("Dockerfile").is_file())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !BASE_CONTEXTS.contains(&n.as_str()))
-        .collect();
-    assert_eq!(
-        used, contexts,
-        "the images the tree uses are exactly the contexts of docker/"
+    let contexts = shipped_contexts();
+    assert!(
+        !contexts.bases.is_empty() && contexts.bases.is_disjoint(&named),
+        "bases ({:?}) are built for other images, never run by a pod",
+        contexts.bases
     );
     assert_eq!(
-        external.len(),
-        EXTERNAL_IMAGES.len(),
-        "every named external image is used"
+        named, contexts.runnable,
+        "the images the tree runs are exactly the contexts of docker/ that are not bases"
     );
 }
 
 #[test]
-fn the_shipped_contexts_order_on_their_shared_base_and_run_as_a_user() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker");
-    for entry in std::fs::read_dir(&root).unwrap() {
-        let dir = entry.unwrap().path();
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
-        if BASE_CONTEXTS.contains(&name.as_str()) {
-            assert!(
-                dockerfile.contains("FROM ${BASE_IMAGE}")
-                    && dockerfile.contains("debian:bookworm-slim")
-            );
+fn every_runnable_context_builds_on_the_shared_debian_base_and_runs_as_a_user() {
+    let contexts = shipped_contexts();
+    let root = repo_root().join("docker");
+    for name in contexts.bases.iter().chain(&contexts.runnable) {
+        let dockerfile = std::fs::read_to_string(root.join(name).join("Dockerfile")).unwrap();
+        let from_debian = dockerfile.contains("ARG BASE_IMAGE=debian:bookworm-slim")
+            && dockerfile.contains("FROM ${BASE_IMAGE}");
+        let from_base = contexts
+            .bases
+            .iter()
+            .any(|b| dockerfile.contains(&format!("FROM ${{IMAGE_PREFIX}}/{b}:${{IMAGE_TAG}}")));
+        assert!(
+            from_debian || from_base,
+            "{name} builds on debian:bookworm-slim (scripts/debian-base.sh) or a base of docker/"
+        );
+        if contexts.bases.contains(name) {
             continue;
         }
-        assert!(
-            dockerfile.contains("FROM ${IMAGE_PREFIX}/openstack-base:${IMAGE_TAG}"),
-            "{name} builds on the shared base"
-        );
         let user = dockerfile
             .lines()
             .rev()
             .find_map(|l| l.strip_prefix("USER "))
             .unwrap_or_else(|| panic!("{name} sets a USER"));
         assert_ne!(user.trim(), "root", "{name} runs as a user");
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target)
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
     }
 }

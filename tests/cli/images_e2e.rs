@@ -3,7 +3,7 @@
 //! through the registry's API, in Swift itself, and in the registry's own access log.
 
 use crate::images_env::{
-    ImageProject, file_len, http, registry_and_buildah, registry_requests_since,
+    ImageProject, file_len, http, is_call, registry_and_buildah, registry_requests_since,
 };
 use crate::support::{stderr, stdout};
 
@@ -19,7 +19,7 @@ fn lock_digest(p: &ImageProject, name: &str) -> String {
 fn builds(calls: &[String]) -> Vec<String> {
     let mut b: Vec<String> = calls
         .iter()
-        .filter(|c| c.contains(" bud "))
+        .filter(|c| is_call(c, "bud"))
         .map(|c| c.rsplit('/').next().unwrap_or_default().to_string())
         .collect();
     b.sort();
@@ -30,9 +30,7 @@ const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
 
 #[test]
 fn images_builds_pushes_and_a_second_run_only_looks() {
-    let Some(reg) = registry_and_buildah() else {
-        return;
-    };
+    let reg = registry_and_buildah();
     let p = ImageProject::new(&reg, "e2e");
     p.busybox_context("base");
     p.derived_context("tool", "base", "echo built > /built.txt");
@@ -163,9 +161,7 @@ fn images_builds_pushes_and_a_second_run_only_looks() {
 
 #[test]
 fn render_pin_images_writes_the_pushed_digests() {
-    let Some(reg) = registry_and_buildah() else {
-        return;
-    };
+    let reg = registry_and_buildah();
     let p = ImageProject::new(&reg, "pin");
     p.file_context("web", "web\n");
     let out = p.cmd(&["images"]).output().unwrap();
@@ -219,9 +215,7 @@ fn render_pin_images_writes_the_pushed_digests() {
 
 #[test]
 fn a_failing_run_step_names_the_image_and_the_others_are_still_pushed() {
-    let Some(reg) = registry_and_buildah() else {
-        return;
-    };
+    let reg = registry_and_buildah();
     let p = ImageProject::new(&reg, "fail");
     p.file_context("good", "fine\n");
     p.busybox_context("base");
@@ -264,9 +258,7 @@ fn a_failing_run_step_names_the_image_and_the_others_are_still_pushed() {
 
 #[test]
 fn without_a_builder_only_the_changed_images_fail_and_the_hint_says_how_to_install_one() {
-    let Some(reg) = registry_and_buildah() else {
-        return;
-    };
+    let reg = registry_and_buildah();
     let p = ImageProject::new(&reg, "nobuilder");
     p.file_context("kept", "a\n");
     p.file_context("changed", "a\n");
@@ -294,15 +286,13 @@ fn without_a_builder_only_the_changed_images_fail_and_the_hint_says_how_to_insta
 
 #[test]
 fn build_then_push_as_two_steps_and_push_refuses_what_was_not_built() {
-    let Some(reg) = registry_and_buildah() else {
-        return;
-    };
+    let reg = registry_and_buildah();
     let p = ImageProject::new(&reg, "twostep");
     p.file_context("one", "1\n");
     let out = p.cmd(&["images", "build"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        !p.builder_calls().iter().any(|c| c.contains(" push ")),
+        !p.builder_calls().iter().any(|c| is_call(c, "push")),
         "build does not push"
     );
     assert!(!p.project.path(".kube-openstack/images.lock.json").exists());

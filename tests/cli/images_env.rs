@@ -1,10 +1,12 @@
 //! What the image tests need from the machine: buildah, and the Swift-backed registry that
 //! `scripts/dev-registry.sh start` runs (its address and log exported by `scripts/test.sh`
 //! as `KO_REGISTRY`, `KO_REGISTRY_LOG`, `KO_SWIFT_AUTH_URL`, `KO_SWIFT_CONTAINER`).
-//! With `CI` set a missing piece fails the test; otherwise the test says it did not run.
+//! A missing piece fails the test with what to do (CI or not): these tests never pass by
+//! not running.
 
-use crate::support::{Project, in_ci};
+use crate::support::{Project, in_ci, stderr};
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub struct RealRegistry {
@@ -15,33 +17,71 @@ pub struct RealRegistry {
     pub swift_container: String,
 }
 
-fn missing(what: &str) -> Option<RealRegistry> {
-    if in_ci() {
-        panic!("{what} (CI is set, so this test must run; scripts/test.sh installs and starts it)");
-    }
-    eprintln!(
-        "skipped: {what}; run `scripts/dev-registry.sh start` and export what `scripts/dev-registry.sh env` prints"
-    );
-    None
+/// Fails the test: something it needs is missing.
+pub fn missing(what: &str, how: &str) -> ! {
+    let ci = if in_ci() { " (CI is set)" } else { "" };
+    panic!("this test needs {what}, which is missing{ci}; {how}");
 }
 
-/// The running registry and buildah, or `None` (outside CI) when either is missing.
-pub fn registry_and_buildah() -> Option<RealRegistry> {
+/// The running registry and buildah; a test without them fails saying how to get them.
+pub fn registry_and_buildah() -> RealRegistry {
     if find_program("buildah").is_none() {
-        return missing("buildah is not installed");
+        missing(
+            "buildah",
+            "`apt-get install buildah` (scripts/test.sh installs it)",
+        );
     }
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let Some(address) = var("KO_REGISTRY") else {
-        return missing("KO_REGISTRY is not set");
+        missing(
+            "the registry (KO_REGISTRY)",
+            "run `scripts/dev-registry.sh start` and export what `scripts/dev-registry.sh env` prints (scripts/test.sh does both)",
+        );
     };
-    Some(RealRegistry {
+    RealRegistry {
         address,
         log: var("KO_REGISTRY_LOG")
             .map(PathBuf::from)
             .unwrap_or_default(),
         swift_auth_url: var("KO_SWIFT_AUTH_URL").unwrap_or_default(),
         swift_container: var("KO_SWIFT_CONTAINER").unwrap_or_else(|| "docker-registry".into()),
+    }
+}
+
+/// The program's path; a test without it fails saying how to install it.
+pub fn require_program(name: &str, package: &str) -> PathBuf {
+    find_program(name).unwrap_or_else(|| {
+        missing(
+            name,
+            &format!("`apt-get install {package}` (scripts/test.sh installs it)"),
+        )
     })
+}
+
+/// Asserts that a `kube-openstack images` run succeeded; otherwise fails with everything
+/// needed to tell why: the exit status (a signal shows as one), the whole stderr, and the
+/// end of every image log the run left.
+pub fn assert_images_ok(out: &Output, state_dir: &Path) {
+    if out.status.success() {
+        return;
+    }
+    let mut logs = String::new();
+    let dir = state_dir.join("logs/images");
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    entries.sort();
+    for log in entries {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n    ");
+        logs.push_str(&format!("\n--- {} (last lines)\n    {tail}", log.display()));
+    }
+    panic!(
+        "kube-openstack failed: {}\n--- stderr\n{}{logs}",
+        out.status,
+        stderr(out)
+    );
 }
 
 pub fn find_program(name: &str) -> Option<PathBuf> {
@@ -65,8 +105,10 @@ pub fn unique_prefix(test: &str) -> String {
     )
 }
 
-/// A project whose builds use their own buildah storage (vfs) and a `buildah` wrapper
-/// that records every invocation in `buildah-calls.log`.
+/// A project whose builds use their own buildah storage (driver left to buildah: overlay
+/// here) and a `buildah` wrapper that records every invocation in `buildah-calls.log` and
+/// every process id in `buildah-pids.log` (the wrapper becomes buildah, so the id is
+/// buildah's).
 pub struct ImageProject {
     pub project: Project,
     pub prefix: String,
@@ -77,14 +119,15 @@ impl ImageProject {
         let project = Project::new();
         let root = project.path("");
         let storage = format!(
-            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{0}/storage/graph\"\nrunroot = \"{0}/storage/run\"\n",
+            "[storage]\ngraphroot = \"{0}/storage/graph\"\nrunroot = \"{0}/storage/run\"\n",
             root.display()
         );
         project.write("storage.conf", &storage);
-        let real = find_program("buildah").expect("checked before");
+        let real = require_program("buildah", "buildah");
         let shim = format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            "#!/bin/sh\necho \"$*\" >> '{}'\necho \"$$ $*\" >> '{}'\nexec '{}' \"$@\"\n",
             root.join("buildah-calls.log").display(),
+            root.join("buildah-pids.log").display(),
             real.display()
         );
         project.write("bin/buildah", &shim);
@@ -100,19 +143,51 @@ impl ImageProject {
     /// `kube-openstack ARGS` with this project's storage and the recording buildah first on PATH.
     pub fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
         let mut c = self.project.cmd();
+        c.args(args).envs(self.env());
+        c
+    }
+
+    /// The same as [`ImageProject::cmd`], as a process to spawn and signal.
+    pub fn std_cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kube-openstack"));
+        c.current_dir(self.project.path(""))
+            .env_remove("NO_COLOR")
+            .args(args)
+            .envs(self.env());
+        c
+    }
+
+    fn env(&self) -> Vec<(&'static str, PathBuf)> {
         let path = format!(
             "{}:{}",
             self.project.path("bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        c.args(args)
-            .env("CONTAINERS_STORAGE_CONF", self.project.path("storage.conf"))
-            .env("PATH", path)
-            .env("HOME", self.project.path(""));
-        c
+        vec![
+            ("CONTAINERS_STORAGE_CONF", self.project.path("storage.conf")),
+            ("PATH", PathBuf::from(path)),
+            ("HOME", self.project.path("")),
+        ]
     }
 
-    /// Builder invocations recorded so far (one line each: the arguments).
+    /// The state directory of this project (logs, digest lock).
+    pub fn state_dir(&self) -> PathBuf {
+        self.project.path(".kube-openstack")
+    }
+
+    /// Process ids of the builder calls so far, with their arguments.
+    pub fn builder_pids(&self) -> Vec<(i32, String)> {
+        std::fs::read_to_string(self.project.path("buildah-pids.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (pid, args) = l.split_once(' ')?;
+                Some((pid.parse().ok()?, args.to_string()))
+            })
+            .collect()
+    }
+
+    /// Builder invocations recorded so far (one line each: the arguments; see [`is_call`]).
     pub fn builder_calls(&self) -> Vec<String> {
         std::fs::read_to_string(self.project.path("buildah-calls.log"))
             .unwrap_or_default()
@@ -155,6 +230,12 @@ impl ImageProject {
     pub fn repository(&self, name: &str) -> String {
         format!("{}/{name}", self.prefix)
     }
+}
+
+/// Whether a recorded builder call runs `verb` (`bud`, `push`, `info`), with or without
+/// global options before it.
+pub fn is_call(call: &str, verb: &str) -> bool {
+    call.split_whitespace().any(|w| w == verb)
 }
 
 pub fn set_mode(path: &Path, mode: u32) {

@@ -140,3 +140,56 @@ fn a_bearer_challenge_is_answered_with_a_token_from_the_realm() {
     assert_eq!(rows[1]["name"], "elsewhere", "{}", stdout(&out));
     assert_eq!(rows[1]["status"], "not in docker/");
 }
+
+#[test]
+fn a_catalog_that_does_not_answer_in_time_leaves_the_rows_of_docker_with_a_warning() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    // A registry whose catalog walk takes a minute, as a Swift-backed one holding
+    // thousands of repositories does; everything else answers at once.
+    let app = axum::Router::new()
+        .route("/v2/", get(|| async { "{}" }))
+        .route(
+            "/v2/_catalog",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                "{\"repositories\":[]}"
+            }),
+        );
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    let p = Project::new();
+    p.write("docker/a/Dockerfile", "FROM scratch\n");
+    p.write("kube-openstack.yaml", "image_prefix: ko\n");
+    let started = std::time::Instant::now();
+    let out = p
+        .cmd()
+        .args(["images", "list", "-o", "json", "--registry", &address])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(50),
+        "gave up on the catalog, not on the listing"
+    );
+    assert!(
+        stderr(&out).contains(
+            "warning: the registry's catalog did not answer within 15s: repositories under `ko/`"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(rows[0]["name"], "a");
+    assert_eq!(rows[0]["status"], "missing");
+}

@@ -211,9 +211,7 @@ fn result(out: &Output, step: &str) -> String {
 
 #[test]
 fn up_from_nothing_then_again_does_nothing_but_check() {
-    let Some(reg) = registry_and_buildah() else {
-        return;
-    };
+    let reg = registry_and_buildah();
     let u = Up::new(&reg, "up-twice", Faults::default());
     let first = u.up(&[]);
     ok(&first);
@@ -310,9 +308,7 @@ fn up_from_nothing_then_again_does_nothing_but_check() {
 
 #[test]
 fn up_stopped_at_every_step_boundary_ends_as_one_run() {
-    let Some(reg) = registry_and_buildah() else {
-        return;
-    };
+    let reg = registry_and_buildah();
     let u = Up::new(&reg, "up-steps", Faults::default());
     let steps = [
         "params", "render", "registry", "images", "deploy", "db-sync",
@@ -355,9 +351,7 @@ fn up_stopped_at_every_step_boundary_ends_as_one_run() {
 
 #[test]
 fn up_interrupted_in_the_middle_of_the_deploy_continues_where_it_stopped() {
-    let Some(reg) = registry_and_buildah() else {
-        return;
-    };
+    let reg = registry_and_buildah();
     let faults = Faults {
         pod_run_time: std::time::Duration::from_secs(3),
         ..Faults::default()
@@ -415,9 +409,7 @@ fn up_interrupted_in_the_middle_of_the_deploy_continues_where_it_stopped() {
 
 #[test]
 fn a_failing_step_stops_up_and_names_how_to_continue() {
-    let Some(reg) = registry_and_buildah() else {
-        return;
-    };
+    let reg = registry_and_buildah();
     let faults = Faults {
         fail_pods: vec!["hello-db-sync".into()],
         ..Faults::default()
@@ -451,9 +443,7 @@ fn a_failing_step_stops_up_and_names_how_to_continue() {
 
 #[test]
 fn dry_run_changes_nothing_and_says_what_each_step_would_do() {
-    let Some(reg) = registry_and_buildah() else {
-        return;
-    };
+    let reg = registry_and_buildah();
     let u = Up::new(&reg, "up-dry", Faults::default());
     let out = u.up(&["--dry-run"]);
     ok(&out);
@@ -473,9 +463,7 @@ fn dry_run_changes_nothing_and_says_what_each_step_would_do() {
 
 #[test]
 fn clean_jobs_deletes_finished_pods_and_their_absence_is_no_change() {
-    let Some(reg) = registry_and_buildah() else {
-        return;
-    };
+    let reg = registry_and_buildah();
     let u = Up::new(&reg, "up-clean", Faults::default());
     ok(&u.up(&[]));
     let out = u.up(&["--clean-jobs"]);
@@ -495,9 +483,7 @@ fn clean_jobs_deletes_finished_pods_and_their_absence_is_no_change() {
 
 #[test]
 fn when_only_the_cluster_reaches_the_registry_images_go_through_a_port_forward() {
-    let Some(reg) = registry_and_buildah() else {
-        return;
-    };
+    let reg = registry_and_buildah();
     let u = Up::new(&reg, "up-forward", Faults::default());
     ok(&u.up(&["--to", "registry"]));
     // A registry pod, running and ready, whose port 5000 the fake carries to the real
@@ -555,9 +541,7 @@ fn when_only_the_cluster_reaches_the_registry_images_go_through_a_port_forward()
 
 #[test]
 fn with_pin_images_the_deployed_tree_names_the_pushed_digests_and_stays_up_to_date() {
-    let Some(reg) = registry_and_buildah() else {
-        return;
-    };
+    let reg = registry_and_buildah();
     let u = Up::new(&reg, "up-pin", Faults::default());
     ok(&u.up(&["--pin-images"]));
     let lock: serde_json::Value =
@@ -608,8 +592,7 @@ fn up_with_a_state_dir_keeps_its_state_there_and_nowhere_else() {
 
 #[test]
 fn stack_parameters_given_to_up_name_the_images_it_pushes() {
-    let reg = registry_and_buildah()
-        .expect("needs buildah and the registry of `scripts/dev-registry.sh` (KO_REGISTRY)");
+    let reg = registry_and_buildah();
     let u = Up::new(&reg, "up-named", Faults::default());
     let prefix = format!("{}-given", u.images.prefix);
     let out = u.up(&[

@@ -307,7 +307,6 @@ impl Run<'_> {
             docker_dir: self.args.docker_dir.clone(),
             builder: self.args.builder,
             jobs: self.args.jobs,
-            storage_driver: "vfs".into(),
             state_dir: self.args.tree.source.state_dir.clone(),
             no_progress: true,
             ..ImagesOptions::default()

@@ -168,6 +168,48 @@ impl RegistryClient {
         .await
     }
 
+    /// The repositories under `prefix/`, without reading the whole catalog: the catalog
+    /// is in path order, so they follow `prefix` itself (`?last=PREFIX`), and pages are
+    /// followed only while they stay under it. On a registry holding many other
+    /// repositories that is a page or two, where the whole catalog can take minutes. An
+    /// empty prefix is the whole catalog.
+    pub async fn catalog_under(&self, prefix: &str) -> Result<Vec<String>, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct Catalog {
+            #[serde(default)]
+            repositories: Option<Vec<String>>,
+        }
+        let prefix = prefix.trim_matches('/');
+        if prefix.is_empty() {
+            return self.catalog().await;
+        }
+        let under = format!("{prefix}/");
+        let mut all = Vec::new();
+        let last =
+            percent_encoding::utf8_percent_encode(prefix, percent_encoding::NON_ALPHANUMERIC);
+        let mut next = Some(format!("v2/_catalog?n=100&last={last}"));
+        while let Some(path) = next.take() {
+            let r = self.send(Method::GET, &path, None, None).await?;
+            let r = self.expect_ok(r, &path).await?;
+            let link = r
+                .headers()
+                .get(header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(link_next);
+            let page: Catalog = r
+                .json()
+                .await
+                .map_err(|e| self.protocol(&path, &format!("unreadable answer: {e}")))?;
+            let page = page.repositories.unwrap_or_default();
+            let past = page.iter().any(|repo| !repo.starts_with(&under));
+            all.extend(page.into_iter().filter(|repo| repo.starts_with(&under)));
+            if !past {
+                next = link;
+            }
+        }
+        Ok(all)
+    }
+
     /// A repository's tags; none when the repository does not exist.
     pub async fn tags(&self, repository: &str) -> Result<Vec<String>, RegistryError> {
         #[derive(serde::Deserialize)]
