@@ -169,3 +169,54 @@ fn a_one_shot_pod_that_keeps_failing_is_in_crash_loop_back_off_and_deploy_says_s
         .collect();
     assert!(!backoffs.is_empty());
 }
+
+#[test]
+fn probes_and_host_network_pods_use_the_nodes_network_not_the_machines() {
+    let c = RealCluster::new("node-network");
+    // The machine's loopback has the registry on 4999; the node's does not, until a
+    // host-network pod listens there (without colliding with the machine's).
+    let registry_port = c
+        .images
+        .registry
+        .rsplit_once(':')
+        .map_or("4999", |(_, p)| p)
+        .to_string();
+    let waits = pod(
+        "waits-for-node-port",
+        &c.images.busybox,
+        "Always",
+        &format!(
+            "    command: [sleep, '3600']\n    readinessProbe:\n      tcpSocket: {{host: 127.0.0.1, port: {registry_port}}}\n      periodSeconds: 1\n"
+        ),
+        "",
+    );
+    c.manifest("waits-pod.yaml", &waits);
+    let out = c.run("deploy", &["--timeout", "8s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("running, not ready"),
+        "the machine's registry is not on the node's loopback: {}",
+        stderr(&out)
+    );
+
+    let listener = pod(
+        "node-listener",
+        &c.images.busybox,
+        "Always",
+        &format!(
+            "    command: [sh, -c, 'mkdir -p /www && echo node > /www/index.html && exec httpd -f -p 127.0.0.1:{registry_port} -h /www']\n"
+        ),
+        "  hostNetwork: true\n",
+    );
+    c.manifest("listener-pod.yaml", &listener);
+    let out = c.run("deploy", &["--timeout", "60s"]);
+    assert!(out.status.success(), "{}\n{}", stderr(&out), c.explain());
+    let node_pod = c.pod("node-listener");
+    assert_eq!(node_pod["status"]["podIP"], node_pod["status"]["hostIP"]);
+    assert_eq!(
+        container_status(&c.pod("waits-for-node-port"))["ready"],
+        true,
+        "{}",
+        c.explain()
+    );
+}

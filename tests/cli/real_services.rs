@@ -32,19 +32,21 @@ fn a_service_name_resolves_and_reaches_only_ready_pods_from_another_pod() {
         "client",
         image,
         "Never",
-        "    command: [sh, -c]\n    args:\n    - |\n      set -e\n      nslookup web | grep -A1 'Name:' | tail -1\n      for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://web/; done\n      wget -qO- http://web.test:80/\n      wget -qO- http://web.test.svc.cluster.local/\n      echo \"env=$WEB_SERVICE_HOST:$WEB_SERVICE_PORT\"\n      if nslookup nothing-here >/dev/null 2>&1; then echo unknown-resolves; fi\n",
+        "    command: [sh, -c]\n    args:\n    - |\n      set -e\n      nslookup web | grep -A1 'Name:' | tail -1\n      for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://web/; done\n      wget -qO- http://web.test:80/\n      wget -qO- http://web.test.svc.cluster.local/\n      echo \"env=$WEB_SERVICE_HOST:$WEB_SERVICE_PORT\"\n      echo \"empty=$(nc -w 3 nobody 80 </dev/null 2>&1)\"\n      if nslookup nothing-here >/dev/null 2>&1; then echo unknown-resolves; fi\n",
         "",
     )
     .replace(
         "metadata:\n  name: client\n",
         "metadata:\n  name: client\n  annotations:\n    kube-openstack/depends-on: ReplicationController/web\n",
     );
+    let nobody = "apiVersion: v1\nkind: Service\nmetadata:\n  name: nobody\nspec:\n  selector:\n    app: nobody\n  ports:\n  - {port: 80}\n";
     c.manifest("web-rc.yaml", &web)
+        .manifest("nobody-service.yaml", nobody)
         .manifest("web-unready-pod.yaml", &unready)
         .manifest("web-service.yaml", service)
         .manifest("client-pod.yaml", &client);
     // The unready pod never becomes ready: everything else must.
-    let out = c.run("deploy", &["--timeout", "60s"]);
+    let out = c.run("deploy", &["--timeout", "30s"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("Pod/web-unready: timed out")
@@ -92,6 +94,11 @@ fn a_service_name_resolves_and_reaches_only_ready_pods_from_another_pod() {
         "both replicas answer (round robin): {answered:?}"
     );
     assert_eq!(lines[13], format!("env={service_ip}:80"));
+    assert!(
+        lines[14].starts_with("empty=") && lines[14].contains("Connection refused"),
+        "a Service without ready pods refuses connections: {}",
+        lines[14]
+    );
     assert!(!log.contains("unknown-resolves"), "{log}");
     let ips: HashSet<String> = c
         .pods_of("web")

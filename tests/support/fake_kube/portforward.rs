@@ -16,10 +16,9 @@
 //!   closes, the server closes the websocket.
 //!
 //! A simulated pod has no container: [`FakeKube::forward_port`] says where its port
-//! really is (a registry, an echo server on 127.0.0.1). On the real-pod node a port goes
-//! to the pod's address (a kubelet connects to the pod's loopback instead: a server
-//! listening on 127.0.0.1 inside the pod is not reached here). A port with nowhere to go
-//! gets the runtime's "connection refused" on its error channel.
+//! really is (a registry, an echo server on 127.0.0.1). On the real-pod node a port is
+//! the pod's loopback, reached from inside its network namespace as the kubelet does. A
+//! port with nowhere to go gets the runtime's "connection refused" on its error channel.
 
 use super::objects::{ApiError, status};
 use super::{FakeKube, LogEntry, Shared};
@@ -172,20 +171,15 @@ fn answer(
         .and_then(Value::as_str)
         .unwrap_or(name)
         .replace('-', "");
-    // On the real-pod node the pod's port is where the pod is.
-    let pod_ip = shared
-        .node
-        .get()
-        .and_then(|_| pod.pointer("/status/podIP"))
-        .and_then(Value::as_str)
-        .and_then(|ip| ip.parse().ok());
+    // On the real-pod node a pod's port is its loopback's, as the kubelet reaches it.
+    let netns = shared.node.get().and_then(|n| n.netns_of(ns, name));
     let tunnel = Tunnel {
         shared: shared.clone(),
         key: ("pods".into(), ns.into(), name.into()),
         ports,
         running: phase == "Running",
         sandbox,
-        pod_ip,
+        netns,
     };
     Ok(upgrade.on_upgrade(move |socket| tunnel.run(socket)))
 }
@@ -237,7 +231,8 @@ struct Tunnel {
     ports: Vec<u16>,
     running: bool,
     sandbox: String,
-    pod_ip: Option<std::net::IpAddr>,
+    /// On the real-pod node: a process in the pod's network namespace.
+    netns: Option<u32>,
 }
 
 /// What a port's upstream reader hands the websocket writer.
@@ -338,10 +333,14 @@ impl Tunnel {
                 self.sandbox
             )
         };
+        if let Some(pid) = self.netns {
+            let local = SocketAddr::from(([127, 0, 0, 1], port));
+            return super::node::netns::connect(pid, local, Duration::from_secs(5))
+                .await
+                .map_err(|_| refused());
+        }
         let target = self.shared.forwards.target(&self.key.2, port);
-        let target = target
-            .or_else(|| self.pod_ip.map(|ip| SocketAddr::new(ip, port)))
-            .ok_or_else(refused)?;
+        let target = target.ok_or_else(refused)?;
         TcpStream::connect(target).await.map_err(|_| refused())
     }
 }

@@ -284,7 +284,8 @@ async fn start(
     }
     let podman = &ctx.node.podman;
     let _ = podman.run(&strings(&["rm", "-f", "-t", "0", cname])).await;
-    let mut args = strings(&["create", "--pod", &ctx.sandbox, "--name", cname]);
+    let mut args = strings(&["create", "--pod", ctx.podman_pod(), "--name", cname]);
+    ctx.made.lock().unwrap().push(cname.to_string());
     args.extend(podman.label_args());
     args.extend(strings(&[
         "--label",
@@ -305,9 +306,24 @@ async fn start(
         "--pull",
         "never",
     ]));
-    let mut cmd = podman.command();
+    if ctx.host_network() {
+        let resolv = ctx.dir.join("resolv.conf");
+        std::fs::write(&resolv, super::pod::resolv_conf(ctx))
+            .map_err(|e| format!("cannot write resolv.conf: {e}"))?;
+        args.extend([
+            "--volume".to_string(),
+            format!("{}:/etc/resolv.conf:ro", resolv.display()),
+        ]);
+    }
+    if let Some(dir) = c["workingDir"].as_str() {
+        args.extend(["--workdir".to_string(), dir.to_string()]);
+    }
+    limits(c, &mut args)?;
+    mounts(c, volumes, &mut args)?;
     // Values go through a file (mode 0600, removed once the container exists) or, for
-    // values with a line break, podman's own environment: never its arguments.
+    // values with a line break, podman's own environment: never its arguments. Written
+    // last, so no early return leaves it behind.
+    let mut cmd = podman.command();
     let env_file = ctx.dir.join(format!("{cname}.env"));
     let mut lines = String::new();
     let mut passed = Vec::new();
@@ -319,16 +335,11 @@ async fn start(
             lines.push_str(&format!("{k}={v}\n"));
         }
     }
-    write_private(&env_file, &lines).map_err(|e| format!("cannot write the env file: {e}"))?;
-    args.extend(["--env-file".to_string(), env_file.display().to_string()]);
+    let mut env_args = vec!["--env-file".to_string(), env_file.display().to_string()];
     for k in passed {
-        args.extend(["--env".to_string(), k]);
+        env_args.extend(["--env".to_string(), k]);
     }
-    if let Some(dir) = c["workingDir"].as_str() {
-        args.extend(["--workdir".to_string(), dir.to_string()]);
-    }
-    limits(c, &mut args)?;
-    mounts(c, volumes, &mut args)?;
+    args.extend(env_args);
     let words = |k: &str| -> Vec<String> {
         c[k].as_array()
             .into_iter()
@@ -346,6 +357,8 @@ async fn start(
     }
     args.push(image.to_string());
     args.extend(arguments);
+    let _ = std::fs::remove_file(&env_file);
+    write_private(&env_file, &lines).map_err(|e| format!("cannot write the env file: {e}"))?;
     let created = podman.run_with(cmd, &args, None).await;
     let _ = std::fs::remove_file(&env_file);
     let id = created.map_err(|e| e.to_string())?.trim().to_string();
@@ -582,7 +595,10 @@ async fn watch(ctx: &PodCtx, i: usize, c: &Value, cname: &str, id: &str, started
         }
         let now = tokio::time::Instant::now();
         if let Some(p) = startup.as_mut().filter(|p| p.next <= now) {
-            let result = p.probe.check(&ctx.node.podman, cname).await;
+            let result = p
+                .probe
+                .check(&ctx.node.podman, cname, ctx.node.node_pid())
+                .await;
             if let Err(e) = &result {
                 ctx.event(
                     "Warning",
@@ -610,7 +626,10 @@ async fn watch(ctx: &PodCtx, i: usize, c: &Value, cname: &str, id: &str, started
             continue;
         }
         if let Some(p) = readiness.as_mut().filter(|p| p.next <= now) {
-            let result = p.probe.check(&ctx.node.podman, cname).await;
+            let result = p
+                .probe
+                .check(&ctx.node.podman, cname, ctx.node.node_pid())
+                .await;
             if let Err(e) = &result {
                 ctx.event(
                     "Warning",
@@ -625,7 +644,10 @@ async fn watch(ctx: &PodCtx, i: usize, c: &Value, cname: &str, id: &str, started
         if let Some(p) = liveness.as_mut().filter(|p| p.next <= now)
             && killed_for.is_none()
         {
-            let result = p.probe.check(&ctx.node.podman, cname).await;
+            let result = p
+                .probe
+                .check(&ctx.node.podman, cname, ctx.node.node_pid())
+                .await;
             if let Err(e) = &result {
                 ctx.event(
                     "Warning",

@@ -12,6 +12,7 @@
 pub mod container;
 pub mod env;
 pub mod logs;
+pub mod netns;
 pub mod network;
 pub mod pod;
 pub mod podman;
@@ -101,8 +102,14 @@ pub struct Node {
     pub dir: PathBuf,
     pub podman: Podman,
     pub net: Network,
-    /// The node's own address (`status.hostIP`; hostPorts are published there).
+    /// The node's own address (`status.hostIP`, and every host-network pod's).
     pub host_ip: Ipv4Addr,
+    /// The node's own podman pod: its network namespace is the node's network, where
+    /// host-network pods run and probes are made from.
+    pub node_pod: String,
+    node_pid: std::sync::atomic::AtomicU32,
+    /// The process whose network namespace is each pod's (for port-forward).
+    netns: Mutex<HashMap<(String, String), u32>>,
     /// What pods find in their service account token file.
     pub token: String,
     logs: Mutex<HashMap<(String, String), PodLogs>>,
@@ -163,7 +170,15 @@ impl Node {
         remove_leftovers(&podman, &name, &root, &dir).await;
         let net = Network::create(&podman, &format!("ko-{instance}"), &dir).await?;
         let host_ip = net.host_ip();
-        net.add_address(host_ip)?;
+        let node_pod = format!("{instance}_node");
+        let node_pid = match node_pod_start(&podman, &node_pod, &net, host_ip).await {
+            Ok(pid) => pid,
+            Err(e) => {
+                remove_pods_blocking(&dir, &format!("label={INSTANCE_LABEL}={instance}"));
+                net.remove_blocking(&dir);
+                return Err(e);
+            }
+        };
         let token = shared
             .faults
             .lock()
@@ -178,6 +193,9 @@ impl Node {
             podman,
             net,
             host_ip,
+            node_pod,
+            node_pid: std::sync::atomic::AtomicU32::new(node_pid),
+            netns: Mutex::default(),
             token,
             logs: Mutex::default(),
             workers: Mutex::default(),
@@ -190,6 +208,27 @@ impl Node {
         let sync = tokio::spawn(run(shared, node.clone()));
         node.tasks.lock().unwrap().extend([dns, sync]);
         Ok(node)
+    }
+
+    /// The process holding the node's network namespace.
+    pub fn node_pid(&self) -> u32 {
+        self.node_pid.load(Ordering::Relaxed)
+    }
+
+    pub fn set_netns(&self, key: &Key, pid: u32) {
+        let k = (key.1.clone(), key.2.clone());
+        self.netns.lock().unwrap().insert(k, pid);
+    }
+
+    pub fn forget_netns(&self, key: &Key) {
+        let k = (key.1.clone(), key.2.clone());
+        self.netns.lock().unwrap().remove(&k);
+    }
+
+    /// The process whose network namespace is pod `ns/name`'s, once it has one.
+    pub fn netns_of(&self, ns: &str, name: &str) -> Option<u32> {
+        let k = (ns.to_string(), name.to_string());
+        self.netns.lock().unwrap().get(&k).copied()
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -325,6 +364,43 @@ impl Node {
             map.remove(&k);
         }
     }
+}
+
+/// The node's podman pod: on the node network at the node's address, named as the
+/// node; its infra process's id (whose network namespace is the node's).
+async fn node_pod_start(
+    podman: &Podman,
+    name: &str,
+    net: &Network,
+    ip: Ipv4Addr,
+) -> Result<u32, String> {
+    let mut args = podman::strings(&[
+        "pod",
+        "create",
+        "--name",
+        name,
+        "--network",
+        &net.name,
+        "--ip",
+        &ip.to_string(),
+        "--hostname",
+        NODE_NAME,
+    ]);
+    args.extend(podman.label_args());
+    let fail = |e: podman::PodmanError| format!("cannot start the node's own pod: {e}");
+    podman.run(&args).await.map_err(fail)?;
+    podman
+        .run(&podman::strings(&["pod", "start", name]))
+        .await
+        .map_err(fail)?;
+    let pod = podman.inspect("pod", name).await.map_err(fail)?;
+    let infra = pod["InfraContainerID"].as_str().unwrap_or_default();
+    let infra = podman.inspect("container", infra).await.map_err(fail)?;
+    infra
+        .pointer("/State/Pid")
+        .and_then(Value::as_u64)
+        .map(|p| p as u32)
+        .ok_or_else(|| "the node's own pod has no process".to_string())
 }
 
 fn set_mode(path: &Path, mode: u32) {

@@ -1,6 +1,7 @@
 //! The pod network of one node: a podman bridge network with a /24 of its own, pods in
 //! the lower half (each pod its own address, so two pods may listen on the same port),
-//! Service addresses and the name server in the upper half.
+//! Service addresses, the node's own address (.253) and the name server (.254) in the
+//! upper half.
 //!
 //! Service addresses live on the host's loopback interface as /32s: the host answers ARP
 //! for every local address, so a pod reaches them through its bridge whether or not the
@@ -84,7 +85,7 @@ impl Network {
         Err(format!("no free /24 for the pod network: {last}"))
     }
 
-    /// The node's own address (pods reach it; hostPorts are published on it).
+    /// The node's own address (its podman pod's, on this network).
     pub fn host_ip(&self) -> Ipv4Addr {
         let o = self.base.octets();
         Ipv4Addr::new(o[0], o[1], o[2], 253)

@@ -22,8 +22,11 @@ pub struct PodCtx {
     pub uid: String,
     /// The pod as it was bound (its spec cannot change but for images).
     pub pod: Value,
-    /// The podman pod's name.
+    /// The podman pod's name (for a host-network pod, what its containers' names start
+    /// with: they run in the node's own podman pod).
     pub sandbox: String,
+    /// Every podman container made for the pod, to remove with it.
+    pub made: Mutex<Vec<String>>,
     /// Volumes, logs, env files: mode 0700, removed with the pod.
     pub dir: PathBuf,
     pub state: Mutex<PodState>,
@@ -66,6 +69,7 @@ impl PodCtx {
             uid,
             pod,
             sandbox,
+            made: Mutex::default(),
             dir,
             state: Mutex::new(PodState::new(containers, &host_ip)),
             stop,
@@ -88,6 +92,15 @@ impl PodCtx {
 
     pub fn host_network(&self) -> bool {
         self.pod["spec"]["hostNetwork"].as_bool() == Some(true)
+    }
+
+    /// The podman pod the containers run in: the pod's own, or the node's.
+    pub fn podman_pod(&self) -> &str {
+        if self.host_network() {
+            &self.node.node_pod
+        } else {
+            &self.sandbox
+        }
     }
 
     /// Writes the pod's status into the stored object (if it is still this pod).
@@ -223,8 +236,14 @@ pub async fn run(ctx: Arc<PodCtx>) {
     finish(&ctx).await;
 }
 
-/// The node's address for the pod (`Err`: why the sandbox could not be made).
+/// The node's address for the pod (`Err`: why the sandbox could not be made): a podman
+/// pod on the node network, or for a host-network pod the node's own.
 async fn sandbox(ctx: &PodCtx) -> Result<String, String> {
+    if ctx.host_network() {
+        let pid = ctx.node.node_pid();
+        ctx.node.set_netns(&ctx.key, pid);
+        return Ok(ctx.node.host_ip.to_string());
+    }
     let _gate = ctx.node.gate.read().await;
     if ctx.stopping() {
         return Err("the pod is being deleted".into());
@@ -242,32 +261,15 @@ async fn sandbox(ctx: &PodCtx) -> Result<String, String> {
         "--label",
         &format!("io.kubernetes.pod.name={}", ctx.name()),
     ]));
-    let host_net = ctx.host_network();
-    if host_net {
-        args.extend(strings(&["--network", "host"]));
-    } else {
-        let hostname = spec["hostname"].as_str().unwrap_or(ctx.name());
-        let hostname: String = hostname.chars().take(63).collect();
-        args.extend(strings(&[
-            "--network",
-            &ctx.node.net.name,
-            "--hostname",
-            &hostname,
-        ]));
-        for c in spec["containers"].as_array().into_iter().flatten() {
-            for p in c["ports"].as_array().into_iter().flatten() {
-                if let Some(host_port) = p["hostPort"].as_u64() {
-                    let proto = p["protocol"].as_str().unwrap_or("TCP").to_lowercase();
-                    args.push("--publish".into());
-                    args.push(format!(
-                        "{}:{host_port}:{}/{proto}",
-                        ctx.node.host_ip, p["containerPort"]
-                    ));
-                }
-            }
-        }
-    }
-    dns_args(ctx, host_net, &mut args);
+    let hostname = spec["hostname"].as_str().unwrap_or(ctx.name());
+    let hostname: String = hostname.chars().take(63).collect();
+    args.extend(strings(&[
+        "--network",
+        &ctx.node.net.name,
+        "--hostname",
+        &hostname,
+    ]));
+    dns_args(ctx, &mut args);
     for alias in spec["hostAliases"].as_array().into_iter().flatten() {
         let ip = alias["ip"].as_str().unwrap_or_default();
         for h in alias["hostnames"].as_array().into_iter().flatten() {
@@ -280,9 +282,6 @@ async fn sandbox(ctx: &PodCtx) -> Result<String, String> {
         .run(&strings(&["pod", "start", &ctx.sandbox]))
         .await
         .map_err(|e| e.to_string())?;
-    if host_net {
-        return Ok(ctx.node.host_ip.to_string());
-    }
     let pod = podman
         .inspect("pod", &ctx.sandbox)
         .await
@@ -292,6 +291,9 @@ async fn sandbox(ctx: &PodCtx) -> Result<String, String> {
         .inspect("container", infra)
         .await
         .map_err(|e| e.to_string())?;
+    if let Some(pid) = infra.pointer("/State/Pid").and_then(Value::as_u64) {
+        ctx.node.set_netns(&ctx.key, pid as u32);
+    }
     infra
         .pointer(&format!(
             "/NetworkSettings/Networks/{}/IPAddress",
@@ -305,12 +307,12 @@ async fn sandbox(ctx: &PodCtx) -> Result<String, String> {
 
 /// Name resolution per `dnsPolicy`: the node's name server with the namespace's search
 /// path (`ClusterFirst`; on the host network only with `ClusterFirstWithHostNet`), the
-/// host's (`Default`), or `dnsConfig` alone (`None`).
-fn dns_args(ctx: &PodCtx, host_net: bool, args: &mut Vec<String>) {
+/// host's (`Default`), or `dnsConfig` alone (`None`): servers, searches, options.
+pub fn dns_config(ctx: &PodCtx) -> (Vec<String>, Vec<String>, Vec<String>) {
     let spec = &ctx.pod["spec"];
     let policy = spec["dnsPolicy"].as_str().unwrap_or("ClusterFirst");
     let cluster = match policy {
-        "ClusterFirst" => !host_net,
+        "ClusterFirst" => !ctx.host_network(),
         "ClusterFirstWithHostNet" => true,
         _ => false,
     };
@@ -345,6 +347,11 @@ fn dns_args(ctx: &PodCtx, host_net: bool, args: &mut Vec<String>) {
             None => name.to_string(),
         });
     }
+    (servers, searches, options)
+}
+
+fn dns_args(ctx: &PodCtx, args: &mut Vec<String>) {
+    let (servers, searches, options) = dns_config(ctx);
     for s in servers {
         args.extend(["--dns".to_string(), s]);
     }
@@ -356,16 +363,45 @@ fn dns_args(ctx: &PodCtx, host_net: bool, args: &mut Vec<String>) {
     }
 }
 
-/// Removes the sandbox, the pod's files and its logs, then the object (still this pod).
+/// The `resolv.conf` of a host-network pod, whose containers share the node's network
+/// namespace but not its name resolution (the host's, unless the policy says cluster).
+pub fn resolv_conf(ctx: &PodCtx) -> String {
+    let (servers, searches, options) = dns_config(ctx);
+    if servers.is_empty() && searches.is_empty() {
+        return std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    }
+    let mut text = String::new();
+    for s in servers {
+        text.push_str(&format!("nameserver {s}\n"));
+    }
+    if !searches.is_empty() {
+        text.push_str(&format!("search {}\n", searches.join(" ")));
+    }
+    if !options.is_empty() {
+        text.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    text
+}
+
+/// Removes the pod's containers and sandbox, its files and its logs, then the object
+/// (still this pod).
 async fn finish(ctx: &PodCtx) {
     let grace = ctx.grace().to_string();
-    let _ = ctx
-        .node
-        .podman
-        .run(&strings(&["pod", "rm", "-f", "-t", &grace, &ctx.sandbox]))
-        .await;
+    let podman = &ctx.node.podman;
+    let made: Vec<String> = ctx.made.lock().unwrap().clone();
+    if !made.is_empty() {
+        let mut args = strings(&["rm", "-f", "-i", "-t", &grace]);
+        args.extend(made);
+        let _ = podman.run(&args).await;
+    }
+    if !ctx.host_network() {
+        let _ = podman
+            .run(&strings(&["pod", "rm", "-f", "-t", &grace, &ctx.sandbox]))
+            .await;
+    }
     let _ = std::fs::remove_dir_all(&ctx.dir);
     ctx.node.forget_logs(&ctx.key, &ctx.uid);
+    ctx.node.forget_netns(&ctx.key);
     let mut store = ctx.shared.store.lock().unwrap();
     let mine = store
         .objects

@@ -1,5 +1,6 @@
 //! Probes as the kubelet runs them: `httpGet` (any status from 200 to 399 succeeds) and
-//! `tcpSocket` against the pod's address unless `host` says otherwise, `exec` inside the
+//! `tcpSocket` from the node's network namespace (so `host: 127.0.0.1` is the node's
+//! loopback) against the pod's address unless `host` says otherwise, `exec` inside the
 //! container (exit 0 succeeds); each within `timeoutSeconds`, every `periodSeconds`
 //! after `initialDelaySeconds`, `failureThreshold` failures in a row to fail and
 //! `successThreshold` successes to pass.
@@ -10,6 +11,23 @@ use serde_json::Value;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// A connection from the node's network namespace (`node`: a process in it). A host name
+/// other than `localhost` is looked up by the machine's resolver.
+async fn connect(node: u32, host: &str, port: u16, limit: Duration) -> std::io::Result<TcpStream> {
+    let ip: std::net::IpAddr = match host {
+        "localhost" => std::net::Ipv4Addr::LOCALHOST.into(),
+        h => match h.parse() {
+            Ok(ip) => ip,
+            Err(_) => tokio::net::lookup_host((h, port))
+                .await?
+                .next()
+                .ok_or_else(|| std::io::Error::other(format!("no address for {h}")))?
+                .ip(),
+        },
+    };
+    super::netns::connect(node, std::net::SocketAddr::new(ip, port), limit).await
+}
 
 /// What `podman exec` may add to an `exec` probe's time limit.
 pub const EXEC_ALLOWANCE: Duration = Duration::from_secs(5);
@@ -110,12 +128,12 @@ impl Probe {
     /// One try: `Err` with the kubelet's kind of message. An `exec` probe gets
     /// [`EXEC_ALLOWANCE`] more than its `timeoutSeconds`: `podman exec` itself takes that
     /// long on a busy machine, where a kubelet's exec through the runtime does not.
-    pub async fn check(&self, podman: &Podman, container: &str) -> Result<(), String> {
+    pub async fn check(&self, podman: &Podman, container: &str, node: u32) -> Result<(), String> {
         let limit = match self.kind {
             Kind::Exec(_) => self.timeout + EXEC_ALLOWANCE,
             _ => self.timeout,
         };
-        match tokio::time::timeout(limit, self.try_once(podman, container)).await {
+        match tokio::time::timeout(limit, self.try_once(podman, container, node)).await {
             Ok(r) => r,
             Err(_) => Err(match &self.kind {
                 Kind::Exec(cmd) => format!("command {cmd:?} timed out"),
@@ -129,9 +147,9 @@ impl Probe {
         }
     }
 
-    async fn try_once(&self, podman: &Podman, container: &str) -> Result<(), String> {
+    async fn try_once(&self, podman: &Podman, container: &str, node: u32) -> Result<(), String> {
         match &self.kind {
-            Kind::Tcp { host, port } => TcpStream::connect((host.as_str(), *port))
+            Kind::Tcp { host, port } => connect(node, host, *port, self.timeout)
                 .await
                 .map(|_| ())
                 .map_err(|e| format!("dial tcp {host}:{port}: connect: {e}")),
@@ -142,7 +160,7 @@ impl Probe {
                 headers,
             } => {
                 let url = format!("http://{host}:{port}{path}");
-                let mut tcp = TcpStream::connect((host.as_str(), *port))
+                let mut tcp = connect(node, host, *port, self.timeout)
                     .await
                     .map_err(|e| format!("Get \"{url}\": dial tcp {host}:{port}: connect: {e}"))?;
                 let mut req = format!(

@@ -4,7 +4,9 @@
 //! port of a Service a small proxy on `SERVICE_IP:PORT` that carries each connection to
 //! a ready pod the Service selects, at its `targetPort` (kube-proxy's old userspace
 //! mode). Endpoints are chosen per connection, round robin, from the store, so a pod
-//! that stops being ready stops receiving connections at once.
+//! that stops being ready stops receiving connections at once. A port listens only while
+//! the Service has a ready pod: with none, connections are refused, as kube-proxy
+//! rejects them.
 
 use super::super::Shared;
 use super::super::api::matches_selector;
@@ -22,12 +24,13 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 
-/// A Service the node carries: its address and a proxy per port.
+/// A Service the node carries: its address and a proxy per port (while it has ready
+/// pods).
 struct Carried {
     uid: String,
     ip: Ipv4Addr,
     ports: Vec<u16>,
-    proxies: Vec<JoinHandle<()>>,
+    proxies: Vec<Option<JoinHandle<()>>>,
 }
 
 #[derive(Default)]
@@ -38,7 +41,7 @@ pub struct Services {
 impl Services {
     pub fn close_all(&self) {
         for (_, c) in self.carried.lock().unwrap().drain() {
-            for p in c.proxies {
+            for p in c.proxies.into_iter().flatten() {
                 p.abort();
             }
         }
@@ -99,7 +102,7 @@ pub async fn sync(shared: &Arc<Shared>, node: &Arc<Node>) {
                     && s.ports.iter().map(|p| p.0).collect::<Vec<_>>() == c.ports
             });
             if !keep {
-                for p in c.proxies.drain(..) {
+                for p in c.proxies.drain(..).flatten() {
                     p.abort();
                 }
                 gone.push(c.ip);
@@ -122,33 +125,49 @@ pub async fn sync(shared: &Arc<Shared>, node: &Arc<Node>) {
         let Some(ip) = svc.ip.filter(|ip| node.net.is_service_ip(*ip)) else {
             continue;
         };
-        if node.services.carried.lock().unwrap().contains_key(&key) {
-            continue;
+        let known = node.services.carried.lock().unwrap().contains_key(&key);
+        if !known {
+            if let Err(e) = node.net.add_address(ip) {
+                eprintln!("fake node: Service {}/{}: {e}", key.0, key.1);
+                continue;
+            }
+            let ports = svc.ports.iter().map(|p| p.0).collect();
+            let proxies = svc.ports.iter().map(|_| None).collect();
+            node.services.carried.lock().unwrap().insert(
+                key.clone(),
+                Carried {
+                    uid: svc.uid.clone(),
+                    ip,
+                    ports,
+                    proxies,
+                },
+            );
         }
-        if let Err(e) = node.net.add_address(ip) {
-            eprintln!("fake node: Service {}/{}: {e}", key.0, key.1);
-            continue;
-        }
-        let mut proxies = Vec::new();
-        for (port, target) in &svc.ports {
-            match TcpListener::bind((ip, *port)).await {
-                Ok(listener) => {
-                    let (shared, key, target) = (shared.clone(), key.clone(), target.clone());
-                    proxies.push(tokio::spawn(proxy(shared, listener, key, target)));
-                }
-                Err(e) => eprintln!("fake node: Service {}/{} port {port}: {e}", key.0, key.1),
+        for (i, (port, target)) in svc.ports.iter().enumerate() {
+            let ready = !endpoints(shared, &key.0, &key.1, target).is_empty();
+            let listening = node.services.carried.lock().unwrap()[&key].proxies[i].is_some();
+            if ready == listening {
+                continue;
+            }
+            let proxy_task = match ready {
+                false => None,
+                true => match TcpListener::bind((ip, *port)).await {
+                    Ok(listener) => {
+                        let (shared, key, target) = (shared.clone(), key.clone(), target.clone());
+                        Some(tokio::spawn(proxy(shared, listener, key, target)))
+                    }
+                    Err(e) => {
+                        eprintln!("fake node: Service {}/{} port {port}: {e}", key.0, key.1);
+                        None
+                    }
+                },
+            };
+            let mut carried = node.services.carried.lock().unwrap();
+            let slot = &mut carried.get_mut(&key).expect("inserted above").proxies[i];
+            if let Some(old) = std::mem::replace(slot, proxy_task) {
+                old.abort();
             }
         }
-        let ports = svc.ports.iter().map(|p| p.0).collect();
-        node.services.carried.lock().unwrap().insert(
-            key,
-            Carried {
-                uid: svc.uid,
-                ip,
-                ports,
-                proxies,
-            },
-        );
     }
 }
 

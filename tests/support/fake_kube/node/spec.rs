@@ -96,8 +96,16 @@ pub fn unsupported(pod: &Value) -> Vec<String> {
     for (i, v) in items(spec, "volumes").enumerate() {
         volume(v, &format!("spec.volumes[{i}]"), &mut out);
     }
+    let host_network = spec["hostNetwork"].as_bool() == Some(true);
     for (i, c) in items(spec, "containers").enumerate() {
         container(c, &format!("spec.containers[{i}]"), &mut out);
+        for (j, p) in items(c, "ports").enumerate() {
+            if p.get("hostPort").is_some() && !host_network {
+                out.push(format!(
+                    "spec.containers[{i}].ports[{j}].hostPort: only with hostNetwork on the test node"
+                ));
+            }
+        }
     }
     out
 }
