@@ -17,6 +17,7 @@ pub mod net;
 pub mod openstack;
 pub mod params;
 pub mod printer;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod rt;
@@ -29,6 +30,7 @@ pub mod up;
 pub mod userdata;
 pub mod watch;
 pub mod workflow;
+pub mod yaml;
 
 use report::{HintLookup, hint_of};
 use std::process::ExitCode;

@@ -93,8 +93,7 @@ pub fn show(s: &ParamsSettings, printer: &Printer, show_secrets: bool) -> anyhow
         .ok()
         .and_then(|t| LocalTemplate::parse(&t, "template").ok());
     let secret = |key: &str, description: Option<&str>| {
-        secrets::looks_secret(key)
-            || description.is_some_and(secrets::description_says_secret)
+        secrets::is_secret(key, description)
             || template
                 .as_ref()
                 .is_some_and(|t| t.random_resources_behind(key).is_ok_and(|r| !r.is_empty()))

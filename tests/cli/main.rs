@@ -29,6 +29,7 @@ mod real_services;
 mod real_workloads;
 mod remote;
 mod render;
+mod secret_leaks;
 mod shipped;
 mod snapshots;
 mod tree_links;
