@@ -59,15 +59,19 @@ base() { # STORAGE_CONF DRIVER: the Debian base, made once and imported (not tim
 }
 requests_since() { tail -c +"$(( $1 + 1 ))" "$KO_REGISTRY_LOG" | grep -c '" [0-9][0-9][0-9] ' || true; }
 size() { stat -c %s "$KO_REGISTRY_LOG"; }
-# CPU seconds (user + system) of this shell's finished children so far.
-cpu() { times | awk 'NR == 2 { gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }'; }
+# cpu sets CPU to the CPU seconds (user + system) of this shell's finished children so
+# far. `times` must run in this shell: in a pipe or $(...) it would report a subshell's.
+cpu() {
+    times > "$work/times"
+    CPU=$(awk 'NR == 2 { gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }' "$work/times")
+}
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 measure() { # NAME COMMAND...: wall and CPU seconds, registry requests, load before/after
     local name=$1 off c0 t0 t1 c1 l0; shift
-    off=$(size); c0=$(cpu); t0=$(date +%s.%N); l0=$(load)
+    off=$(size); cpu; c0=$CPU; t0=$(date +%s.%N); l0=$(load)
     "$@"
-    t1=$(date +%s.%N); c1=$(cpu)
-    printf -v "${name}_wall" '%.0f' "$(awk "BEGIN{print $t1 - $t0}")"
+    t1=$(date +%s.%N); cpu; c1=$CPU
+    printf -v "${name}_wall" '%.1f' "$(awk "BEGIN{print $t1 - $t0}")"
     printf -v "${name}_cpu" '%.0f' "$(awk "BEGIN{print $c1 - $c0}")"
     printf -v "${name}_req" '%s' "$(requests_since "$off")"
     printf -v "${name}_load" '%s -> %s' "$l0" "$(load)"
