@@ -5,7 +5,7 @@
 use super::builder::{BuildError, BuildRequest, Builder, NoBuilder};
 use super::progress::Progress;
 use super::registry::{RegistryClient, RegistryError};
-use super::slots::Slots;
+use super::slots::{Queued, Slots};
 use super::storage::StorageError;
 use super::{Naming, content_tag};
 use std::collections::HashMap;
@@ -291,6 +291,10 @@ async fn steps(
         }
         None => Ok(None),
     };
+    // A build that waits for no base takes its place in the build queue before any slot
+    // is handed out, so the first slots go by priority (the shared base before a leaf).
+    let queued = (matches!(checked, Ok(None)) && bases.is_empty() && env.mode != Mode::Push)
+        .then(|| shared.build.queue(shared.place.0, shared.place.1));
     shared.checked.wait().await;
     if let Some(outcome) = checked.map_err(|e| failed(&e))? {
         me.send_replace(Some(true));
@@ -315,7 +319,7 @@ async fn steps(
         }
     } else {
         let tags = [reference.clone(), content_reference.clone()];
-        build(job, env, progress, builder, &shared, &tags, log).await?;
+        build(job, env, progress, builder, &shared, queued, &tags, log).await?;
     }
     me.send_replace(Some(true));
     let Some(registry) = env.registry.as_ref().filter(|_| env.mode != Mode::Build) else {
@@ -385,11 +389,13 @@ async fn build(
     progress: &dyn Progress,
     builder: &Builder,
     shared: &Shared<'_>,
+    queued: Option<Queued<'_>>,
     tags: &[String; 2],
     log: &std::path::Path,
 ) -> Result<(), Outcome> {
     let (priority, order) = shared.place;
-    let _slot = shared.build.acquire(priority, order).await;
+    let queued = queued.unwrap_or_else(|| shared.build.queue(priority, order));
+    let _slot = queued.acquire().await;
     if let Some(signal) = env.interrupt.signal() {
         return Err(not_started(signal));
     }
