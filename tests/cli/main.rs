@@ -1,5 +1,6 @@
 //! Command-line tests: the real binary on temporary projects.
 
+mod about;
 mod adversarial;
 mod deploy;
 mod deploy_client;
