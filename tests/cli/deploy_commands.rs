@@ -343,8 +343,10 @@ fn the_shipped_tree_has_no_cycle_no_missing_reference_and_the_documented_edges()
     }
     // A schema migration uses the database only: it does not wait for RabbitMQ.
     assert!(
-        !dot.lines()
-            .any(|l| l.contains("\"ReplicationController/rabbitmq\" -> \"Pod/") && l.contains("-db-sync\"")),
+        !dot.lines().any(
+            |l| l.contains("\"ReplicationController/rabbitmq\" -> \"Pod/")
+                && l.contains("-db-sync\"")
+        ),
         "{dot}"
     );
     // Everything that pulls from the in-cluster registry waits for it, declared or inferred:
