@@ -319,7 +319,9 @@ async fn steps(
         }
     } else {
         let tags = [reference.clone(), content_reference.clone()];
-        build(job, env, progress, builder, &shared, queued, &tags, log).await?;
+        let (priority, order) = shared.place;
+        let queued = queued.unwrap_or_else(|| shared.build.queue(priority, order));
+        build(job, env, progress, builder, queued, &tags, log).await?;
     }
     me.send_replace(Some(true));
     let Some(registry) = env.registry.as_ref().filter(|_| env.mode != Mode::Build) else {
@@ -382,19 +384,16 @@ fn not_started(signal: impl std::fmt::Display) -> Outcome {
     }
 }
 
-/// Builds the image in a build slot, under its `tags`.
+/// Builds the image under its `tags` once its place in the build queue gets a slot.
 async fn build(
     job: &Job,
     env: &Env,
     progress: &dyn Progress,
     builder: &Builder,
-    shared: &Shared<'_>,
-    queued: Option<Queued<'_>>,
+    queued: Queued<'_>,
     tags: &[String; 2],
     log: &std::path::Path,
 ) -> Result<(), Outcome> {
-    let (priority, order) = shared.place;
-    let queued = queued.unwrap_or_else(|| shared.build.queue(priority, order));
     let _slot = queued.acquire().await;
     if let Some(signal) = env.interrupt.signal() {
         return Err(not_started(signal));
