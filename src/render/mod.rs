@@ -75,6 +75,24 @@ pub enum RenderError {
     Unused(Vec<String>),
     #[error("`{link}` is a link leading outside the downloaded tree (to `{}`); a downloaded tree may only link inside itself", target.display())]
     LinkOutside { link: String, target: PathBuf },
+    #[error(
+        "`{path}` is a {kind}, not a file; a template tree holds only files and directories (reading it could wait or read forever)"
+    )]
+    NotAFile { path: String, kind: &'static str },
+}
+
+/// What a file system entry is when it is neither a file nor a directory (reading a FIFO
+/// waits for a writer; a device such as `/dev/zero` never ends).
+pub fn special_kind(t: std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    match () {
+        _ if t.is_file() || t.is_dir() => None,
+        _ if t.is_fifo() => Some("FIFO"),
+        _ if t.is_socket() => Some("socket"),
+        _ if t.is_char_device() => Some("character device"),
+        _ if t.is_block_device() => Some("block device"),
+        _ => Some("special file"),
+    }
 }
 
 impl crate::report::Hint for RenderError {
@@ -221,6 +239,12 @@ impl InputTree {
             }
             if entry.file_type().is_dir() {
                 continue;
+            }
+            if let Some(kind) = special_kind(entry.file_type()) {
+                return Err(RenderError::NotAFile {
+                    path: tree.display(&rel),
+                    kind,
+                });
             }
             let in_partials = rel
                 .components()
