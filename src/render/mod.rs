@@ -246,29 +246,34 @@ impl InputTree {
                     kind,
                 });
             }
-            let in_partials = rel
-                .components()
-                .next()
-                .is_some_and(|c| c.as_os_str() == PARTIALS_DIR);
-            if in_partials && is_template(&rel) {
-                let stem = rel
-                    .file_stem()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
-                tree.partials.push((stem, rel));
-            } else if rel
-                .components()
-                .any(|c| c.as_os_str().to_string_lossy().starts_with('_'))
-            {
-                // Files and directories starting with `_` are helpers for templates, not output.
-            } else if is_template(&rel) {
-                tree.templates.push(rel);
-            } else {
-                tree.copies.push(rel);
-            }
+            tree.add(rel);
         }
         Ok(tree)
+    }
+
+    /// Files a partial, a template, or a file copied as it is.
+    fn add(&mut self, rel: PathBuf) {
+        let in_partials = rel
+            .components()
+            .next()
+            .is_some_and(|c| c.as_os_str() == PARTIALS_DIR);
+        if in_partials && is_template(&rel) {
+            let stem = rel
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            self.partials.push((stem, rel));
+        } else if rel
+            .components()
+            .any(|c| c.as_os_str().to_string_lossy().starts_with('_'))
+        {
+            // Files and directories starting with `_` are helpers for templates, not output.
+        } else if is_template(&rel) {
+            self.templates.push(rel);
+        } else {
+            self.copies.push(rel);
+        }
     }
 
     /// A link of the tree: refused or warned about when it leads outside.
