@@ -5,6 +5,10 @@ use crate::cli::ClusterArgs;
 use crate::deploy::client::ClientOptions;
 use crate::state::StateDir;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long one request to the API server may take, unless `--request-timeout` says.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the cluster and the deployment are, and the state that masks their secrets.
 #[derive(Debug, Clone)]
@@ -24,7 +28,7 @@ impl ClusterSettings {
             client: ClientOptions {
                 kubeconfig: args.kubeconfig.clone(),
                 context: args.context.clone(),
-                request_timeout: args.request_timeout,
+                request_timeout: args.request_timeout.unwrap_or(REQUEST_TIMEOUT),
             },
             namespace: project.namespace(&args.namespace),
             manifests: args
