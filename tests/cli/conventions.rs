@@ -100,6 +100,21 @@ fn a_client_dry_run_plans_without_asking_the_cluster() {
         stderr(&out)
     );
 
+    p.write("params.yaml", "name: web\n")
+        .write("kubernetes-in/web-service.yaml", SERVICE)
+        .write("docker/web/Dockerfile", "FROM scratch\n");
+    let out = p
+        .with_params(&["up", "--dry-run=client", "--kubeconfig", "missing.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let steps = stdout(&out);
+    let deploy = steps.lines().find(|l| l.starts_with("deploy")).unwrap();
+    assert!(
+        deploy.contains("would run") && deploy.contains("the cluster was not asked"),
+        "{steps}"
+    );
+
     let out = p
         .cmd()
         .args(["deploy", "--dry-run=maybe"])
