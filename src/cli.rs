@@ -635,13 +635,15 @@ pub enum BuilderChoice {
 /// Where the cluster and the deployment are (shared by the commands that talk to the cluster).
 #[derive(Debug, Args, Clone, Default)]
 pub struct ClusterArgs {
-    /// Kubeconfig file [default: `KUBECONFIG`, then ~/.kube/config, then in-cluster]
+    /// Kubeconfig file [default: the files of `KUBECONFIG`, merged, missing ones skipped;
+    /// else ~/.kube/config; else in-cluster]
     #[arg(help_heading = CLUSTER, long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// Kubeconfig context [default: the current context]
     #[arg(help_heading = CLUSTER, long, value_name = "NAME")]
     pub context: Option<String>,
-    /// Namespace [default: `namespace` in the config file, else `openstack`]
+    /// Namespace [default: `namespace` in the config file, else the kubeconfig context's,
+    /// else `openstack`]
     #[arg(help_heading = CLUSTER, short = 'n', long, value_name = "NAME")]
     pub namespace: Option<String>,
     /// Rendered tree [default: the output directory]

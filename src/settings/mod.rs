@@ -191,11 +191,9 @@ impl Project {
         self.pick(flag, &self.config.docker_dir, "docker")
     }
 
-    /// The deploy namespace: `-n` over the config file's `namespace` over `openstack`.
-    pub fn namespace(&self, flag: &Option<String>) -> String {
-        flag.clone()
-            .or_else(|| self.config.namespace.clone())
-            .unwrap_or_else(|| crate::deploy::DEFAULT_NAMESPACE.to_string())
+    /// The deploy namespace when one is given: `-n` over the config file's `namespace`.
+    pub fn namespace(&self, flag: &Option<String>) -> Option<String> {
+        flag.clone().or_else(|| self.config.namespace.clone())
     }
 
     /// The stack parameters of the config file. `registry` and `image_prefix` set

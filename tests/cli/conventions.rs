@@ -245,3 +245,103 @@ fn color_never_reaches_clap_errors_and_the_progress_display() {
     assert!(deploy.contains("created"), "{deploy}");
     assert!(!has_colour(&deploy), "{deploy:?}");
 }
+
+/// The fake cluster's kubeconfig with its context's namespace set to `namespace`.
+fn kubeconfig_with_namespace(c: &Cluster, namespace: &str) -> String {
+    let text = c.project.read("kubeconfig");
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    doc["contexts"][0]["context"]["namespace"] = namespace.into();
+    serde_yaml::to_string(&doc).unwrap()
+}
+
+#[test]
+fn the_namespace_is_the_kubeconfig_contexts_unless_given() {
+    let c = Cluster::new(Faults::default());
+    c.manifest("web.yaml", &config_map("web"));
+    c.project
+        .write("kubeconfig", &kubeconfig_with_namespace(&c, "from-context"));
+    let deploy = |args: &[&str]| {
+        let out = c
+            .project
+            .cmd()
+            .args(["deploy", "--kubeconfig", "kubeconfig"])
+            .args(args)
+            .output()
+            .unwrap();
+        ok(&out);
+        stderr(&out)
+    };
+    let said = deploy(&[]);
+    assert!(said.contains("namespace `from-context`"), "{said}");
+    assert!(c.fake.object("configmaps", "from-context", "web").is_some());
+
+    // The config file's namespace wins over the context's, and `-n` over both.
+    c.project
+        .write("kube-openstack.yaml", "namespace: from-file\n");
+    deploy(&[]);
+    assert!(c.fake.object("configmaps", "from-file", "web").is_some());
+    deploy(&["-n", "from-flag"]);
+    assert!(c.fake.object("configmaps", "from-flag", "web").is_some());
+
+    // A context without a namespace: `openstack`, the documented fallback.
+    std::fs::remove_file(c.project.path("kube-openstack.yaml")).unwrap();
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&c.project.read("kubeconfig")).unwrap();
+    doc["contexts"][0]["context"]
+        .as_mapping_mut()
+        .unwrap()
+        .remove("namespace");
+    c.project
+        .write("kubeconfig", &serde_yaml::to_string(&doc).unwrap());
+    deploy(&[]);
+    assert!(c.fake.object("configmaps", "openstack", "web").is_some());
+}
+
+#[test]
+fn kubeconfig_paths_are_merged_and_missing_ones_skipped() {
+    let c = Cluster::new(Faults::default());
+    c.manifest("web.yaml", &config_map("web"));
+    let whole: serde_yaml::Value =
+        serde_yaml::from_str(&kubeconfig_with_namespace(&c, "merged")).unwrap();
+    // The cluster and the user in one file, the context in another.
+    let mut servers = whole.clone();
+    let mapping = servers.as_mapping_mut().unwrap();
+    mapping.remove("contexts");
+    mapping.remove("current-context");
+    let mut contexts = whole.clone();
+    let mapping = contexts.as_mapping_mut().unwrap();
+    mapping.remove("clusters");
+    mapping.remove("users");
+    c.project
+        .write("servers.yaml", &serde_yaml::to_string(&servers).unwrap())
+        .write("contexts.yaml", &serde_yaml::to_string(&contexts).unwrap());
+    let list = std::env::join_paths([
+        c.project.path("missing.yaml"),
+        c.project.path("contexts.yaml"),
+        c.project.path("servers.yaml"),
+    ])
+    .unwrap();
+    let out = c
+        .project
+        .cmd()
+        .arg("deploy")
+        .env("KUBECONFIG", &list)
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(c.fake.object("configmaps", "merged", "web").is_some());
+
+    // Only missing files: no configuration, and the error says where it looked.
+    let out = c
+        .project
+        .cmd()
+        .arg("deploy")
+        .env("KUBECONFIG", c.project.path("missing.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no kubeconfig at") && err.contains("missing.yaml"),
+        "{err}"
+    );
+}
