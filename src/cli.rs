@@ -791,13 +791,21 @@ pub struct CleanJobsArgs {
 }
 
 /// A duration as kubectl and helm take them: Go's spelling (`1m30s`, `5m0s`, `90s`,
-/// `500ms`, `1.5h`), spaced (`1h 30m`), or whole seconds (`90`).
+/// `500ms`, `1.5h`; units ns, us, ms, s, m, h), spaced (`1h 30m`), or whole seconds
+/// (`90`).
 fn duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
+    // Go's units only: a `d` or `y` that humantime would take is surely not what a kubectl
+    // user meant.
+    let units_are_gos = s
+        .split(|c: char| c.is_ascii_digit() || c == '.' || c == ' ')
+        .all(|unit| ["", "ns", "us", "µs", "ms", "s", "m", "h"].contains(&unit));
     let parsed = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         s.parse().map(std::time::Duration::from_secs).ok()
-    } else {
+    } else if units_are_gos {
         humantime::parse_duration(s).ok()
+    } else {
+        None
     };
     let Some(d) = parsed else {
         return Err(format!(
@@ -917,7 +925,7 @@ mod tests {
         ] {
             assert_eq!(duration(text), Ok(Duration::from_secs_f64(secs)), "{text}");
         }
-        for bad in ["", "5x", "-1s", "1m30", "2y", "1.5"] {
+        for bad in ["", "5x", "-1s", "1m30", "2y", "365d", "1w", "1.5", "1 hour"] {
             assert!(duration(bad).is_err(), "{bad}");
         }
         assert!(duration("5x").unwrap_err().contains("`1m30s`"));
