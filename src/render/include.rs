@@ -11,7 +11,10 @@
 use super::helpers::{self, Problem};
 use crate::sources::links::{Landing, land};
 use crate::sources::{self, Limits, Origin};
-use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, ScopedJson};
+use handlebars::{
+    Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, RenderErrorReason,
+    ScopedJson,
+};
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -246,6 +249,7 @@ impl HelperDef for IncludeHelper {
                 chain.join(" -> ")
             ));
         }
+        helpers::expand(&shown)?;
         let text = match self.includes.load(&target) {
             Ok(text) => text,
             Err(why) => return fail(format!("`include {}`: {why}", redact(name))),
@@ -269,6 +273,10 @@ impl HelperDef for IncludeHelper {
         );
         match nested.render_template(&text, ctx.data()) {
             Ok(rendered) => Ok(ScopedJson::Derived(Json::String(rendered))),
+            // The whole template stops, reported once at its own `include`.
+            Err(e) if helpers::expansions_exhausted() => {
+                Err(RenderErrorReason::Other(e.reason().to_string()).into())
+            }
             Err(e) => fail(format!("`include {}`: {}", redact(name), e.reason())),
         }
     }

@@ -129,7 +129,7 @@ impl Project {
             source,
         })?;
         let config: Option<ConfigFile> =
-            serde_yaml::from_str(&text).map_err(|source| SettingsError::Parse {
+            crate::yaml::from_str(&text).map_err(|source| SettingsError::Parse {
                 path: path.clone(),
                 source,
             })?;
