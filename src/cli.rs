@@ -28,6 +28,39 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The command line of this process, parsed; clap's own errors (and `--help`) are coloured
+/// as `--color` says, which needs it before parsing.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let color = color_given(&args);
+    let mut cmd = Cli::command().color(color);
+    let parsed = cmd
+        .try_get_matches_from_mut(&args)
+        .and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
+    parsed.unwrap_or_else(|e| e.format(&mut cmd).exit())
+}
+
+/// The last `--color WHEN` (or `--color=WHEN`) among `args`, before any `--`.
+fn color_given(args: &[std::ffi::OsString]) -> clap::ColorChoice {
+    let mut color = clap::ColorChoice::Auto;
+    let mut words = args.iter().map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        let value = match word.as_ref() {
+            "--" => break,
+            "--color" => words.next().map(|w| w.into_owned()),
+            w => w.strip_prefix("--color=").map(str::to_string),
+        };
+        color = match value.as_deref() {
+            Some("never") => clap::ColorChoice::Never,
+            Some("always") => clap::ColorChoice::Always,
+            Some("auto") => clap::ColorChoice::Auto,
+            _ => color,
+        };
+    }
+    color
+}
+
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Project config file [default: ./kube-openstack.yaml when present]
@@ -351,7 +384,7 @@ pub struct WatchArgs {
     /// Poll the directory instead of using inotify (some network file systems)
     #[arg(long)]
     pub poll: bool,
-    /// Seconds (or `90s`, `5m`) to wait for an object others depend on to be ready
+    /// How long to wait for an object others depend on to be ready (`90s`, `5m`)
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub timeout: Option<std::time::Duration>,
     #[command(flatten)]
@@ -364,8 +397,17 @@ pub struct UserdataArgs {
     #[arg(value_name = "PART")]
     pub parts: Vec<String>,
     /// Write the user data here (mode 0600, atomically) instead of stdout
-    #[arg(help_heading = OUTPUT, short, long, value_name = "FILE")]
+    #[arg(help_heading = OUTPUT, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// The old spelling of `--output FILE`, kept for one release (`-o` is the output
+    /// format everywhere else)
+    #[arg(
+        short = 'o',
+        value_name = "FILE",
+        hide = true,
+        conflicts_with = "output"
+    )]
+    pub output_old: Option<PathBuf>,
     /// Compress with gzip (cloud-init accepts gzip-compressed user data)
     #[arg(long)]
     pub gzip: bool,
@@ -452,9 +494,9 @@ pub struct WaitArgs {
     /// Wait until the stack is no longer in progress (progress on stderr)
     #[arg(help_heading = OPENSTACK, long)]
     pub wait: bool,
-    /// Give up waiting after this many seconds [default: 1800]
-    #[arg(help_heading = OPENSTACK, long, value_name = "SECS")]
-    pub wait_timeout: Option<u64>,
+    /// Give up waiting after this long (`30m`, `1h30m`) [default: 30m]
+    #[arg(help_heading = OPENSTACK, long, value_name = "DURATION", value_parser = duration)]
+    pub wait_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -593,21 +635,23 @@ pub enum BuilderChoice {
 /// Where the cluster and the deployment are (shared by the commands that talk to the cluster).
 #[derive(Debug, Args, Clone, Default)]
 pub struct ClusterArgs {
-    /// Kubeconfig file [default: `KUBECONFIG`, then ~/.kube/config, then in-cluster]
+    /// Kubeconfig file [default: the files of `KUBECONFIG`, merged, missing ones skipped;
+    /// else ~/.kube/config; else in-cluster]
     #[arg(help_heading = CLUSTER, long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// Kubeconfig context [default: the current context]
     #[arg(help_heading = CLUSTER, long, value_name = "NAME")]
     pub context: Option<String>,
-    /// Namespace [default: `namespace` in the config file, else `openstack`]
+    /// Namespace [default: `namespace` in the config file, else the kubeconfig context's,
+    /// else `openstack`]
     #[arg(help_heading = CLUSTER, short = 'n', long, value_name = "NAME")]
     pub namespace: Option<String>,
     /// Rendered tree [default: the output directory]
     #[arg(help_heading = CLUSTER, long, value_name = "DIR")]
     pub manifests: Option<PathBuf>,
-    /// Seconds (or `90s`, `5m`, `1h`) to give up on one request
-    #[arg(help_heading = CLUSTER, long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
-    pub request_timeout: std::time::Duration,
+    /// Give up on one request after this long (`30s`, `1m30s`) [default: 30s]
+    #[arg(help_heading = CLUSTER, long, value_name = "DURATION", value_parser = duration)]
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -617,9 +661,17 @@ pub struct DeployArgs {
     /// Objects applied at once
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
-    /// Show the plan and what would change (server-side dry run); write nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Change nothing: `server` (alone: `--dry-run`) shows what the server would change,
+    /// `client` the plan without asking the cluster
+    #[arg(
+        long,
+        value_enum,
+        value_name = "STRATEGY",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "server"
+    )]
+    pub dry_run: Option<DryRunChoice>,
     /// Print the dependency graph and exit (needs no cluster)
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub graph: Option<GraphFormat>,
@@ -641,6 +693,15 @@ pub struct DeployArgs {
     /// Output format
     #[arg(short, long, value_enum, default_value_t = EventFormat::Text, help_heading = OUTPUT)]
     pub output: EventFormat,
+}
+
+/// kubectl's `--dry-run` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRunChoice {
+    /// The server checks every change and says what it would be; nothing is kept
+    Server,
+    /// Nothing is sent to the cluster
+    Client,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -671,9 +732,17 @@ pub struct TeardownArgs {
     /// Do not ask for confirmation
     #[arg(short, long)]
     pub yes: bool,
-    /// List what would be deleted (server-side dry run)
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Delete nothing: `server` (alone: `--dry-run`) lists what the cluster holds and
+    /// would delete, `client` the rendered tree's objects without asking the cluster
+    #[arg(
+        long,
+        value_enum,
+        value_name = "STRATEGY",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "server"
+    )]
+    pub dry_run: Option<DryRunChoice>,
     /// Give up waiting for one kind's objects to go after this long
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "5m")]
     pub timeout: std::time::Duration,
@@ -708,39 +777,47 @@ pub struct CleanJobsArgs {
     /// Delete failed one-shot pods too
     #[arg(long)]
     pub all: bool,
-    /// List what would be deleted
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Delete nothing: `server` (alone: `--dry-run`) lists what would be deleted; `client`
+    /// is refused (only the cluster knows which pods finished)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "STRATEGY",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "server"
+    )]
+    pub dry_run: Option<DryRunChoice>,
 }
 
-/// `90`, `90s`, `500ms`, `5m`, `1h`.
+/// A duration as kubectl and helm take them: Go's spelling (`1m30s`, `5m0s`, `90s`,
+/// `500ms`, `1.5h`; units ns, us, ms, s, m, h), spaced (`1h 30m`), or whole seconds
+/// (`90`).
 fn duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("expected a duration such as `90s` or `5m`, got `{s}`"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => {
-            return Err(format!(
-                "unknown unit `{unit}` in `{s}` (use ms, s, m or h)"
-            ));
-        }
+    // Go's units only: a `d` or `y` that humantime would take is surely not what a kubectl
+    // user meant.
+    let units_are_gos = s
+        .split(|c: char| c.is_ascii_digit() || c == '.' || c == ' ')
+        .all(|unit| ["", "ns", "us", "µs", "ms", "s", "m", "h"].contains(&unit));
+    let parsed = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().map(std::time::Duration::from_secs).ok()
+    } else if units_are_gos {
+        humantime::parse_duration(s).ok()
+    } else {
+        None
+    };
+    let Some(d) = parsed else {
+        return Err(format!(
+            "expected a duration such as `90s`, `5m` or `1m30s`, got `{s}`"
+        ));
     };
     // Deadlines are `now + duration`: past a year that is surely a typo, and far past it
     // the addition would overflow.
-    const YEAR: f64 = 365.0 * 24.0 * 3600.0;
-    if !(0.0..=YEAR).contains(&secs) {
+    if d > std::time::Duration::from_secs(365 * 24 * 3600) {
         return Err(format!("`{s}` is longer than a year"));
     }
-    Ok(std::time::Duration::from_secs_f64(secs))
+    Ok(d)
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {
@@ -773,9 +850,17 @@ pub struct UpArgs {
     /// Builds run at once [default: number of cores]
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Print what each step would do; change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Change nothing, print what each step would do: `server` (alone: `--dry-run`) asks
+    /// the cluster, `client` does not (the cluster steps only say what they would apply)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "STRATEGY",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "server"
+    )]
+    pub dry_run: Option<DryRunChoice>,
     /// Start at this step (earlier ones are taken as done)
     #[arg(long, value_enum, value_name = "STEP", conflicts_with = "only")]
     pub from: Option<StepChoice>,
@@ -819,4 +904,47 @@ pub enum StepChoice {
     DbSync,
     /// Delete finished one-shot pods (only with `--clean-jobs`)
     CleanJobs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_are_read_as_kubectl_and_helm_read_them() {
+        for (text, secs) in [
+            ("1m30s", 90.0),
+            ("5m0s", 300.0),
+            ("90s", 90.0),
+            ("90", 90.0),
+            ("500ms", 0.5),
+            ("1.5h", 5400.0),
+            ("1h 30m", 5400.0),
+            ("2h45m10s", 9910.0),
+        ] {
+            assert_eq!(duration(text), Ok(Duration::from_secs_f64(secs)), "{text}");
+        }
+        for bad in ["", "5x", "-1s", "1m30", "2y", "365d", "1w", "1.5", "1 hour"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+        assert!(duration("5x").unwrap_err().contains("`1m30s`"));
+    }
+
+    #[test]
+    fn the_colour_is_found_before_the_command_line_is_parsed() {
+        let args =
+            |s: &str| -> Vec<std::ffi::OsString> { s.split_whitespace().map(Into::into).collect() };
+        let never = clap::ColorChoice::Never;
+        assert_eq!(color_given(&args("ko --color never deploy --bogus")), never);
+        assert_eq!(color_given(&args("ko deploy --color=never")), never);
+        assert_eq!(
+            color_given(&args("ko --color=never --color always x")),
+            clap::ColorChoice::Always
+        );
+        assert_eq!(
+            color_given(&args("ko watch -- --color=never")),
+            clap::ColorChoice::Auto
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 mod about;
 mod adversarial;
+mod conventions;
 mod deploy;
 mod deploy_client;
 mod deploy_commands;
