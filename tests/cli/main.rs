@@ -28,6 +28,8 @@ mod real_cluster;
 mod real_pods;
 mod real_probes;
 mod real_services;
+mod real_tree;
+mod real_tree_report;
 mod real_workloads;
 mod remote;
 mod render;
