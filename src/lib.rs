@@ -13,6 +13,7 @@ pub mod net;
 pub mod openstack;
 pub mod params;
 pub mod printer;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod rt;
@@ -24,6 +25,7 @@ pub mod state;
 pub mod up;
 pub mod userdata;
 pub mod watch;
+pub mod yaml;
 
 use report::{HintLookup, hint_of};
 use std::process::ExitCode;

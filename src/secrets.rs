@@ -1,6 +1,6 @@
 //! Secrets: which values are secret, and masking them.
 //!
-//! - [`looks_secret`] and [`description_says_secret`]: the one heuristic every parameter
+//! - [`is_secret`] ([`looks_secret`], [`description_says_secret`]): the one heuristic every parameter
 //!   source uses when the source itself carries no mark;
 //! - [`Masker`]: every occurrence of a secret, wherever it sits (an env value, inside a
 //!   database URI, a config file, a command line), becomes `***` plus a short keyed hash, so
@@ -16,11 +16,22 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// Whether a parameter's (or a stack output's) name says it holds a secret.
+/// Whether a value is secret, by its name and (where the source has one) its
+/// description: the one heuristic every source uses when it carries no mark of its own
+/// (parameter files, the OpenStack CLI's output, overrides, `-p`, stack outputs).
+pub fn is_secret(name: &str, description: Option<&str>) -> bool {
+    looks_secret(name) || description.is_some_and(description_says_secret)
+}
+
+/// Whether a parameter's (or a stack output's) name says it holds a secret: it contains
+/// a word that does (`password`, `secret`, `token`, `credential`...), or its last word is
+/// one (`db_pass`, `admin_passwd`, `root_pw`, `swift_auth`, `api_key`).
 pub fn looks_secret(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    [
+    let anywhere = [
         "password",
+        "passwd",
+        "passphrase",
         "secret",
         "token",
         "_key",
@@ -28,15 +39,18 @@ pub fn looks_secret(name: &str) -> bool {
         "hash_path",
         "credential",
         "_db_uri",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
+    ];
+    let last_word = n.rsplit(['_', '-', '.']).next().unwrap_or_default();
+    let last = [
+        "pass", "pw", "pwd", "auth", "key", "apikey", "cred", "creds",
+    ];
+    anywhere.iter().any(|w| n.contains(w)) || last.contains(&last_word)
 }
 
 /// Whether an output's description says it holds a secret.
 pub fn description_says_secret(description: &str) -> bool {
     let d = description.to_lowercase();
-    ["password", "secret", "private key", "token"].iter().any(|w| d.contains(w))
+    ["password", "secret", "private key", "token", "credential"].iter().any(|w| d.contains(w))
         // "the Keystone URL for the Swift users" is not a password; "password of" is.
         && !d.starts_with("url")
 }
@@ -63,17 +77,15 @@ impl Masker {
         Ok(Masker::new(secrets, &state.mask_key()?))
     }
 
-    /// A masker with an explicit key. `secrets` are plain values; their base64 forms (as
-    /// in `Secret.data`) are masked too.
+    /// A masker with an explicit key. `secrets` are plain values; every form a rendered
+    /// file can hold them in is masked too (see [`encodings`]).
     pub fn new(secrets: impl IntoIterator<Item = String>, key: &[u8]) -> Masker {
         let mut patterns: Vec<String> = Vec::new();
         for s in secrets {
             if s.is_empty() {
                 continue;
             }
-            let b64 = base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
-            patterns.push(s);
-            patterns.push(b64);
+            patterns.extend(encodings(&s));
         }
         patterns.sort();
         patterns.dedup();
@@ -108,6 +120,178 @@ impl Masker {
             None => text.to_string(),
         }
     }
+}
+
+/// Every form in which a rendered (or fetched) text can hold `secret`, so masking by value
+/// does not miss a password because it contains `"`, `\` or a line break:
+/// - as it is;
+/// - escaped for a YAML double-quoted scalar, as the renderer writes it (also `quote`,
+///   and `squote` for values it cannot single-quote), and as a YAML emitter writes it
+///   (`toYaml`: `\a`, `\e`, `\N`, `\L`...);
+/// - in a comment (line breaks as `\n`);
+/// - single-quoted (`'` doubled);
+/// - as JSON (`toJson`), with the `\u` escapes the renderer adds for YAML's sake;
+/// - base64 (standard and URL-safe, padded or not: `b64enc`, `Secret.data`);
+/// - percent-encoded, upper- or lower-case hex, `+` or `%20` for a space (in URLs);
+/// - in upper or lower case (`upper`, `lower`);
+/// - over the lines of a literal block scalar, at any indentation up to 32 columns.
+pub fn encodings(secret: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // `upper` and `lower` leave a password no less a password, in every encoding.
+    for form in [
+        secret.to_string(),
+        secret.to_uppercase(),
+        secret.to_lowercase(),
+    ] {
+        if !out.contains(&form) {
+            out.extend(encodings_of(&form));
+        }
+    }
+    out.retain(|e| !e.is_empty());
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn encodings_of(secret: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let mut out = vec![
+        secret.to_string(),
+        yaml_double_quoted(secret, false),
+        yaml_double_quoted(secret, true),
+        comment(secret),
+        secret.replace('\'', "''"),
+        json(secret),
+    ];
+    for engine in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
+        out.push(engine.encode(secret.as_bytes()));
+    }
+    for lower in [false, true] {
+        for strict in [false, true] {
+            let encoded = percent(secret, lower, strict);
+            out.push(encoded.replace("%20", "+"));
+            out.push(encoded);
+        }
+    }
+    if secret.contains('\n') {
+        let lines: Vec<&str> = secret.split('\n').collect();
+        for indent in 0..=32 {
+            out.push(lines.join(&format!("\n{}", " ".repeat(indent))));
+        }
+    }
+    out
+}
+
+/// Characters a YAML double-quoted scalar must escape (as the renderer decides).
+fn needs_escape(c: char) -> bool {
+    let u = c as u32;
+    u < 0x20
+        || (0x7F..=0x9F).contains(&u)
+        || matches!(u, 0x2028 | 0x2029 | 0xFEFF | 0xFFFE | 0xFFFF)
+}
+
+/// `s` escaped for a YAML double-quoted scalar: the renderer's escapes, or (`emitter`)
+/// those a YAML emitter prefers where YAML has a short one.
+fn yaml_double_quoted(s: &str, emitter: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let short = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\t' => Some("\\t"),
+            '\r' => Some("\\r"),
+            '\0' => Some("\\0"),
+            _ if !emitter => None,
+            '\u{7}' => Some("\\a"),
+            '\u{8}' => Some("\\b"),
+            '\u{b}' => Some("\\v"),
+            '\u{c}' => Some("\\f"),
+            '\u{1b}' => Some("\\e"),
+            '\u{85}' => Some("\\N"),
+            '\u{a0}' => Some("\\_"),
+            '\u{2028}' => Some("\\L"),
+            '\u{2029}' => Some("\\P"),
+            _ => None,
+        };
+        match short {
+            Some(e) => out.push_str(e),
+            None if needs_escape(c) && (c as u32) <= 0xFF => {
+                out.push_str(&format!("\\x{:02X}", c as u32))
+            }
+            None if needs_escape(c) => out.push_str(&format!("\\u{:04X}", c as u32)),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// `s` in a YAML comment, as the renderer writes it: line breaks and control characters
+/// escaped.
+fn comment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
+            c if c != '\t' && needs_escape(c) => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `s` as a JSON string's content (no quotes), with `\u` escapes for what YAML 1.1
+/// would read as a line break or refuse, as `toJson` writes it.
+fn json(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    let inner = quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or_default();
+    let mut out = String::with_capacity(inner.len());
+    for c in inner.chars() {
+        let u = c as u32;
+        if (0x7F..=0x9F).contains(&u) || matches!(u, 0x2028 | 0x2029 | 0xFEFF | 0xFFFE | 0xFFFF) {
+            out.push_str(&format!("\\u{u:04x}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `s` percent-encoded: RFC 3986's unreserved characters kept, or (`strict`) only
+/// letters and digits, as encoders differ.
+fn percent(s: &str, lower: bool, strict: bool) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let set = if strict { NON_ALPHANUMERIC } else { UNRESERVED };
+    let upper = utf8_percent_encode(s, set).to_string();
+    if !lower {
+        return upper;
+    }
+    // Only the hex digits after each `%` change case.
+    let mut out = String::with_capacity(upper.len());
+    let mut hex = 0;
+    for c in upper.chars() {
+        if c == '%' {
+            hex = 2;
+            out.push(c);
+        } else if hex > 0 {
+            hex -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn short_hash(key: &[u8], value: &str) -> String {

@@ -25,8 +25,9 @@ pub enum StoreError {
     #[error("`{}` is damaged; move it away to start afresh (generated values would change)", path.display())]
     Damaged {
         path: PathBuf,
+        /// The parser's message without the values it quoted: they are secrets here.
         #[source]
-        source: serde_json::Error,
+        source: crate::redact::ValueFree,
     },
     #[error("another kube-openstack ({holder}) is using `{}`; wait for it to finish", path.display())]
     Locked { path: PathBuf, holder: String },
@@ -59,6 +60,31 @@ impl StateDir {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The state directory and the files directly in it that others than the owner may
+    /// read or enter (mode wider than 0700 / 0600), with their mode. They hold generated
+    /// passwords and the mask key: the caller warns (see README for why not refuse).
+    pub fn loose_permissions(&self) -> Vec<(PathBuf, u32)> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
+        let mut out = Vec::new();
+        match mode(&self.path) {
+            Ok(m) if m & 0o077 != 0 => out.push((self.path.clone(), m)),
+            Ok(_) => {}
+            Err(_) => return out,
+        }
+        for entry in fs::read_dir(&self.path).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_file())
+                && let Ok(m) = mode(&path)
+                && m & 0o077 != 0
+            {
+                out.push((path, m));
+            }
+        }
+        out.sort();
+        out
     }
 
     fn ensure(&self) -> Result<(), StoreError> {
@@ -138,8 +164,10 @@ impl StateDir {
     pub fn rendered_secrets(&self) -> Result<Vec<String>, StoreError> {
         let path = self.path.join(RENDERED_SECRETS_FILE);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|source| StoreError::Damaged { path, source }),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Damaged {
+                path,
+                source: crate::redact::ValueFree::new(&e),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(io("read", &path)(e)),
         }
@@ -152,9 +180,14 @@ impl StateDir {
     ) -> Result<Option<T>, StoreError> {
         let path = self.path.join(name);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|source| StoreError::Damaged { path, source }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StoreError::Damaged {
+                        path,
+                        source: crate::redact::ValueFree::new(&e),
+                    })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io("read", &path)(e)),
         }

@@ -119,8 +119,7 @@ fn show(
         .ok()
         .and_then(|t| LocalTemplate::parse(&t, "template").ok());
     let secret = |key: &str, description: Option<&str>| {
-        crate::secrets::looks_secret(key)
-            || description.is_some_and(crate::secrets::description_says_secret)
+        crate::secrets::is_secret(key, description)
             || template
                 .as_ref()
                 .is_some_and(|t| t.random_resources_behind(key).is_ok_and(|r| !r.is_empty()))

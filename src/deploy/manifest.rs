@@ -182,7 +182,12 @@ pub fn parse_file(rel: &Path, text: &str) -> Result<Vec<Manifest>, ManifestError
     for o in objects {
         let body: Value = serde_yaml::from_str(&o.text).map_err(|e| ManifestError::Parse {
             file: display.clone(),
-            message: format!("{}: {e}", o.id()),
+            // The position, not the object's name, and none of the values: any may be secret.
+            message: format!(
+                "line {}: {}",
+                o.line,
+                crate::redact::without_values(&e.to_string())
+            ),
         })?;
         check_identity(&display, &o, &body)?;
         let id = ObjectId::new(&o.kind, &o.name);

@@ -17,9 +17,12 @@ pub enum FileError {
     #[error("`{}` is not valid YAML or JSON", path.display())]
     Parse {
         path: PathBuf,
+        /// The parser's message without the values it quoted: they may be secrets.
         #[source]
-        source: serde_yaml::Error,
+        source: crate::redact::ValueFree,
     },
+    #[error("`{}`: {message}", path.display())]
+    Duplicate { path: PathBuf, message: String },
     #[error("`{}` must hold a map of parameter names to values", path.display())]
     NotAMap { path: PathBuf },
     #[error("`{}`: output `{key}` has no value: {reason}", path.display())]
@@ -30,20 +33,56 @@ pub enum FileError {
     },
 }
 
+/// A value of a parameters file, with the description the OpenStack CLI's format gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub value: Json,
+    pub description: Option<String>,
+}
+
 /// Reads a parameters file into name -> value.
 pub fn read(path: &Path) -> Result<BTreeMap<String, Json>, FileError> {
+    Ok(read_described(path)?
+        .into_iter()
+        .map(|(k, e)| (k, e.value))
+        .collect())
+}
+
+/// Reads a parameters file into name -> value and description.
+pub fn read_described(path: &Path) -> Result<BTreeMap<String, Entry>, FileError> {
     let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
         path: path.into(),
         source,
     })?;
-    parse(&text, path)
+    parse_described(&text, path)
 }
 
 pub fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, Json>, FileError> {
-    // JSON is YAML, so one parser reads both.
-    let value: Json = serde_yaml::from_str(text).map_err(|source| FileError::Parse {
+    Ok(parse_described(text, path)?
+        .into_iter()
+        .map(|(k, e)| (k, e.value))
+        .collect())
+}
+
+fn parse_described(text: &str, path: &Path) -> Result<BTreeMap<String, Entry>, FileError> {
+    // JSON is YAML, so one parser reads both; a key given twice is an error, not the
+    // last one winning silently.
+    crate::yaml::check(text).map_err(|message| {
+        if message.contains(crate::yaml::DUPLICATE) {
+            FileError::Duplicate {
+                path: path.into(),
+                message,
+            }
+        } else {
+            FileError::Parse {
+                path: path.into(),
+                source: crate::redact::ValueFree::new(&message),
+            }
+        }
+    })?;
+    let value: Json = serde_yaml::from_str(text).map_err(|e| FileError::Parse {
         path: path.into(),
-        source,
+        source: crate::redact::ValueFree::new(&e),
     })?;
     let Json::Object(map) = value else {
         return Err(FileError::NotAMap { path: path.into() });
@@ -52,7 +91,11 @@ pub fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, Json>, FileErro
     let mut out = BTreeMap::new();
     for (k, v) in map {
         if !cli_format {
-            out.insert(k, v);
+            let entry = Entry {
+                value: v,
+                description: None,
+            };
+            out.insert(k, entry);
             continue;
         }
         let output = cli_output(&v).expect("checked above");
@@ -71,7 +114,19 @@ pub fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, Json>, FileErro
                     reason: "the value is null".into(),
                 });
             }
-            Some(value) => out.insert(k, value.clone()),
+            Some(value) => {
+                let description = output
+                    .get("description")
+                    .and_then(Json::as_str)
+                    .map(String::from);
+                out.insert(
+                    k,
+                    Entry {
+                        value: value.clone(),
+                        description,
+                    },
+                )
+            }
         };
     }
     Ok(out)

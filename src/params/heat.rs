@@ -10,7 +10,7 @@ use super::local::LocalTemplate;
 use super::{Origin, ParamSet, ParamsError};
 use crate::openstack::heat::{Phase, Wait, not_ready};
 use crate::openstack::{HeatClient, Stack};
-use crate::secrets::{description_says_secret, looks_secret};
+use crate::secrets::is_secret;
 use crate::state::StateDir;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -75,10 +75,7 @@ pub fn from_stack(
             problems.push((o.output_key.clone(), "the output has no value".into()));
             continue;
         }
-        let secret = looks_secret(&o.output_key)
-            || o.description
-                .as_deref()
-                .is_some_and(description_says_secret)
+        let secret = is_secret(&o.output_key, o.description.as_deref())
             || template.is_some_and(|t| {
                 t.random_resources_behind(&o.output_key)
                     .is_ok_and(|r| !r.is_empty())

@@ -8,7 +8,7 @@ pub mod heat;
 pub mod local;
 pub mod saved;
 
-use crate::secrets::looks_secret;
+use crate::secrets::{is_secret, looks_secret};
 use crate::state::{StateDir, StoreError};
 use saved::SavedParams;
 use serde::Serialize;
@@ -181,6 +181,18 @@ pub fn load(
     store: &StateDir,
     warn: &mut dyn FnMut(String),
 ) -> Result<ParamSet, ParamsError> {
+    for (path, mode) in store.loose_permissions() {
+        let (private, what) = if path == store.path() {
+            ("700", "directory")
+        } else {
+            ("600", "file")
+        };
+        warn(format!(
+            "`{}` (mode {mode:o}) can be read by others than its owner, and this state {what} holds secrets: `chmod {private} {}`",
+            path.display(),
+            path.display()
+        ));
+    }
     let mut provided: std::collections::BTreeSet<String> =
         req.set.iter().map(|(k, _)| k.clone()).collect();
     let overrides = match &req.overrides_file {
@@ -195,9 +207,9 @@ pub fn load(
         SourceKind::File => {
             let path = req.params_file.as_ref().ok_or(ParamsError::NoParamsFile)?;
             let mut set = ParamSet::default();
-            for (k, v) in file::read(path)? {
-                let secret = looks_secret(&k);
-                set.insert(k, v, secret, Origin::File);
+            for (k, e) in file::read_described(path)? {
+                let secret = is_secret(&k, e.description.as_deref());
+                set.insert(k, e.value, secret, Origin::File);
             }
             set
         }

@@ -145,7 +145,8 @@ pub fn comment_into(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
             '\n' => out.push_str("\\n"),
-            c if is_other_line_break(c) => {
+            // A control character is not allowed even in a comment; a tab is.
+            c if is_other_line_break(c) || (c != '\t' && needs_escape(c)) => {
                 write!(out, "\\u{:04X}", c as u32).expect("string write")
             }
             c => out.push(c),

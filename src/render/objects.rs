@@ -1,6 +1,8 @@
 //! Splits rendered YAML into documents and checks each is a Kubernetes object.
 
 use super::Diagnostic;
+use crate::yaml;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 /// One Kubernetes object as rendered: its identity and its document text.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,7 +47,7 @@ pub fn parse(display: &str, text: &str) -> Result<Vec<Object>, Vec<Diagnostic>> 
     let mut objects = Vec::new();
     let mut errors = Vec::new();
     for (first_line, doc) in documents(text) {
-        match parse_one(doc) {
+        match parse_one(doc, first_line) {
             Ok(Some(mut o)) => {
                 // The text starts at the first line that is not blank.
                 let blank = doc.len() - doc.trim_start_matches('\n').len();
@@ -72,35 +74,125 @@ pub fn parse(display: &str, text: &str) -> Result<Vec<Object>, Vec<Diagnostic>> 
 }
 
 /// Just the fields that identify an object. The rest of the document is still parsed
-/// (so invalid YAML is caught) but skipped rather than built into a value tree, which is
-/// most of the cost of parsing.
-#[derive(serde::Deserialize)]
+/// (so invalid YAML is caught, and a key given twice in a mapping, which Kubernetes
+/// refuses) but skipped rather than built into a value tree, which is most of the cost
+/// of parsing.
 struct Head {
-    #[serde(rename = "apiVersion")]
     api_version: Option<String>,
     kind: Option<String>,
     metadata: Option<Metadata>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default)]
 struct Metadata {
     name: Option<String>,
-    #[serde(rename = "generateName")]
     generate_name: Option<String>,
 }
 
-fn parse_one(doc: &str) -> Result<Option<Object>, (usize, String)> {
+/// A mapping whose keys must be unique, handing each `(key, value access)` to `field`.
+fn unique_map<'de, A, F>(mut map: A, mut field: F) -> Result<(), A::Error>
+where
+    A: MapAccess<'de>,
+    F: FnMut(&str, &mut A) -> Result<bool, A::Error>,
+{
+    let mut keys = yaml::KeySet::default();
+    while let Some(key) = map.next_key::<yaml::Key>()? {
+        let text = key.text().map(str::to_string);
+        keys.insert(key)?;
+        let taken = match &text {
+            Some(k) => field(k, &mut map)?,
+            None => false,
+        };
+        if !taken {
+            map.next_value::<yaml::Unique>()?;
+        }
+    }
+    Ok(())
+}
+
+impl<'de> Deserialize<'de> for Head {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Head, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Head;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Kubernetes object (a mapping)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Head, A::Error> {
+                let mut head = Head {
+                    api_version: None,
+                    kind: None,
+                    metadata: None,
+                };
+                unique_map(map, |key, map| {
+                    match key {
+                        "apiVersion" => head.api_version = map.next_value()?,
+                        "kind" => head.kind = map.next_value()?,
+                        "metadata" => head.metadata = map.next_value()?,
+                        _ => return Ok(false),
+                    }
+                    Ok(true)
+                })?;
+                Ok(head)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Metadata {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Metadata, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Metadata;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("struct Metadata (a mapping)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Metadata, A::Error> {
+                let mut meta = Metadata::default();
+                unique_map(map, |key, map| {
+                    match key {
+                        "name" => meta.name = map.next_value()?,
+                        "generateName" => meta.generate_name = map.next_value()?,
+                        _ => return Ok(false),
+                    }
+                    Ok(true)
+                })?;
+                Ok(meta)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One document, starting at line `offset` of its file.
+fn parse_one(doc: &str, offset: usize) -> Result<Option<Object>, (usize, String)> {
     // A document of comments only is null: not an object, and not an error.
     let head: Option<Head> = match serde_yaml::from_str(doc) {
         Ok(h) => h,
         Err(e) => {
             let line = e.location().map_or(1, |l| l.line());
-            let what = if e.to_string().contains("invalid type") {
+            let message = e.to_string();
+            if let Some(d) = yaml::duplicate(doc, &message, Some(line)) {
+                // Lines within the document: the caller adds where it starts.
+                // Not the key itself: a template may have put a secret there.
+                let first = if d.first == d.second {
+                    String::new()
+                } else {
+                    format!(" (first at line {})", d.first + offset - 1)
+                };
+                return Err((d.second, format!("{}{}{first}", d.path, yaml::DUPLICATE)));
+            }
+            let what = if message.contains("invalid type") {
                 "not a Kubernetes object"
             } else {
                 "not valid YAML"
             };
-            return Err((line, format!("{what}: {e}")));
+            // The message quotes what it found: a secret, if a template put one there.
+            return Err((
+                line,
+                format!("{what}: {}", crate::redact::without_values(&message)),
+            ));
         }
     };
     let Some(head) = head else { return Ok(None) };

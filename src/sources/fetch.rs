@@ -41,11 +41,14 @@ struct Record {
     tree: String,
 }
 
-/// A URL for messages: no password, no query string (either may hold a token).
+/// A URL for messages: no user, password, query string or fragment (any may hold a token).
 pub fn shown(url: &Url) -> String {
     let mut url = url.clone();
+    // A token often travels as the user name (`https://TOKEN@host/`).
+    let _ = url.set_username("");
     let _ = url.set_password(None);
     url.set_query(None);
+    url.set_fragment(None);
     url.to_string()
 }
 
@@ -77,22 +80,17 @@ pub async fn http(url: &Url, cache: &Path, limits: &Limits) -> Result<Tree, Sour
                 Some(mut tree) => {
                     tree.base_url = single_template(&tree).then(|| url.clone());
                     tree.warning = Some(format!(
-                        "cannot reach {} ({source}); using the cached copy",
-                        shown(url)
+                        "cannot reach {} ({}); using the cached copy",
+                        shown(url),
+                        crate::report::one_line(&source.without_url())
                     ));
                     Ok(tree)
                 }
-                None => Err(SourceError::Fetch {
-                    url: shown(url),
-                    source,
-                }),
+                None => Err(SourceError::fetch(url, source)),
             };
         }
         Err(source) => {
-            return Err(SourceError::Fetch {
-                url: shown(url),
-                source,
-            });
+            return Err(SourceError::fetch(url, source));
         }
     };
     let status = response.status();
@@ -152,10 +150,7 @@ pub async fn text(url: &Url, limits: &Limits) -> Result<String, SourceError> {
         .get(url.clone())
         .send()
         .await
-        .map_err(|source| SourceError::Fetch {
-            url: shown(url),
-            source,
-        })?;
+        .map_err(|source| SourceError::fetch(url, source))?;
     if !response.status().is_success() {
         return Err(SourceError::Status {
             url: shown(url),
@@ -182,10 +177,7 @@ async fn read_limited(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|source| SourceError::Fetch {
-            url: shown(url),
-            source,
-        })?
+        .map_err(|source| SourceError::fetch(url, source))?
     {
         if body.len() as u64 + chunk.len() as u64 > limit {
             return Err(too_large());

@@ -83,6 +83,17 @@ pub enum SourceError {
     },
 }
 
+impl SourceError {
+    /// A download error; reqwest's message names the URL in full (password, token in the
+    /// query), so the URL is left out of it and shown only as [`fetch::shown`] gives it.
+    pub fn fetch(url: &Url, source: reqwest::Error) -> SourceError {
+        SourceError::Fetch {
+            url: fetch::shown(url),
+            source: source.without_url(),
+        }
+    }
+}
+
 impl crate::report::Hint for SourceError {
     fn hint(&self) -> Option<String> {
         match self {
@@ -113,15 +124,15 @@ fn is_tls(err: &reqwest::Error) -> bool {
 pub fn resolve(input: &str, cache: &Path, limits: &Limits) -> Result<Tree, SourceError> {
     let lower = input.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
-        let url = Url::parse(input).map_err(|_| SourceError::BadUrl(input.to_string()))?;
+        let url = Url::parse(input).map_err(|_| SourceError::BadUrl(crate::redact::urls(input)))?;
         return crate::rt::block_on(fetch::http(&url, cache, limits));
     }
     let path = if lower.starts_with("file://") {
-        let url = Url::parse(input).map_err(|_| SourceError::BadUrl(input.to_string()))?;
+        let url = Url::parse(input).map_err(|_| SourceError::BadUrl(crate::redact::urls(input)))?;
         url.to_file_path()
-            .map_err(|()| SourceError::BadUrl(input.to_string()))?
+            .map_err(|()| SourceError::BadUrl(crate::redact::urls(input)))?
     } else if lower.contains("://") {
-        return Err(SourceError::BadUrl(input.to_string()));
+        return Err(SourceError::BadUrl(crate::redact::urls(input)));
     } else {
         PathBuf::from(input)
     };

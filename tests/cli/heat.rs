@@ -660,11 +660,12 @@ impl Drop for TlsServer {
     }
 }
 
-fn tls_server(p: &Project) -> Option<TlsServer> {
+fn tls_server(p: &Project) -> TlsServer {
     // A private CA and a server certificate it signed (webpki refuses a CA certificate
     // used as a server's own).
+    let program = crate::support::require_program("openssl", "openssl");
     let openssl = |args: &[&str]| {
-        std::process::Command::new("openssl")
+        std::process::Command::new(&program)
             .current_dir(p.dir.path())
             .args(args)
             .output()
@@ -684,14 +685,7 @@ fn tls_server(p: &Project) -> Option<TlsServer> {
         "-out",
         "ca.pem",
     ];
-    let Ok(made) = openssl(&ca) else {
-        assert!(
-            !crate::support::in_ci(),
-            "the `openssl` program is needed for the TLS tests"
-        );
-        eprintln!("skipped: no `openssl` program");
-        return None;
-    };
+    let made = openssl(&ca).unwrap();
     assert!(made.status.success(), "{}", stderr(&made));
     let server = [
         "req",
@@ -723,7 +717,7 @@ fn tls_server(p: &Project) -> Option<TlsServer> {
         .local_addr()
         .unwrap()
         .port();
-    let child = std::process::Command::new("openssl")
+    let child = std::process::Command::new(&program)
         .args(["s_server", "-quiet", "-accept", &port.to_string(), "-cert"])
         .arg(p.path("cert.pem"))
         .arg("-key")
@@ -739,17 +733,17 @@ fn tls_server(p: &Project) -> Option<TlsServer> {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    Some(TlsServer {
+    TlsServer {
         child,
         port,
         cert: p.path("ca.pem"),
-    })
+    }
 }
 
 #[test]
 fn an_untrusted_certificate_is_a_tls_error_with_a_hint_and_os_cacert_trusts_it() {
     let p = project();
-    let Some(server) = tls_server(&p) else { return };
+    let server = tls_server(&p);
     let fake = FakeCloud::start();
     let url = format!("https://127.0.0.1:{}/v3", server.port);
     let mut c = cmd(&p, &fake, &["stack", "show", "--stack", "s"]);

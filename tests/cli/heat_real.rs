@@ -5,13 +5,13 @@
 //! `logout` against the real kernel keyring.
 
 use crate::heat::OS_VARS;
-use crate::support::{Project, in_ci, stderr, stdout};
+use crate::support::{Project, missing, require_program, require_var, stderr, stdout};
 use assert_cmd::Command;
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
 
-/// The `OS_*` settings of the AIO, from `KO_OS_*`; `None` (outside CI) when not running.
-fn aio() -> Option<Vec<(String, String)>> {
+/// The `OS_*` settings of the AIO, from `KO_OS_*`; without them the test fails.
+fn aio() -> Vec<(String, String)> {
     let names = [
         "AUTH_URL",
         "USERNAME",
@@ -21,40 +21,14 @@ fn aio() -> Option<Vec<(String, String)>> {
         "PROJECT_DOMAIN_NAME",
         "REGION_NAME",
     ];
-    let vars: Option<Vec<(String, String)>> = names
+    let how = "run `scripts/openstack-aio.sh start` and export what `scripts/openstack-aio.sh env` prints (scripts/test.sh does both)";
+    names
         .iter()
         .map(|n| {
-            std::env::var(format!("KO_OS_{n}"))
-                .ok()
-                .map(|v| (format!("OS_{n}"), v))
+            let value = require_var(&format!("KO_OS_{n}"), how);
+            (format!("OS_{n}"), value)
         })
-        .collect();
-    if vars.is_none() {
-        assert!(
-            !in_ci(),
-            "KO_OS_AUTH_URL etc. are not set: scripts/test.sh starts the real Keystone + Heat (scripts/openstack-aio.sh start)"
-        );
-        eprintln!(
-            "skipped: no real Keystone + Heat (run `scripts/openstack-aio.sh start` and export its `env` output)"
-        );
-    }
-    vars
-}
-
-fn openstack_cli() -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("openstack"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            !in_ci(),
-            "the `openstack` CLI (python3-openstackclient) is missing; scripts/openstack-aio.sh installs it"
-        );
-        eprintln!("skipped: no `openstack` CLI");
-    }
-    found
+        .collect()
 }
 
 fn shipped_project() -> Project {
@@ -154,10 +128,8 @@ fn params_json(p: &Project, env: &[(String, String)], extra: &[&str]) -> Map<Str
 
 #[test]
 fn real_heat_stack_from_the_shipped_template_renders_what_the_openstack_cli_shows() {
-    let Some(env) = aio() else { return };
-    let Some(openstack) = openstack_cli() else {
-        return;
-    };
+    let env = aio();
+    let openstack = require_program("openstack", "python3-openstackclient");
     let p = shipped_project();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -288,8 +260,10 @@ fn login_then_params_without_a_password_then_logout(
     name: &str,
 ) {
     if let Some(why) = kernel_keyring_refused() {
-        eprintln!("skipped the keyring part: the kernel refuses keyctl here ({why})");
-        return;
+        missing(
+            &format!("the kernel keyring (`keyctl` is refused here: {why})"),
+            "run the tests where the kernel allows keyctl (a container needs a seccomp profile that allows it)",
+        );
     }
     let password = env
         .iter()

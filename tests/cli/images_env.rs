@@ -4,7 +4,8 @@
 //! A missing piece fails the test with what to do (CI or not): these tests never pass by
 //! not running.
 
-use crate::support::{Project, in_ci, stderr};
+use crate::support::{Project, require_var, stderr};
+pub use crate::support::{missing, require_program};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,45 +18,23 @@ pub struct RealRegistry {
     pub swift_container: String,
 }
 
-/// Fails the test: something it needs is missing.
-pub fn missing(what: &str, how: &str) -> ! {
-    let ci = if in_ci() { " (CI is set)" } else { "" };
-    panic!("this test needs {what}, which is missing{ci}; {how}");
-}
-
 /// The running registry and buildah; a test without them fails saying how to get them.
+/// Every variable is required: a check that runs only when one happens to be set would
+/// pass without checking anything.
 pub fn registry_and_buildah() -> RealRegistry {
-    if find_program("buildah").is_none() {
-        missing(
-            "buildah",
-            "`apt-get install buildah` (scripts/test.sh installs it)",
-        );
-    }
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let Some(address) = var("KO_REGISTRY") else {
-        missing(
-            "the registry (KO_REGISTRY)",
+    require_program("buildah", "buildah");
+    let var = |k: &str| {
+        require_var(
+            k,
             "run `scripts/dev-registry.sh start` and export what `scripts/dev-registry.sh env` prints (scripts/test.sh does both)",
-        );
+        )
     };
     RealRegistry {
-        address,
-        log: var("KO_REGISTRY_LOG")
-            .map(PathBuf::from)
-            .unwrap_or_default(),
-        swift_auth_url: var("KO_SWIFT_AUTH_URL").unwrap_or_default(),
-        swift_container: var("KO_SWIFT_CONTAINER").unwrap_or_else(|| "docker-registry".into()),
+        address: var("KO_REGISTRY"),
+        log: PathBuf::from(var("KO_REGISTRY_LOG")),
+        swift_auth_url: var("KO_SWIFT_AUTH_URL"),
+        swift_container: var("KO_SWIFT_CONTAINER"),
     }
-}
-
-/// The program's path; a test without it fails saying how to install it.
-pub fn require_program(name: &str, package: &str) -> PathBuf {
-    find_program(name).unwrap_or_else(|| {
-        missing(
-            name,
-            &format!("`apt-get install {package}` (scripts/test.sh installs it)"),
-        )
-    })
 }
 
 /// Asserts that a `kube-openstack images` run succeeded; otherwise fails with everything
@@ -82,12 +61,6 @@ pub fn assert_images_ok(out: &Output, state_dir: &Path) {
         out.status,
         stderr(out)
     );
-}
-
-pub fn find_program(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// A prefix no other test (or earlier run) uses, so tests share the registry safely.

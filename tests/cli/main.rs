@@ -33,6 +33,7 @@ mod real_tree_report;
 mod real_workloads;
 mod remote;
 mod render;
+mod secret_leaks;
 mod shipped;
 mod support;
 mod tree_links;

@@ -650,3 +650,85 @@ fn a_link_planted_in_a_cached_tree_is_refused() {
     );
     assert!(!p.read("kubernetes/web-service.yaml").contains("stolen"));
 }
+
+/// Credentials in a template URL (user info, a token in the query or fragment) never
+/// appear in download or include errors, nor in the offline warning.
+#[test]
+fn urls_with_credentials_are_redacted_in_every_message() {
+    let mut server = Server::start(&[
+        (
+            "tree.tar.gz",
+            tarball(&[("web-service.yaml", SERVICE), ("_files/motd.txt", "hi\n")]),
+        ),
+        (
+            "inc.yaml",
+            SERVICE
+                .replace(
+                    "_files/motd.txt",
+                    "http://incuser:incPa55@127.0.0.1:9/x?token=incTok3n",
+                )
+                .into_bytes(),
+        ),
+    ]);
+    let p = project();
+    let with_creds = |path: &str| {
+        server
+            .url(path)
+            .replace("http://", "http://tokuser:Pa55w0rd@")
+            + "?token=T0k3nValue#frag"
+    };
+    let closed = "http://tokuser:Pa55w0rd@127.0.0.1:9/t.tar.gz?token=T0k3nValue".to_string();
+    let secrets = [
+        "Pa55w0rd",
+        "T0k3nValue",
+        "tokuser",
+        "incPa55",
+        "incTok3n",
+        "incuser",
+    ];
+    let check = |what: &str, args: &[&str], ok: bool| {
+        let out = p.with_params(args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.success(), ok, "{what}: {err}");
+        for s in secrets {
+            assert!(!err.contains(s), "{what} shows `{s}`: {err}");
+        }
+        err
+    };
+    let err = check(
+        "404",
+        &["render", "--input-dir", &with_creds("missing.tar.gz")],
+        false,
+    );
+    assert!(err.contains("answered HTTP 404"), "{err}");
+    let err = check("closed port", &["render", "--input-dir", &closed], false);
+    assert!(
+        err.contains("cannot download http://127.0.0.1:9/t.tar.gz"),
+        "{err}"
+    );
+    check(
+        "not a URL",
+        &[
+            "render",
+            "--input-dir",
+            "http://tokuser:Pa55w0rd@[bad/x?token=T0k3nValue",
+        ],
+        false,
+    );
+    let err = check(
+        "an include",
+        &["render", "--input-dir", &with_creds("inc.yaml")],
+        false,
+    );
+    assert!(err.contains("`include http://127.0.0.1:9/x`"), "{err}");
+    // Cached, then the server goes: the warning names the URL without its secrets.
+    check(
+        "cached",
+        &["render", "--input-dir", &with_creds("tree.tar.gz")],
+        true,
+    );
+    let url = with_creds("tree.tar.gz");
+    server.stop();
+    let err = check("offline", &["render", "--input-dir", &url], true);
+    assert!(err.contains("using the cached copy"), "{err}");
+}

@@ -316,3 +316,68 @@ fn a_helper_without_its_argument_is_named_as_such() {
     let out = p.with_params(&["render"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// A key given twice, after render, is an error with the rendered line of both, in any
+/// mapping of any document; so is one in a parameters or overrides file.
+#[test]
+fn duplicate_keys_are_errors_with_their_lines() {
+    let p = basic();
+    let cases = [
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: \"1\"\n  y: {{name}}\n  x: \"3\"\n",
+            "rendered line 8: data: duplicate key (first at line 6)",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n",
+            "rendered line 5: metadata: duplicate key (first at line 4)",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nkind: Secret\nmetadata:\n  name: a\n",
+            "rendered line 3: duplicate key (first at line 2)",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n  containers:\n  - name: x\n    image: i\n    image: j\n",
+            "rendered line 9: spec.containers[0]: duplicate key (first at line 8)",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  {{name}}: \"1\"\n  web: \"2\"\n",
+            "rendered line 12: data: duplicate key (first at line 11)",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata: {k: \"1\", k: \"2\"}\n",
+            "rendered line 5: data: duplicate key",
+        ),
+    ];
+    for (template, expected) in cases {
+        p.write("kubernetes-in/dup.yaml", template);
+        let out = p.with_params(&["render"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{template}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("kubernetes-in/dup.yaml: {expected}")),
+            "wanted {expected}: {err}"
+        );
+    }
+    std::fs::remove_file(p.path("kubernetes-in/dup.yaml")).unwrap();
+    p.write("overrides.yaml", "port: 1\nname: x\nport: 2\n");
+    let out = p
+        .with_params(&["render", "--overrides", "overrides.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("`overrides.yaml`: duplicate key `port` at line 3 (first at line 1)"),
+        "{}",
+        stderr(&out)
+    );
+    p.write(
+        "params.yaml",
+        "name: web\nport: 8080\npassword: s3cret\nname: again\n",
+    );
+    let out = p.with_params(&["render"]).output().unwrap();
+    assert!(
+        stderr(&out).contains("`params.yaml`: duplicate key `name` at line 4 (first at line 1)"),
+        "{}",
+        stderr(&out)
+    );
+}

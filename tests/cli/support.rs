@@ -75,7 +75,39 @@ pub fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// Whether CI is running: tools a test needs must then exist (fail, never skip).
+/// Whether CI is running (said in the message of a test that cannot run).
 pub fn in_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+}
+
+/// Fails the test: something it needs is missing. A test that cannot run says so, CI or
+/// not; it never passes by not running.
+pub fn missing(what: &str, how: &str) -> ! {
+    let ci = if in_ci() { " (CI is set)" } else { "" };
+    panic!("this test needs {what}, which is missing{ci}; {how}");
+}
+
+/// The program's path; a test without it fails saying how to install it.
+pub fn require_program(name: &str, package: &str) -> PathBuf {
+    find_program(name).unwrap_or_else(|| {
+        missing(
+            name,
+            &format!("`apt-get install {package}` (scripts/test.sh installs it)"),
+        )
+    })
+}
+
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A variable a test reads (set by `scripts/test.sh`); a test without it fails saying how
+/// to set it.
+pub fn require_var(name: &str, how: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| missing(&format!("`{name}`"), how))
 }

@@ -1,6 +1,6 @@
 //! `userdata`: the bundle as cloud-init and Python's MIME parser read it back.
 
-use crate::support::{Project, in_ci, stderr};
+use crate::support::{Project, require_program, stderr};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -17,32 +17,21 @@ struct Seen {
 }
 
 /// The Python that cloud-init itself runs with (its launcher's `#!` line): the one whose
-/// `cloudinit` package the tests must use. `None` only outside CI when it is not installed.
-fn cloud_init_python() -> Option<String> {
-    let launcher = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("cloud-init"))
-        .find(|p| p.is_file());
-    let shebang = launcher
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|text| {
-            let first = text.lines().next()?.strip_prefix("#!")?.trim().to_string();
-            Some(first.split_whitespace().next()?.to_string())
-        });
-    match shebang {
-        Some(python) => Some(python),
-        None if in_ci() => panic!("cloud-init is required in CI (apt-get install cloud-init)"),
-        None => {
-            eprintln!("skipping: cloud-init is not installed (apt-get install cloud-init)");
-            None
-        }
-    }
+/// `cloudinit` package the tests must use. Without cloud-init the test fails.
+fn cloud_init_python() -> String {
+    let launcher = require_program("cloud-init", "cloud-init");
+    let text = std::fs::read_to_string(&launcher)
+        .unwrap_or_else(|e| panic!("cannot read `{}`: {e}", launcher.display()));
+    let shebang = text.lines().next().and_then(|l| l.strip_prefix("#!"));
+    let python = shebang.and_then(|s| s.split_whitespace().next());
+    python
+        .unwrap_or_else(|| panic!("`{}` has no `#!` line", launcher.display()))
+        .to_string()
 }
 
 /// Runs the Python peer with cloud-init's interpreter and returns what it printed.
-fn peer(mode: &str, bundle: &Path, extra: &[&Path]) -> Option<Value> {
-    let python = cloud_init_python()?;
+fn peer(mode: &str, bundle: &Path, extra: &[&Path]) -> Value {
+    let python = cloud_init_python();
     let out = Command::new(&python)
         .arg(PEER)
         .arg(mode)
@@ -55,7 +44,7 @@ fn peer(mode: &str, bundle: &Path, extra: &[&Path]) -> Option<Value> {
         "{mode} peer failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(serde_json::from_slice(&out.stdout).expect("peer prints JSON"))
+    serde_json::from_slice(&out.stdout).expect("peer prints JSON")
 }
 
 fn seen(value: Value) -> Vec<Seen> {
@@ -161,11 +150,9 @@ fn python_and_cloud_init_see_every_part_type_name_and_byte() {
         std::fs::metadata(&bundle).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let Some(by_email) = peer("email", &bundle, &[]) else {
-        return;
-    };
+    let by_email = peer("email", &bundle, &[]);
     assert_eq!(seen(by_email), expected);
-    let by_cloud_init = peer("cloud-init", &bundle, &[]).unwrap();
+    let by_cloud_init = peer("cloud-init", &bundle, &[]);
     assert_eq!(seen(by_cloud_init), expected);
 }
 
@@ -196,11 +183,9 @@ fn gzip_and_merge_type_survive_both_readers() {
             ..s
         })
         .collect();
-    let Some(by_email) = peer("email", &bundle, &[]) else {
-        return;
-    };
+    let by_email = peer("email", &bundle, &[]);
     assert_eq!(seen(by_email), merged);
-    assert_eq!(seen(peer("cloud-init", &bundle, &[]).unwrap()), merged);
+    assert_eq!(seen(peer("cloud-init", &bundle, &[])), merged);
 }
 
 #[test]
@@ -218,9 +203,7 @@ fn the_part_handler_writes_each_kubernetes_part_into_the_incoming_directory() {
     assert!(out.status.success(), "{}", stderr(&out));
     let handler_dir = p.path("handlers");
     std::fs::create_dir_all(&handler_dir).unwrap();
-    let Some(result) = peer("handlers", &p.path("user-data"), &[&handler_dir]) else {
-        return;
-    };
+    let result = peer("handlers", &p.path("user-data"), &[&handler_dir]);
     assert_eq!(
         result["handlers"], 1,
         "cloud-init registered the bundled handler"
@@ -379,9 +362,7 @@ fn from_rendered_adds_every_object_after_what_it_depends_on() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let Some(parsed) = peer("email", &p.path("ud"), &[]) else {
-        return;
-    };
+    let parsed = peer("email", &p.path("ud"), &[]);
     let order: Vec<(String, String)> = seen(parsed)
         .into_iter()
         .map(|s| (s.filename, s.type_))

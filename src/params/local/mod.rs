@@ -236,6 +236,6 @@ fn evaluate_output(
         value: val.v,
         // A name that says "secret" counts even when the value is no generated one (a
         // password passed as a plain parameter).
-        secret: val.secret || crate::secrets::looks_secret(&o.name),
+        secret: val.secret || crate::secrets::is_secret(&o.name, o.description.as_deref()),
     }))
 }

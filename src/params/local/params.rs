@@ -173,10 +173,12 @@ pub(crate) fn resolve(
 }
 
 /// Convert `raw` to the parameter's type and check its constraints.
+/// Messages never show the value of a hidden parameter, nor of one named like a secret.
 fn check(d: &ParameterDecl, raw: &Value) -> Result<Value, String> {
-    let value = convert(d.param_type, raw, d.hidden)?;
+    let hidden = d.hidden || crate::secrets::looks_secret(&d.name);
+    let value = convert(d.param_type, raw, hidden)?;
     for c in &d.constraints {
-        c.check(&value, d.param_type, d.hidden)?;
+        c.check(&value, d.param_type, hidden)?;
     }
     Ok(value)
 }
