@@ -38,7 +38,8 @@ impl Row {
 
 /// The first line of a log that says something went wrong: a line logged as an error
 /// (`ERROR`, `CRITICAL`, `FATAL`, a traceback, a Go panic) when there is one, else the
-/// first that names a failure (a warning about a failed connection, say).
+/// first that names a failure (a warning about a failed connection, say). Of a Python
+/// traceback, the exception it ends with.
 pub fn first_error(log: &str) -> Option<String> {
     const LEVELS: &[&str] = &[
         " ERROR ",
@@ -73,11 +74,22 @@ pub fn first_error(log: &str) -> Option<String> {
         let l = l.to_lowercase();
         SIGNS.iter().any(|s| l.contains(s))
     };
-    let line = log
-        .lines()
-        .find(logged)
-        .or_else(|| log.lines().find(names))?;
-    Some(line.trim().chars().take(200).collect())
+    let lines: Vec<&str> = log.lines().collect();
+    let at = lines
+        .iter()
+        .position(logged)
+        .or_else(|| lines.iter().position(names))?;
+    // A Python traceback says what went wrong in its last line, the first after it
+    // that is not indented.
+    let line = if lines[at].starts_with("Traceback") {
+        lines[at + 1..]
+            .iter()
+            .find(|l| !l.starts_with(char::is_whitespace) && !l.is_empty())
+            .unwrap_or(&lines[at])
+    } else {
+        &lines[at]
+    };
+    Some(line.trim().chars().take(300).collect())
 }
 
 /// `GET PATH` on the API server: status and body.
@@ -281,4 +293,22 @@ pub fn print(rows: &[Row], secrets: &[String]) -> String {
             line
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_error;
+
+    #[test]
+    fn the_first_error_line_is_a_logged_error_or_the_exception_of_a_traceback() {
+        let log = "starting\nWARNING connection failed, retrying\n2026 1 ERROR db [-] gone\n";
+        assert_eq!(first_error(log).unwrap(), "2026 1 ERROR db [-] gone");
+        let log = "Traceback (most recent call last):\n  File \"x\", line 1\n    boom()\nValueError: bad\n";
+        assert_eq!(first_error(log).unwrap(), "ValueError: bad");
+        assert_eq!(
+            first_error("ok\nconnection refused\n").unwrap(),
+            "connection refused"
+        );
+        assert_eq!(first_error("all good\n"), None);
+    }
 }
