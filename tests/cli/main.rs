@@ -24,6 +24,7 @@ mod images_token;
 mod images_tree;
 mod output_safety;
 mod params;
+mod real_cleanup;
 mod real_cluster;
 mod real_pods;
 mod real_probes;
