@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs what the tests need, then
+# The whole test suite, from a fresh machine: checks formatting (cargo fmt), lints
+# (cargo clippy -D warnings) and the direction of dependencies between the crate's modules
+# (scripts/check-layers.py), installs what the tests need, then
 #   1. renders the shipped tree from nothing and checks it with an independent Kubernetes
 #      schema validator (kubernetes-validate, strict mode, in a virtualenv that
 #      scripts/validate-manifests.sh creates; PyYAML comes with it),
@@ -36,6 +38,8 @@ export KO_VENV=${KO_VENV:-$PWD/.kube-openstack/venv}
 say "checking formatting and lints"
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
+say "checking the dependency rule (scripts/check-layers.py)"
+python3 scripts/check-layers.py
 
 say "building"
 cargo build --locked

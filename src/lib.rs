@@ -1,7 +1,11 @@
 //! kube-openstack: deploy OpenStack onto Kubernetes.
 //!
-//! The pipeline's stages are modules (`params`, `render`, `diff`); `commands` turn
-//! command-line arguments into calls to them. See ARCHITECTURE.md.
+//! Dependencies point one way: `commands` -> `workflow` -> the stages (`params`,
+//! `render`, `diff`, `images`, `deploy`, ...) -> the foundations (`state`, `secrets`,
+//! `net`, `report`, `rt`). See ARCHITECTURE.md.
+
+// Every byte of output goes through the printer (tests may print what helps debug them).
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod cli;
 pub mod commands;
@@ -25,6 +29,7 @@ pub mod state;
 pub mod up;
 pub mod userdata;
 pub mod watch;
+pub mod workflow;
 pub mod yaml;
 
 use report::{HintLookup, hint_of};

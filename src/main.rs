@@ -1,3 +1,5 @@
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use clap::Parser;
 use std::process::ExitCode;
 

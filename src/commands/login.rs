@@ -3,58 +3,37 @@
 //! password nor OS_PASSWORD is needed afterwards. The secret is read from the terminal
 //! (echo off) or, with `--password-stdin`, from one line of stdin — never from argv.
 
-use super::cloud;
 use crate::cli::{LoginArgs, LogoutArgs};
-use crate::openstack::config::AuthMethod;
-use crate::openstack::{Secret, secret_store};
+use crate::openstack::Secret;
 use crate::printer::Printer;
-use crate::settings::Project;
+use crate::settings::{self, Project};
+use crate::workflow::openstack;
 use anyhow::{Context as _, bail};
 use std::io::{BufRead, IsTerminal};
 
 pub fn login(project: &Project, printer: &Printer, args: &LoginArgs) -> anyhow::Result<u8> {
-    let mut resolved = cloud::resolve(project, printer, &args.openstack, false)
-        .context("cannot tell which cloud and user to log in as")?;
-    let what = match &resolved.cloud.auth {
-        AuthMethod::Password { .. } => "password",
-        AuthMethod::ApplicationCredential { .. } => "application credential secret",
-        AuthMethod::Token(_) => {
-            bail!("token authentication (OS_TOKEN) needs no login: the token is the credential")
-        }
-    };
-    let secret = read_secret(args.password_stdin, what, &resolved.account)?;
-    match &mut resolved.cloud.auth {
-        AuthMethod::Password { password, .. } => *password = secret.clone(),
-        AuthMethod::ApplicationCredential { secret: s, .. } => *s = secret.clone(),
-        AuthMethod::Token(_) => unreachable!("refused above"),
-    }
-    // Check the secret before keeping it: a typo stored now would fail every later run.
-    crate::rt::block_on(async {
-        let http = crate::openstack::http::Http::new(&resolved.cloud)?;
-        crate::openstack::keystone::authenticate(&http, &resolved.cloud).await
-    })
-    .context("the secret was not stored")?;
-    secret_store::store(&resolved.account, &secret)?;
+    let options = settings::openstack(project, &args.openstack);
+    let target = openstack::login_target(&options, printer)?;
+    let (what, account) = (target.what, target.account.clone());
+    let secret = read_secret(args.password_stdin, what, &account)?;
+    openstack::login(target, secret)?;
     printer.status(
         "Stored",
-        format!("the {what} for `{}` in the OS keyring", resolved.account),
+        format!("the {what} for `{account}` in the OS keyring"),
     );
     Ok(0)
 }
 
 pub fn logout(project: &Project, printer: &Printer, args: &LogoutArgs) -> anyhow::Result<u8> {
-    let resolved = cloud::resolve(project, printer, &args.openstack, false)
-        .context("cannot tell which cloud and user to log out")?;
-    if resolved.account.is_empty() {
-        bail!("token authentication keeps nothing in the keyring");
-    }
-    if secret_store::remove(&resolved.account)? {
+    let options = settings::openstack(project, &args.openstack);
+    let (account, removed) = openstack::logout(&options, printer)?;
+    if removed {
         printer.status(
             "Removed",
-            format!("the secret for `{}` from the OS keyring", resolved.account),
+            format!("the secret for `{account}` from the OS keyring"),
         );
     } else {
-        printer.warn(format!("no secret stored for `{}`", resolved.account));
+        printer.warn(format!("no secret stored for `{account}`"));
     }
     Ok(0)
 }

@@ -1,11 +1,10 @@
-//! One file per subcommand: arguments -> settings -> stage calls -> printer.
+//! One file per subcommand: its arguments -> settings (resolved once) -> a workflow call
+//! -> the printer. No command imports another: what two share is in `workflow`.
 
 mod clean_jobs;
-mod cloud;
 mod db_sync;
 mod deploy;
 mod diff;
-mod heat_refresh;
 mod images;
 mod login;
 mod params;

@@ -1,12 +1,12 @@
-//! `kube-openstack params show|get|regenerate`.
+//! `kube-openstack params show|get|refresh|regenerate`.
 
-use crate::cli::{Format, ParamsCommand, SourceArgs, WaitArgs};
+use crate::cli::{Format, ParamsCommand};
 use crate::params::{self, ParamSet};
 use crate::printer::Printer;
 use crate::secrets::Masker;
-use crate::settings::Project;
-use crate::state::StateDir;
-use anyhow::{Context as _, bail};
+use crate::settings::{ParamsSettings, Project};
+use crate::workflow;
+use anyhow::bail;
 use serde_json::Value as Json;
 
 pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyhow::Result<u8> {
@@ -17,13 +17,13 @@ pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyh
             show_secrets,
             output,
         } => {
-            let set = load_waiting(project, printer, &source, &wait)?;
-            let state = StateDir::new(project.state_dir(&source));
-            let masker = Masker::build(&state, set.secret_values(), show_secrets)?;
+            let settings = ParamsSettings::new(project, &source).waiting(&wait);
+            let set = workflow::params::load(&settings, printer)?;
+            let masker = Masker::build(&settings.state, set.secret_values(), show_secrets)?;
             printer.data(&show(&set, &masker, output, show_secrets));
         }
         ParamsCommand::Get { key, source } => {
-            let set = load(project, printer, &source)?;
+            let set = workflow::params::load(&ParamsSettings::new(project, &source), printer)?;
             let Some(p) = set.values.get(&key) else {
                 bail!("parameter `{key}` is not defined (`kube-openstack params show` lists them)");
             };
@@ -34,17 +34,20 @@ pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyh
             wait,
             show_secrets,
         } => {
-            super::heat_refresh::refresh(project, printer, &source, &wait, show_secrets)?;
+            let settings = ParamsSettings::new(project, &source).waiting(&wait);
+            let refreshed = workflow::params::refresh(&settings, printer, show_secrets)?;
+            printer.data(&refreshed.report);
+            printer.status(
+                "Refreshed",
+                format!(
+                    "stack `{}`: {} of {} outputs changed",
+                    refreshed.stack, refreshed.changed, refreshed.outputs
+                ),
+            );
         }
         ParamsCommand::Regenerate { keys, source } => {
-            let state = StateDir::new(project.state_dir(&source));
-            let lock = state.lock()?;
-            let req = project.params_request(&source);
-            let rotated =
-                params::regenerate(&req, &state, &keys).context("cannot regenerate parameters")?;
-            drop(lock);
-            // Evaluate now so the new values exist (and are kept) before anything renders.
-            load(project, printer, &source)?;
+            let settings = ParamsSettings::new(project, &source);
+            let rotated = workflow::params::regenerate(&settings, printer, &keys)?;
             printer.status(
                 "Regenerated",
                 format!("{} ({})", rotated.join(", "), keys.join(", ")),
@@ -52,34 +55,6 @@ pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyh
         }
     }
     Ok(0)
-}
-
-/// Loads the parameters as the flags and config say, holding the state lock meanwhile.
-pub(super) fn load(
-    project: &Project,
-    printer: &Printer,
-    source: &SourceArgs,
-) -> anyhow::Result<ParamSet> {
-    load_waiting(project, printer, source, &WaitArgs::default())
-}
-
-/// As [`load`]; a Heat stack whose outputs were never read is read first (waiting for it
-/// as `wait` says).
-fn load_waiting(
-    project: &Project,
-    printer: &Printer,
-    source: &SourceArgs,
-    wait: &WaitArgs,
-) -> anyhow::Result<ParamSet> {
-    let state = StateDir::new(project.state_dir(source));
-    let req = project.params_request(source);
-    let _lock = state.lock()?;
-    if req.source == params::SourceKind::Heat {
-        super::heat_refresh::read_if_missing(project, printer, source, wait, &state)?;
-    }
-    let set = params::load(&req, &state, &mut |w| printer.warn(w))
-        .context("cannot read the parameters")?;
-    Ok(set)
 }
 
 fn show(set: &ParamSet, masker: &Masker, format: Format, show_secrets: bool) -> String {

@@ -5,6 +5,7 @@
 use super::api_status::ApiStatus;
 use super::apply::desired;
 use super::client::ClientError;
+use super::discovery::Resource;
 use super::manifest::Manifest;
 use super::{Context, DeployError, KNOWN_API_VERSIONS, discovery, ops};
 use crate::diff::{Change, FileChange, ObjectChange, TreeDiff};
@@ -86,26 +87,7 @@ pub async fn live_diff(
             .map(|(m, res)| {
                 let live = live.get(&m.id).map(|(_, obj)| obj);
                 async move {
-                    let wanted = desired(m, res, &ctx.namespace, &ctx.deployment);
-                    let after = if !ns_exists {
-                        wanted
-                    } else {
-                        match ops::apply(&ctx.kube, res, &ctx.namespace, &m.id.name, &wanted, true)
-                            .await
-                        {
-                            Ok(applied) => applied.object,
-                            // A change that cannot be made in place (a one-shot pod's new spec):
-                            // `deploy` replaces the object, so show what it would hold.
-                            Err(e) if e.status().is_some_and(ApiStatus::is_immutable) => wanted,
-                            Err(source) => {
-                                return Err(LiveDiffError::DryRun {
-                                    file: m.file.clone(),
-                                    id: m.id.to_string(),
-                                    source,
-                                });
-                            }
-                        }
-                    };
+                    let after = as_applied(ctx, m, res, ns_exists).await?;
                     Ok(change(
                         &m.id.to_string(),
                         &m.file.display().to_string(),
@@ -140,6 +122,31 @@ pub async fn live_diff(
         ));
     }
     Ok(diff)
+}
+
+/// The object as the server would hold it once applied: a server-side dry run (the
+/// object as sent when there is no namespace yet to run it in).
+async fn as_applied(
+    ctx: &Context,
+    m: &Manifest,
+    res: &Resource,
+    ns_exists: bool,
+) -> Result<Value, LiveDiffError> {
+    let wanted = desired(m, res, &ctx.namespace, &ctx.deployment);
+    if !ns_exists {
+        return Ok(wanted);
+    }
+    match ops::apply(&ctx.kube, res, &ctx.namespace, &m.id.name, &wanted, true).await {
+        Ok(applied) => Ok(applied.object),
+        // A change that cannot be made in place (a one-shot pod's new spec): `deploy`
+        // replaces the object, so show what it would hold.
+        Err(e) if e.status().is_some_and(ApiStatus::is_immutable) => Ok(wanted),
+        Err(source) => Err(LiveDiffError::DryRun {
+            file: m.file.clone(),
+            id: m.id.to_string(),
+            source,
+        }),
+    }
 }
 
 /// Keys sorted, as `kubectl diff` prints them, so key order never shows as a change.

@@ -193,6 +193,24 @@ impl Context {
         Ok(out)
     }
 
+    /// What applying `plan` starts from: the resource of each node, the namespace (made
+    /// unless a dry run), and the deployment's live objects of every type it may hold.
+    pub async fn survey(&self, plan: &Plan, dry_run: bool) -> Result<Survey, DeployError> {
+        let (discovered, resources) = resolve(self, plan).await?;
+        let namespace_exists = self.ensure_namespace(dry_run).await?;
+        let types = deployment_types(&discovered, &resources);
+        let live = if namespace_exists {
+            self.list_live(&types).await?
+        } else {
+            HashMap::new()
+        };
+        Ok(Survey {
+            resources,
+            namespace_exists,
+            live,
+        })
+    }
+
     /// The deployment's live pods (one list request, after discovery of `v1`).
     pub async fn list_pods(&self) -> Result<HashMap<ObjectId, (Resource, Value)>, DeployError> {
         let discovered = discovery::discover(&self.kube, &["v1"]).await?;
@@ -200,6 +218,26 @@ impl Context {
             return Ok(HashMap::new());
         };
         self.list_live(std::slice::from_ref(&pods)).await
+    }
+}
+
+/// What the cluster holds for a plan (see [`Context::survey`]).
+pub struct Survey {
+    /// The resource of each node, in plan order.
+    pub resources: Vec<Resource>,
+    /// False only in a dry run whose namespace does not exist yet.
+    pub namespace_exists: bool,
+    /// The deployment's live objects, by `Kind/name`.
+    pub live: HashMap<ObjectId, (Resource, Value)>,
+}
+
+impl Survey {
+    /// The live objects without their resources.
+    pub fn live_objects(&self) -> HashMap<ObjectId, Value> {
+        self.live
+            .iter()
+            .map(|(id, (_, obj))| (id.clone(), obj.clone()))
+            .collect()
     }
 }
 

@@ -66,7 +66,7 @@ pub async fn delete_all(
     objects: &[(ObjectId, Resource)],
     dry_run: bool,
     timeout: Duration,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Vec<Deleted> {
     let mut out = Vec::new();
     let mut start = 0;

@@ -83,164 +83,257 @@ pub async fn run(
     live: &HashMap<ObjectId, Value>,
     target: &Target<'_>,
     options: &Options,
-    progress: &Progress,
+    progress: &dyn Progress,
     interrupt: impl Future<Output = ()>,
 ) -> (Vec<NodeResult>, bool) {
-    let n = plan.nodes.len();
-    let mut results: Vec<NodeResult> = plan
-        .nodes
-        .iter()
-        .map(|node| NodeResult {
-            object: node.manifest.id.to_string(),
-            file: node.manifest.file.display().to_string(),
-            state: State::Pending,
-            outcome: None,
-            message: String::new(),
-            logs: None,
-            failure: None,
-        })
-        .collect();
-    let ranks = plan.nodes.iter().map(|n| n.rank).max().map_or(0, |m| m + 1);
-    // Objects of each rank the server has not accepted yet (pending or applying).
-    let mut unaccepted = vec![0usize; ranks];
-    for node in &plan.nodes {
-        unaccepted[node.rank] += 1;
-    }
-    let mut tasks: FuturesUnordered<Task<'_>> = FuturesUnordered::new();
-    let mut applying = 0usize;
-    let mut stopping = false;
+    let mut run = Run::new(plan, resources, live, target, options, progress);
+    run.announce_waits();
     let mut interrupted = false;
     let mut interrupt = std::pin::pin!(interrupt);
-    for (node, r) in plan.nodes.iter().zip(&results) {
-        if !node.deps.is_empty() {
-            let on: Vec<String> = node
-                .deps
-                .iter()
-                .map(|e| plan.nodes[e.on].manifest.id.to_string())
-                .collect();
-            progress.object(
-                "Pending",
-                &r.object,
-                &format!("waits for {}", on.join(", ")),
-            );
-        }
-    }
-
     loop {
-        if !stopping {
-            let mut started = start_ready(
-                plan,
-                &results,
-                &unaccepted,
-                options.parallel - applying.min(options.parallel),
-                false,
-            );
-            if started.is_empty() && applying == 0 && tasks.is_empty() {
-                // Only the kind order could hold these back, and it must never deadlock
-                // against the graph: release it.
-                started = start_ready(plan, &results, &unaccepted, options.parallel, true);
-            }
-            for i in started {
-                results[i].state = State::Applying;
-                applying += 1;
-                let node = &plan.nodes[i];
-                progress.object("Applying", &results[i].object, "");
-                let res = &resources[i];
-                let live_obj = live.get(&node.manifest.id);
-                tasks.push(Box::pin(async move {
-                    Done::Applied(i, apply_object(target, &node.manifest, res, live_obj).await)
-                }));
-            }
+        if !interrupted {
+            run.start_what_may();
         }
-        if tasks.is_empty() || (stopping && applying == 0) {
+        if run.tasks.is_empty() || (interrupted && run.applying == 0) {
             break;
         }
         let done = tokio::select! {
-            done = tasks.next() => done.expect("not empty"),
-            () = &mut interrupt, if !stopping => {
-                stopping = true;
+            done = run.tasks.next() => done.expect("not empty"),
+            () = &mut interrupt, if !interrupted => {
                 interrupted = true;
+                let applying = run.applying;
                 progress.status("Interrupted", &format!("starting nothing new; finishing {applying} requests in flight"));
                 continue;
             }
         };
         match done {
-            Done::Applied(i, result) => {
-                applying -= 1;
-                unaccepted[plan.nodes[i].rank] -= 1;
-                match result {
-                    Ok(outcome) => {
-                        results[i].outcome = Some(outcome);
-                        let node = &plan.nodes[i];
-                        // Objects with no notion of readiness are ready once accepted: the
-                        // apply's answer says so, no need to read them back.
-                        let must_wait = !target.dry_run
-                            && has_readiness(&node.manifest.id.kind)
-                            && (options.wait_all || !node.dependents.is_empty());
-                        if must_wait {
-                            results[i].state = State::Waiting;
-                            progress.object("Applied", &results[i].object, outcome.as_str());
-                            let timeout = options
-                                .timeout
-                                .unwrap_or_else(|| default_timeout(&node.manifest.id.kind));
-                            let res = &resources[i];
-                            tasks.push(Box::pin(async move {
-                                let (r, logs) =
-                                    wait_ready(target, &node.manifest.id, res, timeout, progress)
-                                        .await;
-                                Done::Waited(i, r, logs)
-                            }));
-                        } else {
-                            let settled = target.dry_run || !has_readiness(&node.manifest.id.kind);
-                            results[i].state = if settled {
-                                State::Ready
-                            } else {
-                                State::Applied
-                            };
-                            progress.object("Applied", &results[i].object, outcome.as_str());
-                            progress.tick();
-                        }
-                    }
-                    Err(e) => {
-                        let why = progress.masker().mask(&crate::report::one_line(&e));
-                        results[i].failure = Some(match e {
-                            ApplyError::Immutable { .. } => FailureCause::Immutable,
-                            _ => FailureCause::Other,
-                        });
-                        fail(plan, &mut results, &mut unaccepted, i, why, None, progress)
-                    }
-                }
+            Done::Applied(i, result) => run.applied(i, result),
+            Done::Waited(i, readiness, logs) => run.waited(i, readiness, logs),
+        }
+    }
+    (run.finish(), interrupted)
+}
+
+/// One run of the plan: each node's result so far and the requests in flight.
+struct Run<'a> {
+    plan: &'a Plan,
+    resources: &'a [Resource],
+    live: &'a HashMap<ObjectId, Value>,
+    target: &'a Target<'a>,
+    options: &'a Options,
+    progress: &'a dyn Progress,
+    results: Vec<NodeResult>,
+    /// Objects of each rank the server has not accepted yet (pending or applying).
+    unaccepted: Vec<usize>,
+    /// Applies and waits in flight.
+    tasks: FuturesUnordered<Task<'a>>,
+    /// How many of those are applies (bounded by `parallel`).
+    applying: usize,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        plan: &'a Plan,
+        resources: &'a [Resource],
+        live: &'a HashMap<ObjectId, Value>,
+        target: &'a Target<'a>,
+        options: &'a Options,
+        progress: &'a dyn Progress,
+    ) -> Run<'a> {
+        let results = plan
+            .nodes
+            .iter()
+            .map(|node| NodeResult {
+                object: node.manifest.id.to_string(),
+                file: node.manifest.file.display().to_string(),
+                state: State::Pending,
+                outcome: None,
+                message: String::new(),
+                logs: None,
+                failure: None,
+            })
+            .collect();
+        let ranks = plan.nodes.iter().map(|n| n.rank).max().map_or(0, |m| m + 1);
+        let mut unaccepted = vec![0usize; ranks];
+        for node in &plan.nodes {
+            unaccepted[node.rank] += 1;
+        }
+        Run {
+            plan,
+            resources,
+            live,
+            target,
+            options,
+            progress,
+            results,
+            unaccepted,
+            tasks: FuturesUnordered::new(),
+            applying: 0,
+        }
+    }
+
+    /// Says up front what each object with dependencies waits for.
+    fn announce_waits(&self) {
+        for (node, r) in self.plan.nodes.iter().zip(&self.results) {
+            if !node.deps.is_empty() {
+                let on: Vec<String> = node
+                    .deps
+                    .iter()
+                    .map(|e| self.plan.nodes[e.on].manifest.id.to_string())
+                    .collect();
+                self.progress.object(
+                    "Pending",
+                    &r.object,
+                    &format!("waits for {}", on.join(", ")),
+                );
             }
-            Done::Waited(i, readiness, logs) => match readiness {
-                Readiness::Ready => {
-                    results[i].state = State::Ready;
-                    progress.object("Ready", &results[i].object, "");
-                    progress.tick();
-                }
-                Readiness::Failed(why) => {
-                    results[i].failure = Some(match logs {
-                        Some(_) => FailureCause::PodFailed,
-                        None => FailureCause::Other,
-                    });
-                    fail(plan, &mut results, &mut unaccepted, i, why, logs, progress)
-                }
-                // A wait gives up pending only when its time is out.
-                Readiness::Pending(why) => {
-                    results[i].failure = Some(FailureCause::TimedOut);
-                    fail(plan, &mut results, &mut unaccepted, i, why, logs, progress)
-                }
-            },
         }
     }
-    for r in results.iter_mut().filter(|r| r.state == State::Pending) {
-        r.state = State::Skipped;
-        if r.message.is_empty() {
-            r.message = "not started (interrupted)".into();
+
+    /// Starts the applies that may start now, as many as `parallel` leaves room for.
+    fn start_what_may(&mut self) {
+        let (plan, options) = (self.plan, self.options);
+        let room = options.parallel - self.applying.min(options.parallel);
+        let mut started = start_ready(plan, &self.results, &self.unaccepted, room, false);
+        if started.is_empty() && self.applying == 0 && self.tasks.is_empty() {
+            // Only the kind order could hold these back, and it must never deadlock
+            // against the graph: release it.
+            started = start_ready(
+                plan,
+                &self.results,
+                &self.unaccepted,
+                options.parallel,
+                true,
+            );
+        }
+        for i in started {
+            self.results[i].state = State::Applying;
+            self.applying += 1;
+            self.progress
+                .object("Applying", &self.results[i].object, "");
+            let node = &plan.nodes[i];
+            let (target, res) = (self.target, &self.resources[i]);
+            let live_obj = self.live.get(&node.manifest.id);
+            self.tasks.push(Box::pin(async move {
+                Done::Applied(i, apply_object(target, &node.manifest, res, live_obj).await)
+            }));
         }
     }
-    progress.finish();
-    debug_assert_eq!(results.len(), n);
-    (results, interrupted)
+
+    /// The server answered the apply of node `i`: wait for it to be ready if anything
+    /// needs that, else it is done.
+    fn applied(&mut self, i: usize, result: Result<Outcome, ApplyError>) {
+        self.applying -= 1;
+        self.unaccepted[self.plan.nodes[i].rank] -= 1;
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let why = self.progress.masker().mask(&crate::report::one_line(&e));
+                self.results[i].failure = Some(match e {
+                    ApplyError::Immutable { .. } => FailureCause::Immutable,
+                    _ => FailureCause::Other,
+                });
+                return self.fail(i, why, None);
+            }
+        };
+        self.results[i].outcome = Some(outcome);
+        let node = &self.plan.nodes[i];
+        let kind = &node.manifest.id.kind;
+        // Objects with no notion of readiness are ready once accepted: the apply's answer
+        // says so, no need to read them back.
+        let must_wait = !self.target.dry_run
+            && has_readiness(kind)
+            && (self.options.wait_all || !node.dependents.is_empty());
+        self.progress
+            .object("Applied", &self.results[i].object, outcome.as_str());
+        if must_wait {
+            self.results[i].state = State::Waiting;
+            let timeout = self
+                .options
+                .timeout
+                .unwrap_or_else(|| default_timeout(kind));
+            let (target, res, progress) = (self.target, &self.resources[i], self.progress);
+            self.tasks.push(Box::pin(async move {
+                let (r, logs) = wait_ready(target, &node.manifest.id, res, timeout, progress).await;
+                Done::Waited(i, r, logs)
+            }));
+        } else {
+            let settled = self.target.dry_run || !has_readiness(kind);
+            self.results[i].state = if settled {
+                State::Ready
+            } else {
+                State::Applied
+            };
+            self.progress.tick();
+        }
+    }
+
+    /// The wait for node `i` ended.
+    fn waited(&mut self, i: usize, readiness: Readiness, logs: Option<String>) {
+        match readiness {
+            Readiness::Ready => {
+                self.results[i].state = State::Ready;
+                self.progress.object("Ready", &self.results[i].object, "");
+                self.progress.tick();
+            }
+            Readiness::Failed(why) => {
+                self.results[i].failure = Some(match logs {
+                    Some(_) => FailureCause::PodFailed,
+                    None => FailureCause::Other,
+                });
+                self.fail(i, why, logs)
+            }
+            // A wait gives up pending only when its time is out.
+            Readiness::Pending(why) => {
+                self.results[i].failure = Some(FailureCause::TimedOut);
+                self.fail(i, why, logs)
+            }
+        }
+    }
+
+    /// Marks `i` failed and every node that waits for it, directly or not, skipped.
+    fn fail(&mut self, i: usize, why: String, logs: Option<String>) {
+        let (plan, progress, results) = (self.plan, self.progress, &mut self.results);
+        results[i].state = State::Failed;
+        results[i].message = why.clone();
+        progress.object("Failed", &results[i].object, &why);
+        if let Some(logs) = &logs {
+            for line in logs.lines() {
+                progress.line(
+                    &progress
+                        .masker()
+                        .mask(&format!("{:>12} | {line}", plan.nodes[i].manifest.id.name)),
+                );
+            }
+        }
+        results[i].logs = logs;
+        let failed = results[i].object.clone();
+        for &d in &plan.nodes[i].downstream {
+            if results[d].state == State::Pending {
+                results[d].state = State::Skipped;
+                // Never to be accepted: it must not hold later kinds back.
+                self.unaccepted[plan.nodes[d].rank] -= 1;
+                results[d].message = format!("not started: {failed} failed");
+                progress.object("Skipped", &results[d].object, &results[d].message);
+            }
+        }
+    }
+
+    /// The results, with what never started marked skipped.
+    fn finish(mut self) -> Vec<NodeResult> {
+        for r in self
+            .results
+            .iter_mut()
+            .filter(|r| r.state == State::Pending)
+        {
+            r.state = State::Skipped;
+            if r.message.is_empty() {
+                r.message = "not started (interrupted)".into();
+            }
+        }
+        self.progress.finish();
+        self.results
+    }
 }
 
 /// Pending nodes whose dependencies are ready and (unless `ignore_kind_order`) whose
@@ -288,41 +381,6 @@ fn kind_order_allows(plan: &Plan, results: &[NodeResult], unaccepted: &[usize], 
     blocking.iter().all(|&b| b == 0)
 }
 
-/// Marks `i` failed and every node that waits for it, directly or not, skipped.
-fn fail(
-    plan: &Plan,
-    results: &mut [NodeResult],
-    unaccepted: &mut [usize],
-    i: usize,
-    why: String,
-    logs: Option<String>,
-    progress: &Progress,
-) {
-    results[i].state = State::Failed;
-    results[i].message = why.clone();
-    progress.object("Failed", &results[i].object, &why);
-    if let Some(logs) = &logs {
-        for line in logs.lines() {
-            progress.line(
-                &progress
-                    .masker()
-                    .mask(&format!("{:>12} | {line}", plan.nodes[i].manifest.id.name)),
-            );
-        }
-    }
-    results[i].logs = logs;
-    let failed = results[i].object.clone();
-    for &d in &plan.nodes[i].downstream {
-        if results[d].state == State::Pending {
-            results[d].state = State::Skipped;
-            // Never to be accepted: it must not hold later kinds back.
-            unaccepted[plan.nodes[d].rank] -= 1;
-            results[d].message = format!("not started: {failed} failed");
-            progress.object("Skipped", &results[d].object, &results[d].message);
-        }
-    }
-}
-
 /// Polls the object until it is ready, failed, or the timeout expires (then `Pending`
 /// with what it still waits for). A failed pod's log comes back with it.
 async fn wait_ready(
@@ -330,7 +388,7 @@ async fn wait_ready(
     id: &ObjectId,
     res: &Resource,
     timeout: Duration,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> (Readiness, Option<String>) {
     let start = Instant::now();
     let mut delay = Duration::from_millis(100);

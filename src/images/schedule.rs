@@ -123,7 +123,7 @@ impl From<StorageError> for SettleError {
 }
 
 /// The builder, its storage driver settled and announced (once per run).
-async fn builder<'a>(env: &'a Env, progress: &Progress) -> Result<&'a Builder, SettleError> {
+async fn builder<'a>(env: &'a Env, progress: &dyn Progress) -> Result<&'a Builder, SettleError> {
     env.settled
         .get_or_init(|| async {
             let mut builder = env.builder.clone()?;
@@ -137,7 +137,7 @@ async fn builder<'a>(env: &'a Env, progress: &Progress) -> Result<&'a Builder, S
         .map_err(Clone::clone)
 }
 
-pub async fn run(jobs: Vec<Job>, env: Arc<Env>, progress: Arc<Progress>) -> Vec<ImageResult> {
+pub async fn run(jobs: Vec<Job>, env: Arc<Env>, progress: Arc<dyn Progress>) -> Vec<ImageResult> {
     let build_slots = Arc::new(Slots::new(env.jobs));
     let priorities = dependents(&jobs);
     let push_slots = Arc::new(Semaphore::new(env.jobs.max(1)));
@@ -171,7 +171,7 @@ pub async fn run(jobs: Vec<Job>, env: Arc<Env>, progress: Arc<Progress>) -> Vec<
                 push: &push_slots,
                 checked: &checked,
             };
-            let result = one(&job, &env, &progress, bases, &me, slots).await;
+            let result = one(&job, &env, progress.as_ref(), bases, &me, slots).await;
             // A job that ended without saying (failure) releases its dependents as failed.
             me.send_if_modified(|v| {
                 v.is_none() && {
@@ -218,7 +218,7 @@ struct Shared<'a> {
 async fn one(
     job: &Job,
     env: &Env,
-    progress: &Progress,
+    progress: &dyn Progress,
     bases: Vec<(String, watch::Receiver<Option<bool>>)>,
     me: &Ready,
     slots: Shared<'_>,
@@ -273,15 +273,12 @@ fn short(digest: &str) -> &str {
 async fn steps(
     job: &Job,
     env: &Env,
-    progress: &Progress,
+    progress: &dyn Progress,
     bases: Vec<(String, watch::Receiver<Option<bool>>)>,
     me: &Ready,
     shared: Shared<'_>,
     log: &std::path::Path,
 ) -> Result<Outcome, Outcome> {
-    let failed = |e: &dyn std::fmt::Display| Outcome::Failed {
-        error: e.to_string(),
-    };
     let repository = env.naming.repository(&job.name);
     let content = content_tag(&job.hash);
     let reference = env.naming.reference(&job.name, &env.naming.tag);
@@ -299,17 +296,7 @@ async fn steps(
         me.send_replace(Some(true));
         return Ok(outcome);
     }
-    for (base, mut rx) in bases {
-        progress.update(&job.name, "Waiting", &format!("for `{base}`"));
-        let ok = rx
-            .wait_for(Option::is_some)
-            .await
-            .map(|v| *v == Some(true))
-            .unwrap_or(false);
-        if !ok {
-            return Err(Outcome::Skipped { base });
-        }
-    }
+    wait_for_bases(job, progress, bases).await?;
     std::fs::write(log, "").map_err(|e| {
         failed(&BuildError::Log {
             path: log.to_path_buf(),
@@ -317,9 +304,6 @@ async fn steps(
         })
     })?;
     let builder = builder(env, progress).await.map_err(|e| failed(&e))?;
-    let not_started = |signal| Outcome::Failed {
-        error: format!("not started: kube-openstack received {signal}"),
-    };
     if env.mode == Mode::Push {
         if !builder.has_image(&content_reference).await {
             return Err(Outcome::Failed {
@@ -330,27 +314,8 @@ async fn steps(
             });
         }
     } else {
-        let (priority, order) = shared.place;
-        let slot = shared.build.acquire(priority, order).await;
-        if let Some(signal) = env.interrupt.signal() {
-            return Err(not_started(signal));
-        }
-        progress.update(&job.name, "Building", &reference);
         let tags = [reference.clone(), content_reference.clone()];
-        let labels = [(
-            "io.kube-openstack.content-hash".to_string(),
-            job.hash.clone(),
-        )];
-        let req = BuildRequest {
-            context: &job.context,
-            tags: &tags,
-            build_args: &env.build_args,
-            labels: &labels,
-            auth_file: env.auth_file.as_deref(),
-            plain_http: env.plain_http,
-        };
-        builder.build(&req, log).await.map_err(|e| failed(&e))?;
-        drop(slot);
+        build(job, env, progress, builder, &shared, &tags, log).await?;
     }
     me.send_replace(Some(true));
     let Some(registry) = env.registry.as_ref().filter(|_| env.mode != Mode::Build) else {
@@ -378,12 +343,85 @@ async fn steps(
             .await
             .map_err(|e| failed(&e))?;
     }
+    verify(registry, &repository, &content, env).await
+}
+
+/// Waits until every base is built; skipped when one failed.
+async fn wait_for_bases(
+    job: &Job,
+    progress: &dyn Progress,
+    bases: Vec<(String, watch::Receiver<Option<bool>>)>,
+) -> Result<(), Outcome> {
+    for (base, mut rx) in bases {
+        progress.update(&job.name, "Waiting", &format!("for `{base}`"));
+        let ok = rx
+            .wait_for(Option::is_some)
+            .await
+            .map(|v| *v == Some(true))
+            .unwrap_or(false);
+        if !ok {
+            return Err(Outcome::Skipped { base });
+        }
+    }
+    Ok(())
+}
+
+fn failed(e: &dyn std::fmt::Display) -> Outcome {
+    Outcome::Failed {
+        error: e.to_string(),
+    }
+}
+
+fn not_started(signal: impl std::fmt::Display) -> Outcome {
+    Outcome::Failed {
+        error: format!("not started: kube-openstack received {signal}"),
+    }
+}
+
+/// Builds the image in a build slot, under its `tags`.
+async fn build(
+    job: &Job,
+    env: &Env,
+    progress: &dyn Progress,
+    builder: &Builder,
+    shared: &Shared<'_>,
+    tags: &[String; 2],
+    log: &std::path::Path,
+) -> Result<(), Outcome> {
+    let (priority, order) = shared.place;
+    let _slot = shared.build.acquire(priority, order).await;
+    if let Some(signal) = env.interrupt.signal() {
+        return Err(not_started(signal));
+    }
+    progress.update(&job.name, "Building", &tags[0]);
+    let labels = [(
+        "io.kube-openstack.content-hash".to_string(),
+        job.hash.clone(),
+    )];
+    let req = BuildRequest {
+        context: &job.context,
+        tags,
+        build_args: &env.build_args,
+        labels: &labels,
+        auth_file: env.auth_file.as_deref(),
+        plain_http: env.plain_http,
+    };
+    builder.build(&req, log).await.map_err(|e| failed(&e))
+}
+
+/// After a push: both tags name one digest in the registry.
+async fn verify(
+    registry: &RegistryClient,
+    repository: &str,
+    content: &str,
+    env: &Env,
+) -> Result<Outcome, Outcome> {
     let pushed = registry
-        .manifest_digest(&repository, &env.naming.tag)
+        .manifest_digest(repository, &env.naming.tag)
         .await
         .map_err(|e| failed(&e))?;
     let by_content = registry
-        .manifest_digest(&repository, &content)
+        .manifest_digest(repository, content)
         .await
         .map_err(|e| failed(&e))?;
     match (pushed, by_content) {

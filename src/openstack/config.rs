@@ -116,155 +116,22 @@ pub fn resolve(
         Some(name) => cloud_entry(&name, &opts.search_dirs, env)?,
         None => Mapping::new(),
     };
-    let auth = entry
-        .get("auth")
-        .and_then(Yaml::as_mapping)
-        .cloned()
-        .unwrap_or_default();
-    let text = |m: &Mapping, k: &str| m.get(k).and_then(yaml_text);
-    // flag > OS_<NAME> > clouds.yaml `auth.<name>` (or top-level key for non-auth ones).
-    let pick = |flag: &Option<String>, key: &str| -> Option<String> {
-        flag.clone()
-            .or_else(|| env(&format!("OS_{}", key.to_uppercase())).filter(|v| !v.is_empty()))
-            .or_else(|| text(&auth, key))
-            .or_else(|| text(&entry, key))
-    };
-    let auth_url = pick(&opts.auth_url, "auth_url").ok_or_else(|| {
+    let src = Sources::new(entry, env);
+    let auth_url = src.pick(&opts.auth_url, "auth_url").ok_or_else(|| {
         OpenStackError::NoAuthUrl(
             "set OS_AUTH_URL or `--os-auth-url`, or choose a cloud of clouds.yaml".into(),
         )
     })?;
     let auth_url = keystone_v3_url(&auth_url)?;
-    let domain_default = pick(&None, "domain_name").or_else(|| pick(&None, "default_domain"));
-    let domain = |v: Option<String>| {
-        v.or_else(|| domain_default.clone())
-            .unwrap_or_else(|| "Default".into())
-    };
-    let user = match (
-        pick(&opts.user_id, "user_id"),
-        pick(&opts.username, "username"),
-    ) {
-        (Some(id), _) => Some(UserRef::Id(id)),
-        (None, Some(name)) => Some(UserRef::Name {
-            name,
-            domain: domain(pick(&opts.user_domain_name, "user_domain_name")),
-        }),
-        (None, None) => None,
-    };
-    let scope = match (
-        pick(&opts.project_id, "project_id"),
-        pick(&opts.project_name, "project_name"),
-    ) {
-        (Some(id), _) => Some(Scope::ProjectId(id)),
-        (None, Some(name)) => Some(Scope::ProjectName {
-            name,
-            domain: domain(pick(&opts.project_domain_name, "project_domain_name")),
-        }),
-        (None, None) => None,
-    };
-    let interface = match pick(&opts.interface, "interface")
-        .as_deref()
-        .map(|s| s.trim_end_matches("URL"))
-    {
-        None | Some("public") => Interface::Public,
-        Some("internal") => Interface::Internal,
-        Some("admin") => Interface::Admin,
-        Some(other) => {
-            return Err(OpenStackError::InvalidSetting {
-                what: "interface (public, internal or admin)",
-                value: other.into(),
-                source: None,
-            });
-        }
-    };
-    let verify_off = entry.get("verify").and_then(Yaml::as_bool) == Some(false);
-    let auth_type = pick(&opts.auth_type, "auth_type").unwrap_or_else(|| {
-        if env("OS_TOKEN").is_some() || text(&auth, "token").is_some() {
-            "token".into()
-        } else {
-            "password".into()
-        }
-    });
-    let url_text = auth_url.to_string();
-    let (method, account, secret_given) = match auth_type.as_str() {
-        "password" | "v3password" => {
-            let user = user.ok_or_else(|| {
-                OpenStackError::Incomplete("no user: set OS_USERNAME or `--os-username`".into())
-            })?;
-            let account = secret_store::account(&url_text, &user_label(&user));
-            let (password, given) = secret(
-                env("OS_PASSWORD").or_else(|| text(&auth, "password")),
-                &account,
-                &user,
-                "password",
-                &url_text,
-                keyring,
-            )?;
-            (AuthMethod::Password { user, password }, account, given)
-        }
-        "v3applicationcredential" | "applicationcredential" => {
-            let id = pick(&opts.application_credential_id, "application_credential_id");
-            let name = pick(
-                &opts.application_credential_name,
-                "application_credential_name",
-            );
-            let label = match (&id, &name) {
-                (Some(id), _) => format!("appcred:{id}"),
-                (None, Some(name)) if user.is_some() => {
-                    format!("appcred:{name}@{}", user_label(user.as_ref().unwrap()))
-                }
-                _ => {
-                    return Err(OpenStackError::Incomplete(
-                        "an application credential needs OS_APPLICATION_CREDENTIAL_ID, or its name and the user".into(),
-                    ));
-                }
-            };
-            let account = secret_store::account(&url_text, &label);
-            let given = env("OS_APPLICATION_CREDENTIAL_SECRET")
-                .or_else(|| text(&auth, "application_credential_secret"));
-            let who = UserRef::Id(label.clone());
-            let (secret, given) = secret(
-                given,
-                &account,
-                &who,
-                "application credential secret",
-                &url_text,
-                keyring,
-            )?;
-            (
-                AuthMethod::ApplicationCredential {
-                    id,
-                    name,
-                    user,
-                    secret,
-                },
-                account,
-                given,
-            )
-        }
-        "token" | "v3token" => {
-            let token = env("OS_TOKEN")
-                .or_else(|| text(&auth, "token"))
-                .ok_or_else(|| {
-                    OpenStackError::Incomplete(
-                        "token authentication needs OS_TOKEN (or `auth.token` in secure.yaml)"
-                            .into(),
-                    )
-                })?;
-            (AuthMethod::Token(Secret::new(token)), String::new(), true)
-        }
-        other => {
-            return Err(OpenStackError::InvalidSetting {
-                what: "auth type (password, v3applicationcredential or token)",
-                value: other.into(),
-                source: None,
-            });
-        }
-    };
+    let (user, scope) = src.user_and_scope(opts);
+    let interface = src.interface(opts)?;
+    let verify_off = src.entry.get("verify").and_then(Yaml::as_bool) == Some(false);
+    let (method, account, secret_given) =
+        src.auth_method(opts, user, auth_url.as_ref(), keyring)?;
     let cacert = opts
         .cacert
         .clone()
-        .or_else(|| pick(&None, "cacert").map(PathBuf::from));
+        .or_else(|| src.pick(&None, "cacert").map(PathBuf::from));
     let heat_url = opts
         .heat_url
         .clone()
@@ -273,7 +140,7 @@ pub fn resolve(
         auth_url,
         auth: method,
         scope,
-        region: pick(&opts.region_name, "region_name"),
+        region: src.pick(&opts.region_name, "region_name"),
         interface,
         cacert,
         insecure: opts.insecure
@@ -286,6 +153,179 @@ pub fn resolve(
         account,
         secret_given,
     })
+}
+
+/// Where a setting can come from, below the flags: `OS_*` variables, then the clouds.yaml
+/// entry (its `auth` map, then its top level).
+struct Sources<'a> {
+    entry: Mapping,
+    auth: Mapping,
+    env: Env<'a>,
+}
+
+impl<'a> Sources<'a> {
+    fn new(entry: Mapping, env: Env<'a>) -> Sources<'a> {
+        let auth = entry
+            .get("auth")
+            .and_then(Yaml::as_mapping)
+            .cloned()
+            .unwrap_or_default();
+        Sources { entry, auth, env }
+    }
+
+    /// flag > OS_<NAME> > clouds.yaml `auth.<name>` (or top-level key for non-auth ones).
+    fn pick(&self, flag: &Option<String>, key: &str) -> Option<String> {
+        flag.clone()
+            .or_else(|| (self.env)(&format!("OS_{}", key.to_uppercase())).filter(|v| !v.is_empty()))
+            .or_else(|| self.auth_text(key))
+            .or_else(|| self.entry.get(key).and_then(yaml_text))
+    }
+
+    /// A key of the entry's `auth` map (secrets: no flag, no top-level key).
+    fn auth_text(&self, key: &str) -> Option<String> {
+        self.auth.get(key).and_then(yaml_text)
+    }
+
+    /// Who authenticates and in which project, each by id or by name with its domain.
+    fn user_and_scope(&self, opts: &ConnectOptions) -> (Option<UserRef>, Option<Scope>) {
+        let domain_default = self
+            .pick(&None, "domain_name")
+            .or_else(|| self.pick(&None, "default_domain"));
+        let domain = |v: Option<String>| {
+            v.or_else(|| domain_default.clone())
+                .unwrap_or_else(|| "Default".into())
+        };
+        let user = match (
+            self.pick(&opts.user_id, "user_id"),
+            self.pick(&opts.username, "username"),
+        ) {
+            (Some(id), _) => Some(UserRef::Id(id)),
+            (None, Some(name)) => Some(UserRef::Name {
+                name,
+                domain: domain(self.pick(&opts.user_domain_name, "user_domain_name")),
+            }),
+            (None, None) => None,
+        };
+        let scope = match (
+            self.pick(&opts.project_id, "project_id"),
+            self.pick(&opts.project_name, "project_name"),
+        ) {
+            (Some(id), _) => Some(Scope::ProjectId(id)),
+            (None, Some(name)) => Some(Scope::ProjectName {
+                name,
+                domain: domain(self.pick(&opts.project_domain_name, "project_domain_name")),
+            }),
+            (None, None) => None,
+        };
+        (user, scope)
+    }
+
+    fn interface(&self, opts: &ConnectOptions) -> Result<Interface, OpenStackError> {
+        match self
+            .pick(&opts.interface, "interface")
+            .as_deref()
+            .map(|s| s.trim_end_matches("URL"))
+        {
+            None | Some("public") => Ok(Interface::Public),
+            Some("internal") => Ok(Interface::Internal),
+            Some("admin") => Ok(Interface::Admin),
+            Some(other) => Err(OpenStackError::InvalidSetting {
+                what: "interface (public, internal or admin)",
+                value: other.into(),
+                source: None,
+            }),
+        }
+    }
+
+    /// How to authenticate, the keyring account of its secret, and whether the secret was
+    /// given (not from the keyring).
+    fn auth_method(
+        &self,
+        opts: &ConnectOptions,
+        user: Option<UserRef>,
+        url: &str,
+        keyring: bool,
+    ) -> Result<(AuthMethod, String, bool), OpenStackError> {
+        let auth_type = self.pick(&opts.auth_type, "auth_type").unwrap_or_else(|| {
+            if (self.env)("OS_TOKEN").is_some() || self.auth_text("token").is_some() {
+                "token".into()
+            } else {
+                "password".into()
+            }
+        });
+        match auth_type.as_str() {
+            "password" | "v3password" => {
+                let user = user.ok_or_else(|| {
+                    OpenStackError::Incomplete("no user: set OS_USERNAME or `--os-username`".into())
+                })?;
+                let account = secret_store::account(url, &user_label(&user));
+                let given = (self.env)("OS_PASSWORD").or_else(|| self.auth_text("password"));
+                let (password, given) = secret(given, &account, &user, "password", url, keyring)?;
+                Ok((AuthMethod::Password { user, password }, account, given))
+            }
+            "v3applicationcredential" | "applicationcredential" => {
+                self.application_credential(opts, user, url, keyring)
+            }
+            "token" | "v3token" => {
+                let token = (self.env)("OS_TOKEN")
+                    .or_else(|| self.auth_text("token"))
+                    .ok_or_else(|| {
+                        OpenStackError::Incomplete(
+                            "token authentication needs OS_TOKEN (or `auth.token` in secure.yaml)"
+                                .into(),
+                        )
+                    })?;
+                Ok((AuthMethod::Token(Secret::new(token)), String::new(), true))
+            }
+            other => Err(OpenStackError::InvalidSetting {
+                what: "auth type (password, v3applicationcredential or token)",
+                value: other.into(),
+                source: None,
+            }),
+        }
+    }
+
+    fn application_credential(
+        &self,
+        opts: &ConnectOptions,
+        user: Option<UserRef>,
+        url: &str,
+        keyring: bool,
+    ) -> Result<(AuthMethod, String, bool), OpenStackError> {
+        let id = self.pick(&opts.application_credential_id, "application_credential_id");
+        let name = self.pick(
+            &opts.application_credential_name,
+            "application_credential_name",
+        );
+        let label = match (&id, &name, &user) {
+            (Some(id), _, _) => format!("appcred:{id}"),
+            (None, Some(name), Some(user)) => format!("appcred:{name}@{}", user_label(user)),
+            _ => {
+                return Err(OpenStackError::Incomplete(
+                    "an application credential needs OS_APPLICATION_CREDENTIAL_ID, or its name and the user".into(),
+                ));
+            }
+        };
+        let account = secret_store::account(url, &label);
+        let given = (self.env)("OS_APPLICATION_CREDENTIAL_SECRET")
+            .or_else(|| self.auth_text("application_credential_secret"));
+        let who = UserRef::Id(label.clone());
+        let (secret, given) = secret(
+            given,
+            &account,
+            &who,
+            "application credential secret",
+            url,
+            keyring,
+        )?;
+        let method = AuthMethod::ApplicationCredential {
+            id,
+            name,
+            user,
+            secret,
+        };
+        Ok((method, account, given))
+    }
 }
 
 fn user_label(user: &UserRef) -> String {

@@ -330,126 +330,138 @@ where
     let results: Vec<Result<Outcome, Vec<Diagnostic>>> = tree
         .templates
         .par_iter()
-        .map(|rel| {
-            let source = engine::Source {
-                display: tree.display(rel),
-                text: prepare_source(read_diag(tree, rel)?, options),
-            };
-            let legacy_hint = if options.legacy_percent {
-                None
-            } else {
-                legacy::first_placeholder(&source.text).map(str::to_string)
-            };
-            let with_hint = |mut d: Vec<Diagnostic>| {
-                if let Some(h) = &legacy_hint {
-                    d.push(Diagnostic::at(
-                        &source.display,
-                        0,
-                        0,
-                        format!(
-                            "`{h}` looks like a 2014 placeholder: render with `--legacy-percent`"
-                        ),
-                    ));
-                }
-                d
-            };
-            let rendered = engine.render(&source, &data).map_err(with_hint)?;
-            let objects = objects::parse(&source.display, &rendered.text).map_err(with_hint)?;
-            let outcome = Outcome {
-                names: rendered.names,
-                objects: objects.len(),
-                legacy_hint,
-                rel: rel.clone(),
-            };
-            if !objects.is_empty() {
-                let file = RenderedFile {
-                    path: rel.clone(),
-                    content: rendered.text.into_bytes(),
-                    objects,
-                    copied: false,
-                };
-                sink(file).map_err(|e| {
-                    vec![Diagnostic::at(
-                        &source.display,
-                        0,
-                        0,
-                        format!("cannot write the output: {e}"),
-                    )]
-                })?;
-            }
-            Ok(outcome)
-        })
+        .map(|rel| render_one(tree, rel, &engine, &data, options, &sink))
         .collect();
     let copied: Vec<Result<(), Vec<Diagnostic>>> = tree
         .copies
         .par_iter()
-        .map(|rel| {
-            let path = tree.root.join(rel);
-            let content = std::fs::read(&path).map_err(|e| {
-                vec![Diagnostic::at(
-                    &tree.display(rel),
-                    0,
-                    0,
-                    format!("cannot read: {e}"),
-                )]
-            })?;
-            sink(RenderedFile {
-                path: rel.clone(),
-                content,
-                objects: Vec::new(),
-                copied: true,
-            })
-            .map_err(|e| {
-                vec![Diagnostic::at(
-                    &tree.display(rel),
-                    0,
-                    0,
-                    format!("cannot write the output: {e}"),
-                )]
-            })
-        })
+        .map(|rel| copy_one(tree, rel, &sink))
         .collect();
+    let diagnostics: Vec<Diagnostic> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .chain(copied.iter().filter_map(|r| r.as_ref().err()))
+        .flatten()
+        .cloned()
+        .collect();
+    if !diagnostics.is_empty() {
+        return Err(RenderError::Templates(diagnostics));
+    }
+    let outcomes = results.into_iter().filter_map(Result::ok);
+    Ok(report_of(tree, params, partial_names, outcomes))
+}
 
+/// Renders one template of the tree and hands the output to `sink` (unless it holds no
+/// object); every problem found, with its position.
+fn render_one<F>(
+    tree: &InputTree,
+    rel: &Path,
+    engine: &engine::Engine,
+    data: &handlebars::Context,
+    options: &Options,
+    sink: &F,
+) -> Result<Outcome, Vec<Diagnostic>>
+where
+    F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
+{
+    let source = engine::Source {
+        display: tree.display(rel),
+        text: prepare_source(read_diag(tree, rel)?, options),
+    };
+    let legacy_hint = if options.legacy_percent {
+        None
+    } else {
+        legacy::first_placeholder(&source.text).map(str::to_string)
+    };
+    let with_hint = |mut d: Vec<Diagnostic>| {
+        if let Some(h) = &legacy_hint {
+            d.push(Diagnostic::at(
+                &source.display,
+                0,
+                0,
+                format!("`{h}` looks like a 2014 placeholder: render with `--legacy-percent`"),
+            ));
+        }
+        d
+    };
+    let rendered = engine.render(&source, data).map_err(with_hint)?;
+    let objects = objects::parse(&source.display, &rendered.text).map_err(with_hint)?;
+    let outcome = Outcome {
+        names: rendered.names,
+        objects: objects.len(),
+        legacy_hint,
+        rel: rel.to_path_buf(),
+    };
+    if !objects.is_empty() {
+        let file = RenderedFile {
+            path: rel.to_path_buf(),
+            content: rendered.text.into_bytes(),
+            objects,
+            copied: false,
+        };
+        sink(file).map_err(|e| {
+            vec![Diagnostic::at(
+                &source.display,
+                0,
+                0,
+                format!("cannot write the output: {e}"),
+            )]
+        })?;
+    }
+    Ok(outcome)
+}
+
+/// Hands a file that is not a template to `sink` as it is.
+fn copy_one<F>(tree: &InputTree, rel: &Path, sink: &F) -> Result<(), Vec<Diagnostic>>
+where
+    F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
+{
+    let at = |what: String| vec![Diagnostic::at(&tree.display(rel), 0, 0, what)];
+    let content =
+        std::fs::read(tree.root.join(rel)).map_err(|e| at(format!("cannot read: {e}")))?;
+    sink(RenderedFile {
+        path: rel.to_path_buf(),
+        content,
+        objects: Vec::new(),
+        copied: true,
+    })
+    .map_err(|e| at(format!("cannot write the output: {e}")))
+}
+
+/// The report of a render that succeeded: counts, empty templates, 2014 placeholders left
+/// as text, and the parameters no template used.
+fn report_of(
+    tree: &InputTree,
+    params: &serde_json::Map<String, serde_json::Value>,
+    partial_names: Vec<String>,
+    outcomes: impl Iterator<Item = Outcome>,
+) -> Report {
     let mut report = Report {
         templates: tree.templates.len(),
         copied: tree.copies.len(),
         warnings: tree.warnings.clone(),
         ..Report::default()
     };
-    let mut diagnostics = Vec::new();
     let mut used: BTreeSet<String> = partial_names.into_iter().collect();
-    for r in results {
-        match r {
-            Ok(o) => {
-                used.extend(o.names);
-                report.objects += o.objects;
-                if o.objects == 0 {
-                    report.empty.push(o.rel.clone());
-                }
-                if let Some(hint) = o.legacy_hint {
-                    report.warnings.push(format!(
-                        "`{}` contains `{hint}`, a 2014-style placeholder, which is left as text; render with `--legacy-percent` to substitute it",
-                        tree.display(&o.rel)
-                    ));
-                }
-            }
-            Err(d) => diagnostics.extend(d),
+    for o in outcomes {
+        used.extend(o.names);
+        report.objects += o.objects;
+        if o.objects == 0 {
+            report.empty.push(o.rel.clone());
         }
-    }
-    for r in copied {
-        if let Err(d) = r {
-            diagnostics.extend(d);
+        if let Some(hint) = o.legacy_hint {
+            report.warnings.push(format!(
+                "`{}` contains `{hint}`, a 2014-style placeholder, which is left as text; render with `--legacy-percent` to substitute it",
+                tree.display(&o.rel)
+            ));
         }
-    }
-    if !diagnostics.is_empty() {
-        return Err(RenderError::Templates(diagnostics));
     }
     report.unused = params
         .keys()
         .filter(|k| !used.contains(*k))
         .cloned()
         .collect();
-    Ok(report)
+    report
 }
 
 struct Outcome {

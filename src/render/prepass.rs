@@ -239,40 +239,8 @@ impl<'s> Scanner<'s> {
             return Ok(());
         }
         match self.state {
-            State::Block {
-                parent,
-                indent: content,
-                folded,
-                header_at,
-                explicit,
-            } => {
-                let content = match content {
-                    Some(c) if indent >= c => Some((c, false)),
-                    Some(_) => None,
-                    None if indent > parent => Some((indent, true)),
-                    None => None,
-                };
-                if let Some((c, first)) = content {
-                    self.state = State::Block {
-                        parent,
-                        indent: Some(c),
-                        folded,
-                        header_at,
-                        explicit,
-                    };
-                    if first && !explicit && matches!(v[indent], Atom::Out(_)) {
-                        self.indentation_indicator(header_at, c - parent, v[indent])?;
-                    }
-                    let ctx = if folded {
-                        Context::Folded { indent: c }
-                    } else {
-                        Context::Literal { indent: c }
-                    };
-                    for a in &v[indent..] {
-                        if let Atom::Out(t) = *a {
-                            self.place(t, ctx);
-                        }
-                    }
+            State::Block { .. } => {
+                if self.block_line(v, indent)? {
                     return Ok(());
                 }
                 self.state = State::Normal;
@@ -322,6 +290,51 @@ impl<'s> Scanner<'s> {
             i = skip_spaces(v, i + 1);
         }
         self.node(v, i, parent)
+    }
+
+    /// A line while in a block scalar: whether it is part of it (more indented than the
+    /// key that owns it); the first line settles the content's indentation.
+    fn block_line(&mut self, v: &[Atom], indent: usize) -> ScanResult<bool> {
+        let State::Block {
+            parent,
+            indent: content,
+            folded,
+            header_at,
+            explicit,
+        } = self.state
+        else {
+            return Ok(false);
+        };
+        let content = match content {
+            Some(c) if indent >= c => Some((c, false)),
+            Some(_) => None,
+            None if indent > parent => Some((indent, true)),
+            None => None,
+        };
+        let Some((c, first)) = content else {
+            return Ok(false);
+        };
+        self.state = State::Block {
+            parent,
+            indent: Some(c),
+            folded,
+            header_at,
+            explicit,
+        };
+        if first && !explicit && matches!(v[indent], Atom::Out(_)) {
+            self.indentation_indicator(header_at, c - parent, v[indent])?;
+        }
+        let ctx = if folded {
+            Context::Folded { indent: c }
+        } else {
+            Context::Literal { indent: c }
+        };
+        for a in &v[indent..] {
+            if let Atom::Out(t) = *a {
+                self.place(t, ctx);
+            }
+        }
+        Ok(true)
     }
 
     /// A YAML node starting at `i`; `parent` is the column of the key or dash that owns it.

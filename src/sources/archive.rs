@@ -86,56 +86,9 @@ pub fn unpack(bytes: &[u8], target: &Path, limits: UnpackLimits) -> Result<(), A
         match entry.header().entry_type() {
             T::Directory => std::fs::create_dir_all(&dest).map_err(write_err)?,
             T::Regular | T::Continuous => {
-                if let Some(parent) = dest.parent() {
-                    std::fs::create_dir_all(parent).map_err(write_err)?;
-                }
-                let budget = limits.max_bytes - written;
-                let mut file = std::fs::File::create(&dest).map_err(write_err)?;
-                // One byte over the budget is enough to know the limit was passed.
-                let copied = std::io::copy(&mut (&mut entry).take(budget + 1), &mut file)
-                    .map_err(write_err)?;
-                if copied > budget {
-                    return Err(ArchiveError::TooLarge {
-                        limit: limits.max_bytes,
-                    });
-                }
-                written += copied;
+                written += write_file(&mut entry, &dest, limits.max_bytes - written, limits)?;
             }
-            T::Symlink | T::Link => {
-                let link = entry
-                    .link_name()
-                    .map_err(ArchiveError::Corrupt)?
-                    .unwrap_or_default()
-                    .into_owned();
-                let hard = entry.header().entry_type() == T::Link;
-                // A symlink is relative to its own directory; a hard link names a path in the archive.
-                let resolved = if hard {
-                    Some(link.clone())
-                } else {
-                    rel.parent().map(|p| p.join(&link))
-                };
-                let target_rel = resolved
-                    .as_deref()
-                    .and_then(inside)
-                    .filter(|_| !link.is_absolute());
-                let Some(target_rel) = target_rel else {
-                    return Err(ArchiveError::LinkEscape {
-                        entry: shown,
-                        target: link.display().to_string(),
-                    });
-                };
-                if let Some(parent) = dest.parent() {
-                    std::fs::create_dir_all(parent).map_err(write_err)?;
-                }
-                if hard && through_link(target, &target_rel) {
-                    return Err(ArchiveError::ThroughLink(shown));
-                }
-                if hard {
-                    std::fs::hard_link(target.join(target_rel), &dest).map_err(write_err)?;
-                } else {
-                    std::os::unix::fs::symlink(&link, &dest).map_err(write_err)?;
-                }
-            }
+            T::Symlink | T::Link => write_link(&entry, target, &rel, &dest, shown)?,
             // Metadata records the tar reader already applied to the entries around them.
             T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink => {}
             other => {
@@ -150,6 +103,79 @@ pub fn unpack(bytes: &[u8], target: &Path, limits: UnpackLimits) -> Result<(), A
         }
     }
     check_links(target)
+}
+
+/// Writes a regular file of the archive, at most `budget` bytes of it; how many it wrote.
+fn write_file(
+    entry: &mut tar::Entry<'_, impl std::io::Read>,
+    dest: &Path,
+    budget: u64,
+    limits: UnpackLimits,
+) -> Result<u64, ArchiveError> {
+    let write_err = |source| ArchiveError::Write {
+        path: dest.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(write_err)?;
+    }
+    let mut file = std::fs::File::create(dest).map_err(write_err)?;
+    // One byte over the budget is enough to know the limit was passed.
+    let copied = std::io::copy(&mut entry.take(budget + 1), &mut file).map_err(write_err)?;
+    if copied > budget {
+        return Err(ArchiveError::TooLarge {
+            limit: limits.max_bytes,
+        });
+    }
+    Ok(copied)
+}
+
+/// Makes a symbolic or hard link of the archive at `dest` (`rel` in the tree), refusing
+/// one that leads outside `target` or through a link.
+fn write_link(
+    entry: &tar::Entry<'_, impl std::io::Read>,
+    target: &Path,
+    rel: &Path,
+    dest: &Path,
+    shown: String,
+) -> Result<(), ArchiveError> {
+    let write_err = |source| ArchiveError::Write {
+        path: dest.to_path_buf(),
+        source,
+    };
+    let link = entry
+        .link_name()
+        .map_err(ArchiveError::Corrupt)?
+        .unwrap_or_default()
+        .into_owned();
+    let hard = entry.header().entry_type() == tar::EntryType::Link;
+    // A symlink is relative to its own directory; a hard link names a path in the archive.
+    let resolved = if hard {
+        Some(link.clone())
+    } else {
+        rel.parent().map(|p| p.join(&link))
+    };
+    let target_rel = resolved
+        .as_deref()
+        .and_then(inside)
+        .filter(|_| !link.is_absolute());
+    let Some(target_rel) = target_rel else {
+        return Err(ArchiveError::LinkEscape {
+            entry: shown,
+            target: link.display().to_string(),
+        });
+    };
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(write_err)?;
+    }
+    if hard && through_link(target, &target_rel) {
+        return Err(ArchiveError::ThroughLink(shown));
+    }
+    if hard {
+        std::fs::hard_link(target.join(target_rel), dest).map_err(write_err)
+    } else {
+        std::os::unix::fs::symlink(&link, dest).map_err(write_err)
+    }
 }
 
 /// Every link of the unpacked tree, resolved through the others: none may lead out.

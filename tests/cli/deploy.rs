@@ -1,8 +1,10 @@
 //! `deploy` against the fake API server: order, waits, graph errors, idempotence, prune,
 //! failures, timeouts, and faults.
 
-use crate::cluster::{Cluster, NS, config_map, ok, one_shot_pod, rc, secret, service, small_tree};
 use crate::fake_kube::Faults;
+use crate::support::cluster::{
+    Cluster, NS, config_map, ok, one_shot_pod, rc, secret, service, small_tree,
+};
 use crate::support::{stderr, stdout};
 
 #[test]

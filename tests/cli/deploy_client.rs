@@ -1,8 +1,8 @@
 //! Where `deploy` connects and how: namespace precedence, kubeconfig problems, exec-plugin
 //! credentials, TLS verification; and objects that exist without the deployment's labels.
 
-use crate::cluster::{Cluster, NS, config_map, ok, small_tree};
 use crate::fake_kube::{FakeKube, Faults};
+use crate::support::cluster::{Cluster, NS, config_map, ok, small_tree};
 use crate::support::{stderr, stdout};
 
 #[test]

@@ -1,8 +1,8 @@
 //! `status`, `teardown`, `db-sync`, `clean-jobs`, `deploy --dry-run`, `--graph`, `-o json`
 //! and Ctrl-C, against the fake API server; and the shipped tree's dependency graph.
 
-use crate::cluster::{Cluster, NS, ok, one_shot_pod, rc, small_tree};
 use crate::fake_kube::{FakeKube, Faults};
+use crate::support::cluster::{Cluster, NS, ok, one_shot_pod, rc, small_tree};
 use crate::support::{stderr, stdout};
 use std::time::Duration;
 
@@ -267,7 +267,7 @@ fn ctrl_c_finishes_requests_in_flight_reports_and_the_next_run_converges() {
     for i in 0..40 {
         c.manifest(
             &format!("c{i}.yaml"),
-            &crate::cluster::config_map(&format!("c{i}")),
+            &crate::support::cluster::config_map(&format!("c{i}")),
         );
     }
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kube-openstack"))
@@ -467,7 +467,7 @@ fn diff_live_compares_the_render_with_the_cluster_with_secrets_masked() {
     p.write("kubernetes-in/settings.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  workers: {{workers}}\n");
     p.write(
         "kubernetes-in/web-service.yaml",
-        &crate::cluster::service("web"),
+        &crate::support::cluster::service("web"),
     );
     p.write(
         "params.yaml",

@@ -2,8 +2,8 @@
 //! before and after the server committed the change. Every run must end with every
 //! object exactly as rendered, none created twice, and a second run changing nothing.
 
-use crate::cluster::{Cluster, NS, config_map, ok, one_shot_pod, rc, secret, service};
 use crate::fake_kube::{Fault, Faults};
+use crate::support::cluster::{Cluster, NS, config_map, ok, one_shot_pod, rc, secret, service};
 use crate::support::stderr;
 use serde_json::Value;
 

@@ -3,8 +3,8 @@
 //! kinds, names, namespaces and bytes. Each must end in a clear error naming the file,
 //! never a panic, never a request to a path the name chose.
 
-use crate::cluster::{Cluster, NS, config_map};
 use crate::fake_kube::Faults;
+use crate::support::cluster::{Cluster, NS, config_map};
 use crate::support::stderr;
 use std::process::Output;
 
@@ -240,7 +240,7 @@ fn a_manifest_in_another_namespace_is_refused() {
     assert!(c.fake.object("configmaps", "elsewhere", "a").is_none());
     // Naming the same namespace is fine.
     c.manifest("a.yaml", &with("namespace", NS));
-    crate::cluster::ok(&c.deploy(&[]));
+    crate::support::cluster::ok(&c.deploy(&[]));
     // `-n` itself must be a namespace name.
     for bad in ["../x", "A", "a b", "a/b", ""] {
         let out = c
@@ -341,7 +341,7 @@ fn a_server_that_is_not_kubernetes_is_reported_as_such() {
             crate::fake_kube::kubeconfig(&format!("http://{addr}")),
         )
         .unwrap();
-        c.manifest("s.yaml", &crate::cluster::secret("s"));
+        c.manifest("s.yaml", &crate::support::cluster::secret("s"));
         let out = c.deploy(&[]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{err}");
@@ -394,5 +394,5 @@ fn huge_durations_are_refused_not_a_crash() {
     }
     let out = c.run("deploy", &["--timeout", "365d"]);
     assert_eq!(out.status.code(), Some(2), "no `d` unit: {}", stderr(&out));
-    crate::cluster::ok(&c.run("deploy", &["--timeout", "8760h"]));
+    crate::support::cluster::ok(&c.run("deploy", &["--timeout", "8760h"]));
 }

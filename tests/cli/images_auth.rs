@@ -1,7 +1,7 @@
 //! Registry authentication against a real Docker Distribution registry with htpasswd
 //! (Basic) auth, started by the test on a free loopback port with filesystem storage.
 
-use crate::images_env::{ImageProject, is_call, registry_and_buildah, require_program};
+use crate::support::images::{ImageProject, is_call, registry_and_buildah, require_program};
 use crate::support::{stderr, stdout};
 use std::process::{Child, Command, Stdio};
 

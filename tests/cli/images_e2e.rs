@@ -2,7 +2,7 @@
 //! Distribution registry stored in a real Swift (`scripts/dev-registry.sh`), checked
 //! through the registry's API, in Swift itself, and in the registry's own access log.
 
-use crate::images_env::{
+use crate::support::images::{
     ImageProject, file_len, http, is_call, registry_and_buildah, registry_requests_since,
 };
 use crate::support::{stderr, stdout};

@@ -3,7 +3,7 @@
 //! lines, and leave no builder running. (A run that ended at `Building NAME` without a
 //! word was a run whose own process a signal ended: it had no handler.)
 
-use crate::images_env::{ImageProject, is_call, registry_and_buildah};
+use crate::support::images::{ImageProject, is_call, registry_and_buildah};
 use crate::support::stderr;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -7,8 +7,8 @@
 //! Builds go to the machine's own image store and the shipped naming (prefix
 //! `kube-openstack` on the test registry), so a rerun rebuilds nothing.
 
-use crate::images_env::{assert_images_ok, http, registry_and_buildah, require_program};
 use crate::images_tree::{copy_dir, repo_root, shipped_contexts};
+use crate::support::images::{assert_images_ok, http, registry_and_buildah, require_program};
 use crate::support::{Project, stderr, stdout};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,7 +2,9 @@
 //! mounts it, vfs where it cannot (a store on an overlay file system), and whatever the
 //! user named (flag, `STORAGE_DRIVER`, storage.conf), always said in a `Storage` line.
 
-use crate::images_env::{ImageProject, assert_images_ok, is_call, missing, registry_and_buildah};
+use crate::support::images::{
+    ImageProject, assert_images_ok, is_call, missing, registry_and_buildah,
+};
 use crate::support::stderr;
 use std::path::{Path, PathBuf};
 use std::process::Command;

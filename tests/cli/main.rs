@@ -1,7 +1,6 @@
 //! Command-line tests: the real binary on temporary projects.
 
 mod adversarial;
-mod cluster;
 mod deploy;
 mod deploy_client;
 mod deploy_commands;
@@ -10,18 +9,17 @@ mod diff;
 mod fake_kube_conventions;
 mod forward;
 mod heat;
-mod heat_fake;
 mod heat_real;
 mod hostile_manifests;
 mod images;
 mod images_auth;
 mod images_e2e;
-mod images_env;
 mod images_interrupt;
 mod images_shipped;
 mod images_storage;
 mod images_token;
 mod images_tree;
+mod layers;
 mod output_safety;
 mod params;
 mod real_cleanup;
@@ -36,11 +34,14 @@ mod remote;
 mod render;
 mod secret_leaks;
 mod shipped;
-mod support;
+mod snapshots;
 mod tree_links;
 mod up;
 mod userdata;
 mod watch;
 
-#[path = "../support/fake_kube/mod.rs"]
-mod fake_kube;
+#[path = "../support/mod.rs"]
+mod support;
+
+// The fake API server is `crate::fake_kube` to the tests, as to the example.
+use support::fake_kube;

@@ -6,10 +6,10 @@
 //! These tests need podman, buildah, busybox-static and the registry. When one is
 //! missing they fail, with or without `CI`: `scripts/test.sh` installs and starts them.
 
-use crate::cluster::NS;
 use crate::fake_kube::node::NodeOptions;
 use crate::fake_kube::{FakeKube, Faults};
 use crate::support::Project;
+use crate::support::cluster::NS;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::process::{Command, Output};
@@ -108,7 +108,7 @@ fn build(registry: &str, name: &str, busybox: &[u8], dockerfile: &str) -> String
     let ctx = dir.path().join("ctx");
     std::fs::create_dir_all(&ctx).unwrap();
     std::fs::write(ctx.join("busybox"), busybox).unwrap();
-    crate::images_env::set_mode(&ctx.join("busybox"), 0o755);
+    crate::support::images::set_mode(&ctx.join("busybox"), 0o755);
     std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
     let root = dir.path().join("root").display().to_string();
     let runroot = dir.path().join("run").display().to_string();

@@ -4,8 +4,8 @@
 //! the environment and volumes reach the container as on a kubelet; deleting a pod stops
 //! its container within the grace period.
 
-use crate::cluster::ok;
 use crate::real_cluster::{RealCluster, container_status, pod, waiting_reason};
+use crate::support::cluster::ok;
 use crate::support::{stderr, stdout};
 use serde_json::Value;
 use std::time::{Duration, Instant};

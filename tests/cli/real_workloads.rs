@@ -4,8 +4,8 @@
 //! ready pods from their real probes; a DaemonSet runs one pod on the node and rolls it
 //! when its template changes; `teardown` leaves no container behind.
 
-use crate::cluster::ok;
 use crate::real_cluster::RealCluster;
+use crate::support::cluster::ok;
 use crate::support::stderr;
 use serde_json::Value;
 use std::collections::HashSet;

@@ -3,8 +3,8 @@
 //! a damaged state file), not by a name or description the heuristic missed, and a state
 //! directory readable by others is pointed out.
 
-use crate::cluster::Cluster;
 use crate::fake_kube::Faults;
+use crate::support::cluster::Cluster;
 use crate::support::{Project, stderr, stdout};
 use base64::Engine as _;
 

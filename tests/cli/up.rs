@@ -3,9 +3,9 @@
 //! Runs that stop at every step boundary (and in the middle of the deploy) and are then
 //! continued end as one uninterrupted run, with nothing done twice.
 
-use crate::cluster::{Cluster, ok, small_tree};
 use crate::fake_kube::{FakeKube, Faults};
-use crate::images_env::{ImageProject, RealRegistry, registry_and_buildah};
+use crate::support::cluster::{Cluster, ok, small_tree};
+use crate::support::images::{ImageProject, RealRegistry, registry_and_buildah};
 use crate::support::{stderr, stdout};
 use std::process::Output;
 
@@ -527,7 +527,7 @@ fn when_only_the_cluster_reaches_the_registry_images_go_through_a_port_forward()
         "pushed through the forward: {pushes:?}"
     );
     // The registry got it under the name the nodes pull.
-    let (status, _, _) = crate::images_env::http(
+    let (status, _, _) = crate::support::images::http(
         "HEAD",
         &format!(
             "http://{}/v2/{}/manifests/latest",

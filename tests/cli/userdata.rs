@@ -338,14 +338,14 @@ fn bad_parts_are_named() {
 #[test]
 fn from_rendered_adds_every_object_after_what_it_depends_on() {
     let p = Project::new();
-    let rc = |name: &str, deps: &str| crate::cluster::rc(name, deps);
+    let rc = |name: &str, deps: &str| crate::support::cluster::rc(name, deps);
     p.write(
         "kubernetes/a-keystone-rc.yaml",
         &rc("keystone", "Pod/keystone-db-sync"),
     )
     .write(
         "kubernetes/b-db-sync.yaml",
-        &crate::cluster::one_shot_pod(
+        &crate::support::cluster::one_shot_pod(
             "keystone-db-sync",
             "ReplicationController/mariadb",
             "example/k:1",
@@ -354,7 +354,7 @@ fn from_rendered_adds_every_object_after_what_it_depends_on() {
     .write("kubernetes/c-mariadb-rc.yaml", &rc("mariadb", ""))
     .write(
         "kubernetes/d-secret.yaml",
-        &crate::cluster::secret("keystone"),
+        &crate::support::cluster::secret("keystone"),
     );
     let out = p
         .cmd()

@@ -2,8 +2,8 @@
 //! order, malformed files set aside, the API server down then up, and a watcher killed
 //! mid-apply losing nothing.
 
-use crate::cluster::{Cluster, NS, one_shot_pod, rc};
 use crate::fake_kube::{FakeKube, Faults};
+use crate::support::cluster::{Cluster, NS, one_shot_pod, rc};
 use crate::support::{Project, stderr};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -168,7 +168,7 @@ fn a_watcher_killed_mid_apply_loses_nothing_and_a_restart_finishes() {
         .map(|i| {
             (
                 format!("cm-{i}.yaml"),
-                crate::cluster::config_map(&format!("cm-{i}")),
+                crate::support::cluster::config_map(&format!("cm-{i}")),
             )
         })
         .collect();

@@ -262,6 +262,8 @@ impl Constraint {
     }
 
     /// The default message when `value` breaks the rule.
+    // Long because it is one flat match, an arm per kind of Heat constraint, each arm the
+    // check and Heat's own wording: split, the wording would be far from its check.
     fn broken(&self, value: &Value, ptype: ParamType, hidden: bool) -> Option<String> {
         let shown = |v: &Value| {
             if hidden {

@@ -1,4 +1,4 @@
-//! The templates behind the recorded Heat exchanges in `testdata/` evaluate
+//! The templates behind the recorded Heat exchanges in `tests/fixtures/heat/` evaluate
 //! to the outputs a real Heat gave, with the same names and value shapes.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -7,13 +7,13 @@ use serde_json::Value;
 
 use super::*;
 
-const RANDOM: &str = include_str!("../testdata/random.yaml");
-const RANDOM_SHOW: &str = include_str!("../testdata/13-stack-show.json");
-const SWIFT: &str = include_str!("../testdata/swift.yaml");
-const SWIFT_SHOW: &str = include_str!("../testdata/73-swift-stack-show.json");
-const MANY: &str = include_str!("../testdata/many.yaml");
-const FAILING: &str = include_str!("../testdata/failing.yaml");
-const INVALID: &str = include_str!("../testdata/invalid.yaml");
+const RANDOM: &str = include_str!("../../../../tests/fixtures/heat/random.yaml");
+const RANDOM_SHOW: &str = include_str!("../../../../tests/fixtures/heat/13-stack-show.json");
+const SWIFT: &str = include_str!("../../../../tests/fixtures/heat/swift.yaml");
+const SWIFT_SHOW: &str = include_str!("../../../../tests/fixtures/heat/73-swift-stack-show.json");
+const MANY: &str = include_str!("../../../../tests/fixtures/heat/many.yaml");
+const FAILING: &str = include_str!("../../../../tests/fixtures/heat/failing.yaml");
+const INVALID: &str = include_str!("../../../../tests/fixtures/heat/invalid.yaml");
 
 /// A value's shape: its JSON type, with string lengths, list lengths and map keys.
 fn shape(v: &Value) -> Value {

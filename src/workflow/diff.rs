@@ -1,0 +1,69 @@
+//! What a render would change: against a directory (the output directory, or
+//! `--against`), or against the live cluster (`--live`); secrets masked unless asked.
+
+use super::deploy::connect;
+use crate::deploy::live_diff::live_diff;
+use crate::deploy::manifest::{self, Manifest};
+use crate::diff::{self, TreeDiff};
+use crate::params::ParamSet;
+use crate::render::RenderedFile;
+use crate::secrets::Masker;
+use crate::settings::ClusterSettings;
+use crate::state::StateDir;
+use anyhow::Context as _;
+use std::path::Path;
+
+/// The rendered files against the files of `dir`.
+pub fn against_dir(
+    files: &[RenderedFile],
+    params: &ParamSet,
+    state: &StateDir,
+    dir: &Path,
+    show_secrets: bool,
+) -> anyhow::Result<TreeDiff> {
+    let old = crate::render::output::read_tree(dir)
+        .with_context(|| format!("cannot read `{}`", dir.display()))?;
+    let masker = if show_secrets {
+        Masker::none()
+    } else {
+        let mut secrets = params.secret_values();
+        secrets.extend(diff::secrets_in(files, &old));
+        secrets.extend(state.rendered_secrets()?);
+        Masker::build(state, secrets, false)?
+    };
+    Ok(diff::compare(files, &old, &masker))
+}
+
+/// The rendered objects against the cluster (the server's dry run of each against the
+/// live object). The live Secrets' values are masked too (an old password still there).
+pub fn against_cluster(
+    files: &[RenderedFile],
+    params: &ParamSet,
+    cluster: &ClusterSettings,
+    show_secrets: bool,
+) -> anyhow::Result<TreeDiff> {
+    let mut manifests: Vec<Manifest> = Vec::new();
+    for f in files.iter().filter(|f| !f.copied) {
+        manifests.extend(manifest::parse_file(
+            &f.path,
+            &String::from_utf8_lossy(&f.content),
+        )?);
+    }
+    manifest::attach_config_digests(&mut manifests);
+    let state = &cluster.state;
+    let mut secrets = params.secret_values();
+    secrets.extend(diff::secrets_in(files, &Default::default()));
+    secrets.extend(state.rendered_secrets()?);
+    let make_masker = |live_secrets: Vec<String>| {
+        Masker::build(
+            state,
+            secrets.iter().cloned().chain(live_secrets),
+            show_secrets,
+        )
+    };
+    crate::rt::block_on(async {
+        let ctx = connect(cluster).await?;
+        Ok::<_, anyhow::Error>(live_diff(&ctx, &manifests, &make_masker).await?)
+    })
+    .with_context(|| format!("cannot compare with namespace `{}`", cluster.namespace))
+}
