@@ -3,9 +3,9 @@
 //! network, the name server's and the Services' addresses on the loopback, its files.
 //! What a killed run could not remove, the next run of the same test does.
 
-use crate::cluster::ok;
 use crate::fake_kube::node::podman::{INSTANCE_LABEL, TEST_LABEL};
 use crate::real_cluster::{RealCluster, pod};
+use crate::support::cluster::ok;
 use std::path::PathBuf;
 use std::process::Command;
 

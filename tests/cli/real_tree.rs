@@ -10,10 +10,10 @@
 //! ask every pod to be healthy: that is the payload's business, not the cluster's. The
 //! report is also written to `target/tmp/shipped-tree-report.txt`.
 
-use crate::images_env::assert_images_ok;
 use crate::images_tree::{copy_dir, repo_root};
 use crate::real_cluster::RealCluster;
 use crate::real_tree_report::{Row, first_error, mask, print, report, secret_values};
+use crate::support::images::assert_images_ok;
 use crate::support::{stderr, stdout};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
