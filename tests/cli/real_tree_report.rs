@@ -89,7 +89,25 @@ pub fn first_error(log: &str) -> Option<String> {
     } else {
         &lines[at]
     };
-    Some(line.trim().chars().take(300).collect())
+    Some(plain(line).trim().chars().take(300).collect())
+}
+
+/// `line` without terminal colour sequences (`ESC [ ... m`), which some services log.
+pub fn plain(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `GET PATH` on the API server: status and body.
@@ -310,5 +328,9 @@ mod tests {
             "connection refused"
         );
         assert_eq!(first_error("all good\n"), None);
+        assert_eq!(
+            first_error("\u{1b}[01;31m2026 1 ERROR x\u{1b}[00m\n").unwrap(),
+            "2026 1 ERROR x"
+        );
     }
 }
