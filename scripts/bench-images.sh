@@ -20,8 +20,9 @@
 #      choice here), JOBS defaulting to the number of cores;
 #   3. `kube-openstack images` again with nothing changed.
 # Each arm gets a fresh image store holding only the Debian base (imported from the
-# tarball scripts/debian-base.sh caches; not timed) and a fresh registry prefix. For each:
-# wall time, CPU time (user + system, all processes) and registry requests.
+# tarball scripts/debian-base.sh caches; not timed) and a fresh throwaway registry (see
+# scripts/bench-images-tree.sh). For each: wall time, CPU time (user + system, all
+# processes), registry requests, the image store's size and the load average.
 #
 # Each context is FROM scratch + busybox-static with one RUN step that writes and hashes
 # 24 MiB of random data, so a build is real work for the builder (a layer to commit and

@@ -63,7 +63,8 @@ export KO_PYTHON="$KO_VENV/bin/python"
 
 # Programs the tests call directly: cloud-init (its own user-data parser and part-handler
 # walker check `userdata` bundles), buildah and busybox-static (image builds), curl,
-# openssl (a private CA for the TLS tests).
+# openssl (a private CA for the TLS tests), bash, zsh, fish and man (the completion
+# scripts and manual pages as users load them).
 # The test binaries compile while packages install and the services start (mostly
 # waiting on disk and network): the longest parts of a clean run, overlapped.
 say "building the tests (in the background)"
@@ -71,7 +72,7 @@ cargo test --locked --all-targets --no-run >"$work/test-build.log" 2>&1 &
 test_build=$!
 on_exit "kill $test_build 2>/dev/null"
 
-need_packages cloud-init buildah busybox-static curl openssl
+need_packages cloud-init buildah busybox-static curl openssl bash zsh fish man-db
 
 say "starting Keystone + Heat (scripts/openstack-aio.sh)"
 on_exit 'scripts/openstack-aio.sh stop'

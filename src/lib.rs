@@ -59,9 +59,7 @@ const HINTED: &[HintLookup] = &[
 /// Runs one command; errors are printed here and become exit code 2.
 pub fn run(cli: cli::Cli) -> ExitCode {
     let printer = printer::Printer::new(cli.global.quiet, cli.global.color.into());
-    let result = settings::Project::load(cli.global.config.as_deref())
-        .map_err(anyhow::Error::from)
-        .and_then(|project| commands::dispatch(&project, &printer, cli.command));
+    let result = commands::dispatch(cli.global.config.as_deref(), &printer, cli.command);
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

@@ -1,9 +1,8 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = kube_openstack::cli::Cli::parse();
+    let cli = kube_openstack::cli::parse();
     kube_openstack::run(cli)
 }

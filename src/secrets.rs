@@ -308,7 +308,7 @@ fn short_hash(key: &[u8], value: &str) -> String {
 /// The values held by `Secret` objects (`stringData`, and `data` decoded), so secrets that
 /// are no longer parameters (an old render's passwords) are masked too.
 pub fn secret_object_values(doc: &str) -> Vec<String> {
-    let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(doc) else {
+    let Ok(v) = crate::yaml::from_str::<serde_yaml::Value>(doc) else {
         return Vec::new();
     };
     if v.get("kind").and_then(|k| k.as_str()) != Some("Secret") {

@@ -4,6 +4,11 @@
 //!
 //! [`Unique`] walks any document, keeping nothing, and fails on the first duplicate key;
 //! [`check`] runs it over a text. Parsers that build their own value use [`KeySet`].
+//!
+//! Every text goes through [`from_str`] or [`documents`], which refuse flow collections
+//! nested deeper than serde_yaml reads anyway ([`MAX_DEPTH`]) before parsing: libyaml's
+//! scanner takes time that grows with the square of that nesting, so a few hundred
+//! kilobytes of `[[[[` would hold any command for minutes.
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::HashSet;
@@ -156,9 +161,86 @@ impl<'de> DeserializeSeed<'de> for UniqueSeed {
     }
 }
 
+/// How deep flow collections (`[...]`, `{...}`) may nest: serde_yaml's recursion limit,
+/// past which it refuses a value anyway.
+pub const MAX_DEPTH: usize = 128;
+
+/// Flow collections nested deeper than [`MAX_DEPTH`]; where the first level too deep opens.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("collections nested more than {MAX_DEPTH} deep at line {line} column {column}")]
+pub struct TooDeep {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// `serde_yaml::from_str`, with nesting deeper than [`MAX_DEPTH`] refused first.
+pub fn from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_yaml::Error> {
+    check_depth(text).map_err(<serde_yaml::Error as de::Error>::custom)?;
+    serde_yaml::from_str(text)
+}
+
+/// The documents of a text (`serde_yaml::Deserializer::from_str`), with nesting deeper
+/// than [`MAX_DEPTH`] refused first.
+pub fn documents(text: &str) -> Result<serde_yaml::Deserializer<'_>, TooDeep> {
+    check_depth(text)?;
+    Ok(serde_yaml::Deserializer::from_str(text))
+}
+
+/// Fails on flow collections nested deeper than [`MAX_DEPTH`], saying where. Reads the
+/// tokens of libyaml's scanner (the one serde_yaml parses with, so both agree on what
+/// opens a collection) and stops at the first level too deep, before the scan turns slow.
+pub fn check_depth(text: &str) -> Result<(), TooDeep> {
+    // A text with few openers cannot nest deeply: most never need the scan.
+    if text.bytes().filter(|b| matches!(b, b'[' | b'{')).count() <= MAX_DEPTH {
+        return Ok(());
+    }
+    use std::mem::MaybeUninit;
+    use unsafe_libyaml as unsafe_y;
+    let mut parser = MaybeUninit::<unsafe_y::yaml_parser_t>::uninit();
+    let mut token = MaybeUninit::<unsafe_y::yaml_token_t>::uninit();
+    // SAFETY: the calls follow libyaml's contract: the parser is initialized before use and
+    // deleted once; the input outlives the parser; every token scanned is deleted.
+    unsafe {
+        if unsafe_y::yaml_parser_initialize(parser.as_mut_ptr()).fail {
+            return Ok(()); // out of memory: the parse that follows says so
+        }
+        let parser = parser.as_mut_ptr();
+        unsafe_y::yaml_parser_set_input_string(parser, text.as_ptr(), text.len() as u64);
+        let mut depth = 0usize;
+        let result = loop {
+            // A syntax error: serde_yaml stops at it too, and says what it is.
+            if unsafe_y::yaml_parser_scan(parser, token.as_mut_ptr()).fail {
+                break Ok(());
+            }
+            let t = token.as_mut_ptr();
+            let (kind, mark) = ((*t).type_, (*t).start_mark);
+            unsafe_y::yaml_token_delete(t);
+            match kind {
+                unsafe_y::YAML_FLOW_SEQUENCE_START_TOKEN
+                | unsafe_y::YAML_FLOW_MAPPING_START_TOKEN => {
+                    depth += 1;
+                }
+                unsafe_y::YAML_FLOW_SEQUENCE_END_TOKEN | unsafe_y::YAML_FLOW_MAPPING_END_TOKEN => {
+                    depth = depth.saturating_sub(1);
+                }
+                unsafe_y::YAML_STREAM_END_TOKEN | unsafe_y::YAML_NO_TOKEN => break Ok(()),
+                _ => {}
+            }
+            if depth > MAX_DEPTH {
+                break Err(TooDeep {
+                    line: mark.line as usize + 1,
+                    column: mark.column as usize + 1,
+                });
+            }
+        };
+        unsafe_y::yaml_parser_delete(parser);
+        result
+    }
+}
+
 /// Checks a YAML (or JSON) text for duplicate keys; the error says which key and where.
 pub fn check(text: &str) -> Result<(), String> {
-    for doc in serde_yaml::Deserializer::from_str(text) {
+    for doc in documents(text).map_err(|e| e.to_string())? {
         if let Err(e) = Unique::deserialize(doc) {
             let line = e.location().map(|l| l.line());
             return Err(locate_duplicate(text, &e.to_string(), line));
@@ -232,6 +314,49 @@ pub fn locate_duplicate(text: &str, message: &str, start_line: Option<usize>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flow_collections_nested_too_deep_are_refused_with_where() {
+        let nested = |open: &str, close: &str, n: usize| {
+            format!("a: 1\nb: {}x{}\n", open.repeat(n), close.repeat(n))
+        };
+        // At the limit: read as before.
+        assert_eq!(check_depth(&nested("[", "]", MAX_DEPTH)), Ok(()));
+        for (open, close, width) in [("[", "]", 1), ("{k: ", "}", 4), ("[{k: ", "}]", 5)] {
+            // Deep enough that libyaml alone would scan for minutes.
+            let text = nested(open, close, 200_000 / width);
+            let err = check_depth(&text).unwrap_err();
+            assert_eq!(err.line, 2, "{open}");
+            assert!(
+                err.column > MAX_DEPTH && err.column < 5 * MAX_DEPTH,
+                "{open}: {err}"
+            );
+            assert!(
+                from_str::<serde_json::Value>(&text)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("nested more than 128 deep at line 2")
+            );
+            assert!(
+                check(&text)
+                    .unwrap_err()
+                    .contains("nested more than 128 deep")
+            );
+        }
+        // Across lines, as JSON would be written.
+        let text = format!("{}1{}", "[\n".repeat(1000), "]\n".repeat(1000));
+        assert_eq!(check_depth(&text).unwrap_err().line, MAX_DEPTH + 1);
+        // Brackets that open nothing: in quotes, block scalars, comments, plain scalars.
+        let many = "[".repeat(1000);
+        for fine in [
+            format!("a: \"{many}\"\nb: '{many}'\n"),
+            format!("a: |\n  {many}\n# {many}\nb: x{many}\n"),
+            format!("a: [{}]\n", vec!["[1]"; 1000].join(", ")),
+        ] {
+            assert_eq!(check_depth(&fine), Ok(()), "{fine:.40}");
+            assert!(from_str::<serde_json::Value>(&fine).is_ok());
+        }
+    }
 
     #[test]
     fn duplicate_keys_are_found_at_any_depth_with_their_line() {

@@ -4,11 +4,17 @@
 
 use crate::cli::CleanJobsArgs;
 use crate::printer::Printer;
-use crate::settings::{ClusterSettings, Project};
+use crate::settings::{ClusterSettings, DryRun, Project};
 use crate::workflow::teardown::clean_jobs;
 
 pub fn run(project: &Project, printer: &Printer, args: &CleanJobsArgs) -> anyhow::Result<u8> {
+    let dry_run = match DryRun::from(args.dry_run) {
+        DryRun::Client => anyhow::bail!(
+            "`clean-jobs --dry-run=client`: only the cluster knows which pods finished; `--dry-run` (server) lists them and deletes nothing"
+        ),
+        other => other.is_on(),
+    };
     let cluster = ClusterSettings::new(project, &args.cluster, project.state(None));
-    clean_jobs(&cluster, printer, args.all, args.dry_run)?;
+    clean_jobs(&cluster, printer, args.all, dry_run)?;
     Ok(0)
 }

@@ -6,7 +6,7 @@ use crate::deploy::plan;
 use crate::deploy::progress::Progress as _;
 use crate::deploy::schedule;
 use crate::printer::{DeployProgress, Mode, Printer, align};
-use crate::settings::{ClusterSettings, Project};
+use crate::settings::{ClusterSettings, DryRun, Project};
 use crate::workflow::deploy::{self, Exec, Report};
 use std::sync::Arc;
 
@@ -20,6 +20,11 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
         });
         return Ok(0);
     }
+    let dry_run = DryRun::from(args.dry_run);
+    if dry_run == DryRun::Client {
+        print_plan(printer, &plan, args.output, &cluster.namespace);
+        return Ok(0);
+    }
     let manifests: Vec<_> = plan.nodes.iter().map(|n| &n.manifest).collect();
     let masker = Arc::new(deploy::masker(&cluster.state, &manifests)?);
     let mode = match args.output {
@@ -27,7 +32,7 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
         EventFormat::Text => Mode::Text,
     };
     let progress = printer.deploy_progress(mode, masker, plan.nodes.len(), args.no_progress);
-    let verb = if args.dry_run {
+    let verb = if dry_run.is_on() {
         "Planning"
     } else {
         "Deploying"
@@ -42,7 +47,7 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
         ),
     );
     let exec = Exec {
-        dry_run: args.dry_run,
+        dry_run: dry_run.is_on(),
         recreate: args.recreate,
         prune: args.prune,
         timeout: args.timeout,
@@ -53,9 +58,52 @@ pub fn run(project: &Project, printer: &Printer, args: &DeployArgs) -> anyhow::R
         },
     };
     let report = deploy::apply(&cluster, &plan, &exec, &progress)?;
-    summarise(printer, &progress, &report, args.output, args.dry_run);
+    summarise(printer, &progress, &report, args.output, dry_run.is_on());
     deploy::check(&report, progress.masker())?;
     Ok(0)
+}
+
+/// `--dry-run=client`: the objects in the order they would be applied, with what each
+/// waits for; nothing is asked of the cluster.
+fn print_plan(printer: &Printer, plan: &plan::Plan, format: EventFormat, namespace: &str) {
+    let waits = |n: &plan::Node| -> Vec<String> {
+        n.deps
+            .iter()
+            .map(|e| plan.nodes[e.on].manifest.id.to_string())
+            .collect()
+    };
+    if format == EventFormat::Json {
+        let objects: Vec<_> = plan
+            .nodes
+            .iter()
+            .map(|n| {
+                serde_json::json!({"object": n.manifest.id.to_string(),
+            "file": n.manifest.file, "waits_for": waits(n)})
+            })
+            .collect();
+        let summary =
+            serde_json::json!({"event": "summary", "dry_run": "client", "objects": objects});
+        printer.data(&format!("{summary}\n"));
+        return;
+    }
+    let mut table = String::from("OBJECT\tFILE\tWAITS FOR\n");
+    for n in &plan.nodes {
+        let on = waits(n).join(", ");
+        let file = n.manifest.file.display();
+        table.push_str(&format!(
+            "{}\t{file}\t{}\n",
+            n.manifest.id,
+            if on.is_empty() { "-" } else { &on }
+        ));
+    }
+    printer.data(&align(&table));
+    printer.status(
+        "Planned",
+        format!(
+            "{} objects for namespace `{namespace}` (client dry run: the cluster was not asked)",
+            plan.nodes.len()
+        ),
+    );
 }
 
 /// The table of every object (or the summary event), then the counts.

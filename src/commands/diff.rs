@@ -1,13 +1,20 @@
 //! `kube-openstack diff`: exit 0 when nothing would change, 1 when something would.
 
-use crate::cli::{DiffArgs, DiffFormat};
+use crate::cli::{ClusterArgs, DiffArgs, DiffFormat};
 use crate::diff::{Change, TreeDiff};
 use crate::errors::EXIT_DIFFERENCES;
 use crate::printer::Printer;
 use crate::settings::{ClusterSettings, Project, TreeSettings};
 use crate::workflow;
+use anyhow::bail;
 
 pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Result<u8> {
+    if let Some(flag) = cluster_flag(&args.cluster).filter(|_| !args.live) {
+        bail!("`{flag}` is for comparing with the cluster: add `--live`, or leave it out");
+    }
+    if let Some(dir) = args.against.as_ref().filter(|d| !d.is_dir()) {
+        bail!("`--against {}`: no such directory", dir.display());
+    }
     let tree = TreeSettings::new(project, &args.tree);
     let params = workflow::params::load(&tree.params, printer)?;
     let (files, _) = workflow::render::in_memory(&tree, printer, &params)?;
@@ -45,6 +52,19 @@ pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Res
         ),
     );
     Ok(EXIT_DIFFERENCES)
+}
+
+/// The first cluster flag given, as typed.
+fn cluster_flag(c: &ClusterArgs) -> Option<&'static str> {
+    [
+        (c.kubeconfig.is_some(), "--kubeconfig"),
+        (c.context.is_some(), "--context"),
+        (c.namespace.is_some(), "--namespace"),
+        (c.manifests.is_some(), "--manifests"),
+        (c.request_timeout.is_some(), "--request-timeout"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
 }
 
 fn print(printer: &Printer, result: &TreeDiff, output: DiffFormat) {

@@ -1,6 +1,7 @@
 //! One file per subcommand: its arguments -> settings (resolved once) -> a workflow call
 //! -> the printer. No command imports another: what two share is in `workflow`.
 
+mod about;
 mod clean_jobs;
 mod db_sync;
 mod deploy;
@@ -19,24 +20,31 @@ mod watch;
 use crate::cli::Command;
 use crate::printer::Printer;
 use crate::settings::Project;
+use std::path::Path;
 
-/// Runs a command; `Ok` carries the exit code (1 when `diff` finds differences).
-pub fn dispatch(project: &Project, printer: &Printer, command: Command) -> anyhow::Result<u8> {
+/// Runs a command; `Ok` carries the exit code (1 when `diff` finds differences). The
+/// project (its config file) is read only by the commands that use it: `completion`,
+/// `man` and `version` work anywhere.
+pub fn dispatch(config: Option<&Path>, printer: &Printer, command: Command) -> anyhow::Result<u8> {
+    let project = || Project::load(config);
     match command {
-        Command::Params(c) => params::run(project, printer, c),
-        Command::Render(args) => render::run(project, printer, &args),
-        Command::Diff(args) => diff::run(project, printer, &args),
-        Command::Userdata(args) => userdata::run(project, printer, &args),
-        Command::Watch(args) => watch::run(project, printer, &args),
-        Command::Stack(c) => stack::run(project, printer, c),
-        Command::Login(args) => login::login(project, printer, &args),
-        Command::Logout(args) => login::logout(project, printer, &args),
-        Command::Images(args) => images::run(project, printer, args),
-        Command::Deploy(args) => deploy::run(project, printer, &args),
-        Command::Status(args) => status::run(project, printer, &args),
-        Command::Teardown(args) => teardown::run(project, printer, &args),
-        Command::DbSync(args) => db_sync::run(project, printer, &args),
-        Command::CleanJobs(args) => clean_jobs::run(project, printer, &args),
-        Command::Up(args) => up::run(project, printer, &args),
+        Command::Up(args) => up::run(&project()?, printer, &args),
+        Command::Params(c) => params::run(&project()?, printer, c),
+        Command::Render(args) => render::run(&project()?, printer, &args),
+        Command::Diff(args) => diff::run(&project()?, printer, &args),
+        Command::Images(args) => images::run(&project()?, printer, args),
+        Command::Deploy(args) => deploy::run(&project()?, printer, &args),
+        Command::DbSync(args) => db_sync::run(&project()?, printer, &args),
+        Command::Status(args) => status::run(&project()?, printer, &args),
+        Command::CleanJobs(args) => clean_jobs::run(&project()?, printer, &args),
+        Command::Teardown(args) => teardown::run(&project()?, printer, &args),
+        Command::Stack(c) => stack::run(&project()?, printer, c),
+        Command::Login(args) => login::login(&project()?, printer, &args),
+        Command::Logout(args) => login::logout(&project()?, printer, &args),
+        Command::Userdata(args) => userdata::run(&project()?, printer, &args),
+        Command::Watch(args) => watch::run(&project()?, printer, &args),
+        Command::Completion(args) => about::completion(printer, &args),
+        Command::Man(args) => about::man(printer, &args),
+        Command::Version(args) => about::version(printer, &args),
     }
 }

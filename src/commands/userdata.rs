@@ -16,11 +16,17 @@ pub fn run(project: &Project, printer: &Printer, args: &UserdataArgs) -> anyhow:
         gzip: args.gzip,
         limit: args.limit,
     };
-    if args.gzip && args.output.is_none() && printer.stdout_is_terminal() {
-        bail!("gzip-compressed user data is binary; redirect stdout or use `-o FILE`");
+    let output = args.output.as_ref().or(args.output_old.as_ref());
+    if args.output_old.is_some() {
+        printer.warn(
+            "`userdata -o FILE` is the old spelling of `--output FILE` and goes in the next release (`-o` is the output format in every other command)",
+        );
+    }
+    if args.gzip && output.is_none() && printer.stdout_is_terminal() {
+        bail!("gzip-compressed user data is binary; redirect stdout or use `--output FILE`");
     }
     let bundle = userdata::bundle(&request, printer)?;
-    match &args.output {
+    match output {
         Some(path) => userdata::write_private(path, &bundle.bytes)
             .with_context(|| format!("cannot write `{}`", path.display()))?,
         None => printer

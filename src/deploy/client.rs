@@ -31,14 +31,20 @@ pub struct ClientOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    #[error("kubeconfig `{}` does not exist", path.display())]
+    Missing { path: PathBuf },
     #[error("cannot read kubeconfig `{}`", path.display())]
     Kubeconfig {
         path: PathBuf,
         #[source]
         source: kube::config::KubeconfigError,
     },
-    #[error("no cluster configuration found (kubeconfig or in-cluster service account)")]
-    Infer(#[source] kube::config::InferConfigError),
+    #[error("no cluster configuration: {looked}, and no in-cluster service account")]
+    NoConfig {
+        looked: String,
+        #[source]
+        source: kube::config::InClusterError,
+    },
     #[error("cannot load the kubeconfig context")]
     Context(#[source] kube::config::KubeconfigError),
     #[error("cannot build the Kubernetes client")]
@@ -131,30 +137,28 @@ impl Kube {
         &self.streams
     }
 
-    /// Loads the configuration the way kubectl does and builds a client.
+    /// Loads the configuration the way kubectl does (see [`super::kubeconfig`]) and
+    /// builds a client.
     pub async fn connect(options: &ClientOptions) -> Result<(Kube, String), ClientError> {
-        use kube::config::{KubeConfigOptions, Kubeconfig};
+        use kube::config::KubeConfigOptions;
         let kc_options = KubeConfigOptions {
             context: options.context.clone(),
             ..Default::default()
         };
-        let mut config = match &options.kubeconfig {
-            Some(path) => {
-                let kc = Kubeconfig::read_from(path).map_err(|source| ClientError::Kubeconfig {
-                    path: path.clone(),
-                    source,
-                })?;
-                kube::Config::from_custom_kubeconfig(kc, &kc_options)
-                    .await
-                    .map_err(|source| ClientError::Kubeconfig {
+        let mut config = match super::kubeconfig::load(options.kubeconfig.as_deref())? {
+            Some(loaded) => kube::Config::from_custom_kubeconfig(loaded.config, &kc_options)
+                .await
+                .map_err(|source| match &options.kubeconfig {
+                    Some(path) => ClientError::Kubeconfig {
                         path: path.clone(),
                         source,
-                    })?
-            }
-            None if options.context.is_some() => kube::Config::from_kubeconfig(&kc_options)
-                .await
-                .map_err(ClientError::Context)?,
-            None => kube::Config::infer().await.map_err(ClientError::Infer)?,
+                    },
+                    None => ClientError::Context(source),
+                })?,
+            None => kube::Config::incluster().map_err(|source| ClientError::NoConfig {
+                looked: super::kubeconfig::looked_at(),
+                source,
+            })?,
         };
         config.default_retry = false;
         config.read_timeout = Some(options.request_timeout);

@@ -180,7 +180,7 @@ pub fn parse_file(rel: &Path, text: &str) -> Result<Vec<Manifest>, ManifestError
     })?;
     let mut out = Vec::new();
     for o in objects {
-        let body: Value = serde_yaml::from_str(&o.text).map_err(|e| ManifestError::Parse {
+        let body: Value = crate::yaml::from_str(&o.text).map_err(|e| ManifestError::Parse {
             file: display.clone(),
             // The position, not the object's name, and none of the values: any may be secret.
             message: format!(

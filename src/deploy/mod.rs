@@ -11,6 +11,7 @@ pub mod client;
 pub mod discovery;
 pub mod forward;
 pub mod infer;
+pub mod kubeconfig;
 pub mod live_diff;
 pub mod manifest;
 pub mod names;

@@ -61,7 +61,7 @@ fn image_value(line: &str) -> Option<(&str, String)> {
     if value_text.is_empty() || value_text.starts_with(['|', '>', '&', '*', '!', '#']) {
         return None;
     }
-    let value: String = serde_yaml::from_str(value_text).ok()?;
+    let value: String = crate::yaml::from_str(value_text).ok()?;
     let head_len = body.len() - value_text.len();
     Some((&body[..head_len], value))
 }

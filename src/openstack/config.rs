@@ -419,7 +419,7 @@ fn read_clouds(path: &Path) -> Result<Mapping, OpenStackError> {
         path: path.into(),
         source,
     })?;
-    let doc: Yaml = serde_yaml::from_str(&text).map_err(|source| OpenStackError::CloudsFile {
+    let doc: Yaml = crate::yaml::from_str(&text).map_err(|source| OpenStackError::CloudsFile {
         path: path.into(),
         source,
     })?;

@@ -80,7 +80,7 @@ fn parse_described(text: &str, path: &Path) -> Result<BTreeMap<String, Entry>, F
             }
         }
     })?;
-    let value: Json = serde_yaml::from_str(text).map_err(|e| FileError::Parse {
+    let value: Json = crate::yaml::from_str(text).map_err(|e| FileError::Parse {
         path: path.into(),
         source: crate::redact::ValueFree::new(&e),
     })?;

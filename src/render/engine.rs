@@ -107,6 +107,9 @@ impl Engine {
             template.renders(&self.registry, data, &mut rc)
         });
         let mut diagnostics: Vec<Diagnostic> = found.into_iter().map(Diagnostic::from).collect();
+        // A text included many times fails the same way each time: said once.
+        let mut seen = std::collections::HashSet::new();
+        diagnostics.retain(|d| seen.insert((d.line, d.column, d.message.clone())));
         match result {
             Ok(text) if diagnostics.is_empty() => Ok(Rendered {
                 text,
@@ -116,12 +119,17 @@ impl Engine {
             Err(e) => {
                 // Lines survive the pre-pass unchanged; columns may not, so only the line is given.
                 let line = e.line_no.unwrap_or(0);
-                diagnostics.push(Diagnostic::at(
-                    &src.display,
-                    line,
-                    0,
-                    e.reason().to_string(),
-                ));
+                let diagnostic = match e.template_name.as_deref() {
+                    // Raised inside a partial: the line is the partial's.
+                    Some(partial) if partial != src.display => Diagnostic::at(
+                        &src.display,
+                        0,
+                        0,
+                        format!("{} (in partial `{partial}`, line {line})", e.reason()),
+                    ),
+                    _ => Diagnostic::at(&src.display, line, 0, e.reason().to_string()),
+                };
+                diagnostics.push(diagnostic);
                 Err(diagnostics)
             }
         }

@@ -16,7 +16,7 @@ use handlebars::{
 };
 use serde_json::Value as Json;
 use sha2::Digest;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 /// What went wrong at one placeholder.
@@ -49,6 +49,34 @@ thread_local! {
     static FOUND: RefCell<Vec<Located>> = const { RefCell::new(Vec::new()) };
     /// The partials being rendered on this thread, outermost first.
     static PARTIALS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    /// The partials and includes the current template has expanded so far.
+    static EXPANDED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// How many partials and includes one template may expand, all told. Depth alone does not
+/// bound the work: one used twice at each of 30 levels expands a billion times, and a
+/// downloaded tree could keep a render busy for days.
+pub const MAX_EXPANSIONS: usize = 10_000;
+
+/// Counts one partial or include (`what`) of the template being rendered; past
+/// [`MAX_EXPANSIONS`] the render stops.
+pub fn expand(what: &str) -> Result<(), RenderError> {
+    let n = EXPANDED.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
+    if n <= MAX_EXPANSIONS {
+        return Ok(());
+    }
+    Err(RenderErrorReason::Other(format!(
+        "more than {MAX_EXPANSIONS} partials and includes expanded for one template (the last `{what}`): a partial or include used several times at each level multiplies"
+    ))
+    .into())
+}
+
+/// Whether the current template has used up its expansions (see [`expand`]).
+pub fn expansions_exhausted() -> bool {
+    EXPANDED.with(|n| n.get() > MAX_EXPANSIONS)
 }
 
 /// How deep partials may nest: partials that include each other would otherwise recurse
@@ -71,6 +99,7 @@ pub fn with_current<T>(table: Arc<FileTable>, f: impl FnOnce() -> T) -> (T, Vec<
     CURRENT.with(|c| *c.borrow_mut() = Some(table));
     PENDING.with(|p| p.borrow_mut().clear());
     PARTIALS.with(|p| p.borrow_mut().clear());
+    EXPANDED.with(|n| n.set(0));
     let out = f();
     CURRENT.with(|c| *c.borrow_mut() = None);
     (out, FOUND.with(|f| std::mem::take(&mut *f.borrow_mut())))
@@ -164,6 +193,7 @@ impl HelperDef for PartialEnter {
             .param(0)
             .and_then(|p| p.value().as_str())
             .unwrap_or_default();
+        expand(name)?;
         PARTIALS.with(|p| {
             let mut chain = p.borrow_mut();
             chain.push(name.to_string());

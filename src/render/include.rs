@@ -11,7 +11,10 @@
 use super::helpers::{self, Problem};
 use crate::sources::links::{Landing, land};
 use crate::sources::{self, Limits, Origin};
-use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, ScopedJson};
+use handlebars::{
+    Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, RenderErrorReason,
+    ScopedJson,
+};
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -104,6 +107,7 @@ impl Includes {
                 .to_file_path()
                 .map_err(|()| format!("`{url}` is not a local path"))
                 .and_then(|p| {
+                    not_special(&p, &p.display().to_string())?;
                     std::fs::read_to_string(&p)
                         .map_err(|e| format!("cannot read `{}`: {e}", p.display()))
                 }),
@@ -133,6 +137,7 @@ impl Includes {
                     )),
             },
         }
+        not_special(&self.root.join(rel), &shown.to_string())?;
         let bytes = std::fs::read(self.root.join(rel))
             .map_err(|e| format!("cannot read `{shown}`: {e}"))?;
         String::from_utf8(bytes).map_err(|e| {
@@ -153,6 +158,15 @@ impl Includes {
             .map_err(|e| crate::report::one_line(&e));
         cache().insert(key, result.clone());
         result
+    }
+}
+
+/// Refuses a FIFO, socket or device (once links are followed): reading one could wait
+/// or go on forever.
+fn not_special(path: &Path, shown: &str) -> Result<(), String> {
+    match std::fs::metadata(path).map(|m| super::special_kind(m.file_type())) {
+        Ok(Some(kind)) => Err(format!("`{shown}` is a {kind}, not a file")),
+        _ => Ok(()),
     }
 }
 
@@ -246,6 +260,7 @@ impl HelperDef for IncludeHelper {
                 chain.join(" -> ")
             ));
         }
+        helpers::expand(&shown)?;
         let text = match self.includes.load(&target) {
             Ok(text) => text,
             Err(why) => return fail(format!("`include {}`: {why}", redact(name))),
@@ -269,6 +284,10 @@ impl HelperDef for IncludeHelper {
         );
         match nested.render_template(&text, ctx.data()) {
             Ok(rendered) => Ok(ScopedJson::Derived(Json::String(rendered))),
+            // The whole template stops, reported once at its own `include`.
+            Err(e) if helpers::expansions_exhausted() => {
+                Err(RenderErrorReason::Other(e.reason().to_string()).into())
+            }
             Err(e) => fail(format!("`include {}`: {}", redact(name), e.reason())),
         }
     }

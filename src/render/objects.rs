@@ -167,6 +167,7 @@ impl<'de> Deserialize<'de> for Metadata {
 
 /// One document, starting at line `offset` of its file.
 fn parse_one(doc: &str, offset: usize) -> Result<Option<Object>, (usize, String)> {
+    yaml::check_depth(doc).map_err(|e| (e.line, format!("not valid YAML: {e}")))?;
     // A document of comments only is null: not an object, and not an error.
     let head: Option<Head> = match serde_yaml::from_str(doc) {
         Ok(h) => h,

@@ -35,6 +35,34 @@ use std::path::{Path, PathBuf};
 
 pub const CONFIG_FILE: &str = "kube-openstack.yaml";
 
+/// `--dry-run`, with kubectl's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DryRun {
+    /// Change things.
+    #[default]
+    Off,
+    /// Ask the server what it would do (its dry run); keep nothing.
+    Server,
+    /// Ask the cluster nothing.
+    Client,
+}
+
+impl DryRun {
+    pub fn is_on(self) -> bool {
+        self != DryRun::Off
+    }
+}
+
+impl From<Option<cli::DryRunChoice>> for DryRun {
+    fn from(choice: Option<cli::DryRunChoice>) -> DryRun {
+        match choice {
+            None => DryRun::Off,
+            Some(cli::DryRunChoice::Server) => DryRun::Server,
+            Some(cli::DryRunChoice::Client) => DryRun::Client,
+        }
+    }
+}
+
 /// The config file; every key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
@@ -101,7 +129,7 @@ impl Project {
             source,
         })?;
         let config: Option<ConfigFile> =
-            serde_yaml::from_str(&text).map_err(|source| SettingsError::Parse {
+            crate::yaml::from_str(&text).map_err(|source| SettingsError::Parse {
                 path: path.clone(),
                 source,
             })?;
@@ -163,11 +191,9 @@ impl Project {
         self.pick(flag, &self.config.docker_dir, "docker")
     }
 
-    /// The deploy namespace: `-n` over the config file's `namespace` over `openstack`.
-    pub fn namespace(&self, flag: &Option<String>) -> String {
-        flag.clone()
-            .or_else(|| self.config.namespace.clone())
-            .unwrap_or_else(|| crate::deploy::DEFAULT_NAMESPACE.to_string())
+    /// The deploy namespace when one is given: `-n` over the config file's `namespace`.
+    pub fn namespace(&self, flag: &Option<String>) -> Option<String> {
+        flag.clone().or_else(|| self.config.namespace.clone())
     }
 
     /// The stack parameters of the config file. `registry` and `image_prefix` set

@@ -33,7 +33,7 @@ impl WaitSettings {
     pub fn new(args: &WaitArgs) -> WaitSettings {
         WaitSettings {
             wait: args.wait,
-            timeout: args.wait_timeout.map_or(DEFAULT_WAIT, Duration::from_secs),
+            timeout: args.wait_timeout.unwrap_or(DEFAULT_WAIT),
         }
     }
 

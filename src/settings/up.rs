@@ -1,6 +1,6 @@
 //! The settings of `up`: those of each step's own command, from `up`'s flags.
 
-use super::{ClusterSettings, ImagesSettings, Project, TreeSettings};
+use super::{ClusterSettings, DryRun, ImagesSettings, Project, TreeSettings};
 use crate::cli::{ImagesOptions, UpArgs};
 use crate::up::{Selection, Step};
 use std::time::Duration;
@@ -15,7 +15,7 @@ pub struct UpSettings {
     pub create_stack: bool,
     /// Where this machine reaches the registry (else the images' registry).
     pub registry_url: Option<String>,
-    pub dry_run: bool,
+    pub dry_run: DryRun,
     /// Redo the selected steps even when their inputs did not change.
     pub force: bool,
     pub parallel: u16,
@@ -51,7 +51,7 @@ impl UpSettings {
             },
             create_stack: args.create_stack,
             registry_url: args.registry_url.clone(),
-            dry_run: args.dry_run,
+            dry_run: args.dry_run.into(),
             force: args.force,
             parallel: args.parallel,
             timeout: args.timeout,

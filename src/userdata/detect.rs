@@ -89,7 +89,7 @@ fn by_marker(body: &[u8]) -> Option<&'static str> {
 /// (a mapping with string `apiVersion` and `kind`).
 fn kubernetes_kind(body: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
-    let first = serde_yaml::Deserializer::from_str(text).next()?;
+    let first = crate::yaml::documents(text).ok()?.next()?;
     let value = <serde_yaml::Value as serde::Deserialize>::deserialize(first).ok()?;
     let map = value.as_mapping()?;
     map.get("apiVersion")?.as_str()?;

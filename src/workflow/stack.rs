@@ -160,7 +160,7 @@ pub fn delete(s: &ParamsSettings, printer: &Printer) -> anyhow::Result<()> {
 /// The files a template names with `get_file`, read relative to the template, keyed as
 /// written (Heat looks them up by that key).
 fn get_files(template: &str, path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(template)
+    let doc: serde_yaml::Value = crate::yaml::from_str(template)
         .with_context(|| format!("`{}` is not valid YAML", path.display()))?;
     let mut names = Vec::new();
     collect_get_file(&doc, &mut names);

@@ -72,6 +72,18 @@ pub fn teardown(
     })
 }
 
+/// The rendered tree's objects in the order teardown deletes them (reverse kind order),
+/// read without asking the cluster (`teardown --dry-run=client`).
+pub fn in_the_tree(cluster: &ClusterSettings) -> anyhow::Result<Vec<ObjectId>> {
+    let plan = Plan::build(read_tree(cluster)?)?;
+    Ok(plan
+        .nodes
+        .iter()
+        .rev()
+        .map(|n| n.manifest.id.clone())
+        .collect())
+}
+
 fn would(dry_run: bool) -> &'static str {
     if dry_run { "would delete" } else { "deleted" }
 }

@@ -1,34 +1,9 @@
-//! Where `deploy` connects and how: namespace precedence, kubeconfig problems, exec-plugin
+//! Where `deploy` connects and how (the namespace's precedence: `conventions.rs`): kubeconfig problems, exec-plugin
 //! credentials, TLS verification; and objects that exist without the deployment's labels.
 
 use crate::fake_kube::{FakeKube, Faults};
 use crate::support::cluster::{Cluster, NS, config_map, ok, small_tree};
 use crate::support::{stderr, stdout};
-
-#[test]
-fn the_namespace_comes_from_the_flag_then_the_config_file_then_openstack() {
-    let c = Cluster::new(Faults::default());
-    c.manifest("a.yaml", &config_map("a"));
-    let deploy = |extra: &[&str]| {
-        c.project
-            .cmd()
-            .args(["deploy", "--kubeconfig", "kubeconfig"])
-            .args(extra)
-            .output()
-            .unwrap()
-    };
-    ok(&deploy(&[]));
-    assert!(
-        c.fake.object("configmaps", "openstack", "a").is_some(),
-        "the default is `openstack`, not the kubeconfig's"
-    );
-    c.project
-        .write("kube-openstack.yaml", "namespace: from-config\n");
-    ok(&deploy(&[]));
-    assert!(c.fake.object("configmaps", "from-config", "a").is_some());
-    ok(&deploy(&["-n", "from-flag"]));
-    assert!(c.fake.object("configmaps", "from-flag", "a").is_some());
-}
 
 #[test]
 fn cluster_configuration_problems_name_the_file_or_context_with_a_hint() {
@@ -42,7 +17,7 @@ fn cluster_configuration_problems_name_the_file_or_context_with_a_hint() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("cannot read kubeconfig `missing.yaml`"),
+        stderr(&out).contains("kubeconfig `missing.yaml` does not exist"),
         "{}",
         stderr(&out)
     );

@@ -222,6 +222,82 @@ fn watch_sets_odd_files_aside_and_a_restarted_watcher_goes_on() {
     );
 }
 
+/// Collections nested 100 000 deep (`[[[[...`, `{a: {a: ...`), which libyaml alone scans
+/// for minutes: refused at once, with the file and the line and column where the nesting
+/// goes too deep, by `render` (in a template or a parameters file) and by every command
+/// that reads a rendered tree; `watch` sets such a file aside.
+#[test]
+fn collections_nested_too_deep_are_refused_with_where_by_every_command() {
+    let c = Cluster::new(Faults::default());
+    let nest = |open: &str, close: &str, inner: &str| {
+        let n = 100_000 / open.len();
+        format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+    };
+    let in_project = |args: &[&str]| c.project.cmd().args(args).output().unwrap();
+    let params = ["--source", "file", "--params-file", "params.yaml"];
+    let with_params = |first: &[&'static str]| [first, &params[..]].concat();
+    for (open, close) in [("[", "]"), ("{a: ", "}")] {
+        let text = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  a: {}\n",
+            nest(open, close, "x")
+        );
+        let what = format!("`{open}` nested");
+        let _ = std::fs::remove_dir_all(c.project.path("kubernetes"));
+        c.manifest("x.yaml", &text);
+        c.project
+            .write("params.yaml", "unused: 1\n")
+            .write("kubernetes-in/x.yaml", &text);
+        for (command, out) in [
+            ("deploy", c.run("deploy", &[])),
+            ("status", c.run("status", &[])),
+            ("diff --live", c.run("diff", &with_params(&["--live"]))),
+            ("render", in_project(&with_params(&["render", "--stdout"]))),
+            (
+                "userdata",
+                in_project(&["userdata", "--from-rendered", "-o", "ud.txt"]),
+            ),
+        ] {
+            no_panic(&format!("{command} {what}"), &out);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{command} {what}: {err}");
+            assert!(
+                err.contains("x.yaml")
+                    && err.contains("collections nested more than 128 deep at line 6"),
+                "{command} {what}: {err}"
+            );
+        }
+
+        // A parameters file nested as deep.
+        std::fs::remove_file(c.project.path("kubernetes-in/x.yaml")).unwrap();
+        c.project.write(
+            "params.yaml",
+            &format!("a: 1\nb: {}\n", nest(open, close, "1")),
+        );
+        let out = in_project(&with_params(&["render"]));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(
+            err.contains("params.yaml")
+                && err.contains("collections nested more than 128 deep at line 2"),
+            "{what}: {err}"
+        );
+
+        // `watch` sets it aside with its reason.
+        let dir = c.project.path("incoming");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("deep.yaml"), &text).unwrap();
+        let out = c.run("watch", &["--once", "incoming"]);
+        no_panic(&format!("watch {what}"), &out);
+        let error = std::fs::read_to_string(dir.join("failed/deep.yaml.error")).unwrap();
+        assert!(
+            error.contains("collections nested more than 128 deep at line 6"),
+            "{what}: {error}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    assert!(c.fake.object("configmaps", NS, "a").is_none());
+}
+
 /// kubectl refuses an object whose namespace differs from `-n`; so do we, naming both.
 #[test]
 fn a_manifest_in_another_namespace_is_refused() {

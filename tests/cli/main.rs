@@ -1,6 +1,8 @@
 //! Command-line tests: the real binary on temporary projects.
 
+mod about;
 mod adversarial;
+mod conventions;
 mod deploy;
 mod deploy_client;
 mod deploy_commands;

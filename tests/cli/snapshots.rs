@@ -136,3 +136,37 @@ fn a_failed_up_gives_one_hint_how_to_go_on() {
     assert_eq!(err.matches("hint:").count(), 1, "{err}");
     insta::assert_snapshot!(err);
 }
+
+/// Every flag and argument of every command says what it is for, and sits under the
+/// heading of what it is about: OpenStack flags under `OpenStack` and nothing else there.
+#[test]
+fn every_flag_has_a_description_under_an_honest_heading() {
+    fn walk(command: &clap::Command, path: &str, problems: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let name = arg.get_id().as_str();
+            if arg
+                .get_help()
+                .is_none_or(|h| h.to_string().trim().is_empty())
+            {
+                problems.push(format!("`{path}`: `{name}` has no description"));
+            }
+            let long = arg.get_long().unwrap_or_default();
+            let openstack = long.starts_with("os-")
+                || ["insecure", "heat-url", "wait", "wait-timeout"].contains(&long);
+            if openstack != (arg.get_help_heading() == Some("OpenStack")) {
+                problems.push(format!(
+                    "`{path}`: `--{long}` is under {:?}",
+                    arg.get_help_heading()
+                ));
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), problems);
+        }
+    }
+    let mut command = kube_openstack::cli::Cli::command();
+    command.build();
+    let mut problems = Vec::new();
+    walk(&command, "kube-openstack", &mut problems);
+    assert!(problems.is_empty(), "{problems:#?}");
+}

@@ -243,6 +243,174 @@ fn partials_that_include_each_other_are_an_error_not_a_crash() {
     }
 }
 
+/// Partials and includes that use the next one twice at every level (2^30 and 2^16
+/// expansions, which would take hours): the render stops after 10 000 with one error
+/// naming the template; a tree that stays under the limit renders. Texts included many
+/// times that fail the same way are reported once.
+#[test]
+fn partials_and_includes_that_multiply_stop_with_one_error() {
+    /// The path and text of level `i` of a tree that multiplies.
+    type Step<'a> = &'a dyn Fn(usize) -> (String, String);
+    let bomb = |p: &Project, levels: usize, leaf: &str, step: Step| {
+        for i in 0..levels {
+            let (path, text) = step(i);
+            p.write(&path, &text);
+        }
+        let (path, _) = step(levels);
+        p.write(&path, leaf);
+    };
+    let partials = |i: usize| {
+        (
+            format!("kubernetes-in/_partials/p{i}.yaml"),
+            format!("{{{{> p{0}}}}}{{{{> p{0}}}}}", i + 1),
+        )
+    };
+    let includes = |i: usize| {
+        (
+            format!("kubernetes-in/_files/i{i}.txt"),
+            format!(
+                "{{{{include \"_files/i{0}.txt\"}}}}{{{{include \"_files/i{0}.txt\"}}}}",
+                i + 1
+            ),
+        )
+    };
+    // Partials whose leaf includes: both kinds count together.
+    let mixed = |i: usize| match i {
+        0..8 => partials(i),
+        8 => (
+            "kubernetes-in/_partials/p8.yaml".to_string(),
+            "{{include \"_files/i0.txt\"}}".to_string(),
+        ),
+        _ => includes(i - 9),
+    };
+    let cases: [(&str, usize, Step); 3] = [
+        ("{{> p0}}", 30, &partials),
+        ("{{include \"_files/i0.txt\"}}", 16, &includes),
+        ("{{> p0}}", 16, &mixed),
+    ];
+    for (call, levels, step) in cases {
+        let p = project();
+        bomb(&p, levels, "x", step);
+        for name in ["a", "b"] {
+            p.write(
+                &format!("kubernetes-in/{name}.yaml"),
+                &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  x: \"{call}\"\n"),
+            );
+        }
+        let out = p.with_params(&["render"]).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{call}: {err}");
+        for name in ["a", "b"] {
+            let line = format!("kubernetes-in/{name}.yaml");
+            let said = err
+                .lines()
+                .filter(|l| {
+                    l.contains(&line)
+                        && l.contains("more than 10000 partials and includes expanded")
+                })
+                .count();
+            assert_eq!(said, 1, "{call}: {err}");
+        }
+        assert!(!p.path("kubernetes").exists());
+        assert_no_staging(&p);
+    }
+    // Under the limit (2^12 expansions): rendered whole.
+    let p = project();
+    bomb(&p, 12, "x", &partials);
+    p.write(
+        "kubernetes-in/a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: \"{{> p0}}\"\n",
+    );
+    let out = p.with_params(&["render"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(p.read("kubernetes/a.yaml").contains(&"x".repeat(4096)));
+    // Includes fanning out, then one chain too deep: said once, not once per branch.
+    let p = project();
+    bomb(&p, 6, "{{include \"_files/n0.txt\"}}", &includes);
+    for i in 0..16 {
+        p.write(
+            &format!("kubernetes-in/_files/n{i}.txt"),
+            &format!("{{{{include \"_files/n{}.txt\"}}}}", i + 1),
+        );
+    }
+    p.write("kubernetes-in/_files/n16.txt", "end");
+    p.write("kubernetes-in/web.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  x: \"{{include \"_files/i0.txt\"}}\"\n");
+    let out = p.with_params(&["render"]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err.matches("includes nested more than 16 deep").count(),
+        1,
+        "{err}"
+    );
+}
+
+/// A FIFO (reading it waits for a writer) or a device (`/dev/zero` never ends), in the
+/// tree, reached through a link, or included: an error naming it and what it is, at once.
+#[test]
+fn fifos_and_devices_are_refused_not_read() {
+    fn fifo(path: std::path::PathBuf) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let c = std::ffi::CString::new(path.into_os_string().into_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path; mkfifo reads it only.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+    type Plant = Box<dyn Fn(&Project)>;
+    let cases: Vec<(&str, Plant, &str)> = vec![
+        (
+            "a FIFO template",
+            Box::new(|p: &Project| fifo(p.path("kubernetes-in/pipe.yaml"))),
+            "`kubernetes-in/pipe.yaml` is a FIFO, not a file",
+        ),
+        (
+            "a FIFO copied as it is",
+            Box::new(|p: &Project| fifo(p.path("kubernetes-in/sub/pipe.txt"))),
+            "`kubernetes-in/sub/pipe.txt` is a FIFO, not a file",
+        ),
+        (
+            "a link to a device",
+            Box::new(|p: &Project| symlink("/dev/zero", p.path("kubernetes-in/zero.txt")).unwrap()),
+            "`kubernetes-in/zero.txt` is a character device, not a file",
+        ),
+        (
+            "an included FIFO",
+            Box::new(|p: &Project| {
+                p.write("kubernetes-in/web.yaml", CONFIG_MAP);
+                fifo(p.path("kubernetes-in/_files/motd.txt"));
+            }),
+            "`include _files/motd.txt`: `_files/motd.txt` is a FIFO, not a file",
+        ),
+        (
+            "an included device",
+            Box::new(|p: &Project| {
+                p.write(
+                    "kubernetes-in/web.yaml",
+                    &CONFIG_MAP.replace("_files/motd.txt", "file:///dev/zero"),
+                );
+            }),
+            "`/dev/zero` is a character device, not a file",
+        ),
+    ];
+    for (what, plant, expected) in cases {
+        let p = project();
+        p.write(
+            "kubernetes-in/ok.yaml",
+            &CONFIG_MAP.replace("{{include \"_files/motd.txt\"}}", "hi"),
+        );
+        plant(&p);
+        let out = p
+            .with_params(&["render"])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(expected), "{what}: {err}");
+        assert!(!p.path("kubernetes").exists(), "{what}");
+        assert_no_staging(&p);
+    }
+}
+
 fn assert_no_staging(p: &Project) {
     let left: Vec<String> = std::fs::read_dir(p.dir.path())
         .unwrap()

@@ -134,7 +134,7 @@ fn python_and_cloud_init_see_every_part_type_name_and_byte() {
     let out = p
         .cmd()
         .arg("userdata")
-        .arg("-o")
+        .arg("--output")
         .arg("user-data")
         .args(&args)
         .output()
@@ -166,7 +166,7 @@ fn gzip_and_merge_type_survive_both_readers() {
             "--gzip",
             "--merge",
             "list(append)+dict(recurse_array)+str()",
-            "-o",
+            "--output",
             "ud.gz",
         ])
         .args(&args)
@@ -196,7 +196,7 @@ fn the_part_handler_writes_each_kubernetes_part_into_the_incoming_directory() {
         .cmd()
         .args(["userdata", "--with-handler", "--incoming-dir"])
         .arg(&incoming)
-        .args(["-o", "user-data"])
+        .args(["--output", "user-data"])
         .args(&args)
         .output()
         .unwrap();
@@ -236,7 +236,7 @@ fn over_the_nova_limit_fails_without_writing_and_gzip_brings_it_under() {
     p.write("big.txt", &"all work and no play\n".repeat(2_600));
     let out = p
         .cmd()
-        .args(["userdata", "-o", "ud", "big.txt"])
+        .args(["userdata", "--output", "ud", "big.txt"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -247,7 +247,7 @@ fn over_the_nova_limit_fails_without_writing_and_gzip_brings_it_under() {
 
     let out = p
         .cmd()
-        .args(["userdata", "--gzip", "-o", "ud", "big.txt"])
+        .args(["userdata", "--gzip", "--output", "ud", "big.txt"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -257,7 +257,7 @@ fn over_the_nova_limit_fails_without_writing_and_gzip_brings_it_under() {
     p.write("near.txt", &"x".repeat(46_000));
     let out = p
         .cmd()
-        .args(["userdata", "-o", "near", "near.txt"])
+        .args(["userdata", "--output", "near", "near.txt"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -358,7 +358,7 @@ fn from_rendered_adds_every_object_after_what_it_depends_on() {
     );
     let out = p
         .cmd()
-        .args(["userdata", "--from-rendered", "-o", "ud"])
+        .args(["userdata", "--from-rendered", "--output", "ud"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));

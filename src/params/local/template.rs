@@ -107,7 +107,7 @@ fn load_yaml(text: &str, name: &str) -> Result<Value, LocalError> {
         template: name.into(),
         source: Arc::new(e),
     };
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(yaml_err)?;
+    let mut doc: serde_yaml::Value = crate::yaml::from_str(text).map_err(yaml_err)?;
     doc.apply_merge().map_err(yaml_err)?;
     to_json(doc).map_err(|message| LocalError::Template {
         template: name.into(),

@@ -9,6 +9,7 @@ use crate::deploy::plan::Plan;
 use crate::deploy::progress::Progress as _;
 use crate::deploy::{Context, schedule};
 use crate::printer::{DeployProgress, Mode};
+use crate::settings::DryRun;
 use crate::up::check::{drift, mark};
 use crate::up::record::StepRecord;
 use crate::up::{Step, digest_json, registry_part, selector_string};
@@ -22,6 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const DB_SYNC: &str = "-db-sync";
+
+/// What a cluster step says in a client dry run.
+const NOT_ASKED: &str = "client dry run: the cluster was not asked";
 
 /// What a cluster step found or did.
 enum Applied {
@@ -71,6 +75,13 @@ impl Run<'_> {
         if pods.is_empty() {
             return Ok(Outcome::UpToDate("the tree has no db-sync pods".into()));
         }
+        if self.settings.dry_run == DryRun::Client {
+            let names: Vec<&str> = pods.iter().map(|m| m.id.name.as_str()).collect();
+            return Ok(Outcome::Would(format!(
+                "rerun those of {} that did not succeed ({NOT_ASKED})",
+                names.join(", ")
+            )));
+        }
         let cleaned = self.cleaned();
         let live = self.live_pods()?;
         let rerun: Vec<&str> = pods
@@ -90,7 +101,7 @@ impl Run<'_> {
                 pods.len()
             )));
         }
-        if self.settings.dry_run {
+        if self.settings.dry_run.is_on() {
             return Ok(Outcome::Would(format!("rerun {}", rerun.join(", "))));
         }
         let services: Vec<String> = rerun
@@ -125,6 +136,11 @@ impl Run<'_> {
     }
 
     pub(super) fn clean_jobs_step(&mut self) -> anyhow::Result<Outcome> {
+        if self.settings.dry_run == DryRun::Client {
+            return Ok(Outcome::Would(format!(
+                "delete the one-shot pods that finished ({NOT_ASKED})"
+            )));
+        }
         let manifests = self.manifests()?;
         let live = self.live_pods()?;
         let finished: Vec<String> = manifests
@@ -141,7 +157,7 @@ impl Run<'_> {
         if finished.is_empty() {
             return Ok(Outcome::UpToDate("no finished one-shot pods".into()));
         }
-        if self.settings.dry_run {
+        if self.settings.dry_run.is_on() {
             return Ok(Outcome::Would(format!("delete {}", finished.join(", "))));
         }
         clean_jobs(&self.settings.cluster, self.printer, false, false)?;
@@ -238,7 +254,7 @@ impl Run<'_> {
     /// The rendered tree's objects: this run's render in a dry run (nothing was written),
     /// else what is on disk.
     fn manifests(&self) -> anyhow::Result<Vec<Manifest>> {
-        if self.settings.dry_run
+        if self.settings.dry_run.is_on()
             && let Some(files) = &self.rendered
         {
             let files = files
@@ -272,6 +288,12 @@ impl Run<'_> {
 
     /// Applies `plan` unless the record shows every object as it was left and ready.
     fn cluster_step(&mut self, step: Step, plan: &Plan) -> anyhow::Result<Outcome> {
+        if self.settings.dry_run == DryRun::Client {
+            return Ok(Outcome::Would(format!(
+                "apply {} objects in dependency order ({NOT_ASKED})",
+                plan.nodes.len()
+            )));
+        }
         let namespace = &self.settings.cluster.namespace;
         let inputs = inputs_of(namespace, plan);
         let ids: Vec<ObjectId> = plan.nodes.iter().map(|n| n.manifest.id.clone()).collect();
@@ -323,7 +345,7 @@ impl Run<'_> {
         };
         let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
         let detail = format!("{counts}{why}");
-        if self.settings.dry_run {
+        if self.settings.dry_run.is_on() {
             return Ok(Outcome::Would(detail));
         }
         let objects: BTreeMap<String, _> = ids
@@ -358,7 +380,7 @@ impl Run<'_> {
     /// How a cluster step applies: waiting for every object, pruning nothing.
     fn exec(&self) -> Exec {
         Exec {
-            dry_run: self.settings.dry_run,
+            dry_run: self.settings.dry_run.is_on(),
             recreate: false,
             prune: false,
             timeout: self.settings.timeout,

@@ -20,7 +20,7 @@ impl Run<'_> {
         if req.source == SourceKind::Heat {
             let stack = req.stack.clone().ok_or(params::ParamsError::NoStack)?;
             let saved = params::heat::saved(&self.state, &stack)?.is_some();
-            if self.settings.dry_run && !saved {
+            if self.settings.dry_run.is_on() && !saved {
                 return Ok(Outcome::Would(format!(
                     "read the outputs of stack `{stack}`"
                 )));
@@ -70,7 +70,7 @@ impl Run<'_> {
         } else {
             detail
         };
-        if self.settings.dry_run {
+        if self.settings.dry_run.is_on() {
             return Ok(Outcome::Would(detail));
         }
         self.complete(
@@ -97,7 +97,7 @@ impl Run<'_> {
         let count = files.len();
         self.rendered = Some(files);
         if diff.is_empty() {
-            if !self.settings.dry_run {
+            if !self.settings.dry_run.is_on() {
                 self.complete(Step::Render, inputs, "unchanged", StepRecord::default())?;
             }
             return Ok(Outcome::UpToDate(format!(
@@ -111,7 +111,7 @@ impl Run<'_> {
             diff.files.len(),
             out_dir.display()
         );
-        if self.settings.dry_run {
+        if self.settings.dry_run.is_on() {
             return Ok(Outcome::Would(format!("write {detail}")));
         }
         self.write_tree()?;
@@ -146,7 +146,7 @@ impl Run<'_> {
                 contexts.len()
             )));
         }
-        if self.settings.dry_run {
+        if self.settings.dry_run.is_on() {
             return Ok(Outcome::Would(format!(
                 "build and push what the registry lacks of {} images (changed since the last push: {})",
                 contexts.len(),
@@ -196,7 +196,7 @@ impl Run<'_> {
     /// kept.
     fn read_params(&self) -> anyhow::Result<params::ParamSet> {
         let params = &self.settings.tree.params;
-        if self.settings.dry_run {
+        if self.settings.dry_run.is_on() {
             workflow::params::load_keeping_nothing(params, self.printer)
         } else {
             workflow::params::load(params, self.printer)
@@ -218,7 +218,7 @@ impl Run<'_> {
 
     /// After a push, renders again with the digests pinned, writing only what changed.
     fn pin_again(&mut self) -> anyhow::Result<String> {
-        if !self.settings.tree.pin_images || self.settings.dry_run {
+        if !self.settings.tree.pin_images || self.settings.dry_run.is_on() {
             return Ok(String::new());
         }
         let params = self.loaded_params()?;

@@ -107,7 +107,7 @@ pub fn run(settings: &UpSettings, printer: &Printer) -> anyhow::Result<()> {
     let all_fresh = rows
         .iter()
         .all(|r| r.result != "done" && r.result != "would run");
-    if settings.dry_run {
+    if settings.dry_run.is_on() {
         printer.status("Dry run", "nothing was changed");
     } else if all_fresh {
         printer.status("Up to date", "nothing needed doing");
@@ -154,7 +154,7 @@ impl Run<'_> {
 
     /// Saves the record (not in a dry run): after every step, so a stop loses at most one.
     fn save(&mut self) -> anyhow::Result<()> {
-        if !self.settings.dry_run {
+        if !self.settings.dry_run.is_on() {
             self.record.save(&self.state)?;
         }
         Ok(())
