@@ -301,12 +301,7 @@ async fn steps(
         return Ok(outcome);
     }
     wait_for_bases(job, progress, bases).await?;
-    std::fs::write(log, "").map_err(|e| {
-        failed(&BuildError::Log {
-            path: log.to_path_buf(),
-            source: e,
-        })
-    })?;
+    start_log(log)?;
     let builder = builder(env, progress).await.map_err(|e| failed(&e))?;
     if env.mode == Mode::Push {
         if !builder.has_image(&content_reference).await {
@@ -350,6 +345,16 @@ async fn steps(
             .map_err(|e| failed(&e))?;
     }
     verify(registry, &repository, &content, env).await
+}
+
+/// Empties the build's log file (a rerun's log is its own).
+fn start_log(log: &std::path::Path) -> Result<(), Outcome> {
+    std::fs::write(log, "").map_err(|e| {
+        failed(&BuildError::Log {
+            path: log.to_path_buf(),
+            source: e,
+        })
+    })
 }
 
 /// Waits until every base is built; skipped when one failed.
