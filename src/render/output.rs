@@ -116,7 +116,7 @@ pub fn check_target(
             input: input.to_path_buf(),
         });
     }
-    check_state(output, state)?;
+    check_state_apart(output, state)?;
     match fs::symlink_metadata(output) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io("inspect", output)(e)),
@@ -145,7 +145,9 @@ fn refuse_strangers(output: &Path) -> Result<(), OutputError> {
 
 /// Refuses an output directory that holds the state directory, or lies inside it: the
 /// output is replaced as a whole, so the generated values (or the state) would be lost.
-fn check_state(output: &Path, state: &Path) -> Result<(), OutputError> {
+/// Checked again by [`check_target`]; commands call it first, before the parameters are
+/// read, since reading them writes the state directory.
+pub fn check_state_apart(output: &Path, state: &Path) -> Result<(), OutputError> {
     let (out, st) = (absolute(output)?, absolute(state)?);
     if st.starts_with(&out) || out.starts_with(&st) {
         return Err(OutputError::StateOverlap {

@@ -23,6 +23,14 @@ pub fn source_tree(tree: &TreeSettings, printer: &Printer) -> anyhow::Result<sou
     Ok(source)
 }
 
+/// Refuses an output directory overlapping the state directory before anything is read:
+/// loading the parameters writes the state directory (generated values, its lock), which
+/// must not land in a tree the render is about to replace.
+pub fn check_output_apart(tree: &TreeSettings, out_dir: &Path) -> anyhow::Result<()> {
+    output::check_state_apart(out_dir, tree.params.state.path())
+        .with_context(|| format!("cannot render into `{}`", out_dir.display()))
+}
+
 /// Renders the tree into `out_dir` (atomically: all or nothing) and remembers the
 /// secrets it wrote, so later diffs mask them.
 pub fn to_dir(

@@ -51,6 +51,9 @@ struct Run<'a> {
 /// not.
 pub fn run(settings: &UpSettings, printer: &Printer) -> anyhow::Result<()> {
     let selection = settings.selection;
+    if selection.includes(Step::Render) {
+        crate::workflow::render::check_output_apart(&settings.tree, &settings.cluster.manifests)?;
+    }
     let state = settings.tree.params.state.clone();
     let record = Record::load(&state)?;
     let mut run = Run {
