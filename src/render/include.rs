@@ -268,6 +268,15 @@ impl HelperDef for IncludeHelper {
         if !text.contains("{{") {
             return Ok(ScopedJson::Derived(Json::String(text)));
         }
+        if let Ok(tags) = super::tags::scan(&text)
+            && super::tags::reserved_use(&text, &tags).is_some()
+        {
+            return fail(format!(
+                "`include {}`: names starting with `{}` are the renderer's own helpers; an included text cannot use them",
+                redact(name),
+                super::tags::RESERVED_PREFIX
+            ));
+        }
         // An included template sees the same parameters; a missing one is an error
         // naming the included file, as in the templates themselves.
         let mut nested = Handlebars::new();
