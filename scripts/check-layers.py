@@ -45,7 +45,7 @@ LAYERS = [
     ["sources", "openstack"],
     # The foundations.
     ["secrets", "net"],
-    ["state", "report", "rt", "scratch"],
+    ["state", "report", "rt", "scratch", "files"],
     ["redact", "yaml"],
     # Clap only: it may import nothing from the crate.
     ["cli"],

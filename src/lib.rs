@@ -12,6 +12,7 @@ pub mod commands;
 pub mod deploy;
 pub mod diff;
 pub mod errors;
+pub mod files;
 pub mod images;
 pub mod net;
 pub mod openstack;

@@ -89,7 +89,7 @@ pub fn http_client(options: &HttpOptions) -> Result<reqwest::Client, HttpError> 
 }
 
 fn certificates(path: &PathBuf) -> Result<Vec<reqwest::Certificate>, HttpError> {
-    let pem = std::fs::read(path).map_err(|source| HttpError::ReadCa {
+    let pem = crate::files::read(path).map_err(|source| HttpError::ReadCa {
         path: path.clone(),
         source,
     })?;

@@ -164,7 +164,7 @@ impl Includes {
 /// Refuses a FIFO, socket or device (once links are followed): reading one could wait
 /// or go on forever.
 fn not_special(path: &Path, shown: &str) -> Result<(), String> {
-    match std::fs::metadata(path).map(|m| super::special_kind(m.file_type())) {
+    match std::fs::metadata(path).map(|m| crate::files::special_kind(m.file_type())) {
         Ok(Some(kind)) => Err(format!("`{shown}` is a {kind}, not a file")),
         _ => Ok(()),
     }

@@ -124,7 +124,7 @@ impl Project {
                 });
             }
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
+        let text = crate::files::read_to_string(&path).map_err(|source| SettingsError::Read {
             path: path.clone(),
             source,
         })?;
