@@ -22,6 +22,7 @@ mod images_storage;
 mod images_token;
 mod images_tree;
 mod layers;
+mod output_formats;
 mod output_safety;
 mod params;
 mod real_cluster;
