@@ -140,6 +140,9 @@ fn pod_readiness(live: &Value) -> Readiness {
         _ if one_shot && crash_looping(live).is_some() => {
             Readiness::Failed(crash_looping(live).unwrap_or_default())
         }
+        _ if missing_image(live).is_some() => {
+            Readiness::Failed(missing_image(live).unwrap_or_default())
+        }
         other => {
             let restarts = live
                 .pointer("/status/containerStatuses/0/restartCount")
@@ -150,9 +153,58 @@ fn pod_readiness(live: &Value) -> Readiness {
             } else {
                 String::new()
             };
-            Readiness::Pending(format!("phase {other}{note}"))
+            Readiness::Pending(format!("phase {other}{note}{}", waiting(live)))
         }
     }
+}
+
+/// `; container `NAME` REASON: MESSAGE` for the first container that waits for something
+/// other than its turn (a pull back-off, a missing Secret key), else nothing.
+fn waiting(pod: &Value) -> String {
+    let statuses = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array);
+    statuses
+        .into_iter()
+        .flatten()
+        .find_map(|c| {
+            let w = c.pointer("/state/waiting")?;
+            let reason = w.get("reason").and_then(Value::as_str)?;
+            if ["ContainerCreating", "PodInitializing"].contains(&reason) {
+                return None;
+            }
+            let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
+            let message = w.get("message").and_then(Value::as_str).unwrap_or_default();
+            Some(if message.is_empty() {
+                format!("; container `{name}` {reason}")
+            } else {
+                format!("; container `{name}` {reason}: {message}")
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// A container whose image the registry says does not exist (`ErrImagePull`, or
+/// `ImagePullBackOff` whose message carries the pull error, as kubelets since 1.32 give
+/// it): waiting would only repeat the answer. Other pull errors (a registry not up yet,
+/// a refused connection) keep the pod pending.
+fn missing_image(pod: &Value) -> Option<String> {
+    const ABSENT: &[&str] = &["not found", "manifest unknown", "name unknown"];
+    let statuses = pod.pointer("/status/containerStatuses")?.as_array()?;
+    statuses.iter().find_map(|c| {
+        let w = c.pointer("/state/waiting")?;
+        let reason = w.get("reason").and_then(Value::as_str)?;
+        let message = w.get("message").and_then(Value::as_str).unwrap_or_default();
+        let lower = message.to_lowercase();
+        let pulling = reason == "ErrImagePull" || reason == "ImagePullBackOff";
+        if !pulling || !ABSENT.iter().any(|a| lower.contains(a)) {
+            return None;
+        }
+        let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
+        Some(format!(
+            "container `{name}` cannot pull its image ({reason}): {message}"
+        ))
+    })
 }
 
 /// How many restarts of a one-shot pod's container (`restartPolicy: OnFailure`, whose
@@ -228,6 +280,39 @@ mod tests {
             Readiness::Failed(
                 "container `sync` keeps failing: restarted 3 times, last exit code 1".into()
             )
+        );
+    }
+
+    #[test]
+    fn pod_whose_image_does_not_exist_fails_and_other_waits_say_why() {
+        let pod = |reason: &str, message: &str| {
+            json!({"spec": {"restartPolicy": "Always"}, "status": {"phase": "Pending",
+                "containerStatuses": [{"name": "api", "restartCount": 0,
+                    "state": {"waiting": {"reason": reason, "message": message}}}]}})
+        };
+        let absent = pod(
+            "ImagePullBackOff",
+            "Back-off pulling image \"r/k:1\": ErrImagePull: reading manifest 1 in r/k: manifest unknown",
+        );
+        assert_eq!(
+            readiness("Pod", &absent),
+            Readiness::Failed("container `api` cannot pull its image (ImagePullBackOff): Back-off pulling image \"r/k:1\": ErrImagePull: reading manifest 1 in r/k: manifest unknown".into())
+        );
+        let unreachable = pod(
+            "ErrImagePull",
+            "failed to pull image \"r/k:1\": connection refused",
+        );
+        assert_eq!(
+            readiness("Pod", &unreachable),
+            Readiness::Pending(
+                "phase Pending; container `api` ErrImagePull: failed to pull image \"r/k:1\": connection refused"
+                    .into()
+            ),
+            "a registry that is not up yet may come up"
+        );
+        assert_eq!(
+            readiness("Pod", &pod("ContainerCreating", "")),
+            Readiness::Pending("phase Pending".into())
         );
     }
 

@@ -5,7 +5,7 @@
 use super::builder::{BuildError, BuildRequest, Builder, NoBuilder};
 use super::progress::Progress;
 use super::registry::{RegistryClient, RegistryError};
-use super::slots::Slots;
+use super::slots::{Queued, Slots};
 use super::storage::StorageError;
 use super::{Naming, content_tag};
 use std::collections::HashMap;
@@ -291,18 +291,17 @@ async fn steps(
         }
         None => Ok(None),
     };
+    // A build that waits for no base takes its place in the build queue before any slot
+    // is handed out, so the first slots go by priority (the shared base before a leaf).
+    let queued = (matches!(checked, Ok(None)) && bases.is_empty() && env.mode != Mode::Push)
+        .then(|| shared.build.queue(shared.place.0, shared.place.1));
     shared.checked.wait().await;
     if let Some(outcome) = checked.map_err(|e| failed(&e))? {
         me.send_replace(Some(true));
         return Ok(outcome);
     }
     wait_for_bases(job, progress, bases).await?;
-    std::fs::write(log, "").map_err(|e| {
-        failed(&BuildError::Log {
-            path: log.to_path_buf(),
-            source: e,
-        })
-    })?;
+    start_log(log)?;
     let builder = builder(env, progress).await.map_err(|e| failed(&e))?;
     if env.mode == Mode::Push {
         if !builder.has_image(&content_reference).await {
@@ -315,7 +314,9 @@ async fn steps(
         }
     } else {
         let tags = [reference.clone(), content_reference.clone()];
-        build(job, env, progress, builder, &shared, &tags, log).await?;
+        let (priority, order) = shared.place;
+        let queued = queued.unwrap_or_else(|| shared.build.queue(priority, order));
+        build(job, env, progress, builder, queued, &tags, log).await?;
     }
     me.send_replace(Some(true));
     let Some(registry) = env.registry.as_ref().filter(|_| env.mode != Mode::Build) else {
@@ -344,6 +345,16 @@ async fn steps(
             .map_err(|e| failed(&e))?;
     }
     verify(registry, &repository, &content, env).await
+}
+
+/// Empties the build's log file (a rerun's log is its own).
+fn start_log(log: &std::path::Path) -> Result<(), Outcome> {
+    std::fs::write(log, "").map_err(|e| {
+        failed(&BuildError::Log {
+            path: log.to_path_buf(),
+            source: e,
+        })
+    })
 }
 
 /// Waits until every base is built; skipped when one failed.
@@ -378,18 +389,17 @@ fn not_started(signal: impl std::fmt::Display) -> Outcome {
     }
 }
 
-/// Builds the image in a build slot, under its `tags`.
+/// Builds the image under its `tags` once its place in the build queue gets a slot.
 async fn build(
     job: &Job,
     env: &Env,
     progress: &dyn Progress,
     builder: &Builder,
-    shared: &Shared<'_>,
+    queued: Queued<'_>,
     tags: &[String; 2],
     log: &std::path::Path,
 ) -> Result<(), Outcome> {
-    let (priority, order) = shared.place;
-    let _slot = shared.build.acquire(priority, order).await;
+    let _slot = queued.acquire().await;
     if let Some(signal) = env.interrupt.signal() {
         return Err(not_started(signal));
     }

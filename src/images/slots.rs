@@ -42,30 +42,20 @@ impl Slots {
     /// Waits until a slot is free and no waiter ranks before this one. `order` must be
     /// unique per waiter (the job's index in build order).
     pub async fn acquire(&self, priority: usize, order: usize) -> Slot<'_> {
+        self.queue(priority, order).acquire().await
+    }
+
+    /// Takes a place in the queue now, to wait for a slot later ([`Queued::acquire`]):
+    /// until then no waiter ranked after it gets a slot. Jobs that can build at once queue
+    /// before any slot is handed out, so the first slots go by rank too, not to whichever
+    /// job asked first.
+    pub fn queue(&self, priority: usize, order: usize) -> Queued<'_> {
         let key = Key {
             rank: std::cmp::Reverse(priority),
             order,
         };
         self.lock().waiting.insert(key);
-        // Leaves the queue however this future ends (taken a slot, or dropped).
-        let _queued = Queued { slots: self, key };
-        loop {
-            let released = self.released.notified();
-            tokio::pin!(released);
-            // Registered before looking, so a release between the look and the wait wakes us.
-            released.as_mut().enable();
-            {
-                let mut state = self.lock();
-                if state.free > 0 && state.waiting.first() == Some(&key) {
-                    state.free -= 1;
-                    state.waiting.remove(&key);
-                    // The next waiter may take another free slot at once.
-                    self.released.notify_waiters();
-                    return Slot { slots: self };
-                }
-            }
-            released.await;
-        }
+        Queued { slots: self, key }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -74,9 +64,35 @@ impl Slots {
     }
 }
 
-struct Queued<'a> {
+/// A place in the queue for a build slot; leaving it (dropped) lets the next waiter go.
+pub struct Queued<'a> {
     slots: &'a Slots,
     key: Key,
+}
+
+impl<'a> Queued<'a> {
+    /// Waits until a slot is free and no waiter ranks before this one.
+    pub async fn acquire(self) -> Slot<'a> {
+        let (slots, key) = (self.slots, self.key);
+        // `self` leaves the queue however this future ends (taken a slot, or dropped).
+        loop {
+            let released = slots.released.notified();
+            tokio::pin!(released);
+            // Registered before looking, so a release between the look and the wait wakes us.
+            released.as_mut().enable();
+            {
+                let mut state = slots.lock();
+                if state.free > 0 && state.waiting.first() == Some(&key) {
+                    state.free -= 1;
+                    state.waiting.remove(&key);
+                    // The next waiter may take another free slot at once.
+                    slots.released.notify_waiters();
+                    return Slot { slots };
+                }
+            }
+            released.await;
+        }
+    }
 }
 
 impl Drop for Queued<'_> {
@@ -121,6 +137,29 @@ mod tests {
                 t.await.unwrap();
             }
             assert_eq!(*order.lock().unwrap(), ["base", "a", "b", "c"]);
+        });
+    }
+
+    #[test]
+    fn a_place_taken_before_the_first_slot_is_handed_out_goes_first() {
+        crate::rt::block_on(async {
+            let slots = Arc::new(Slots::new(2));
+            // The base takes its place while the builds are still being prepared; a leaf
+            // that asks first, with both slots free, still waits for it.
+            let base = slots.queue(7, 0);
+            let leaf = {
+                let slots = slots.clone();
+                tokio::spawn(async move {
+                    let _slot = slots.acquire(0, 1).await;
+                    std::future::pending::<()>().await;
+                })
+            };
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            assert_eq!(slots.lock().free, 2, "the leaf took a slot before the base");
+            let _base = base.acquire().await;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            assert_eq!(slots.lock().free, 0, "the leaf took the other slot");
+            leaf.abort();
         });
     }
 

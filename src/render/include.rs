@@ -107,6 +107,7 @@ impl Includes {
                 .to_file_path()
                 .map_err(|()| format!("`{url}` is not a local path"))
                 .and_then(|p| {
+                    not_special(&p, &p.display().to_string())?;
                     std::fs::read_to_string(&p)
                         .map_err(|e| format!("cannot read `{}`: {e}", p.display()))
                 }),
@@ -136,6 +137,7 @@ impl Includes {
                     )),
             },
         }
+        not_special(&self.root.join(rel), &shown.to_string())?;
         let bytes = std::fs::read(self.root.join(rel))
             .map_err(|e| format!("cannot read `{shown}`: {e}"))?;
         String::from_utf8(bytes).map_err(|e| {
@@ -156,6 +158,15 @@ impl Includes {
             .map_err(|e| crate::report::one_line(&e));
         cache().insert(key, result.clone());
         result
+    }
+}
+
+/// Refuses a FIFO, socket or device (once links are followed): reading one could wait
+/// or go on forever.
+fn not_special(path: &Path, shown: &str) -> Result<(), String> {
+    match std::fs::metadata(path).map(|m| super::special_kind(m.file_type())) {
+        Ok(Some(kind)) => Err(format!("`{shown}` is a {kind}, not a file")),
+        _ => Ok(()),
     }
 }
 

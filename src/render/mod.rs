@@ -75,6 +75,24 @@ pub enum RenderError {
     Unused(Vec<String>),
     #[error("`{link}` is a link leading outside the downloaded tree (to `{}`); a downloaded tree may only link inside itself", target.display())]
     LinkOutside { link: String, target: PathBuf },
+    #[error(
+        "`{path}` is a {kind}, not a file; a template tree holds only files and directories (reading it could wait or read forever)"
+    )]
+    NotAFile { path: String, kind: &'static str },
+}
+
+/// What a file system entry is when it is neither a file nor a directory (reading a FIFO
+/// waits for a writer; a device such as `/dev/zero` never ends).
+pub fn special_kind(t: std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    match () {
+        _ if t.is_file() || t.is_dir() => None,
+        _ if t.is_fifo() => Some("FIFO"),
+        _ if t.is_socket() => Some("socket"),
+        _ if t.is_char_device() => Some("character device"),
+        _ if t.is_block_device() => Some("block device"),
+        _ => Some("special file"),
+    }
 }
 
 impl crate::report::Hint for RenderError {
@@ -222,29 +240,40 @@ impl InputTree {
             if entry.file_type().is_dir() {
                 continue;
             }
-            let in_partials = rel
-                .components()
-                .next()
-                .is_some_and(|c| c.as_os_str() == PARTIALS_DIR);
-            if in_partials && is_template(&rel) {
-                let stem = rel
-                    .file_stem()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
-                tree.partials.push((stem, rel));
-            } else if rel
-                .components()
-                .any(|c| c.as_os_str().to_string_lossy().starts_with('_'))
-            {
-                // Files and directories starting with `_` are helpers for templates, not output.
-            } else if is_template(&rel) {
-                tree.templates.push(rel);
-            } else {
-                tree.copies.push(rel);
+            if let Some(kind) = special_kind(entry.file_type()) {
+                return Err(RenderError::NotAFile {
+                    path: tree.display(&rel),
+                    kind,
+                });
             }
+            tree.add(rel);
         }
         Ok(tree)
+    }
+
+    /// Files a partial, a template, or a file copied as it is.
+    fn add(&mut self, rel: PathBuf) {
+        let in_partials = rel
+            .components()
+            .next()
+            .is_some_and(|c| c.as_os_str() == PARTIALS_DIR);
+        if in_partials && is_template(&rel) {
+            let stem = rel
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            self.partials.push((stem, rel));
+        } else if rel
+            .components()
+            .any(|c| c.as_os_str().to_string_lossy().starts_with('_'))
+        {
+            // Files and directories starting with `_` are helpers for templates, not output.
+        } else if is_template(&rel) {
+            self.templates.push(rel);
+        } else {
+            self.copies.push(rel);
+        }
     }
 
     /// A link of the tree: refused or warned about when it leads outside.

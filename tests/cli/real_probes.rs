@@ -135,7 +135,11 @@ fn a_one_shot_pod_that_keeps_failing_is_in_crash_loop_back_off_and_deploy_says_s
         err.contains("nova-db-sync | cannot reach rabbitmq"),
         "the failed run's log: {err}"
     );
-    let live = c.pod("nova-db-sync");
+    // Backing off between runs (it may be running again when deploy has returned).
+    let live = c.wait_for("CrashLoopBackOff", Duration::from_secs(30), || {
+        let live = c.pod("nova-db-sync");
+        (waiting_reason(&live).as_deref() == Some("CrashLoopBackOff")).then_some(live)
+    });
     assert_eq!(
         live["status"]["phase"], "Running",
         "OnFailure: never Failed"
@@ -143,7 +147,6 @@ fn a_one_shot_pod_that_keeps_failing_is_in_crash_loop_back_off_and_deploy_says_s
     let s = container_status(&live);
     assert!(s["restartCount"].as_i64().unwrap() >= 3, "{s}");
     assert_eq!(s["lastState"]["terminated"]["exitCode"], 2);
-    assert_eq!(waiting_reason(&live).as_deref(), Some("CrashLoopBackOff"));
     assert!(
         s["state"]["waiting"]["message"]
             .as_str()

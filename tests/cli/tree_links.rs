@@ -345,6 +345,72 @@ fn partials_and_includes_that_multiply_stop_with_one_error() {
     );
 }
 
+/// A FIFO (reading it waits for a writer) or a device (`/dev/zero` never ends), in the
+/// tree, reached through a link, or included: an error naming it and what it is, at once.
+#[test]
+fn fifos_and_devices_are_refused_not_read() {
+    fn fifo(path: std::path::PathBuf) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let c = std::ffi::CString::new(path.into_os_string().into_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path; mkfifo reads it only.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+    type Plant = Box<dyn Fn(&Project)>;
+    let cases: Vec<(&str, Plant, &str)> = vec![
+        (
+            "a FIFO template",
+            Box::new(|p: &Project| fifo(p.path("kubernetes-in/pipe.yaml"))),
+            "`kubernetes-in/pipe.yaml` is a FIFO, not a file",
+        ),
+        (
+            "a FIFO copied as it is",
+            Box::new(|p: &Project| fifo(p.path("kubernetes-in/sub/pipe.txt"))),
+            "`kubernetes-in/sub/pipe.txt` is a FIFO, not a file",
+        ),
+        (
+            "a link to a device",
+            Box::new(|p: &Project| symlink("/dev/zero", p.path("kubernetes-in/zero.txt")).unwrap()),
+            "`kubernetes-in/zero.txt` is a character device, not a file",
+        ),
+        (
+            "an included FIFO",
+            Box::new(|p: &Project| {
+                p.write("kubernetes-in/web.yaml", CONFIG_MAP);
+                fifo(p.path("kubernetes-in/_files/motd.txt"));
+            }),
+            "`include _files/motd.txt`: `_files/motd.txt` is a FIFO, not a file",
+        ),
+        (
+            "an included device",
+            Box::new(|p: &Project| {
+                p.write(
+                    "kubernetes-in/web.yaml",
+                    &CONFIG_MAP.replace("_files/motd.txt", "file:///dev/zero"),
+                );
+            }),
+            "`/dev/zero` is a character device, not a file",
+        ),
+    ];
+    for (what, plant, expected) in cases {
+        let p = project();
+        p.write(
+            "kubernetes-in/ok.yaml",
+            &CONFIG_MAP.replace("{{include \"_files/motd.txt\"}}", "hi"),
+        );
+        plant(&p);
+        let out = p
+            .with_params(&["render"])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(expected), "{what}: {err}");
+        assert!(!p.path("kubernetes").exists(), "{what}");
+        assert_no_staging(&p);
+    }
+}
+
 fn assert_no_staging(p: &Project) {
     let left: Vec<String> = std::fs::read_dir(p.dir.path())
         .unwrap()

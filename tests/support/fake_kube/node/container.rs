@@ -226,7 +226,10 @@ async fn ensure_image(ctx: &PodCtx, i: usize, image: &str, policy: &str) -> bool
                 if ctx.sleep_or_stop(shown).await {
                     return false;
                 }
-                let message = format!("Back-off pulling image \"{image}\"");
+                // The state carries the pull error through the back-off, as kubelets do
+                // since 1.32; the event says only that it backs off.
+                let event = format!("Back-off pulling image \"{image}\"");
+                let message = format!("{event}: ErrImagePull: {why}");
                 ctx.update(i, |s| {
                     s.state = State::Waiting {
                         reason: "ImagePullBackOff".into(),
@@ -235,7 +238,7 @@ async fn ensure_image(ctx: &PodCtx, i: usize, image: &str, policy: &str) -> bool
                 });
                 ctx.node
                     .set_waiting(&ctx.key, &name, Some("ImagePullBackOff"));
-                ctx.event("Normal", "BackOff", &message);
+                ctx.event("Normal", "BackOff", &event);
                 if ctx.sleep_or_stop(delay - shown).await {
                     return false;
                 }
