@@ -252,6 +252,9 @@ pub enum ParamsCommand {
         /// Print secret values in the report too
         #[arg(help_heading = OUTPUT, long)]
         show_secrets: bool,
+        /// Output format
+        #[arg(short, long, value_enum, default_value_t = Format::Table, help_heading = OUTPUT)]
+        output: Format,
     },
     /// Generate new values for the named parameters (or Heat resources)
     Regenerate {
@@ -263,8 +266,11 @@ pub enum ParamsCommand {
     },
 }
 
+/// `-o`: what a command prints on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    // For people: a table or lines (`text`, the old name of `status -o`, kept).
+    #[value(alias = "text")]
     Table,
     Yaml,
     Json,
@@ -515,6 +521,9 @@ pub enum StackCommand {
         /// Print secret values too
         #[arg(help_heading = OUTPUT, long)]
         show_secrets: bool,
+        /// Output format
+        #[arg(short, long, value_enum, default_value_t = Format::Table, help_heading = OUTPUT)]
+        output: Format,
     },
     /// Delete the stack
     Delete {
@@ -721,8 +730,8 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// Output format
-    #[arg(short, long, value_enum, default_value_t = EventFormat::Text, help_heading = OUTPUT)]
-    pub output: EventFormat,
+    #[arg(short, long, value_enum, default_value_t = Format::Table, help_heading = OUTPUT)]
+    pub output: Format,
 }
 
 #[derive(Debug, Args)]
@@ -746,6 +755,9 @@ pub struct TeardownArgs {
     /// Give up waiting for one kind's objects to go after this long
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "5m")]
     pub timeout: std::time::Duration,
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = Format::Table, help_heading = OUTPUT)]
+    pub output: Format,
 }
 
 #[derive(Debug, Args)]
@@ -768,6 +780,9 @@ pub struct DbSyncArgs {
     /// Give up waiting for one pod after this long
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30m")]
     pub timeout: std::time::Duration,
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = Format::Table, help_heading = OUTPUT)]
+    pub output: Format,
 }
 
 #[derive(Debug, Args)]
@@ -788,6 +803,9 @@ pub struct CleanJobsArgs {
         default_missing_value = "server"
     )]
     pub dry_run: Option<DryRunChoice>,
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = Format::Table, help_heading = OUTPUT)]
+    pub output: Format,
 }
 
 /// A duration as kubectl and helm take them: Go's spelling (`1m30s`, `5m0s`, `90s`,
@@ -885,6 +903,9 @@ pub struct UpArgs {
     /// Print every object's progress, not only one line per step
     #[arg(help_heading = OUTPUT, short, long)]
     pub verbose: bool,
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = Format::Table, help_heading = OUTPUT)]
+    pub output: Format,
 }
 
 /// The steps of `up`, in the order they run.

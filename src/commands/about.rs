@@ -1,7 +1,7 @@
 //! `kube-openstack completion SHELL`, `man` and `version`: about the program itself, made
 //! from the command-line definitions; they need no project.
 
-use crate::cli::{self, CompletionArgs, Format, ManArgs, VersionArgs};
+use crate::cli::{self, CompletionArgs, ManArgs, VersionArgs};
 use crate::printer::Printer;
 use anyhow::Context as _;
 
@@ -31,10 +31,12 @@ pub fn man(printer: &Printer, args: &ManArgs) -> anyhow::Result<u8> {
 
 pub fn version(printer: &Printer, args: &VersionArgs) -> anyhow::Result<u8> {
     let version = env!("CARGO_PKG_VERSION");
-    printer.data(&match args.output {
-        Format::Table => format!("kube-openstack {version}\n"),
-        Format::Json => format!("{}\n", serde_json::json!({ "version": version })),
-        Format::Yaml => format!("version: {version}\n"),
-    });
+    if !super::structured(
+        printer,
+        args.output,
+        &serde_json::json!({ "version": version }),
+    )? {
+        printer.data(&format!("kube-openstack {version}\n"));
+    }
     Ok(0)
 }

@@ -2,9 +2,10 @@
 //! and show their logs.
 
 use crate::cli::DbSyncArgs;
+use crate::cli::Format;
 use crate::printer::Printer;
 use crate::settings::{ClusterSettings, Project};
-use crate::workflow::db_sync::{Selected, db_sync};
+use crate::workflow::db_sync::{PodRow, Selected, Shown, db_sync, print_table};
 
 pub fn run(project: &Project, printer: &Printer, args: &DbSyncArgs) -> anyhow::Result<u8> {
     let cluster = ClusterSettings::new(project, &args.cluster, project.state(None));
@@ -12,6 +13,27 @@ pub fn run(project: &Project, printer: &Printer, args: &DbSyncArgs) -> anyhow::R
         true => Selected::All,
         false => Selected::Services(&args.services),
     };
-    db_sync(&cluster, printer, selected, args.parallel, args.timeout)?;
+    // The logs are data, unless the data is `-o json|yaml`: then they go with the status.
+    let logs = |text: &str| match args.output {
+        Format::Table => printer.data(text),
+        _ => printer.note(text),
+    };
+    let rows = |rows: &[PodRow]| match super::structured(printer, args.output, &rows) {
+        Ok(true) => {}
+        // The table goes with the status (stderr); so does a row that would not serialise.
+        _ => print_table(printer, rows),
+    };
+    let shown = Shown {
+        logs: &logs,
+        rows: &rows,
+    };
+    db_sync(
+        &cluster,
+        printer,
+        selected,
+        args.parallel,
+        args.timeout,
+        &shown,
+    )?;
     Ok(0)
 }

@@ -25,26 +25,23 @@ pub fn run(project: &Project, printer: &Printer, args: ImagesArgs) -> anyhow::Re
 }
 
 fn print_list(printer: &Printer, rows: &[Row], output: Format) -> anyhow::Result<()> {
-    match output {
-        Format::Json => printer.data(&format!("{}\n", serde_json::to_string_pretty(&rows)?)),
-        Format::Yaml => printer.data(&serde_yaml::to_string(&rows)?),
-        Format::Table => {
-            let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-            let mut text = format!(
-                "{:<w$}  {:<14}  {:<71}  REFERENCE\n",
-                "NAME", "STATUS", "DIGEST"
-            );
-            for r in rows {
-                text.push_str(&format!(
-                    "{:<w$}  {:<14}  {:<71}  {}\n",
-                    r.name,
-                    r.status,
-                    r.digest.as_deref().unwrap_or("-"),
-                    r.reference
-                ));
-            }
-            printer.data(&text);
-        }
+    if super::structured(printer, output, &rows)? {
+        return Ok(());
     }
+    let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    let mut text = format!(
+        "{:<w$}  {:<14}  {:<71}  REFERENCE\n",
+        "NAME", "STATUS", "DIGEST"
+    );
+    for r in rows {
+        text.push_str(&format!(
+            "{:<w$}  {:<14}  {:<71}  {}\n",
+            r.name,
+            r.status,
+            r.digest.as_deref().unwrap_or("-"),
+            r.reference
+        ));
+    }
+    printer.data(&text);
     Ok(())
 }

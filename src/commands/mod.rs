@@ -17,7 +17,7 @@ mod up;
 mod userdata;
 mod watch;
 
-use crate::cli::Command;
+use crate::cli::{Command, Format};
 use crate::printer::Printer;
 use crate::settings::Project;
 use std::path::Path;
@@ -47,4 +47,19 @@ pub fn dispatch(config: Option<&Path>, printer: &Printer, command: Command) -> a
         Command::Man(args) => about::man(printer, &args),
         Command::Version(args) => about::version(printer, &args),
     }
+}
+
+/// `-o json|yaml`: `value` on stdout, and `true`. `-o table`: `false`, and the command
+/// prints its table (or lines) itself.
+fn structured<T: serde::Serialize>(
+    printer: &Printer,
+    format: Format,
+    value: &T,
+) -> anyhow::Result<bool> {
+    match format {
+        Format::Table => return Ok(false),
+        Format::Json => printer.data(&format!("{}\n", serde_json::to_string_pretty(value)?)),
+        Format::Yaml => printer.data(&serde_yaml::to_string(value)?),
+    }
+    Ok(true)
 }

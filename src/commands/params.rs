@@ -20,7 +20,7 @@ pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyh
             let settings = ParamsSettings::new(project, &source).waiting(&wait);
             let set = workflow::params::load(&settings, printer)?;
             let masker = Masker::build(&settings.state, set.secret_values(), show_secrets)?;
-            printer.data(&show(&set, &masker, output, show_secrets));
+            show(printer, &set, &masker, output, show_secrets)?;
         }
         ParamsCommand::Get { key, source } => {
             let set = workflow::params::load(&ParamsSettings::new(project, &source), printer)?;
@@ -33,15 +33,22 @@ pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyh
             source,
             wait,
             show_secrets,
+            output,
         } => {
             let settings = ParamsSettings::new(project, &source).waiting(&wait);
             let refreshed = workflow::params::refresh(&settings, printer, show_secrets)?;
-            printer.data(&refreshed.report);
+            if !super::structured(printer, output, &refreshed)? {
+                for change in &refreshed.changes {
+                    printer.data(&format!("{}\n", change.line()));
+                }
+            }
             printer.status(
                 "Refreshed",
                 format!(
                     "stack `{}`: {} of {} outputs changed",
-                    refreshed.stack, refreshed.changed, refreshed.outputs
+                    refreshed.stack,
+                    refreshed.changes.len(),
+                    refreshed.outputs
                 ),
             );
         }
@@ -57,7 +64,14 @@ pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyh
     Ok(0)
 }
 
-fn show(set: &ParamSet, masker: &Masker, format: Format, show_secrets: bool) -> String {
+/// The parameters: a table, or key -> `value`, `secret`, `source` for `-o json|yaml`.
+fn show(
+    printer: &Printer,
+    set: &ParamSet,
+    masker: &Masker,
+    format: Format,
+    show_secrets: bool,
+) -> anyhow::Result<()> {
     let shown = |p: &params::Param| -> Json {
         if p.secret && !show_secrets {
             Json::String(masker.mask(&p.text()))
@@ -65,37 +79,28 @@ fn show(set: &ParamSet, masker: &Masker, format: Format, show_secrets: bool) -> 
             p.value.clone()
         }
     };
-    match format {
-        Format::Json | Format::Yaml => {
-            let map: serde_json::Map<String, Json> = set
-                .values
-                .iter()
-                .map(|(k, p)| (k.clone(), serde_json::json!({"value": shown(p), "secret": p.secret, "source": p.origin})))
-                .collect();
-            if format == Format::Json {
-                format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&map).expect("serializable")
-                )
-            } else {
-                serde_yaml::to_string(&map).expect("serializable")
-            }
-        }
-        Format::Table => {
-            let width = set.values.keys().map(String::len).max().unwrap_or(4).max(4);
-            let mut out = format!("{:width$}  {:8}  VALUE\n", "NAME", "SOURCE");
-            for (k, p) in &set.values {
-                let origin = serde_json::to_value(p.origin).expect("serializable");
-                let value = match shown(p) {
-                    Json::String(s) => s,
-                    other => other.to_string(),
-                };
-                out.push_str(&format!(
-                    "{k:width$}  {:8}  {value}\n",
-                    origin.as_str().unwrap_or("")
-                ));
-            }
-            out
-        }
+    let map: serde_json::Map<String, Json> = set
+        .values
+        .iter()
+        .map(|(k, p)| {
+            let entry =
+                serde_json::json!({"value": shown(p), "secret": p.secret, "source": p.origin});
+            (k.clone(), entry)
+        })
+        .collect();
+    if super::structured(printer, format, &map)? {
+        return Ok(());
     }
+    let width = set.values.keys().map(String::len).max().unwrap_or(4).max(4);
+    let mut out = format!("{:width$}  {:8}  VALUE\n", "NAME", "SOURCE");
+    for (k, entry) in &map {
+        let value = match &entry["value"] {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let source = entry["source"].as_str().unwrap_or("");
+        out.push_str(&format!("{k:width$}  {source:8}  {value}\n"));
+    }
+    printer.data(&out);
+    Ok(())
 }

@@ -15,9 +15,13 @@ pub fn run(project: &Project, printer: &Printer, command: StackCommand) -> anyho
         StackCommand::Show {
             source,
             show_secrets,
+            output,
         } => {
             let settings = ParamsSettings::new(project, &source);
-            printer.data(&stack::show(&settings, printer, show_secrets)?);
+            let view = stack::show(&settings, printer, show_secrets)?;
+            if !super::structured(printer, output, &view)? {
+                printer.data(&view.text());
+            }
         }
         StackCommand::Delete { source, wait } => stack::delete(
             &ParamsSettings::new(project, &source).waiting(&wait),

@@ -1,7 +1,7 @@
 //! `kube-openstack status`: every object of the deployment, whether it is ready, its age
 //! and what it waits on. Exit 0 only when everything is ready, 1 otherwise.
 
-use crate::cli::{EventFormat, StatusArgs};
+use crate::cli::StatusArgs;
 use crate::errors::EXIT_DIFFERENCES;
 use crate::printer::{Printer, align};
 use crate::settings::{ClusterSettings, Project};
@@ -10,21 +10,15 @@ use crate::workflow::status::status;
 pub fn run(project: &Project, printer: &Printer, args: &StatusArgs) -> anyhow::Result<u8> {
     let cluster = ClusterSettings::new(project, &args.cluster, project.state(None));
     let status = status(&cluster)?;
-    match args.output {
-        EventFormat::Json => printer.data(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&status.rows).expect("serializable")
-        )),
-        EventFormat::Text => {
-            let mut table = String::from("OBJECT\tREADY\tAGE\tWAITING ON\n");
-            for r in &status.rows {
-                table.push_str(&format!(
-                    "{}\t{}\t{}\t{}\n",
-                    r.object, r.ready, r.age, r.detail
-                ));
-            }
-            printer.data(&align(&table));
+    if !super::structured(printer, args.output, &status.rows)? {
+        let mut table = String::from("OBJECT\tREADY\tAGE\tWAITING ON\n");
+        for r in &status.rows {
+            table.push_str(&format!(
+                "{}\t{}\t{}\t{}\n",
+                r.object, r.ready, r.age, r.detail
+            ));
         }
+        printer.data(&align(&table));
     }
     printer.status(
         "Status",

@@ -6,6 +6,10 @@ use crate::settings::{Project, UpSettings};
 use crate::workflow::up;
 
 pub fn run(project: &Project, printer: &Printer, args: &UpArgs) -> anyhow::Result<u8> {
-    up::run(&UpSettings::new(project, args), printer)?;
+    let show = |rows: &[up::Row]| match super::structured(printer, args.output, &rows) {
+        Ok(true) => {}
+        _ => up::table(printer, rows),
+    };
+    up::run(&UpSettings::new(project, args), printer, &show)?;
     Ok(0)
 }

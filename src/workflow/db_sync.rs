@@ -29,14 +29,30 @@ pub enum Selected<'a> {
     Services(&'a [String]),
 }
 
-/// Reruns the pods; prints a line per pod at the end, and returns their names (an error
-/// names those that did not succeed).
+/// One pod's result, its detail masked.
+#[derive(Debug, serde::Serialize)]
+pub struct PodRow {
+    pub pod: String,
+    pub state: State,
+    pub detail: String,
+}
+
+/// Where a run's output goes: the caller decides how each is printed.
+pub struct Shown<'a> {
+    /// The pods' log lines as they come, each prefixed by its pod's name and masked.
+    pub logs: &'a dyn Fn(&str),
+    /// A row per pod at the end (before an error names those that did not succeed).
+    pub rows: &'a dyn Fn(&[PodRow]),
+}
+
+/// Reruns the pods, showing their logs and results; returns their names.
 pub fn db_sync(
     cluster: &ClusterSettings,
     printer: &Printer,
     selected: Selected,
     parallel: u16,
     timeout: Duration,
+    shown: &Shown,
 ) -> anyhow::Result<Vec<String>> {
     let manifests = read_tree(cluster)?;
     // The whole tree's graph is checked, so a bad reference is reported as `deploy` would.
@@ -86,11 +102,19 @@ pub fn db_sync(
             finished.store(true, Ordering::SeqCst);
             results
         };
-        let follow = follow_logs(&ctx, &plan, &resources, printer, &masker, &finished);
+        let follow = follow_logs(&ctx, &plan, &resources, shown.logs, &masker, &finished);
         let (results, ()) = tokio::join!(run, follow);
         Ok::<_, anyhow::Error>(results)
     })?;
-    print_table(printer, &masker, &results);
+    let rows: Vec<PodRow> = results
+        .iter()
+        .map(|r| PodRow {
+            pod: r.object.clone(),
+            state: r.state,
+            detail: masker.mask(&r.message),
+        })
+        .collect();
+    (shown.rows)(&rows);
     check(&results)?;
     printer.status("Synced", names.join(", "));
     Ok(names)
@@ -111,16 +135,11 @@ fn plan_of(selected: &[&Manifest], names: &[String]) -> anyhow::Result<Plan> {
     Plan::build(sub).context("invalid dependencies between the db-sync pods")
 }
 
-/// A line per pod: its state and, masked, why.
-fn print_table(printer: &Printer, masker: &Masker, results: &[NodeResult]) {
+/// A line per pod, on stderr with the logs: its state and why.
+pub fn print_table(printer: &Printer, rows: &[PodRow]) {
     let mut table = String::from("POD\tSTATE\tDETAIL\n");
-    for r in results {
-        table.push_str(&format!(
-            "{}\t{:?}\t{}\n",
-            r.object,
-            r.state,
-            masker.mask(&r.message)
-        ));
+    for r in rows {
+        table.push_str(&format!("{}\t{:?}\t{}\n", r.pod, r.state, r.detail));
     }
     printer.note(&crate::printer::align(&table));
 }
@@ -203,7 +222,7 @@ async fn follow_logs(
     ctx: &crate::deploy::Context,
     plan: &Plan,
     resources: &[Resource],
-    printer: &Printer,
+    logs: &dyn Fn(&str),
     masker: &Masker,
     finished: &AtomicBool,
 ) {
@@ -230,7 +249,7 @@ async fn follow_logs(
                     .lines()
                     .map(|l| format!("{name} | {l}\n"))
                     .collect();
-                printer.data(&masker.mask(&lines));
+                logs(&masker.mask(&lines));
                 printed[i] += upto;
             }
         }

@@ -67,12 +67,41 @@ fn read_if_missing(s: &ParamsSettings, printer: &Printer) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// What `params refresh` found: one line per change (secrets masked), and the counts.
+/// What `params refresh` found: every change (secrets masked), and how many outputs.
+#[derive(Debug, serde::Serialize)]
 pub struct Refreshed {
     pub stack: String,
-    pub report: String,
-    pub changed: usize,
     pub outputs: usize,
+    pub changes: Vec<Shown>,
+}
+
+/// One output that changed, as it may be shown.
+#[derive(Debug, serde::Serialize)]
+pub struct Shown {
+    pub key: String,
+    /// `added`, `removed` or `changed`.
+    pub change: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+}
+
+impl Shown {
+    /// `+ key: value`, `- key: value` or `~ key: old -> new`.
+    pub fn line(&self) -> String {
+        let (old, new) = (self.old.as_deref(), self.new.as_deref());
+        match (old, new) {
+            (None, Some(new)) => format!("+ {}: {new}", self.key),
+            (Some(old), None) => format!("- {}: {old}", self.key),
+            (old, new) => format!(
+                "~ {}: {} -> {}",
+                self.key,
+                old.unwrap_or_default(),
+                new.unwrap_or_default()
+            ),
+        }
+    }
 }
 
 /// `params refresh`: reads the outputs again, saves them, and describes each change.
@@ -93,15 +122,10 @@ pub fn refresh(
     let changes = heat::changes(old.as_ref(), &new);
     heat::save(&s.state, &new)?;
     let masker = Masker::build(&s.state, secrets(old.as_ref(), &new), show_secrets)?;
-    let report = changes
-        .iter()
-        .map(|c| format!("{}\n", describe(c, &masker)))
-        .collect();
     Ok(Refreshed {
         stack,
-        report,
-        changed: changes.len(),
         outputs: new.outputs.len(),
+        changes: changes.iter().map(|c| describe(c, &masker)).collect(),
     })
 }
 
@@ -162,25 +186,31 @@ fn shown(v: &Json, secret: bool, masker: &Masker) -> String {
     }
 }
 
-fn describe(c: &Change, masker: &Masker) -> String {
+fn describe(c: &Change, masker: &Masker) -> Shown {
+    let shown = |v: &Json, secret: bool| Some(shown(v, secret, masker));
     match c {
-        Change::Added { key, value, secret } => {
-            format!("+ {key}: {}", shown(value, *secret, masker))
-        }
-        Change::Removed { key, value, secret } => {
-            format!("- {key}: {}", shown(value, *secret, masker))
-        }
+        Change::Added { key, value, secret } => Shown {
+            key: key.clone(),
+            change: "added",
+            old: None,
+            new: shown(value, *secret),
+        },
+        Change::Removed { key, value, secret } => Shown {
+            key: key.clone(),
+            change: "removed",
+            old: shown(value, *secret),
+            new: None,
+        },
         Change::Changed {
             key,
             old,
             new,
             secret,
-        } => {
-            format!(
-                "~ {key}: {} -> {}",
-                shown(old, *secret, masker),
-                shown(new, *secret, masker)
-            )
-        }
+        } => Shown {
+            key: key.clone(),
+            change: "changed",
+            old: shown(old, *secret),
+            new: shown(new, *secret),
+        },
     }
 }

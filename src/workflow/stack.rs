@@ -80,8 +80,38 @@ async fn finished(heat: &HeatClient, stack: &StackRef, done: &Stack) -> Result<(
     }
 }
 
-/// The stack's status, reason and outputs, as text (secrets masked unless `show_secrets`).
-pub fn show(s: &ParamsSettings, printer: &Printer, show_secrets: bool) -> anyhow::Result<String> {
+/// What `stack show` prints: the stack's status, reason and outputs, secrets masked unless
+/// asked.
+#[derive(Debug, serde::Serialize)]
+pub struct StackView {
+    pub name: String,
+    pub id: String,
+    pub status: String,
+    pub reason: String,
+    /// By key; an output Heat could not compute holds `(error: ...)`.
+    pub outputs: std::collections::BTreeMap<String, String>,
+}
+
+impl StackView {
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "stack:   {} ({})\nstatus:  {}\nreason:  {}\noutputs:\n",
+            self.name, self.id, self.status, self.reason
+        );
+        let width = self.outputs.keys().map(String::len).max().unwrap_or(0);
+        for (key, value) in &self.outputs {
+            out.push_str(&format!("  {key:width$}  {value}\n"));
+        }
+        out
+    }
+}
+
+/// The stack's status, reason and outputs (secrets masked unless `show_secrets`).
+pub fn show(
+    s: &ParamsSettings,
+    printer: &Printer,
+    show_secrets: bool,
+) -> anyhow::Result<StackView> {
     let name = stack_name(s)?;
     let stack = crate::rt::block_on(async {
         let (_, heat, _) = openstack::connect(&s.openstack, printer).await?;
@@ -105,32 +135,27 @@ pub fn show(s: &ParamsSettings, printer: &Printer, show_secrets: bool) -> anyhow
         .map(|o| text(&o.output_value))
         .collect();
     let masker = Masker::build(&s.state, values, show_secrets)?;
-    let mut out = format!(
-        "stack:   {} ({})\nstatus:  {}\nreason:  {}\noutputs:\n",
-        stack.stack_name,
-        stack.id,
-        stack.stack_status,
-        stack.reason()
-    );
-    let width = stack
+    let outputs = stack
         .outputs
         .iter()
-        .map(|o| o.output_key.len())
-        .max()
-        .unwrap_or(0);
-    let mut outputs: Vec<_> = stack.outputs.iter().collect();
-    outputs.sort_by(|a, b| a.output_key.cmp(&b.output_key));
-    for o in outputs {
-        let value = match &o.output_error {
-            Some(e) => format!("(error: {e})"),
-            None if secret(&o.output_key, o.description.as_deref()) => {
-                masker.mask(&text(&o.output_value))
-            }
-            None => text(&o.output_value),
-        };
-        out.push_str(&format!("  {:width$}  {value}\n", o.output_key));
-    }
-    Ok(out)
+        .map(|o| {
+            let value = match &o.output_error {
+                Some(e) => format!("(error: {e})"),
+                None if secret(&o.output_key, o.description.as_deref()) => {
+                    masker.mask(&text(&o.output_value))
+                }
+                None => text(&o.output_value),
+            };
+            (o.output_key.clone(), value)
+        })
+        .collect();
+    Ok(StackView {
+        name: stack.stack_name.clone(),
+        id: stack.id.clone(),
+        status: stack.stack_status.clone(),
+        reason: stack.reason().to_string(),
+        outputs,
+    })
 }
 
 pub fn delete(s: &ParamsSettings, printer: &Printer) -> anyhow::Result<()> {

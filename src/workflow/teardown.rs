@@ -12,15 +12,16 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Deletes what the cluster holds under the deployment's labels; `confirm` sees how many
-/// after the list is printed, and may refuse.
+/// Deletes what the cluster holds under the deployment's labels; `confirm` sees the list
+/// first (to show it), and may refuse. The objects deleted (or, in a dry run, that would
+/// be), in the order they went.
 pub fn teardown(
     cluster: &ClusterSettings,
     printer: &Printer,
     dry_run: bool,
     timeout: Duration,
-    confirm: &dyn Fn(usize) -> anyhow::Result<bool>,
-) -> anyhow::Result<()> {
+    confirm: &dyn Fn(&[ObjectId]) -> anyhow::Result<bool>,
+) -> anyhow::Result<Vec<String>> {
     let namespace = &cluster.namespace;
     let progress = progress(printer);
     // The tree is optional here: its kinds are looked up too when it is there, but what is
@@ -50,12 +51,10 @@ pub fn teardown(
                 "Teardown",
                 format!("nothing to delete in namespace `{namespace}`"),
             );
-            return Ok(());
+            return Ok(Vec::new());
         }
-        for (id, _) in &objects {
-            printer.data(&format!("{id}\n"));
-        }
-        if !dry_run && !confirm(objects.len())? {
+        let ids: Vec<ObjectId> = objects.iter().map(|(id, _)| id.clone()).collect();
+        if !confirm(&ids)? {
             anyhow::bail!("teardown cancelled; nothing deleted");
         }
         let deleted = prune::delete_all(&ctx, &objects, dry_run, timeout, &progress).await;
@@ -68,7 +67,7 @@ pub fn teardown(
                 deleted.len()
             ),
         );
-        Ok(())
+        Ok(deleted.into_iter().map(|d| d.object).collect())
     })
 }
 
@@ -94,13 +93,13 @@ fn progress(printer: &Printer) -> DeployProgress {
 }
 
 /// Deletes the deployment's one-shot pods that succeeded (and, with `failed_too`, those
-/// that failed), printing each.
+/// that failed); the pods deleted (in a dry run, that would be).
 pub fn clean_jobs(
     cluster: &ClusterSettings,
     printer: &Printer,
     failed_too: bool,
     dry_run: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     let progress = progress(printer);
     crate::rt::block_on(async {
         let ctx = connect(cluster).await?;
@@ -130,9 +129,6 @@ pub fn clean_jobs(
             &progress,
         )
         .await;
-        for d in &deleted {
-            printer.data(&format!("{}\n", d.object));
-        }
         prune::check_deleted(&deleted, "pods")?;
         printer.status(
             "Cleaned",
@@ -143,6 +139,6 @@ pub fn clean_jobs(
                 cluster.namespace
             ),
         );
-        Ok(())
+        Ok(deleted.into_iter().map(|d| d.object).collect())
     })
 }

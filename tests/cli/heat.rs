@@ -498,6 +498,21 @@ fn stack_show_masks_generated_values() {
         "{text}"
     );
     assert!(!text.contains("csiqswhhcniv"), "{text}");
+
+    // The same for a script, as JSON.
+    let out = run(
+        &mut cmd(
+            &project(),
+            &fake,
+            &["stack", "show", "--stack", "probe-random", "-o", "json"],
+        ),
+        0,
+    );
+    let shown: Json = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(shown["name"], "probe-random");
+    assert_eq!(shown["reason"], "Stack CREATE completed successfully");
+    assert_eq!(shown["outputs"]["prefix_param"], "probe");
+    assert!(!stdout(&out).contains("csiqswhhcniv"), "{}", stdout(&out));
 }
 
 #[test]
@@ -542,6 +557,34 @@ fn params_refresh_reports_changed_keys_with_secrets_masked() {
         "{}",
         stderr(&out)
     );
+
+    // The same changes for a script (`-o yaml`), as masked.
+    let mut again = fixture("13-stack-show.json", &fake.url);
+    for o in again["stack"]["outputs"].as_array_mut().unwrap() {
+        if o["output_key"] == "prefix_param" {
+            o["output_value"] = json!("again");
+        }
+    }
+    fake.stack_body("probe-random", vec![again]);
+    let out = run(
+        &mut cmd(
+            &p,
+            &fake,
+            &heat_params(&["refresh", "-o", "yaml"], "probe-random"),
+        ),
+        0,
+    );
+    let refreshed: Json = serde_yaml::from_str(&stdout(&out)).unwrap();
+    assert_eq!(refreshed["stack"], "probe-random");
+    let changes = refreshed["changes"].as_array().unwrap();
+    let prefix = changes.iter().find(|c| c["key"] == "prefix_param").unwrap();
+    assert_eq!(
+        (&prefix["change"], &prefix["old"], &prefix["new"]),
+        (&json!("changed"), &json!("renamed"), &json!("again"))
+    );
+    let b = changes.iter().find(|c| c["key"] == "b_value").unwrap();
+    assert!(b["new"].as_str().unwrap().starts_with("***"), "{refreshed}");
+    assert!(!stdout(&out).contains("NEWVALUE1"), "{}", stdout(&out));
 }
 
 #[test]

@@ -23,6 +23,7 @@ mod images_token;
 mod images_tree;
 mod layers;
 mod named_files;
+mod output_formats;
 mod output_safety;
 mod params;
 mod real_cleanup;

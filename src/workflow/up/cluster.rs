@@ -13,7 +13,7 @@ use crate::settings::DryRun;
 use crate::up::check::{drift, mark};
 use crate::up::record::StepRecord;
 use crate::up::{Step, digest_json, registry_part, selector_string};
-use crate::workflow::db_sync::{Selected, db_sync};
+use crate::workflow::db_sync::{Selected, Shown, db_sync, print_table};
 use crate::workflow::deploy::{self, Exec, connect};
 use crate::workflow::teardown::clean_jobs;
 use anyhow::Context as _;
@@ -116,6 +116,11 @@ impl Run<'_> {
             self.settings
                 .timeout
                 .unwrap_or(schedule::default_timeout("Pod")),
+            &Shown {
+                // On stderr: stdout is the summary (`-o json` too).
+                logs: &|text| self.printer.note(text),
+                rows: &|rows| print_table(self.printer, rows),
+            },
         )?;
         // The rerun pods are new objects: the deploy record follows them.
         let live = self.live_pods()?;

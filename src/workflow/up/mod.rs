@@ -29,11 +29,27 @@ enum Outcome {
 }
 
 /// One row of the summary.
-struct Row {
-    step: Step,
-    result: &'static str,
-    time: Option<Duration>,
-    detail: String,
+#[derive(Debug, serde::Serialize)]
+pub struct Row {
+    #[serde(serialize_with = "step_name")]
+    pub step: Step,
+    /// `done`, `up to date`, `would run`, `skipped`, `failed` or `not run`.
+    pub result: &'static str,
+    /// Seconds, when the step ran.
+    #[serde(rename = "seconds", serialize_with = "seconds")]
+    pub time: Option<Duration>,
+    pub detail: String,
+}
+
+fn step_name<S: serde::Serializer>(step: &Step, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(step.name())
+}
+
+fn seconds<S: serde::Serializer>(time: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(t) => s.serialize_some(&t.as_secs_f64()),
+        None => s.serialize_none(),
+    }
 }
 
 /// What steps hand to later ones, and the record they update.
@@ -49,7 +65,11 @@ struct Run<'a> {
 
 /// Runs the selected steps; the table of every step is printed whether they succeed or
 /// not.
-pub fn run(settings: &UpSettings, printer: &Printer) -> anyhow::Result<()> {
+pub fn run(
+    settings: &UpSettings,
+    printer: &Printer,
+    print_table: &dyn Fn(&[Row]),
+) -> anyhow::Result<()> {
     let selection = settings.selection;
     if selection.includes(Step::Render) {
         crate::workflow::render::check_output_apart(&settings.tree, &settings.cluster.manifests)?;
@@ -83,7 +103,7 @@ pub fn run(settings: &UpSettings, printer: &Printer) -> anyhow::Result<()> {
                 time: None,
                 detail: "interrupted".into(),
             });
-            print_table(printer, &rows);
+            print_table(&rows);
             return Err(stopped(step, "interrupted before this step".into()));
         }
         let started = Instant::now();
@@ -96,7 +116,7 @@ pub fn run(settings: &UpSettings, printer: &Printer) -> anyhow::Result<()> {
                     time: Some(started.elapsed()),
                     detail: crate::report::one_line(e.as_ref()),
                 });
-                print_table(printer, &rows);
+                print_table(&rows);
                 return Err(StepFailed {
                     step,
                     hint: continue_hint(step),
@@ -106,7 +126,7 @@ pub fn run(settings: &UpSettings, printer: &Printer) -> anyhow::Result<()> {
             }
         }
     }
-    print_table(printer, &rows);
+    print_table(&rows);
     let all_fresh = rows
         .iter()
         .all(|r| r.result != "done" && r.result != "would run");
@@ -237,7 +257,8 @@ fn watch_interrupt() -> Arc<AtomicBool> {
     flag
 }
 
-fn print_table(printer: &Printer, rows: &[Row]) {
+/// The summary as a table on stdout.
+pub fn table(printer: &Printer, rows: &[Row]) {
     let mut table = String::from("STEP\tRESULT\tTIME\tDETAIL\n");
     for r in rows {
         let time = r
