@@ -38,7 +38,7 @@ LAYERS = [
     ["settings"],
     ["printer"],
     # The stages, the ones that use others above those they use.
-    ["watch", "up"],
+    ["watch", "up", "verify"],
     ["deploy"],
     ["diff"],
     ["render", "images", "params", "userdata"],

@@ -29,6 +29,7 @@ pub mod sources;
 pub mod state;
 pub mod up;
 pub mod userdata;
+pub mod verify;
 pub mod watch;
 pub mod workflow;
 pub mod yaml;
@@ -55,6 +56,7 @@ const HINTED: &[HintLookup] = &[
     hint_of::<sources::SourceError>,
     hint_of::<up::StepFailed>,
     hint_of::<userdata::UserdataError>,
+    hint_of::<verify::VerifyError>,
 ];
 
 /// Runs one command; errors are printed here and become exit code 2.

@@ -272,6 +272,7 @@ impl From<cli::StepChoice> for Step {
             cli::StepChoice::Deploy => Step::Deploy,
             cli::StepChoice::DbSync => Step::DbSync,
             cli::StepChoice::CleanJobs => Step::CleanJobs,
+            cli::StepChoice::Verify => Step::Verify,
         }
     }
 }
