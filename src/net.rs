@@ -4,7 +4,7 @@
 //! worth retrying: only it knows which of its requests are safe to send twice.
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// What every request says it comes from.
@@ -88,13 +88,13 @@ pub fn http_client(options: &HttpOptions) -> Result<reqwest::Client, HttpError> 
     builder.build().map_err(HttpError::Build)
 }
 
-fn certificates(path: &PathBuf) -> Result<Vec<reqwest::Certificate>, HttpError> {
+fn certificates(path: &Path) -> Result<Vec<reqwest::Certificate>, HttpError> {
     let pem = crate::files::read(path).map_err(|source| HttpError::ReadCa {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source,
     })?;
     reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| HttpError::BadCa {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source,
     })
 }
