@@ -258,7 +258,7 @@ impl Run<'_> {
 
     /// The rendered tree's objects: this run's render in a dry run (nothing was written),
     /// else what is on disk.
-    fn manifests(&self) -> anyhow::Result<Vec<Manifest>> {
+    pub(super) fn manifests(&self) -> anyhow::Result<Vec<Manifest>> {
         if self.settings.dry_run.is_on()
             && let Some(files) = &self.rendered
         {

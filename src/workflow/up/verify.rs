@@ -1,10 +1,12 @@
 //! The last step: the deployed cloud checks itself (`kube-openstack verify`). It is not
 //! redone while nothing the deploy and db-sync steps left has changed since it passed;
-//! `--only verify` and `--force` run it regardless.
+//! `--only verify` and `--force` run it regardless. A tree without the client pod has
+//! nothing to check from: the step says so and passes.
 
 use super::{Outcome, Run};
 use crate::up::record::StepRecord;
 use crate::up::{Step, digest_json};
+use crate::verify::CLIENT_POD;
 use crate::workflow::verify::{Format, verify};
 use serde_json::json;
 use std::time::Duration;
@@ -18,6 +20,15 @@ impl Run<'_> {
             return Ok(Outcome::Would(
                 "run the checks of `kube-openstack verify` in the cluster".into(),
             ));
+        }
+        let has_client = self
+            .manifests()?
+            .iter()
+            .any(|m| m.id.kind == "Pod" && m.id.name == CLIENT_POD);
+        if !has_client {
+            return Ok(Outcome::UpToDate(format!(
+                "the tree has no pod `{CLIENT_POD}` to check the cloud from"
+            )));
         }
         let inputs = self.verify_inputs();
         let alone = self.settings.selection.only == Some(Step::Verify);
