@@ -284,7 +284,7 @@ fn the_namespace_is_the_kubeconfig_contexts_unless_given() {
     assert!(c.fake.object("configmaps", "from-flag", "web").is_some());
 
     // A context without a namespace: `openstack`, the documented fallback.
-    std::fs::remove_file(c.project.path("kube-openstack.yaml")).unwrap();
+    c.project.write("kube-openstack.yaml", "");
     let mut doc: serde_yaml::Value = serde_yaml::from_str(&c.project.read("kubeconfig")).unwrap();
     doc["contexts"][0]["context"]
         .as_mapping_mut()
