@@ -38,14 +38,14 @@ LAYERS = [
     ["settings"],
     ["printer"],
     # The stages, the ones that use others above those they use.
-    ["watch", "up"],
+    ["watch", "up", "verify"],
     ["deploy"],
     ["diff"],
     ["render", "images", "params", "userdata"],
     ["sources", "openstack"],
     # The foundations.
     ["secrets", "net"],
-    ["state", "report", "rt", "scratch"],
+    ["state", "report", "rt", "scratch", "files"],
     ["redact", "yaml"],
     # Clap only: it may import nothing from the crate.
     ["cli"],

@@ -87,8 +87,8 @@ pub enum ColorChoice {
 /// The subcommands, in the order of the pipeline: `up` runs all of the next six.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Everything from parameters to a running deployment, resumable: params, render,
-    /// registry, images, deploy, db-sync (then clean-jobs with `--clean-jobs`)
+    /// Everything from parameters to a working cloud, resumable: params, render, registry,
+    /// images, deploy, db-sync (clean-jobs with `--clean-jobs`), verify
     #[command(after_help = examples::UP)]
     Up(UpArgs),
     /// Show, get or rotate the parameters substituted into the templates
@@ -109,6 +109,10 @@ pub enum Command {
     /// Rerun the one-shot database jobs (`SERVICE-db-sync` pods) and show their logs
     #[command(after_help = examples::DB_SYNC)]
     DbSync(DbSyncArgs),
+    /// Check the deployed cloud from inside the cluster: tokens, catalog, every service
+    /// answering, uploads to Swift and Glance (exit 0: every check passed)
+    #[command(after_help = examples::VERIFY)]
+    Verify(VerifyArgs),
     /// Show every object of the deployment: ready, age, what it waits on (exit 0: all ready)
     #[command(after_help = examples::STATUS)]
     Status(StatusArgs),
@@ -789,6 +793,18 @@ pub struct DbSyncArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Give up when the checks have not finished after this long
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "10m")]
+    pub timeout: std::time::Duration,
+    /// Output format: a line per check, or a JSON event per check and a summary
+    #[arg(short, long, value_enum, default_value_t = EventFormat::Text, help_heading = OUTPUT)]
+    pub output: EventFormat,
+}
+
+#[derive(Debug, Args)]
 pub struct CleanJobsArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -928,6 +944,8 @@ pub enum StepChoice {
     DbSync,
     /// Delete finished one-shot pods (only with `--clean-jobs`)
     CleanJobs,
+    /// Check the deployed cloud from inside the cluster (`kube-openstack verify`)
+    Verify,
 }
 
 #[cfg(test)]

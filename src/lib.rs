@@ -12,6 +12,7 @@ pub mod commands;
 pub mod deploy;
 pub mod diff;
 pub mod errors;
+pub mod files;
 pub mod images;
 pub mod net;
 pub mod openstack;
@@ -28,6 +29,7 @@ pub mod sources;
 pub mod state;
 pub mod up;
 pub mod userdata;
+pub mod verify;
 pub mod watch;
 pub mod workflow;
 pub mod yaml;
@@ -55,6 +57,7 @@ const HINTED: &[HintLookup] = &[
     hint_of::<sources::SourceError>,
     hint_of::<up::StepFailed>,
     hint_of::<userdata::UserdataError>,
+    hint_of::<verify::VerifyError>,
 ];
 
 /// Runs one command; errors are printed here and become exit code 2.

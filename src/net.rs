@@ -7,7 +7,7 @@
 //! knows which of its requests are safe to send twice.
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -93,13 +93,13 @@ pub fn http_client(options: &HttpOptions) -> Result<reqwest::Client, HttpError> 
     builder.build().map_err(HttpError::Build)
 }
 
-fn certificates(path: &PathBuf) -> Result<Vec<reqwest::Certificate>, HttpError> {
-    let pem = std::fs::read(path).map_err(|source| HttpError::ReadCa {
-        path: path.clone(),
+fn certificates(path: &Path) -> Result<Vec<reqwest::Certificate>, HttpError> {
+    let pem = crate::files::read(path).map_err(|source| HttpError::ReadCa {
+        path: path.to_path_buf(),
         source,
     })?;
     reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| HttpError::BadCa {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source,
     })
 }

@@ -89,6 +89,14 @@ Examples:
   # Every db-sync pod of the tree
   kube-openstack db-sync --all";
 
+pub const VERIFY: &str = "\
+Examples:
+  # Check every service of the deployment (the last step of `up` too)
+  kube-openstack verify
+
+  # One JSON event per check, then a summary
+  kube-openstack verify -o json";
+
 pub const STATUS: &str = "\
 Examples:
   # Every object of the deployment, ready or not

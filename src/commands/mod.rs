@@ -15,6 +15,7 @@ mod status;
 mod teardown;
 mod up;
 mod userdata;
+mod verify;
 mod watch;
 
 use crate::cli::{Command, Format};
@@ -37,6 +38,7 @@ pub fn dispatch(config: Option<&Path>, printer: &Printer, command: Command) -> a
         Command::Images(args) => images::run(&project()?, printer, args),
         Command::Deploy(args) => deploy::run(&project()?, printer, &args),
         Command::DbSync(args) => db_sync::run(&project()?, printer, &args),
+        Command::Verify(args) => verify::run(&project()?, printer, &args),
         Command::Status(args) => status::run(&project()?, printer, &args),
         Command::CleanJobs(args) => clean_jobs::run(&project()?, printer, &args),
         Command::Teardown(args) => teardown::run(&project()?, printer, &args),

@@ -9,6 +9,10 @@ use crate::workflow;
 
 pub fn run(project: &Project, printer: &Printer, args: &RenderArgs) -> anyhow::Result<u8> {
     let tree = TreeSettings::new(project, &args.tree);
+    let out_dir = project.output_dir(&args.output_dir);
+    if !args.stdout {
+        workflow::render::check_output_apart(&tree, &out_dir)?;
+    }
     let params = workflow::params::load(&tree.params, printer)?;
     if args.stdout {
         let (files, report) = workflow::render::in_memory(&tree, printer, &params)?;
@@ -20,7 +24,6 @@ pub fn run(project: &Project, printer: &Printer, args: &RenderArgs) -> anyhow::R
         finish(printer, &report, "to stdout");
         return Ok(0);
     }
-    let out_dir = project.output_dir(&args.output_dir);
     let report = workflow::render::to_dir(&tree, printer, &params, &out_dir, args.force)?;
     finish(printer, &report, &format!("into `{}`", out_dir.display()));
     Ok(0)

@@ -58,7 +58,11 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<Loaded>, ClientError> {
     }
     let mut merged = Kubeconfig::default();
     for path in &files {
-        let read = Kubeconfig::read_from(path).and_then(|next| merged.clone().merge(next));
+        // A device (`--kubeconfig /dev/zero`) would be read for ever.
+        let read = crate::files::refuse_device(path)
+            .map_err(|e| kube::config::KubeconfigError::ReadConfig(e, path.clone()))
+            .and_then(|()| Kubeconfig::read_from(path))
+            .and_then(|next| merged.clone().merge(next));
         merged = read.map_err(|source| ClientError::Kubeconfig {
             path: path.clone(),
             source,

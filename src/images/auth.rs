@@ -90,7 +90,7 @@ pub fn auth_files() -> Vec<PathBuf> {
 /// Credentials for `registry` (`host:port`) from the first file that has an entry for it.
 pub fn from_files(registry: &str, files: &[PathBuf]) -> Result<Option<Credentials>, AuthError> {
     for path in files {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::files::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(source) => {

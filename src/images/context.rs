@@ -91,7 +91,7 @@ pub fn discover(
         if !dockerfile.is_file() {
             return Err(ContextError::NoDockerfile { dir: dir.clone() });
         }
-        let text = std::fs::read_to_string(&dockerfile).map_err(io(&dockerfile))?;
+        let text = crate::files::read_to_string(&dockerfile).map_err(io(&dockerfile))?;
         let froms = from_images(&dockerfile, &text, args)?;
         let bases = names
             .iter()
@@ -273,6 +273,17 @@ fn hash_dir(dir: &Path, args: &BTreeMap<String, String>) -> Result<String, Conte
             h.update(format!("link {rel} {}\n", target.display()).as_bytes());
         } else if meta.is_dir() {
             h.update(format!("dir {rel} {mode:o}\n").as_bytes());
+        } else if let Some(kind) = crate::files::special_kind(meta.file_type()) {
+            // Reading a FIFO waits for a writer, a device never ends: nothing to build from.
+            return Err(ContextError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "a {kind} in a build context: only files, directories and links are copied into an image"
+                    ),
+                ),
+            });
         } else {
             let bytes = std::fs::read(path).map_err(|source| ContextError::Io {
                 path: path.to_path_buf(),

@@ -119,7 +119,7 @@ pub fn config_file(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 
 /// The `driver` key of a storage.conf's `[storage]` table, when set and not empty.
 pub fn configured_driver(path: &Path) -> Result<Option<String>, StorageError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::files::read_to_string(path) {
         Ok(t) => t,
         // A named file that is missing is the builder's error to report, with its words.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

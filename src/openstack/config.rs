@@ -415,7 +415,7 @@ fn find_file(
 }
 
 fn read_clouds(path: &Path) -> Result<Mapping, OpenStackError> {
-    let text = std::fs::read_to_string(path).map_err(|source| OpenStackError::ReadFile {
+    let text = crate::files::read_to_string(path).map_err(|source| OpenStackError::ReadFile {
         path: path.into(),
         source,
     })?;

@@ -50,7 +50,7 @@ pub fn read(path: &Path) -> Result<BTreeMap<String, Json>, FileError> {
 
 /// Reads a parameters file into name -> value and description.
 pub fn read_described(path: &Path) -> Result<BTreeMap<String, Entry>, FileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
+    let text = crate::files::read_to_string(path).map_err(|source| FileError::Read {
         path: path.into(),
         source,
     })?;

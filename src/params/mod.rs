@@ -298,7 +298,7 @@ fn local_source(
 
 fn read_template(req: &Request) -> Result<local::LocalTemplate, ParamsError> {
     let path = &req.heat_template;
-    let text = std::fs::read_to_string(path).map_err(|source| ParamsError::Read {
+    let text = crate::files::read_to_string(path).map_err(|source| ParamsError::Read {
         path: path.clone(),
         source,
     })?;

@@ -509,9 +509,28 @@ pub fn json_for_yaml(v: &Json) -> String {
     out
 }
 
+/// The widest `indent` / `nindent`: deeper than any manifest nests, and small enough
+/// that no width a template gives can exhaust memory.
+const MAX_INDENT: u64 = 1024;
+
 fn indent_lines(width: &Json, text: &Json) -> String {
-    let n = width.as_u64().unwrap_or(0) as usize;
-    let pad = " ".repeat(n);
+    // A parameter given with `-p` is a string: `"4"` counts as 4.
+    let n = match width {
+        Json::Number(n) => n.as_u64(),
+        Json::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    let Some(n) = n.filter(|n| *n <= MAX_INDENT) else {
+        // A missing parameter is reported as such already.
+        if PENDING.with(|p| !p.borrow().is_empty()) {
+            return String::new();
+        }
+        pend(Problem::Invalid(format!(
+            "`indent` and `nindent` take a whole number of spaces from 0 to {MAX_INDENT} first (`{{{{indent 4 VALUE}}}}`)"
+        )));
+        return String::new();
+    };
+    let pad = " ".repeat(n as usize);
     escape::text_of(text)
         .split('\n')
         .map(|l| format!("{pad}{l}"))

@@ -164,7 +164,7 @@ impl Includes {
 /// Refuses a FIFO, socket or device (once links are followed): reading one could wait
 /// or go on forever.
 fn not_special(path: &Path, shown: &str) -> Result<(), String> {
-    match std::fs::metadata(path).map(|m| super::special_kind(m.file_type())) {
+    match std::fs::metadata(path).map(|m| crate::files::special_kind(m.file_type())) {
         Ok(Some(kind)) => Err(format!("`{shown}` is a {kind}, not a file")),
         _ => Ok(()),
     }
@@ -267,6 +267,15 @@ impl HelperDef for IncludeHelper {
         };
         if !text.contains("{{") {
             return Ok(ScopedJson::Derived(Json::String(text)));
+        }
+        if let Ok(tags) = super::tags::scan(&text)
+            && super::tags::reserved_use(&text, &tags).is_some()
+        {
+            return fail(format!(
+                "`include {}`: names starting with `{}` are the renderer's own helpers; an included text cannot use them",
+                redact(name),
+                super::tags::RESERVED_PREFIX
+            ));
         }
         // An included template sees the same parameters; a missing one is an error
         // naming the included file, as in the templates themselves.

@@ -81,20 +81,6 @@ pub enum RenderError {
     NotAFile { path: String, kind: &'static str },
 }
 
-/// What a file system entry is when it is neither a file nor a directory (reading a FIFO
-/// waits for a writer; a device such as `/dev/zero` never ends).
-pub fn special_kind(t: std::fs::FileType) -> Option<&'static str> {
-    use std::os::unix::fs::FileTypeExt;
-    match () {
-        _ if t.is_file() || t.is_dir() => None,
-        _ if t.is_fifo() => Some("FIFO"),
-        _ if t.is_socket() => Some("socket"),
-        _ if t.is_char_device() => Some("character device"),
-        _ if t.is_block_device() => Some("block device"),
-        _ => Some("special file"),
-    }
-}
-
 impl crate::report::Hint for RenderError {
     fn hint(&self) -> Option<String> {
         match self {
@@ -195,6 +181,14 @@ impl InputTree {
         origin: crate::sources::Origin,
     ) -> Result<InputTree, RenderError> {
         if !root.is_dir() {
+            if let Ok(meta) = std::fs::metadata(root)
+                && let Some(kind) = crate::files::special_kind(meta.file_type())
+            {
+                return Err(RenderError::NotAFile {
+                    path: root.display().to_string(),
+                    kind,
+                });
+            }
             return Err(RenderError::NoInput(root.to_path_buf()));
         }
         let mut tree = InputTree {
@@ -240,7 +234,7 @@ impl InputTree {
             if entry.file_type().is_dir() {
                 continue;
             }
-            if let Some(kind) = special_kind(entry.file_type()) {
+            if let Some(kind) = crate::files::special_kind(entry.file_type()) {
                 return Err(RenderError::NotAFile {
                     path: tree.display(&rel),
                     kind,

@@ -99,6 +99,20 @@ pub fn check_target(
     state: &Path,
     force: bool,
 ) -> Result<(), OutputError> {
+    check_input_apart(input, output)?;
+    check_state_apart(output, state)?;
+    match fs::symlink_metadata(output) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io("inspect", output)(e)),
+        Ok(m) if !m.is_dir() => Err(OutputError::NotADirectory(output.to_path_buf())),
+        // With --force, whatever the render did not write is moved aside at commit.
+        Ok(_) if force => Ok(()),
+        Ok(_) => refuse_strangers(output),
+    }
+}
+
+/// Refuses an output directory that is the input directory, lies inside it, or holds it.
+pub fn check_input_apart(input: &Path, output: &Path) -> Result<(), OutputError> {
     let (inp, out) = (absolute(input)?, absolute(output)?);
     if inp == out {
         return Err(OutputError::InPlace(output.to_path_buf()));
@@ -116,15 +130,7 @@ pub fn check_target(
             input: input.to_path_buf(),
         });
     }
-    check_state(output, state)?;
-    match fs::symlink_metadata(output) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io("inspect", output)(e)),
-        Ok(m) if !m.is_dir() => Err(OutputError::NotADirectory(output.to_path_buf())),
-        // With --force, whatever the render did not write is moved aside at commit.
-        Ok(_) if force => Ok(()),
-        Ok(_) => refuse_strangers(output),
-    }
+    Ok(())
 }
 
 /// Refuses an output directory holding files the last render did not write.
@@ -145,7 +151,9 @@ fn refuse_strangers(output: &Path) -> Result<(), OutputError> {
 
 /// Refuses an output directory that holds the state directory, or lies inside it: the
 /// output is replaced as a whole, so the generated values (or the state) would be lost.
-fn check_state(output: &Path, state: &Path) -> Result<(), OutputError> {
+/// Checked again by [`check_target`]; commands call it first, before the parameters are
+/// read, since reading them writes the state directory.
+pub fn check_state_apart(output: &Path, state: &Path) -> Result<(), OutputError> {
     let (out, st) = (absolute(output)?, absolute(state)?);
     if st.starts_with(&out) || out.starts_with(&st) {
         return Err(OutputError::StateOverlap {

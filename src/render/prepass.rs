@@ -105,6 +105,17 @@ pub fn prepare(src: &str, file_id: usize) -> Result<Prepared, PrepassError> {
             message: "unclosed `{{` tag".into(),
         }
     })?;
+    if let Some(at) = tags::reserved_use(src, &tags) {
+        let (line, column) = line_col(src, at);
+        return Err(PrepassError {
+            line,
+            column,
+            message: format!(
+                "names starting with `{}` are the renderer's own helpers; a template cannot use them",
+                tags::RESERVED_PREFIX
+            ),
+        });
+    }
     let mut scanner = Scanner::new(src, &tags);
     scanner.run()?;
     let Scanner {

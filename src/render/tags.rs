@@ -133,6 +133,37 @@ fn scan_tag(src: &str, start: usize) -> Result<Tag, UnclosedTag> {
     Err(UnclosedTag(start))
 }
 
+/// The prefix of the renderer's own helpers (the position helpers that escape each value,
+/// the partial guards that bound nesting): a template that called them could escape
+/// nothing, or undo the count that stops partials including each other without end.
+pub const RESERVED_PREFIX: &str = "__ko_";
+
+/// The start of the first tag naming one of the renderer's own helpers (outside string
+/// literals), if any.
+pub fn reserved_use(src: &str, tags: &[Tag]) -> Option<usize> {
+    tags.iter()
+        .find(|t| names_reserved(t.expr(src)))
+        .map(|t| t.start)
+}
+
+fn names_reserved(expr: &str) -> bool {
+    let b = expr.as_bytes();
+    let mut quote: Option<u8> = None;
+    (0..b.len()).any(|i| match quote {
+        Some(q) => {
+            if b[i] == q {
+                quote = None;
+            }
+            false
+        }
+        None if b[i] == b'"' || b[i] == b'\'' => {
+            quote = Some(b[i]);
+            false
+        }
+        None => b[i..].starts_with(RESERVED_PREFIX.as_bytes()),
+    })
+}
+
 fn control(start: usize, end: usize, es: usize, ee: usize) -> Tag {
     Tag {
         start,
@@ -230,6 +261,21 @@ mod tests {
     #[test]
     fn escaped_mustache_is_text() {
         assert!(kinds(r"a: \{{x}}").is_empty());
+    }
+
+    #[test]
+    fn the_renderers_own_helpers_are_found_outside_strings_only() {
+        for (src, found) in [
+            ("{{__ko_partial_leave}}", Some(0)),
+            ("a {{#if (__ko_raw x 0 0)}}{{/if}}", Some(2)),
+            ("{{x}} {{> p k=(__ko_value y)}}", Some(6)),
+            ("{{#__ko_partial_leave}}{{/__ko_partial_leave}}", Some(0)),
+            ("{{default \"__ko_value\" x}} {{'__ko_'}}", None),
+            ("{{!-- __ko_value --}} {{__kox}}", None),
+        ] {
+            let tags = scan(src).unwrap();
+            assert_eq!(reserved_use(src, &tags), found, "{src}");
+        }
     }
 
     #[test]

@@ -161,7 +161,7 @@ impl Project {
 
     /// Loads the config file at `path`; its directory is the base of its paths.
     pub fn load(path: &Path) -> Result<Project, SettingsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+        let text = crate::files::read_to_string(path).map_err(|source| SettingsError::Read {
             path: path.to_path_buf(),
             source,
         })?;
@@ -322,6 +322,7 @@ impl From<cli::StepChoice> for Step {
             cli::StepChoice::Deploy => Step::Deploy,
             cli::StepChoice::DbSync => Step::DbSync,
             cli::StepChoice::CleanJobs => Step::CleanJobs,
+            cli::StepChoice::Verify => Step::Verify,
         }
     }
 }

@@ -120,7 +120,7 @@ pub async fn http(url: &Url, cache: &Path, limits: &Limits) -> Result<Tree, Sour
 /// A `file://` URL or path naming a file: an archive or a single template, cached by
 /// content so an unchanged file is not unpacked again.
 pub fn file(path: &Path, cache: &Path, limits: &Limits) -> Result<Tree, SourceError> {
-    let body = std::fs::read(path).map_err(|source| SourceError::Read {
+    let body = crate::files::read(path).map_err(|source| SourceError::Read {
         path: path.to_path_buf(),
         source,
     })?;

@@ -24,10 +24,11 @@ pub enum Step {
     Deploy,
     DbSync,
     CleanJobs,
+    Verify,
 }
 
 impl Step {
-    pub const ALL: [Step; 7] = [
+    pub const ALL: [Step; 8] = [
         Step::Params,
         Step::Render,
         Step::Registry,
@@ -35,6 +36,7 @@ impl Step {
         Step::Deploy,
         Step::DbSync,
         Step::CleanJobs,
+        Step::Verify,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Step {
             Step::Deploy => "deploy",
             Step::DbSync => "db-sync",
             Step::CleanJobs => "clean-jobs",
+            Step::Verify => "verify",
         }
     }
 }
@@ -172,7 +175,7 @@ mod tests {
         assert_eq!(
             all(none),
             [
-                "params", "render", "registry", "images", "deploy", "db-sync"
+                "params", "render", "registry", "images", "deploy", "db-sync", "verify"
             ]
         );
         assert_eq!(
@@ -181,7 +184,7 @@ mod tests {
                 clean_jobs: true,
                 ..none
             }),
-            ["images", "deploy", "db-sync", "clean-jobs"]
+            ["images", "deploy", "db-sync", "clean-jobs", "verify"]
         );
         assert_eq!(
             all(Selection {

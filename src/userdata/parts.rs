@@ -83,7 +83,7 @@ fn detected(path: &Path, default_type: &str) -> Result<Part, UserdataError> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, UserdataError> {
-    std::fs::read(path).map_err(|source| match source.kind() {
+    crate::files::read(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => UserdataError::Missing(path.to_path_buf()),
         _ => UserdataError::Read {
             path: path.to_path_buf(),

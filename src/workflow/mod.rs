@@ -9,6 +9,7 @@
 //! - [`images`]: build and push, list;
 //! - [`deploy`]: apply the rendered tree (execute, prune, the failures summed up);
 //! - [`status`], [`teardown`], [`db_sync`]: the other cluster commands;
+//! - [`verify`]: the deployed cloud checked from inside the cluster;
 //! - [`watch`]: the loop around the watched directory;
 //! - [`userdata`]: cloud-init user data;
 //! - [`up`]: every step, resumable.
@@ -25,4 +26,5 @@ pub mod status;
 pub mod teardown;
 pub mod up;
 pub mod userdata;
+pub mod verify;
 pub mod watch;

@@ -166,7 +166,7 @@ fn read(s: &ParamsSettings, printer: &Printer, stack: &str) -> anyhow::Result<Sa
     // The template the stack was made from tells which outputs are generated secrets;
     // without it, names and descriptions still do.
     let path = &s.request.heat_template;
-    let template = std::fs::read_to_string(path)
+    let template = crate::files::read_to_string(path)
         .ok()
         .and_then(|text| LocalTemplate::parse(&text, &path.display().to_string()).ok());
     with_wait(printer, stack, &s.wait, |w| {

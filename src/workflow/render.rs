@@ -23,6 +23,19 @@ pub fn source_tree(tree: &TreeSettings, printer: &Printer) -> anyhow::Result<sou
     Ok(source)
 }
 
+/// Refuses an output directory overlapping the state directory before anything is read:
+/// loading the parameters writes the state directory (generated values, its lock), which
+/// must not land in a tree the render is about to replace.
+pub fn check_output_apart(tree: &TreeSettings, out_dir: &Path) -> anyhow::Result<()> {
+    let context = || format!("cannot render into `{}`", out_dir.display());
+    // A local input is checked now too (a URL's tree is in the cache, checked later).
+    let local = Path::new(&tree.input);
+    if !tree.input.contains("://") && local.is_dir() {
+        output::check_input_apart(local, out_dir).with_context(context)?;
+    }
+    output::check_state_apart(out_dir, tree.params.state.path()).with_context(context)
+}
+
 /// Renders the tree into `out_dir` (atomically: all or nothing) and remembers the
 /// secrets it wrote, so later diffs mask them.
 pub fn to_dir(

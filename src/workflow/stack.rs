@@ -26,7 +26,7 @@ pub fn create(s: &ParamsSettings, printer: &Printer) -> anyhow::Result<()> {
     let name = stack_name(s)?;
     let req = &s.request;
     let path = &req.heat_template;
-    let template = std::fs::read_to_string(path)
+    let template = crate::files::read_to_string(path)
         .with_context(|| format!("cannot read the Heat template `{}`", path.display()))?;
     let files = get_files(&template, path)?;
     with_wait(printer, &name, &s.wait, |w| {
@@ -119,7 +119,7 @@ pub fn show(
         heat.show(&r, true).await
     })
     .with_context(|| format!("cannot show stack `{name}`"))?;
-    let template = std::fs::read_to_string(&s.request.heat_template)
+    let template = crate::files::read_to_string(&s.request.heat_template)
         .ok()
         .and_then(|t| LocalTemplate::parse(&t, "template").ok());
     let secret = |key: &str, description: Option<&str>| {
@@ -193,7 +193,7 @@ fn get_files(template: &str, path: &Path) -> anyhow::Result<BTreeMap<String, Str
     let mut files = BTreeMap::new();
     for name in names {
         let file = base.join(name.trim_start_matches("file://"));
-        let text = std::fs::read_to_string(&file).with_context(|| {
+        let text = crate::files::read_to_string(&file).with_context(|| {
             format!(
                 "cannot read `{}`, named by `get_file` in `{}`",
                 file.display(),

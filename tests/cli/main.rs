@@ -22,6 +22,7 @@ mod images_storage;
 mod images_token;
 mod images_tree;
 mod layers;
+mod named_files;
 mod network;
 mod output_formats;
 mod output_safety;

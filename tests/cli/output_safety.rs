@@ -282,6 +282,63 @@ fn overlapping_state_and_output_directories_are_refused_either_way() {
     }
 }
 
+/// A state directory that does not exist yet, named inside the output (also through a
+/// link, or many levels down), or an output named inside the state directory through a
+/// link: the refusal comes before the parameters are read, so no generated value is
+/// written into a tree the next render would replace, and the output is left as it was.
+#[test]
+fn a_refused_render_writes_no_state_into_the_output() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--state-dir", "kubernetes/new-state"], "is inside it"),
+        (&["--state-dir", "outlink/st"], "is inside it"),
+        (&["--state-dir", "kubernetes/a/b/c/d"], "is inside it"),
+        (&["--state-dir", "kubernetes"], "is inside it"),
+        (&["--output-dir", "statelink/out"], "contains it"),
+    ];
+    for (flags, how) in cases {
+        let p = Project::new();
+        p.write("kubernetes-in/web.yaml", &secret_template(0));
+        p.write(
+            "heat/heat-setup.yaml",
+            "heat_template_version: 2016-10-14\nresources:\n  pw:\n    type: OS::Heat::RandomString\noutputs:\n  password:\n    value: {get_attr: [pw, value]}\n",
+        );
+        let out = p.cmd().arg("render").output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::os::unix::fs::symlink("kubernetes", p.path("outlink")).unwrap();
+        std::os::unix::fs::symlink(".kube-openstack", p.path("statelink")).unwrap();
+        let output_before = p.tree("kubernetes");
+        let state_before = p.tree(".kube-openstack");
+        for command in ["render", "up"] {
+            let mut args = vec![command];
+            if command == "up" {
+                args.extend(["--to", "render"]);
+            }
+            args.extend(flags.iter().map(|f| match (*f, command) {
+                ("--output-dir", "up") => "--manifests",
+                (f, _) => f,
+            }));
+            let out = p.cmd().args(&args).output().unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{command} {flags:?}: {err}");
+            assert!(
+                err.contains("the state directory") && err.contains(how),
+                "{command} {flags:?}: {err}"
+            );
+            assert_eq!(
+                p.tree("kubernetes"),
+                output_before,
+                "{command} {flags:?}: nothing written into the output"
+            );
+            assert_eq!(
+                p.tree(".kube-openstack"),
+                state_before,
+                "{command} {flags:?}"
+            );
+            assert!(!p.path(".kube-openstack/out").exists());
+        }
+    }
+}
+
 /// Sends `signal` to a render of many templates at several moments after its staging
 /// directory appears: whatever the moment, no staging directory (no copy of the
 /// secrets) is left, and the output is the old tree or the new one, whole.

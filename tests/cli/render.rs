@@ -381,3 +381,58 @@ fn duplicate_keys_are_errors_with_their_lines() {
         stderr(&out)
     );
 }
+
+/// Widths `indent` cannot honour (beyond any memory, negative, not a number) are errors
+/// naming the template and position, at once: not a crash, not hours of allocating, not
+/// a silent zero. A width given with `-p` (a string) is read as the number it spells.
+#[test]
+fn indent_widths_out_of_range_are_errors_not_crashes() {
+    let p = basic();
+    p.write(
+        "params.yaml",
+        "name: web\nport: 8080\npassword: s3cret\nhuge: 18446744073709551615\nneg: -3\nhalf: 1.5\n",
+    );
+    for call in [
+        "indent 18446744073709551615 name",
+        "indent huge name",
+        "indent 99999999999 name",
+        "nindent 4294967296 name",
+        "indent 1025 name",
+        "indent neg name",
+        "indent half name",
+        "indent \"four\" name",
+        "indent name name",
+        "nindent (upper name) name",
+    ] {
+        p.write(
+            "kubernetes-in/web-service.yaml",
+            &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: {{{{{call}}}}}\n"),
+        );
+        let out = p
+            .with_params(&["render"])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{call}: {err}");
+        assert!(
+            err.contains("kubernetes-in/web-service.yaml:6:")
+                && err.contains("take a whole number of spaces from 0 to 1024"),
+            "{call}: {err}"
+        );
+        assert!(!p.path("kubernetes").exists(), "{call}");
+    }
+    p.write(
+        "kubernetes-in/web-service.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: |\n{{indent width name}}\n  b: |\n{{indent 1024 name}}\n",
+    );
+    let out = p
+        .with_params(&["render", "-p", "width=4"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&p.read("kubernetes/web-service.yaml")).unwrap();
+    assert_eq!(doc["data"]["a"], "web\n");
+    assert_eq!(doc["data"]["b"], "web\n");
+}

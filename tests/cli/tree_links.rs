@@ -419,3 +419,78 @@ fn assert_no_staging(p: &Project) {
         .collect();
     assert!(left.is_empty(), "staging directories left: {left:?}");
 }
+
+/// The renderer's own helpers (the partial guards that count nesting, the position
+/// helpers that escape values) cannot be called from a template, a partial or an
+/// included text: partials that undid the count would include each other until the
+/// stack overflowed.
+#[test]
+fn templates_cannot_call_the_renderers_own_helpers() {
+    let calls = [
+        "{{__ko_partial_leave}}",
+        "{{__ko_partial_leave 1}}",
+        "{{#__ko_partial_leave}}{{/__ko_partial_leave}}",
+        "{{#if (__ko_partial_leave)}}{{/if}}",
+        "{{#with (__ko_partial_leave)}}{{/with}}",
+        "{{~__ko_partial_enter \"b\"~}}",
+        "{{{__ko_raw name 0 0}}}",
+    ];
+    for call in calls {
+        let p = project();
+        p.write(
+            "kubernetes-in/_partials/a.yaml",
+            &format!("{call}{{{{> b}}}}"),
+        );
+        p.write(
+            "kubernetes-in/_partials/b.yaml",
+            &format!("{call}{{{{> a}}}}"),
+        );
+        p.write(
+            "kubernetes-in/web.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  x: \"{{> a}}\"\n",
+        );
+        let out = p
+            .with_params(&["render"])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{call}: {err}");
+        assert!(
+            err.contains("kubernetes-in/_partials/a.yaml")
+                && err.contains("names starting with `__ko_` are the renderer's own helpers"),
+            "{call}: {err}"
+        );
+        assert!(!p.path("kubernetes").exists());
+        assert_no_staging(&p);
+        // The same call in a template, and in a text it includes.
+        std::fs::remove_dir_all(p.path("kubernetes-in/_partials")).unwrap();
+        p.write(
+            "kubernetes-in/web.yaml",
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  x: \"{call}\"\n"
+            ),
+        );
+        let err = stderr(&p.with_params(&["render"]).output().unwrap());
+        assert!(
+            err.contains("kubernetes-in/web.yaml:6:") && err.contains("renderer's own helpers"),
+            "{call} in a template: {err}"
+        );
+        p.write("kubernetes-in/_files/motd.txt", call);
+        p.write("kubernetes-in/web.yaml", CONFIG_MAP);
+        let err = stderr(&p.with_params(&["render"]).output().unwrap());
+        assert!(
+            err.contains("`include _files/motd.txt`: names starting with `__ko_`"),
+            "{call} included: {err}"
+        );
+    }
+    // Quoted, the prefix is only text.
+    let p = project();
+    p.write(
+        "kubernetes-in/web.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  x: {{default \"__ko_value\" nothing}}\n",
+    );
+    let out = p.with_params(&["render"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(p.read("kubernetes/web.yaml").contains("x: \"__ko_value\""));
+}

@@ -1,10 +1,11 @@
-//! `up`: params -> render -> registry -> images -> deploy -> db-sync (-> clean-jobs), each
-//! step the same workflow as its own command, skipped when what it last completed with has
-//! not changed (`up.json` in the state directory). One line per step on stderr as it ends,
-//! a table of every step at the end.
+//! `up`: params -> render -> registry -> images -> deploy -> db-sync (-> clean-jobs) ->
+//! verify, each step the same workflow as its own command, skipped when what it last
+//! completed with has not changed (`up.json` in the state directory). One line per step
+//! on stderr as it ends, a table of every step at the end.
 
 mod cluster;
 mod local;
+mod verify;
 
 use crate::params::ParamSet;
 use crate::printer::{Printer, align};
@@ -71,6 +72,9 @@ pub fn run(
     print_table: &dyn Fn(&[Row]),
 ) -> anyhow::Result<()> {
     let selection = settings.selection;
+    if selection.includes(Step::Render) {
+        crate::workflow::render::check_output_apart(&settings.tree, &settings.cluster.manifests)?;
+    }
     let state = settings.tree.params.state.clone();
     let record = Record::load(&state)?;
     let mut run = Run {
@@ -169,6 +173,7 @@ impl Run<'_> {
             Step::Deploy => self.deploy_step(),
             Step::DbSync => self.db_sync_step(),
             Step::CleanJobs => self.clean_jobs_step(),
+            Step::Verify => self.verify_step(),
         }
     }
 
@@ -213,6 +218,7 @@ fn continue_hint(step: Step) -> String {
         Step::Images => "kube-openstack images",
         Step::DbSync => "kube-openstack db-sync --all",
         Step::CleanJobs => "kube-openstack clean-jobs",
+        Step::Verify => "kube-openstack verify",
     };
     format!(
         "once fixed, `kube-openstack up --from {step}` continues from this step (plain `kube-openstack up` also does: finished steps are not redone); `{alone}` runs or shows it alone"

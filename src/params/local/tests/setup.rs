@@ -86,6 +86,31 @@ fn setup_values_have_the_shapes_the_services_need() {
 }
 
 #[test]
+fn without_a_provider_swift_the_registry_keeps_its_images_on_one_pod() {
+    let e = eval_with(SETUP, &[]).unwrap();
+    assert_eq!(output(&e, "registry_storage").value, json!("filesystem"));
+    assert_eq!(output(&e, "registry_replicas").value, json!(1));
+    // Glance and Cinder backups use the deployment's own Swift.
+    assert_eq!(
+        output(&e, "swift_auth_url").value,
+        json!("http://keystone:5000/v3")
+    );
+}
+
+#[test]
+fn a_provider_swift_holds_the_registry_and_needs_its_password_given() {
+    let url = "http://provider:8080/auth/v1.0";
+    let e = eval_with(SETUP, &[("swift_auth_url", url)]).unwrap();
+    assert_eq!(output(&e, "registry_storage").value, json!("swift"));
+    assert_eq!(output(&e, "registry_replicas").value, json!(3));
+    assert_eq!(output(&e, "swift_auth_url").value, json!(url));
+    // Never the generated password of the deployment's own Swift user.
+    assert_eq!(output(&e, "swift_password").value, json!(""));
+    let e = eval_with(SETUP, &[("swift_auth_url", url), ("swift_password", "p")]).unwrap();
+    assert_eq!(output(&e, "swift_password").value, json!("p"));
+}
+
+#[test]
 fn a_given_swift_password_is_used_and_stays_secret() {
     let e = eval_with(SETUP, &[("swift_password", "given")]).unwrap();
     assert_eq!(output(&e, "swift_password").value, json!("given"));
