@@ -6,10 +6,12 @@
 // The one module that writes to stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod busy;
 mod deploy;
 mod images;
 mod net;
 
+pub use busy::Busy;
 pub use deploy::{DeployProgress, Mode};
 pub use images::ImagesProgress;
 pub use net::NetView;
@@ -104,6 +106,12 @@ impl Printer {
     /// request waits), for [`crate::net::observe`].
     pub fn net_view(&self, debug: bool) -> NetView {
         NetView::new(*self, debug)
+    }
+
+    /// The progress of a local step over `total` items (`what`: `Rendering`), shown only
+    /// once it has run for a second, on a terminal.
+    pub fn busy(&self, what: &str, total: usize) -> Busy {
+        Busy::new(self.bars(false), what, total as u64)
     }
 
     /// The progress of an images run over the images `names`.

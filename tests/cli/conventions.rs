@@ -345,3 +345,46 @@ fn kubeconfig_paths_are_merged_and_missing_ones_skipped() {
         "{err}"
     );
 }
+
+#[test]
+fn a_render_that_takes_more_than_a_second_shows_its_progress_on_a_terminal_only() {
+    // An included text that takes 1.5 s to come: the render lasts longer than a second.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
+        }
+    });
+    let p = crate::support::Project::new();
+    p.write("params.yaml", "name: web\n").write(
+        "kubernetes-in/motd-configmap.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: motd\ndata:\n  motd: {{{{include \"http://127.0.0.1:{port}/motd.txt\"}}}}\n"
+        ),
+    );
+    let bin = assert_cmd::cargo::cargo_bin("kube-openstack");
+    let shown = on_a_terminal(
+        &p.path(""),
+        &format!(
+            "{} render --source file --params-file params.yaml",
+            bin.display()
+        ),
+    );
+    assert!(shown.contains("Rendering ["), "{shown:?}");
+    assert!(p.read("kubernetes/motd-configmap.yaml").contains("hi"));
+    // Not on a pipe.
+    let out = p.with_params(&["render"]).output().unwrap();
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    assert!(
+        !crate::support::stderr(&out).contains("Rendering ["),
+        "{}",
+        crate::support::stderr(&out)
+    );
+}
