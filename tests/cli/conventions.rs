@@ -379,9 +379,16 @@ fn a_render_that_takes_more_than_a_second_shows_its_progress_on_a_terminal_only(
     );
     assert!(shown.contains("Rendering ["), "{shown:?}");
     assert!(p.read("kubernetes/motd-configmap.yaml").contains("hi"));
-    // Not on a pipe.
-    let out = p.with_params(&["render"]).output().unwrap();
+    // Not on a pipe; there `-v` traces the download.
+    let out = p.with_params(&["-v", "render"]).output().unwrap();
     assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    assert!(
+        crate::support::stderr(&out).contains(&format!(
+            "debug: GET http://127.0.0.1:{port}/motd.txt 200 OK in 1"
+        )),
+        "{}",
+        crate::support::stderr(&out)
+    );
     assert!(
         !crate::support::stderr(&out).contains("Rendering ["),
         "{}",
