@@ -107,7 +107,15 @@ fn warn_about_secrets(printer: &Printer, parts: &[Part]) {
 
 /// Writes `bytes` to `path` through a 0600 temporary file renamed into place, so a
 /// failure never leaves a truncated file and the secrets it may carry stay private.
+/// A path that is not a regular file (`/dev/null`, `/dev/stdout`, a pipe, also through a
+/// link) is written as a shell's `>` writes it: a rename would replace the device itself.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .write_all(bytes);
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -117,4 +125,47 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.as_file().sync_all()?;
     file.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_private;
+
+    #[test]
+    fn a_device_or_pipe_is_written_to_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("sink");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        write_private(&link, b"user data").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        use std::os::unix::fs::FileTypeExt;
+        assert!(
+            std::fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+
+        let fifo = dir.path().join("pipe");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path; mkfifo only reads it.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_private(&fifo, b"piped").unwrap();
+        assert_eq!(reader.join().unwrap(), b"piped");
+        assert!(
+            std::fs::symlink_metadata(&fifo)
+                .unwrap()
+                .file_type()
+                .is_fifo()
+        );
+
+        let file = dir.path().join("ud");
+        write_private(&file, b"one").unwrap();
+        write_private(&file, b"two").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"two");
+    }
 }
