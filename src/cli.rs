@@ -63,7 +63,7 @@ fn color_given(args: &[std::ffi::OsString]) -> clap::ColorChoice {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Project config file [default: ./kube-openstack.yaml when present]
+    /// Project config file [default: kube-openstack.yaml, here or in a parent]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print only errors and data
@@ -72,6 +72,9 @@ pub struct GlobalArgs {
     /// When to colour output
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Print each HTTP request on stderr: method, URL, status, time
+    #[arg(short = 'v', long, global = true)]
+    pub debug: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -917,7 +920,7 @@ pub struct UpArgs {
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub timeout: Option<std::time::Duration>,
     /// Print every object's progress, not only one line per step
-    #[arg(help_heading = OUTPUT, short, long)]
+    #[arg(help_heading = OUTPUT, long)]
     pub verbose: bool,
     /// Output format
     #[arg(short, long, value_enum, default_value_t = Format::Table, help_heading = OUTPUT)]

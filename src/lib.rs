@@ -53,6 +53,7 @@ const HINTED: &[HintLookup] = &[
     hint_of::<params::local::LocalError>,
     hint_of::<render::RenderError>,
     hint_of::<render::output::OutputError>,
+    hint_of::<settings::SettingsError>,
     hint_of::<sources::SourceError>,
     hint_of::<up::StepFailed>,
     hint_of::<userdata::UserdataError>,
@@ -62,6 +63,7 @@ const HINTED: &[HintLookup] = &[
 /// Runs one command; errors are printed here and become exit code 2.
 pub fn run(cli: cli::Cli) -> ExitCode {
     let printer = printer::Printer::new(cli.global.quiet, cli.global.color.into());
+    net::observe(Box::new(printer.net_view(cli.global.debug)));
     let result = commands::dispatch(cli.global.config.as_deref(), &printer, cli.command);
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,7 +1,8 @@
 //! The state directory (`.kube-openstack/`, mode 0700), which every stage keeps its files
 //! in: generated parameter values, the key that makes masked secrets comparable, the
 //! secrets earlier renders wrote, the image digests, `up`'s record. Files are written to a
-//! temporary name and renamed, and a lock stops two runs from writing at once.
+//! temporary name and renamed, and a lock stops two runs from writing at once: a command
+//! that writes takes it alone (exclusive), commands that only read share it.
 
 use serde::Serialize;
 use std::fs;
@@ -47,10 +48,20 @@ pub struct StateDir {
     path: PathBuf,
 }
 
-/// Held while a run may write state; released on drop.
+/// Held while a run may write state (or, shared, reads it); released on drop.
 #[derive(Debug)]
 pub struct StateLock {
-    _file: fs::File,
+    file: fs::File,
+    exclusive: bool,
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        // The holder's pid goes with it, so a later refusal names no process gone since.
+        if self.exclusive {
+            let _ = self.file.set_len(0);
+        }
+    }
 }
 
 impl StateDir {
@@ -95,11 +106,38 @@ impl StateDir {
             .map_err(io("create", &self.path))
     }
 
-    /// Takes the state lock, failing at once (naming the holder) if another run has it.
+    /// Takes the state lock alone, failing at once (naming the holder) if another run
+    /// has it, reading or writing.
     pub fn lock(&self) -> Result<StateLock, StoreError> {
+        let (path, mut file) = self.lock_file()?;
+        if let Err(e) = file.try_lock() {
+            return Err(self.refused(&path, e));
+        }
+        file.set_len(0).map_err(io("write", &path))?;
+        write!(file, "pid {}", std::process::id()).map_err(io("write", &path))?;
+        Ok(StateLock {
+            file,
+            exclusive: true,
+        })
+    }
+
+    /// Takes the state lock shared with other readers, for a command that only reads
+    /// the state: it fails at once only while a run that writes holds the lock.
+    pub fn lock_shared(&self) -> Result<StateLock, StoreError> {
+        let (path, file) = self.lock_file()?;
+        if let Err(e) = file.try_lock_shared() {
+            return Err(self.refused(&path, e));
+        }
+        Ok(StateLock {
+            file,
+            exclusive: false,
+        })
+    }
+
+    fn lock_file(&self) -> Result<(PathBuf, fs::File), StoreError> {
         self.ensure()?;
         let path = self.path.join(LOCK_FILE);
-        let mut file = fs::OpenOptions::new()
+        let file = fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
@@ -107,27 +145,24 @@ impl StateDir {
             .mode(0o600)
             .open(&path)
             .map_err(io("open", &path))?;
-        if let Err(e) = file.try_lock() {
-            return match e {
-                fs::TryLockError::WouldBlock => {
-                    let holder = fs::read_to_string(&path).unwrap_or_default();
-                    let holder = holder.trim();
-                    let holder = if holder.is_empty() {
-                        "another process".to_string()
-                    } else {
-                        holder.to_string()
-                    };
-                    Err(StoreError::Locked {
-                        path: self.path.clone(),
-                        holder,
-                    })
+        Ok((path, file))
+    }
+
+    fn refused(&self, path: &Path, e: fs::TryLockError) -> StoreError {
+        match e {
+            fs::TryLockError::WouldBlock => {
+                let holder = fs::read_to_string(path).unwrap_or_default();
+                let holder = match holder.trim() {
+                    "" => "another process".to_string(),
+                    pid => pid.to_string(),
+                };
+                StoreError::Locked {
+                    path: self.path.clone(),
+                    holder,
                 }
-                fs::TryLockError::Error(e) => Err(io("lock", &path)(e)),
-            };
+            }
+            fs::TryLockError::Error(e) => io("lock", path)(e),
         }
-        file.set_len(0).map_err(io("write", &path))?;
-        write!(file, "pid {}", std::process::id()).map_err(io("write", &path))?;
-        Ok(StateLock { _file: file })
     }
 
     /// The key for masked-secret hashes, made on first use so hashes are stable between runs.
@@ -139,9 +174,23 @@ impl StateDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io("read", &path)(e)),
         }
+        // Made once even by readers running side by side: the first key in place wins.
         let key: [u8; 32] = rand::random();
-        self.write_atomic(MASK_KEY_FILE, &key)?;
-        Ok(key.to_vec())
+        self.ensure()?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{MASK_KEY_FILE}."))
+            .permissions(fs::Permissions::from_mode(0o600))
+            .tempfile_in(&self.path)
+            .map_err(io("create a temporary file in", &self.path))?;
+        tmp.write_all(&key).map_err(io("write", tmp.path()))?;
+        tmp.as_file().sync_all().map_err(io("write", tmp.path()))?;
+        match tmp.persist_noclobber(&path) {
+            Ok(_) => Ok(key.to_vec()),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                fs::read(&path).map_err(io("read", &path))
+            }
+            Err(e) => Err(io("write", &path)(e.error)),
+        }
     }
 
     /// Adds the secret values a render wrote, so later diffs mask them even after the
@@ -244,6 +293,39 @@ mod tests {
             dir.read_json::<Vec<String>>("some.json"),
             Err(StoreError::Damaged { .. })
         ));
+    }
+
+    #[test]
+    fn readers_share_the_lock_and_a_writer_waits_for_none_of_them() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = StateDir::new(t.path().join("state"));
+        let a = dir.lock_shared().unwrap();
+        let b = dir.lock_shared().unwrap();
+        assert!(matches!(dir.lock(), Err(StoreError::Locked { .. })));
+        drop((a, b));
+        let writing = dir.lock().unwrap();
+        match dir.lock_shared() {
+            Err(StoreError::Locked { holder, .. }) => {
+                assert_eq!(holder, format!("pid {}", std::process::id()))
+            }
+            other => panic!("expected a lock error, got {other:?}"),
+        }
+        drop(writing);
+        // The writer's pid went with it.
+        let _reading = dir.lock_shared().unwrap();
+        match dir.lock() {
+            Err(StoreError::Locked { holder, .. }) => assert_eq!(holder, "another process"),
+            other => panic!("expected a lock error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_mask_key_is_made_once() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = StateDir::new(t.path().join("state"));
+        let key = dir.mask_key().unwrap();
+        assert_eq!(dir.mask_key().unwrap(), key);
+        assert_eq!(key.len(), 32);
     }
 
     #[test]

@@ -16,7 +16,8 @@ pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Res
         bail!("`--against {}`: no such directory", dir.display());
     }
     let tree = TreeSettings::new(project, &args.tree);
-    let params = workflow::params::load(&tree.params, printer)?;
+    // Held to the end: no render swaps the tree or rotates a value while it is compared.
+    let (params, _reading) = workflow::params::read_only(&tree.params, printer)?;
     let (files, _) = workflow::render::in_memory(&tree, printer, &params)?;
     if args.live {
         let state = tree.params.state.clone();

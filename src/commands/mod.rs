@@ -23,11 +23,13 @@ use crate::printer::Printer;
 use crate::settings::Project;
 use std::path::Path;
 
-/// Runs a command; `Ok` carries the exit code (1 when `diff` finds differences). The
-/// project (its config file) is read only by the commands that use it: `completion`,
-/// `man` and `version` work anywhere.
+/// Runs a command; `Ok` carries the exit code (1 when `diff` finds differences). Most
+/// commands run in a project (`kube-openstack.yaml` here or in a parent, or
+/// `--config`); `watch`, `userdata`, `login` and `logout` also run without one, on the
+/// defaults; `completion`, `man` and `version` read nothing.
 pub fn dispatch(config: Option<&Path>, printer: &Printer, command: Command) -> anyhow::Result<u8> {
-    let project = || Project::load(config);
+    let project = || Project::find(config);
+    let anywhere = || Project::find_or_defaults(config);
     match command {
         Command::Up(args) => up::run(&project()?, printer, &args),
         Command::Params(c) => params::run(&project()?, printer, c),
@@ -41,10 +43,10 @@ pub fn dispatch(config: Option<&Path>, printer: &Printer, command: Command) -> a
         Command::CleanJobs(args) => clean_jobs::run(&project()?, printer, &args),
         Command::Teardown(args) => teardown::run(&project()?, printer, &args),
         Command::Stack(c) => stack::run(&project()?, printer, c),
-        Command::Login(args) => login::login(&project()?, printer, &args),
-        Command::Logout(args) => login::logout(&project()?, printer, &args),
-        Command::Userdata(args) => userdata::run(&project()?, printer, &args),
-        Command::Watch(args) => watch::run(&project()?, printer, &args),
+        Command::Login(args) => login::login(&anywhere()?, printer, &args),
+        Command::Logout(args) => login::logout(&anywhere()?, printer, &args),
+        Command::Userdata(args) => userdata::run(&anywhere()?, printer, &args),
+        Command::Watch(args) => watch::run(&anywhere()?, printer, &args),
         Command::Completion(args) => about::completion(printer, &args),
         Command::Man(args) => about::man(printer, &args),
         Command::Version(args) => about::version(printer, &args),

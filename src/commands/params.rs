@@ -18,12 +18,13 @@ pub fn run(project: &Project, printer: &Printer, command: ParamsCommand) -> anyh
             output,
         } => {
             let settings = ParamsSettings::new(project, &source).waiting(&wait);
-            let set = workflow::params::load(&settings, printer)?;
+            let (set, _reading) = workflow::params::read_only(&settings, printer)?;
             let masker = Masker::build(&settings.state, set.secret_values(), show_secrets)?;
             show(printer, &set, &masker, output, show_secrets)?;
         }
         ParamsCommand::Get { key, source } => {
-            let set = workflow::params::load(&ParamsSettings::new(project, &source), printer)?;
+            let settings = ParamsSettings::new(project, &source);
+            let (set, _reading) = workflow::params::read_only(&settings, printer)?;
             let Some(p) = set.values.get(&key) else {
                 bail!("parameter `{key}` is not defined (`kube-openstack params show` lists them)");
             };

@@ -68,6 +68,8 @@ pub enum ClientError {
         method: String,
         path: String,
         message: String,
+        /// The short reason, for the retry line that names the server itself.
+        reason: crate::net::Failure,
     },
     #[error("cannot build request for {0}")]
     Request(String),
@@ -188,11 +190,24 @@ impl Kube {
     pub async fn send(&self, request: http::Request<Vec<u8>>) -> Result<Reply, ClientError> {
         let method = request.method().to_string();
         let path = request.uri().path().to_string();
-        let mut backoff = self.retry.start();
+        let server = crate::net::server_of(&self.server);
+        let shown = match request.uri().path_and_query() {
+            Some(pq) => format!("{server}{pq}"),
+            None => format!("{server}{path}"),
+        };
+        let mut backoff = self.retry.start_for(&server);
         let mut maybe_committed_before = false;
         loop {
             let attempt = clone_request(&request);
-            let err = match self.client.send(attempt.map(Body::from)).await {
+            let traced = crate::net::trace(&method, &shown);
+            let sent = self.client.send(attempt.map(Body::from)).await;
+            traced.done(match &sent {
+                Ok(resp) => Ok(resp.status().as_u16()),
+                Err(e) => Err(crate::net::Failure::of(e).to_string()),
+            });
+            let transport =
+                |e: &(dyn std::error::Error + 'static)| transport(&server, &method, &path, e);
+            let err = match sent {
                 Ok(resp) => {
                     let code = resp.status().as_u16();
                     let retry_after = retry_after(resp.headers());
@@ -216,10 +231,10 @@ impl Kube {
                             }
                             (err, retry_after)
                         }
-                        Err(e) => (transport(&method, &path, &e), None),
+                        Err(e) => (transport(&e), None),
                     }
                 }
-                Err(e) => (transport(&method, &path, &e), None),
+                Err(e) => (transport(&e), None),
             };
             let (err, retry_after) = err;
             if let ClientError::Transport { message, .. } = &err
@@ -230,7 +245,13 @@ impl Kube {
             }
             // A 429 was refused before any work; anything else may have been committed.
             maybe_committed_before |= err.code() != Some(429);
-            match backoff.next_delay(retry_after) {
+            let reason = match &err {
+                ClientError::Api { status, .. } => http::StatusCode::from_u16(status.code)
+                    .map_or_else(|_| status.code.to_string(), |c| c.to_string()),
+                ClientError::Transport { reason, .. } => reason.to_string(),
+                other => other.to_string(),
+            };
+            match backoff.retry(retry_after, &reason) {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => {
                     return Err(ClientError::Exhausted {
@@ -245,18 +266,31 @@ impl Kube {
     }
 }
 
-fn transport(method: &str, path: &str, e: &dyn std::error::Error) -> ClientError {
-    let mut message = e.to_string();
+/// A request that got no answer: why, naming the server (`connection to
+/// https://127.0.0.1:6443 refused`); a TLS refusal keeps the whole chain of causes.
+fn transport(
+    server: &str,
+    method: &str,
+    path: &str,
+    e: &(dyn std::error::Error + 'static),
+) -> ClientError {
+    let mut chain = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
         source = s.source();
     }
+    let reason = crate::net::Failure::of(e);
+    let message = match is_tls_refusal(&chain) {
+        true => format!("TLS with {server} failed: {chain}"),
+        false => reason.naming(server),
+    };
     ClientError::Transport {
         method: method.to_string(),
         path: path.to_string(),
         message,
+        reason,
     }
 }
 

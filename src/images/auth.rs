@@ -1,7 +1,10 @@
 //! Registry credentials: from flags, else from the files container tools keep them in
 //! (`$REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`,
 //! `~/.config/containers/auth.json`, `$DOCKER_CONFIG/config.json` or
-//! `~/.docker/config.json`). Builders get them through a private auth file, never argv.
+//! `~/.docker/config.json`), as docker, podman and buildah read them: in each file,
+//! `credHelpers` (a `docker-credential-NAME` helper for this registry), then
+//! `credsStore` (the helper for every registry), then `auths`. Builders get them through
+//! a private auth file, never argv.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -46,6 +49,12 @@ pub enum AuthError {
         path: PathBuf,
         #[source]
         source: serde_json::Error,
+    },
+    #[error("credential helper `docker-credential-{helper}` (named in `{}`) failed: {message}", path.display())]
+    Helper {
+        helper: String,
+        path: PathBuf,
+        message: String,
     },
     #[error("cannot write a private auth file under `{}`", dir.display())]
     Write {
@@ -96,6 +105,13 @@ pub fn from_files(registry: &str, files: &[PathBuf]) -> Result<Option<Credential
                 path: path.clone(),
                 source,
             })?;
+        if let Some(helper) = helper_for(&json, registry) {
+            match ask_helper(&helper, registry, path)? {
+                Some(c) => return Ok(Some(c)),
+                // A helper that has none for it: docker stops there; so do we, for this file.
+                None => continue,
+            }
+        }
         let Some(auths) = json.get("auths").and_then(|a| a.as_object()) else {
             continue;
         };
@@ -109,6 +125,88 @@ pub fn from_files(registry: &str, files: &[PathBuf]) -> Result<Option<Credential
         }
     }
     Ok(None)
+}
+
+/// The helper a config file names for `registry`: its `credHelpers` entry, else its
+/// `credsStore`.
+fn helper_for(json: &serde_json::Value, registry: &str) -> Option<String> {
+    let named = json
+        .get("credHelpers")
+        .and_then(|h| h.as_object())
+        .and_then(|h| h.iter().find(|(key, _)| host_of(key) == host_of(registry)))
+        .and_then(|(_, helper)| helper.as_str());
+    let store = json.get("credsStore").and_then(|s| s.as_str());
+    named
+        .or(store)
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+}
+
+/// Runs `docker-credential-HELPER get` with the registry on stdin (the protocol of
+/// docker's credential helpers): `{"Username", "Secret"}` on stdout. `None` when it
+/// has nothing for the registry. The secret never reaches a message.
+fn ask_helper(
+    helper: &str,
+    registry: &str,
+    config: &Path,
+) -> Result<Option<Credentials>, AuthError> {
+    use std::process::{Command, Stdio};
+    let failed = |message: String| AuthError::Helper {
+        helper: helper.to_string(),
+        path: config.to_path_buf(),
+        message,
+    };
+    if !helper
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(failed("not a helper name".into()));
+    }
+    let program = format!("docker-credential-{helper}");
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| failed(format!("cannot run `{program}`: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A helper that exits without reading is judged by its answer below.
+        let _ = stdin.write_all(host_of(registry).as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| failed(format!("cannot run `{program}`: {e}")))?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        // The helpers' own words for "nothing stored" (docker-credential-helpers).
+        if said.contains("credentials not found") {
+            return Ok(None);
+        }
+        let said = said.lines().next().unwrap_or("").trim().chars().take(200);
+        return Err(failed(format!(
+            "{}: {}",
+            out.status,
+            said.collect::<String>()
+        )));
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(rename = "Username", default)]
+        username: String,
+        #[serde(rename = "Secret", default)]
+        secret: String,
+    }
+    let answer: Answer = serde_json::from_slice(&out.stdout)
+        .map_err(|_| failed("its answer is not the JSON of a credential helper".into()))?;
+    if answer.secret.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Credentials {
+        username: answer.username,
+        password: answer.secret,
+    }))
 }
 
 /// `https://host:port/v1/` -> `host:port`.

@@ -49,9 +49,11 @@ pub enum OpenStackError {
         #[source]
         source: keyring::Error,
     },
-    #[error("cannot connect to `{url}`")]
+    #[error("cannot connect to `{url}`: {reason}")]
     Connect {
         url: String,
+        /// Why, naming the server (`connection to https://... refused`).
+        reason: String,
         tls: bool,
         #[source]
         source: reqwest::Error,

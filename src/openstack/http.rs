@@ -1,14 +1,21 @@
 //! The HTTP client shared by Keystone and Heat calls: TLS (private CA, `--insecure`),
 //! timeouts, no automatic redirects (Heat's by-name 302 is followed by hand), and bounded
 //! retries with backoff for connection errors and 5xx — never for 4xx.
+//!
+//! One call (a token, a stack show) takes at most [`CALL_BUDGET`] in all: each attempt
+//! at most [`REQUEST_TIMEOUT`] (and never past the budget), at most four attempts, each
+//! retry announced on stderr (`retrying (2/4) SERVER: REASON`).
 
 use super::{Cloud, OpenStackError};
 use crate::net::{self, HttpError, HttpOptions, RetryPolicy, Trust};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use std::time::Duration;
 
-/// Per-request timeout; Heat answers a show in well under a second.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Per-attempt timeout; Keystone and Heat answer in well under a second.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// The most one call takes, retries and pauses included (a hung server: three attempts
+/// of 20 s, then the error).
+pub const CALL_BUDGET: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Four attempts a request, pauses from 250 ms.
 const RETRY: RetryPolicy = RetryPolicy {
@@ -62,26 +69,36 @@ impl Http {
         retry_5xx: bool,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Response, OpenStackError> {
-        let mut backoff = RETRY.start();
+        let server = net::server_of(url);
+        let started = std::time::Instant::now();
+        let mut backoff = RETRY.start_for(&server).until(started + CALL_BUDGET);
         loop {
-            let pause = match build().send().await {
+            let left = CALL_BUDGET.saturating_sub(started.elapsed());
+            let (client, request) = build().build_split();
+            let mut request = request.map_err(|e| connect_error(url, &server, e))?;
+            *request.timeout_mut() = Some(REQUEST_TIMEOUT.min(left));
+            let traced = net::trace(request.method().as_str(), request.url().as_str());
+            let result = client.execute(request).await;
+            traced.done(match &result {
+                Ok(resp) => Ok(resp.status().as_u16()),
+                Err(e) => Err(net::Failure::of(e).to_string()),
+            });
+            let (retry_after, reason) = match &result {
                 Ok(resp) if resp.status().is_server_error() && retry_5xx => {
-                    match backoff.next_delay(net::retry_after(resp.headers())) {
-                        Some(pause) => pause,
-                        // The last answer is the error to report.
-                        None => return Ok(resp),
-                    }
+                    (net::retry_after(resp.headers()), resp.status().to_string())
                 }
-                Ok(resp) => return Ok(resp),
-                Err(e) if !(e.is_connect() || e.is_timeout()) || is_tls(&e) => {
-                    return Err(connect_error(url, e));
+                Ok(_) => return Ok(result.expect("an answer")),
+                Err(e) if !(e.is_connect() || e.is_timeout()) || is_tls(e) => {
+                    return Err(connect_error(url, &server, result.expect_err("an error")));
                 }
-                Err(e) => match backoff.next_delay(None) {
-                    Some(pause) => pause,
-                    None => return Err(connect_error(url, e)),
-                },
+                Err(e) => (None, net::Failure::of(e).to_string()),
             };
-            tokio::time::sleep(pause).await;
+            match (backoff.retry(retry_after, &reason), result) {
+                (Some(pause), _) => tokio::time::sleep(pause).await,
+                // The last answer is the error to report.
+                (None, Ok(resp)) => return Ok(resp),
+                (None, Err(e)) => return Err(connect_error(url, &server, e)),
+            }
         }
     }
 }
@@ -98,7 +115,7 @@ fn is_tls(e: &reqwest::Error) -> bool {
     false
 }
 
-fn connect_error(url: &str, e: reqwest::Error) -> OpenStackError {
+fn connect_error(url: &str, server: &str, e: reqwest::Error) -> OpenStackError {
     if e.is_timeout() {
         return OpenStackError::Timeout {
             url: url.into(),
@@ -107,6 +124,7 @@ fn connect_error(url: &str, e: reqwest::Error) -> OpenStackError {
     }
     OpenStackError::Connect {
         url: url.into(),
+        reason: net::Failure::of(&e).naming(server),
         tls: is_tls(&e),
         source: e,
     }

@@ -175,12 +175,40 @@ impl crate::report::Hint for ParamsError {
     }
 }
 
-/// Reads the parameters as `req` says. `warn` receives warnings for the user.
+/// Reads the parameters as `req` says, saving the values the local source generates on
+/// first use. `warn` receives warnings for the user.
 pub fn load(
     req: &Request,
     store: &StateDir,
     warn: &mut dyn FnMut(String),
 ) -> Result<ParamSet, ParamsError> {
+    Ok(load_as(req, store, warn, Generated::Save)?.expect("saving, never missing"))
+}
+
+/// As [`load`], writing nothing: `None` when values would have to be generated first
+/// (the caller then loads under the exclusive lock).
+pub fn load_saved(
+    req: &Request,
+    store: &StateDir,
+    warn: &mut dyn FnMut(String),
+) -> Result<Option<ParamSet>, ParamsError> {
+    load_as(req, store, warn, Generated::Keep)
+}
+
+/// What to do with values the local source generates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Generated {
+    Save,
+    /// Nothing may be written: answer `None` instead.
+    Keep,
+}
+
+fn load_as(
+    req: &Request,
+    store: &StateDir,
+    warn: &mut dyn FnMut(String),
+    generated: Generated,
+) -> Result<Option<ParamSet>, ParamsError> {
     for (path, mode) in store.loose_permissions() {
         let (private, what) = if path == store.path() {
             ("700", "directory")
@@ -203,7 +231,10 @@ pub fn load(
         provided.extend(o.keys().cloned());
     }
     let mut set = match req.source {
-        SourceKind::Local => local_source(req, store, &provided, warn)?,
+        SourceKind::Local => match local_source(req, store, &provided, warn, generated)? {
+            Some(set) => set,
+            None => return Ok(None),
+        },
         SourceKind::File => {
             let path = req.params_file.as_ref().ok_or(ParamsError::NoParamsFile)?;
             let mut set = ParamSet::default();
@@ -229,7 +260,7 @@ pub fn load(
         set.insert(k.clone(), Json::String(v.clone()), secret, Origin::Override);
     }
     derive::complete(&mut set);
-    Ok(set)
+    Ok(Some(set))
 }
 
 fn local_source(
@@ -237,7 +268,8 @@ fn local_source(
     state: &StateDir,
     provided: &std::collections::BTreeSet<String>,
     warn: &mut dyn FnMut(String),
-) -> Result<ParamSet, ParamsError> {
+    generated: Generated,
+) -> Result<Option<ParamSet>, ParamsError> {
     let template = read_template(req)?;
     let mut saved = SavedParams::load(state)?;
     let before = serde_json::to_value(&saved.generated).expect("serializable");
@@ -248,7 +280,10 @@ fn local_source(
             source: Box::new(source),
         })?;
     if serde_json::to_value(&saved.generated).expect("serializable") != before {
-        saved.save(state)?;
+        match generated {
+            Generated::Save => saved.save(state)?,
+            Generated::Keep => return Ok(None),
+        }
     }
     evaluation.warnings.into_iter().for_each(&mut *warn);
     let mut set = ParamSet {
@@ -258,7 +293,7 @@ fn local_source(
     for o in evaluation.outputs {
         set.insert(o.name, o.value, o.secret, Origin::Local);
     }
-    Ok(set)
+    Ok(Some(set))
 }
 
 fn read_template(req: &Request) -> Result<local::LocalTemplate, ParamsError> {

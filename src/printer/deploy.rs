@@ -39,7 +39,7 @@ impl DeployProgress {
         color: bool,
     ) -> DeployProgress {
         let bar = (mode == Mode::Text && bar && total > 0).then(|| {
-            let bar = ProgressBar::new(total as u64);
+            let bar = super::screen().add(ProgressBar::new(total as u64));
             bar.set_style(
                 ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} ready {msg}")
                     .expect("valid template")

@@ -3,7 +3,7 @@
 
 use super::Printer;
 use crate::images::progress::Progress;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ impl ImagesProgress {
                 bars: None,
             };
         }
-        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let multi = super::screen().clone();
         let width = names.iter().map(String::len).max().unwrap_or(0);
         let style = ProgressStyle::with_template(&format!(
             "{{spinner}} {{prefix:<{width}}} {{elapsed:>4}} {{msg}}"

@@ -6,11 +6,15 @@
 // The one module that writes to stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod busy;
 mod deploy;
 mod images;
+mod net;
 
+pub use busy::Busy;
 pub use deploy::{DeployProgress, Mode};
 pub use images::ImagesProgress;
+pub use net::NetView;
 
 use crate::secrets::Masker;
 use anstyle::{AnsiColor, Style};
@@ -32,6 +36,17 @@ const ERROR: Style = AnsiColor::Red.on_default().bold();
 const ADDED: Style = AnsiColor::Green.on_default();
 const REMOVED: Style = AnsiColor::Red.on_default();
 const HUNK: Style = AnsiColor::Cyan.on_default();
+const DEBUG: Style = AnsiColor::Blue.on_default().bold();
+
+/// Every progress display of the process (deploy's bar, the images' spinners, the
+/// network spinner) is drawn in this one, so a line printed while they show (a retry,
+/// the `--debug` trace) goes above them instead of through them.
+fn screen() -> &'static indicatif::MultiProgress {
+    static SCREEN: std::sync::OnceLock<indicatif::MultiProgress> = std::sync::OnceLock::new();
+    SCREEN.get_or_init(|| {
+        indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr())
+    })
+}
 
 /// When to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +100,18 @@ impl Printer {
             other => other,
         };
         DeployProgress::new(mode, masker, total, self.bars(no_progress), self.color_err)
+    }
+
+    /// What the network layer reports (retries, the `--debug` trace, a spinner while a
+    /// request waits), for [`crate::net::observe`].
+    pub fn net_view(&self, debug: bool) -> NetView {
+        NetView::new(*self, debug)
+    }
+
+    /// The progress of a local step over `total` items (`what`: `Rendering`), shown only
+    /// once it has run for a second, on a terminal.
+    pub fn busy(&self, what: &str, total: usize) -> Busy {
+        Busy::new(self.bars(false), what, total as u64)
     }
 
     /// The progress of an images run over the images `names`.

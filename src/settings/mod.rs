@@ -102,6 +102,22 @@ pub enum SettingsError {
         #[source]
         source: serde_yaml::Error,
     },
+    #[error("not in a kube-openstack project: no {CONFIG_FILE} here or in any parent")]
+    NotInProject { dir: PathBuf },
+    #[error("cannot tell the current directory")]
+    CurrentDir(#[source] std::io::Error),
+}
+
+impl crate::report::Hint for SettingsError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            SettingsError::NotInProject { dir } => Some(format!(
+                "run it in a project (a directory holding {CONFIG_FILE}, with `kubernetes-in/` and `heat/` beside it), name the file with `--config FILE`, or make `{}` one: `touch {CONFIG_FILE}` (every key is optional)",
+                dir.display()
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// The config file found (or given) and the directory its paths are relative to.
@@ -109,28 +125,49 @@ pub enum SettingsError {
 pub struct Project {
     pub config: ConfigFile,
     pub base: PathBuf,
+    /// A config file was found or given (false: the defaults, outside any project).
+    pub found: bool,
 }
 
 impl Project {
-    /// Loads `explicit`, else `./kube-openstack.yaml` when present, else defaults.
-    pub fn load(explicit: Option<&Path>) -> Result<Project, SettingsError> {
-        let path = match explicit {
-            Some(p) => p.to_path_buf(),
-            None if Path::new(CONFIG_FILE).is_file() => PathBuf::from(CONFIG_FILE),
-            None => {
-                return Ok(Project {
-                    config: ConfigFile::default(),
-                    base: PathBuf::from("."),
-                });
-            }
-        };
-        let text = crate::files::read_to_string(&path).map_err(|source| SettingsError::Read {
-            path: path.clone(),
+    /// The project a command runs in: `--config FILE` when given, else the nearest
+    /// `kube-openstack.yaml` in the current directory or one of its parents, as git and
+    /// cargo find theirs (its paths are then relative to where it was found). None is an
+    /// error, before anything is read or written.
+    pub fn find(explicit: Option<&Path>) -> Result<Project, SettingsError> {
+        if let Some(path) = explicit {
+            return Project::load(path);
+        }
+        let here = std::env::current_dir().map_err(SettingsError::CurrentDir)?;
+        match nearest_config(&here) {
+            Some(path) => Project::load(&path),
+            None => Err(SettingsError::NotInProject { dir: here }),
+        }
+    }
+
+    /// As [`Project::find`], but outside a project the defaults, relative to the current
+    /// directory: for the commands that also run where no project is (`watch` on a
+    /// server, `userdata`, `login`, `logout`).
+    pub fn find_or_defaults(explicit: Option<&Path>) -> Result<Project, SettingsError> {
+        match Project::find(explicit) {
+            Err(SettingsError::NotInProject { .. }) => Ok(Project {
+                config: ConfigFile::default(),
+                base: PathBuf::from("."),
+                found: false,
+            }),
+            found => found,
+        }
+    }
+
+    /// Loads the config file at `path`; its directory is the base of its paths.
+    pub fn load(path: &Path) -> Result<Project, SettingsError> {
+        let text = crate::files::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.to_path_buf(),
             source,
         })?;
         let config: Option<ConfigFile> =
             crate::yaml::from_str(&text).map_err(|source| SettingsError::Parse {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source,
             })?;
         let base = path
@@ -141,6 +178,7 @@ impl Project {
         Ok(Project {
             config: config.unwrap_or_default(),
             base,
+            found: true,
         })
     }
 
@@ -242,6 +280,18 @@ impl Project {
     }
 }
 
+/// The nearest `kube-openstack.yaml` in `dir` or a parent, named relative to `dir`
+/// (`kube-openstack.yaml`, `../kube-openstack.yaml`, ...), so messages stay short.
+fn nearest_config(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().enumerate().find_map(|(up, ancestor)| {
+        ancestor.join(CONFIG_FILE).is_file().then(|| {
+            let mut path: PathBuf = std::iter::repeat_n("..", up).collect();
+            path.push(CONFIG_FILE);
+            path
+        })
+    })
+}
+
 impl From<cli::SourceChoice> for SourceKind {
     fn from(choice: cli::SourceChoice) -> SourceKind {
         match choice {
@@ -310,7 +360,7 @@ mod tests {
             "input: tpl\nregistry: reg:5000\nstack_parameters: {image_tag: v1}\n",
         )
         .unwrap();
-        let p = Project::load(Some(&cfg)).unwrap();
+        let p = Project::load(&cfg).unwrap();
         assert_eq!(
             p.input(&TreeArgs::default()),
             t.path().join("tpl").to_string_lossy()
@@ -331,10 +381,37 @@ mod tests {
             "flag:1"
         );
         std::fs::write(&cfg, "input: https://example.invalid/tree.tar.gz\n").unwrap();
-        let p = Project::load(Some(&cfg)).unwrap();
+        let p = Project::load(&cfg).unwrap();
         assert_eq!(
             p.input(&TreeArgs::default()),
             "https://example.invalid/tree.tar.gz"
+        );
+    }
+
+    #[test]
+    fn the_nearest_config_file_up_the_tree_is_found() {
+        let t = tempfile::tempdir().unwrap();
+        let deep = t.path().join("a/b/c");
+        std::fs::create_dir_all(&deep).unwrap();
+        assert_eq!(nearest_config(&deep), None);
+        std::fs::write(t.path().join(CONFIG_FILE), "").unwrap();
+        assert_eq!(
+            nearest_config(&deep),
+            Some(PathBuf::from("../../..").join(CONFIG_FILE))
+        );
+        std::fs::write(t.path().join("a/b").join(CONFIG_FILE), "").unwrap();
+        assert_eq!(
+            nearest_config(&deep),
+            Some(PathBuf::from("..").join(CONFIG_FILE))
+        );
+        std::fs::write(deep.join(CONFIG_FILE), "").unwrap();
+        assert_eq!(nearest_config(&deep), Some(PathBuf::from(CONFIG_FILE)));
+        // A directory of that name is not a project.
+        let other = t.path().join("x");
+        std::fs::create_dir_all(other.join(CONFIG_FILE)).unwrap();
+        assert_eq!(
+            nearest_config(&other),
+            Some(PathBuf::from("..").join(CONFIG_FILE))
         );
     }
 
@@ -343,7 +420,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let cfg = t.path().join(CONFIG_FILE);
         std::fs::write(&cfg, "inptu: x\n").unwrap();
-        let err = Project::load(Some(&cfg)).unwrap_err();
+        let err = Project::load(&cfg).unwrap_err();
         assert!(matches!(err, SettingsError::Parse { .. }));
         let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
         assert!(

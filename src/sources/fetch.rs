@@ -73,7 +73,7 @@ pub async fn http(url: &Url, cache: &Path, limits: &Limits) -> Result<Tree, Sour
     if let Some(etag) = record.as_ref().and_then(|r| r.etag.as_deref()) {
         request = request.header(reqwest::header::IF_NONE_MATCH, etag);
     }
-    let response = match request.send().await {
+    let response = match send(url, request).await {
         Ok(response) => response,
         Err(source) if source.is_connect() || source.is_timeout() => {
             return match cached_tree(&entry, record.as_ref()) {
@@ -143,12 +143,24 @@ pub fn file(path: &Path, cache: &Path, limits: &Limits) -> Result<Tree, SourceEr
     )
 }
 
+/// Sends a GET of `url`, told to the `--debug` trace.
+async fn send(
+    url: &Url,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let trace = crate::net::trace("GET", url.as_str());
+    let result = request.send().await;
+    trace.done(match &result {
+        Ok(r) => Ok(r.status().as_u16()),
+        Err(e) => Err(crate::net::Failure::of(e).to_string()),
+    });
+    result
+}
+
 /// The body of `url` as text, within the download limit (for `include`; not cached on
 /// disk, fetched once per render).
 pub async fn text(url: &Url, limits: &Limits) -> Result<String, SourceError> {
-    let response = client(limits)?
-        .get(url.clone())
-        .send()
+    let response = send(url, client(limits)?.get(url.clone()))
         .await
         .map_err(|source| SourceError::fetch(url, source))?;
     if !response.status().is_success() {

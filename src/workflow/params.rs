@@ -24,6 +24,39 @@ pub fn load(s: &ParamsSettings, printer: &Printer) -> anyhow::Result<ParamSet> {
         .context("cannot read the parameters")
 }
 
+/// The parameters for a command that only reads (`params show`, `params get`, `diff`),
+/// with the state lock it holds meanwhile: shared, so such commands run beside each
+/// other, and none runs while another writes. A first run that must generate values (or
+/// read a stack's outputs) writes them under the exclusive lock first, as [`load`].
+pub fn read_only(
+    s: &ParamsSettings,
+    printer: &Printer,
+) -> anyhow::Result<(ParamSet, crate::state::StateLock)> {
+    for _ in 0..2 {
+        let shared = s.state.lock_shared()?;
+        let heat_unread = s.request.source == SourceKind::Heat
+            && s.request
+                .stack
+                .as_deref()
+                .is_none_or(|stack| !matches!(heat::saved(&s.state, stack), Ok(Some(_))));
+        if !heat_unread {
+            let mut warnings = Vec::new();
+            let saved = params::load_saved(&s.request, &s.state, &mut |w| warnings.push(w))
+                .context("cannot read the parameters")?;
+            if let Some(set) = saved {
+                warnings.into_iter().for_each(|w| printer.warn(w));
+                return Ok((set, shared));
+            }
+        }
+        drop(shared);
+        load(s, printer)?;
+    }
+    anyhow::bail!(
+        "the parameters in `{}` keep changing while being read; try again",
+        s.state.path().display()
+    )
+}
+
 /// As [`load`], keeping nothing: values the local source generates now are made on a
 /// scratch copy of the saved ones (a dry run changes nothing).
 pub fn load_keeping_nothing(s: &ParamsSettings, printer: &Printer) -> anyhow::Result<ParamSet> {

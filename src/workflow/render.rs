@@ -156,10 +156,15 @@ where
         false => None,
     };
     let unpinned = Mutex::new(Vec::new());
-    let report = render::render_tree(scanned, &params.to_context(), &options, |f| match &pin {
-        Some(lock) => sink(pin_file(lock, f, &unpinned)),
-        None => sink(f),
+    let busy = printer.busy("Rendering", scanned.file_count());
+    let report = render::render_tree(scanned, &params.to_context(), &options, |f| {
+        busy.tick();
+        match &pin {
+            Some(lock) => sink(pin_file(lock, f, &unpinned)),
+            None => sink(f),
+        }
     })?;
+    drop(busy);
     check_pinned(unpinned.into_inner().expect("no panics while held"))?;
     for w in report.warnings.iter().chain(&includes.warnings()) {
         printer.warn(w);

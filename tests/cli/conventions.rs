@@ -284,7 +284,7 @@ fn the_namespace_is_the_kubeconfig_contexts_unless_given() {
     assert!(c.fake.object("configmaps", "from-flag", "web").is_some());
 
     // A context without a namespace: `openstack`, the documented fallback.
-    std::fs::remove_file(c.project.path("kube-openstack.yaml")).unwrap();
+    c.project.write("kube-openstack.yaml", "");
     let mut doc: serde_yaml::Value = serde_yaml::from_str(&c.project.read("kubeconfig")).unwrap();
     doc["contexts"][0]["context"]
         .as_mapping_mut()
@@ -343,5 +343,55 @@ fn kubeconfig_paths_are_merged_and_missing_ones_skipped() {
     assert!(
         err.contains("no kubeconfig at") && err.contains("missing.yaml"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_render_that_takes_more_than_a_second_shows_its_progress_on_a_terminal_only() {
+    // An included text that takes 1.5 s to come: the render lasts longer than a second.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
+        }
+    });
+    let p = crate::support::Project::new();
+    p.write("params.yaml", "name: web\n").write(
+        "kubernetes-in/motd-configmap.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: motd\ndata:\n  motd: {{{{include \"http://127.0.0.1:{port}/motd.txt\"}}}}\n"
+        ),
+    );
+    let bin = assert_cmd::cargo::cargo_bin("kube-openstack");
+    let shown = on_a_terminal(
+        &p.path(""),
+        &format!(
+            "{} render --source file --params-file params.yaml",
+            bin.display()
+        ),
+    );
+    assert!(shown.contains("Rendering ["), "{shown:?}");
+    assert!(p.read("kubernetes/motd-configmap.yaml").contains("hi"));
+    // Not on a pipe; there `-v` traces the download.
+    let out = p.with_params(&["-v", "render"]).output().unwrap();
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    assert!(
+        crate::support::stderr(&out).contains(&format!(
+            "debug: GET http://127.0.0.1:{port}/motd.txt 200 OK in 1"
+        )),
+        "{}",
+        crate::support::stderr(&out)
+    );
+    assert!(
+        !crate::support::stderr(&out).contains("Rendering ["),
+        "{}",
+        crate::support::stderr(&out)
     );
 }

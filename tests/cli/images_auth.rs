@@ -151,3 +151,96 @@ fn base64_encode(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
+
+/// A `docker-credential-NAME` helper on PATH, as docker-credential-helpers' programs
+/// speak: the registry on stdin, `{"ServerURL","Username","Secret"}` on stdout, or
+/// `credentials not found in native keychain` and exit 1.
+fn credential_helper(dir: &std::path::Path, name: &str, registry: &str, secret: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = format!(
+        "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread server\necho \"$server\" >> \"$(dirname \"$0\")/asked-{name}\"\nif [ \"$server\" = '{registry}' ]; then\n  printf '{{\"ServerURL\":\"%s\",\"Username\":\"builder\",\"Secret\":\"%s\"}}' \"$server\" '{secret}'\nelse\n  echo 'credentials not found in native keychain'; exit 1\nfi\n"
+    );
+    let path = dir.join(format!("docker-credential-{name}"));
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn credentials_come_from_the_credential_helpers_config_json_names() {
+    let reg = start_auth_registry();
+    let p = crate::support::Project::new();
+    p.write("docker/a/Dockerfile", "FROM scratch\n");
+    let bin = p.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    credential_helper(&bin, "good", &reg.address, PASSWORD);
+    credential_helper(&bin, "empty", "elsewhere:1", "x");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let list = |config: serde_json::Value| {
+        p.write("docker-config/config.json", &config.to_string());
+        p.cmd()
+            .args(["images", "list", "--registry", &reg.address])
+            .env("HOME", p.path(""))
+            .env("DOCKER_CONFIG", p.path("docker-config"))
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    // `credHelpers` for this registry wins over `credsStore` and over `auths`.
+    let out = list(serde_json::json!({
+        "credHelpers": {reg.address.clone(): "good"},
+        "credsStore": "empty",
+        "auths": {reg.address.clone(): {"auth": base64_encode("builder:wrong")}},
+    }));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("missing"), "{}", stdout(&out));
+    assert_eq!(p.read("bin/asked-good"), format!("{}\n", reg.address));
+    assert!(!stderr(&out).contains(PASSWORD), "{}", stderr(&out));
+
+    // `credsStore` serves every registry.
+    let out = list(serde_json::json!({"credsStore": "good"}));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The `-v` trace shows the registry's requests, and never the credentials.
+    let out = p
+        .cmd()
+        .args(["-v", "images", "list", "--registry", &reg.address])
+        .env("HOME", p.path(""))
+        .env("DOCKER_CONFIG", p.path("docker-config"))
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "debug: GET http://{}/v2/ 401 Unauthorized in ",
+            reg.address
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("debug: GET http://{}/v2/ 200 OK in ", reg.address)),
+        "{err}"
+    );
+    let basic = base64_encode(&format!("builder:{PASSWORD}"));
+    assert!(!err.contains(PASSWORD) && !err.contains(&basic), "{err}");
+
+    // A helper with nothing stored for it: no credentials (the registry refuses).
+    let out = list(serde_json::json!({"credsStore": "empty"}));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("refused the credentials (none were given)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A helper that is not there is named, with the file that names it.
+    let out = list(serde_json::json!({"credHelpers": {reg.address.clone(): "absent"}}));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("credential helper `docker-credential-absent`")
+            && err.contains("docker-config/config.json"),
+        "{err}"
+    );
+}

@@ -95,7 +95,8 @@ fn up_prints_its_steps_as_yaml() {
             "images",
             "deploy",
             "db-sync",
-            "clean-jobs"
+            "clean-jobs",
+            "verify"
         ]
     );
     assert_eq!(steps[4]["result"], "would run");

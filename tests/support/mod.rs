@@ -21,7 +21,17 @@ pub const SERVICE: &str =
     "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{name}}\nspec:\n  ports:\n  - port: 80\n";
 
 impl Project {
+    /// An empty project: a temporary directory holding an empty `kube-openstack.yaml`
+    /// (every key is optional; the file marks the project's root).
     pub fn new() -> Project {
+        let p = Project::outside();
+        p.write("kube-openstack.yaml", "");
+        p
+    }
+
+    /// A temporary directory that is no project (no `kube-openstack.yaml` in it, nor in
+    /// its parents, the system's temporary directory and the root).
+    pub fn outside() -> Project {
         Project {
             dir: tempfile::tempdir().expect("temp dir"),
         }

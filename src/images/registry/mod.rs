@@ -39,10 +39,12 @@ application/vnd.docker.distribution.manifest.list.v2+json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("registry `{url}` is unreachable (tried {attempts} times)")]
+    #[error("registry `{url}` is unreachable (tried {attempts} times): {reason}")]
     Unreachable {
         url: String,
         attempts: usize,
+        /// Why, naming the server (`connection to http://... refused`).
+        reason: String,
         #[source]
         source: reqwest::Error,
     },
@@ -350,8 +352,10 @@ impl RegistryClient {
     }
 
     pub(super) fn unreachable(&self, path: &str, e: reqwest::Error) -> RegistryError {
+        let url = self.url(path).to_string();
         RegistryError::Unreachable {
-            url: self.url(path).to_string(),
+            reason: crate::net::Failure::of(&e).naming(&crate::net::server_of(&url)),
+            url,
             attempts: 1,
             source: e,
         }

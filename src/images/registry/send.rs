@@ -51,7 +51,7 @@ impl RegistryClient {
     ) -> Result<reqwest::Response, RegistryError> {
         let url = self.url(path);
         let auth = auth.or_else(|| self.known_auth(path));
-        let mut backoff = self.retry.start();
+        let mut backoff = self.retry.start_for(&crate::net::server_of(url.as_str()));
         loop {
             let mut req = self.http.request(method.clone(), url.clone());
             if let Some(a) = accept {
@@ -66,9 +66,16 @@ impl RegistryClient {
                     .body(bytes.clone());
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let pause = match req.send().await {
+            let traced = crate::net::trace(method.as_str(), url.as_str());
+            let result = req.send().await;
+            traced.done(match &result {
+                Ok(r) => Ok(r.status().as_u16()),
+                Err(e) => Err(crate::net::Failure::of(e).to_string()),
+            });
+            let pause = match result {
                 Ok(r) if matches!(r.status().as_u16(), 502..=504) => {
-                    match backoff.next_delay(crate::net::retry_after(r.headers())) {
+                    let reason = r.status().to_string();
+                    match backoff.retry(crate::net::retry_after(r.headers()), &reason) {
                         Some(pause) => pause,
                         None => {
                             return Err(RegistryError::Unavailable {
@@ -80,12 +87,14 @@ impl RegistryClient {
                     }
                 }
                 Ok(r) => return Ok(r),
-                Err(e) => match backoff.next_delay(None) {
+                Err(e) => match backoff.retry(None, &crate::net::Failure::of(&e).to_string()) {
                     Some(pause) => pause,
                     None => {
                         return Err(RegistryError::Unreachable {
                             url: url.to_string(),
                             attempts: backoff.attempts() as usize,
+                            reason: crate::net::Failure::of(&e)
+                                .naming(&crate::net::server_of(url.as_str())),
                             source: e,
                         });
                     }
@@ -139,10 +148,13 @@ impl RegistryClient {
             req = req.header(header::AUTHORIZATION, c.basic_header());
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let r = req
-            .send()
-            .await
-            .map_err(|e| self.unreachable(url.as_str(), e))?;
+        let traced = crate::net::trace("GET", url.as_str());
+        let r = req.send().await;
+        traced.done(match &r {
+            Ok(r) => Ok(r.status().as_u16()),
+            Err(e) => Err(crate::net::Failure::of(e).to_string()),
+        });
+        let r = r.map_err(|e| self.unreachable(url.as_str(), e))?;
         if matches!(r.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             return Err(refused());
         }
