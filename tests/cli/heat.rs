@@ -44,7 +44,8 @@ fn project() -> Project {
     p
 }
 
-fn cmd(p: &Project, fake: &FakeCloud, args: &[&str]) -> Command {
+/// `kube-openstack ARGS` in `p` with an openrc's variables for `fake` (and no others).
+pub(crate) fn cmd(p: &Project, fake: &FakeCloud, args: &[&str]) -> Command {
     let mut c = p.cmd();
     for v in OS_VARS {
         c.env_remove(v);

@@ -128,22 +128,13 @@ fn the_debug_trace_shows_keystone_and_heat_requests_without_secrets() {
     let fake = FakeCloud::start();
     fake.stack("probe-random", &["13-stack-show.json"], None);
     let p = Project::new();
-    let mut c = p.cmd();
-    for v in crate::heat::OS_VARS {
-        c.env_remove(v);
-    }
-    let out = c
-        .env("HOME", p.dir.path())
-        .env("OS_AUTH_URL", format!("{}/v3", fake.url))
-        .env("OS_USERNAME", "admin")
-        .env("OS_PASSWORD", PASSWORD)
-        .env("OS_PROJECT_NAME", "admin")
-        .env("OS_USER_DOMAIN_NAME", "Default")
-        .env("OS_PROJECT_DOMAIN_NAME", "Default")
-        .env("OS_REGION_NAME", "RegionOne")
-        .args(["--debug", "stack", "show", "--stack", "probe-random"])
-        .output()
-        .unwrap();
+    let out = crate::heat::cmd(
+        &p,
+        &fake,
+        &["--debug", "stack", "show", "--stack", "probe-random"],
+    )
+    .output()
+    .unwrap();
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(
