@@ -227,7 +227,7 @@ async fn follow_logs(
     finished: &AtomicBool,
 ) {
     let mut printed = vec![0usize; plan.nodes.len()];
-    let mut runs: Vec<Option<String>> = vec![None; plan.nodes.len()];
+    let mut uids: Vec<Option<serde_json::Value>> = vec![None; plan.nodes.len()];
     loop {
         let last = finished.load(Ordering::SeqCst);
         for (i, (node, res)) in plan.nodes.iter().zip(resources).enumerate() {
@@ -236,12 +236,17 @@ async fn follow_logs(
             let Ok(text) = ops::logs(&ctx.kube, res, &ctx.namespace, name).await else {
                 continue;
             };
-            // A new pod or a restarted container has a log of its own: its length says
-            // nothing about what was printed of the last one.
-            let run = pod.ok().flatten().map(|p| run_of(&p));
-            if run != runs[i] || text.len() < printed[i] {
+            // A new pod under the same name has a log of its own: its length says nothing
+            // about what was printed of the last pod's. A restarted container's is shorter
+            // once it logs (until then `ops::logs` gives the run that failed, whose tail
+            // is still to print).
+            let uid = pod
+                .ok()
+                .flatten()
+                .and_then(|p| p.pointer("/metadata/uid").cloned());
+            if uid != uids[i] || text.len() < printed[i] {
                 printed[i] = 0;
-                runs[i] = run;
+                uids[i] = uid;
             }
             let fresh = &text[printed[i]..];
             // Whole lines only while the pod runs; the rest at the end.
@@ -264,15 +269,4 @@ async fn follow_logs(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-}
-
-/// Which run of a pod a log belongs to: the pod's uid and its first container's restarts.
-fn run_of(pod: &serde_json::Value) -> String {
-    let uid = pod.pointer("/metadata/uid").and_then(|v| v.as_str());
-    let restarts = pod.pointer("/status/containerStatuses/0/restartCount");
-    format!(
-        "{}/{}",
-        uid.unwrap_or(""),
-        restarts.and_then(|v| v.as_i64()).unwrap_or(0)
-    )
 }
