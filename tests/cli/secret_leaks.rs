@@ -260,12 +260,21 @@ fn one_secret_heuristic_for_every_source() {
         "MYSQL_PASSWORD",
         "app-secret",
         "x.apikey",
+        // Words as a person reads them: camelCase, capitals, a number at the end.
+        "rabbitPass",
+        "dbPw",
+        "DBPassword",
+        "swiftAuth",
+        "privateKey",
+        "db_pass2",
+        "ROOT_PW_2",
     ];
     let mut yaml = String::new();
     for (i, n) in names.iter().enumerate() {
         yaml.push_str(&format!("{n}: hidden-value-{i}\n"));
     }
     yaml.push_str("keystone_host: shown-host\nbypass_mode: shown-mode\nauth_url: shown-url\n");
+    yaml.push_str("monkeyCount: shown-count\npassCompass: shown-compass\n");
     p.write("params.yaml", &yaml);
     let out = p
         .cmd()
@@ -282,7 +291,13 @@ fn one_secret_heuristic_for_every_source() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(!text.contains("hidden-value"), "{text}");
-    for shown in ["shown-host", "shown-mode", "shown-url"] {
+    for shown in [
+        "shown-host",
+        "shown-mode",
+        "shown-url",
+        "shown-count",
+        "shown-compass",
+    ] {
         assert!(text.contains(shown), "{shown} is no secret: {text}");
     }
     // The OpenStack CLI's format: descriptions say which are secret.
@@ -295,6 +310,8 @@ fn one_secret_heuristic_for_every_source() {
         "signing": output("signing", "Shared secret of the metadata proxy", "hidden-too"),
         "api_token_x": output("api_token_x", "", "hidden-by-name"),
         "endpoint": output("endpoint", "URL of the password reset service", "shown-endpoint"),
+        "backup": output("backup", "API key of the backup user", "hidden-api-key"),
+        "tls": output("tls", "Passphrase of the TLS key", "hidden-passphrase"),
     });
     p.write("outputs.json", &cli.to_string());
     let out = p
