@@ -389,3 +389,48 @@ fn a_state_directory_readable_by_others_is_pointed_out() {
         set(rel, if private == "700" { 0o700 } else { 0o600 });
     }
 }
+
+/// A URL the user gave with a password or a token in it (`OS_AUTH_URL`, a kubeconfig's
+/// server) shows neither in any line the command prints, retries and errors alike.
+#[test]
+fn credentials_in_urls_the_user_gave_never_show() {
+    let p = Project::new();
+    p.write(
+        "kc",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"http://kube:KUBEPW@127.0.0.1:9/?token=KTOK\"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: abc}\n",
+    );
+    p.write(
+        "kubernetes/a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+    );
+    let keystone = p
+        .cmd()
+        .args(["params", "show", "--source", "heat", "--stack", "x"])
+        .env(
+            "OS_AUTH_URL",
+            "http://admin:OSPW@127.0.0.1:9/v3?token=OSTOK#OSFRAG",
+        )
+        .env("OS_USERNAME", "u")
+        .env("OS_PASSWORD", "p")
+        .env("OS_PROJECT_NAME", "p")
+        .output()
+        .unwrap();
+    let kube = p
+        .cmd()
+        .args(["status", "--kubeconfig", "kc"])
+        .output()
+        .unwrap();
+    for (what, out, host) in [
+        ("keystone", keystone, "http://127.0.0.1:9"),
+        ("kube", kube, "127.0.0.1:9"),
+    ] {
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(host), "{what} names the server: {err}");
+        for secret in [
+            "OSPW", "OSTOK", "OSFRAG", "KUBEPW", "KTOK", "admin:", "kube:",
+        ] {
+            assert!(!err.contains(secret), "{what}: {secret} in {err}");
+        }
+    }
+}
