@@ -13,7 +13,7 @@
 
 use crate::images_tree::{copy_dir, repo_root};
 use crate::real_cluster::RealCluster;
-use crate::real_tree_health::{unhealthy, verify_failures};
+use crate::real_tree_health::{deploy_failures, unhealthy, verify_failures};
 use crate::real_tree_report::{Row, first_error, mask, plain, print, report, secret_values};
 use crate::support::images::assert_images_ok;
 use crate::support::{stderr, stdout};
@@ -340,8 +340,9 @@ fn the_shipped_tree_on_real_pods_is_healthy_and_verified_and_its_report_is_true(
         "-o",
         "json",
         "--no-progress",
+        // Per wait: a db-sync pod on a loaded 2-core machine can take minutes.
         "--timeout",
-        "150s",
+        "600s",
     ]);
     let deploy_took = start.elapsed();
     let deployed = deploy_objects(&deploy);
@@ -352,7 +353,7 @@ fn the_shipped_tree_on_real_pods_is_healthy_and_verified_and_its_report_is_true(
         "kubeconfig",
         "--all",
         "--timeout",
-        "240s",
+        "600s",
     ]);
     let db_sync_took = start.elapsed();
     let after = after_db_sync(&c, &db_sync);
@@ -418,7 +419,8 @@ fn the_shipped_tree_on_real_pods_is_healthy_and_verified_and_its_report_is_true(
         start.elapsed().as_secs_f64()
     );
     let commands = [("deploy", &deploy), ("db-sync --all", &db_sync)];
-    let mut sick = unhealthy(&rows, &commands);
+    let mut sick = deploy_failures(&deployed);
+    sick.extend(unhealthy(&rows, &commands));
     sick.extend(verify_failures(&verify));
     assert!(
         sick.is_empty(),

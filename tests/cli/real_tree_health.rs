@@ -52,6 +52,17 @@ pub fn unhealthy(rows: &[Row], commands: &[(&str, &Output)]) -> Vec<String> {
     sick
 }
 
+/// What `deploy` said of every object it did not bring up (its summary's `objects`): a
+/// one-shot pod that timed out under load exits 0 later, and only `deploy` says why it
+/// was given up on.
+pub fn deploy_failures(deployed: &[Value]) -> Vec<String> {
+    deployed
+        .iter()
+        .filter(|o| o["state"] == "failed")
+        .map(|o| format!("deploy: {} failed: {}", o["object"], o["message"]))
+        .collect()
+}
+
 /// `verify -o json`'s checks that failed, and its summary's error when it has one.
 pub fn verify_failures(out: &Output) -> Vec<String> {
     let events: Vec<Value> = stdout(out)
