@@ -35,6 +35,7 @@ mod real_pods;
 mod real_probes;
 mod real_services;
 mod real_tree;
+mod real_tree_health;
 mod real_tree_report;
 mod real_workloads;
 mod remote;
