@@ -78,7 +78,8 @@ pub enum Piece {
     /// A value: the placeholder's index and the path of the parameter.
     Value {
         placeholder: usize,
-        path: Vec<String>,
+        /// The parameter's dotted path (`a.b`).
+        path: Box<str>,
     },
 }
 
@@ -154,7 +155,8 @@ enum Atom {
 pub(super) struct Edit {
     pub(super) start: usize,
     pub(super) end: usize,
-    pub(super) text: String,
+    /// Static for the quotes and escapes: a template can have hundreds of thousands.
+    pub(super) text: std::borrow::Cow<'static, str>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -513,7 +515,7 @@ impl<'s> Scanner<'s> {
                         self.edits.push(Edit {
                             start: off,
                             end: off + 1,
-                            text: format!("\\{c}"),
+                            text: if c == '"' { "\\\"" } else { "\\\\" }.into(),
                         });
                     }
                 }
@@ -698,7 +700,7 @@ impl<'s> Scanner<'s> {
         self.edits.push(Edit {
             start: header_at,
             end: header_at,
-            text: relative.to_string(),
+            text: relative.to_string().into(),
         });
         Ok(())
     }
