@@ -799,9 +799,10 @@ pub struct VerifyArgs {
     /// Give up when the checks have not finished after this long
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "10m")]
     pub timeout: std::time::Duration,
-    /// Output format: a line per check, or a JSON event per check and a summary
-    #[arg(short, long, value_enum, default_value_t = EventFormat::Text, help_heading = OUTPUT)]
-    pub output: EventFormat,
+    /// Output format: a line per check (`table`, also `text`), or an event per check then a
+    /// summary, as one JSON object a line (`json`) or YAML documents (`yaml`)
+    #[arg(short, long, value_enum, default_value_t = Format::Table, help_heading = OUTPUT)]
+    pub output: Format,
 }
 
 #[derive(Debug, Args)]

@@ -273,6 +273,23 @@ fn finished(checks: Vec<Check>, others: &[String], phase: &str) -> Result<Vec<Ch
     Ok(checks)
 }
 
+impl VerifyError {
+    /// The same error with the pod's words masked: a check's detail or a traceback line
+    /// can echo a credential (the error goes to the terminal as it is).
+    pub fn masked(self, masker: &crate::secrets::Masker) -> VerifyError {
+        match self {
+            VerifyError::NothingChecked(why) => VerifyError::NothingChecked(masker.mask(&why)),
+            VerifyError::Broken(services) => VerifyError::Broken(
+                services
+                    .into_iter()
+                    .map(|(service, why)| (service, masker.mask(&why)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+}
+
 /// `Ok` when every check passed; else each broken service with the first reason.
 pub fn outcome(checks: &[Check]) -> Result<(), VerifyError> {
     let mut broken: Vec<(String, String)> = Vec::new();

@@ -227,15 +227,21 @@ async fn follow_logs(
     finished: &AtomicBool,
 ) {
     let mut printed = vec![0usize; plan.nodes.len()];
+    let mut runs: Vec<Option<String>> = vec![None; plan.nodes.len()];
     loop {
         let last = finished.load(Ordering::SeqCst);
         for (i, (node, res)) in plan.nodes.iter().zip(resources).enumerate() {
             let name = &node.manifest.id.name;
+            let pod = ops::get(&ctx.kube, res, &ctx.namespace, name).await;
             let Ok(text) = ops::logs(&ctx.kube, res, &ctx.namespace, name).await else {
                 continue;
             };
-            if text.len() < printed[i] {
-                printed[i] = 0; // the container restarted: a new log
+            // A new pod or a restarted container has a log of its own: its length says
+            // nothing about what was printed of the last one.
+            let run = pod.ok().flatten().map(|p| run_of(&p));
+            if run != runs[i] || text.len() < printed[i] {
+                printed[i] = 0;
+                runs[i] = run;
             }
             let fresh = &text[printed[i]..];
             // Whole lines only while the pod runs; the rest at the end.
@@ -258,4 +264,15 @@ async fn follow_logs(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// Which run of a pod a log belongs to: the pod's uid and its first container's restarts.
+fn run_of(pod: &serde_json::Value) -> String {
+    let uid = pod.pointer("/metadata/uid").and_then(|v| v.as_str());
+    let restarts = pod.pointer("/status/containerStatuses/0/restartCount");
+    format!(
+        "{}/{}",
+        uid.unwrap_or(""),
+        restarts.and_then(|v| v.as_i64()).unwrap_or(0)
+    )
 }

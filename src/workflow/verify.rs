@@ -15,8 +15,10 @@ use std::time::Duration;
 pub enum Format {
     /// `SERVICE | ok  CHECK: DETAIL`
     Text,
-    /// A JSON event per check, then a summary.
+    /// A JSON event per check, then a summary: one object a line.
     Json,
+    /// The same events as YAML documents, each after its `---`.
+    Yaml,
 }
 
 /// Runs the checks; the error names each broken service and why.
@@ -44,7 +46,8 @@ pub fn verify(
     };
     let result = crate::rt::block_on(async {
         let ctx = connect(cluster).await?;
-        Ok::<_, anyhow::Error>(verify::run(&ctx, &pod, timeout, &sink).await?)
+        let checks = verify::run(&ctx, &pod, timeout, &sink).await;
+        Ok::<_, anyhow::Error>(checks.map_err(|e| e.masked(&masker))?)
     });
     let checks = match result {
         Ok(checks) => checks,
@@ -53,7 +56,7 @@ pub fn verify(
             return Err(e);
         }
     };
-    let outcome = verify::outcome(&checks);
+    let outcome = verify::outcome(&checks).map_err(|e| e.masked(&masker));
     let error = outcome.as_ref().err().map(ToString::to_string);
     sink.summary(&checks, error.as_deref());
     outcome?;
@@ -82,9 +85,20 @@ impl Sink<'_> {
         self.printer.data(&self.masker.mask(&format!("{text}\n")));
     }
 
-    /// JSON only: the last event, whether every check passed.
+    /// An event in the structured formats: a JSON line or a YAML document.
+    fn event(&self, event: &serde_json::Value) -> String {
+        match self.format {
+            Format::Yaml => {
+                let doc = serde_yaml::to_string(event).expect("a JSON value is valid YAML");
+                format!("---\n{}", doc.trim_end())
+            }
+            _ => event.to_string(),
+        }
+    }
+
+    /// Structured formats only: the last event, whether every check passed.
     fn summary(&self, checks: &[Check], error: Option<&str>) {
-        if self.format != Format::Json {
+        if self.format == Format::Text {
             return;
         }
         let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
@@ -95,24 +109,24 @@ impl Sink<'_> {
             "failed": failed,
             "error": error,
         });
-        self.print(&event.to_string());
+        self.print(&self.event(&event));
     }
 }
 
 impl verify::Progress for Sink<'_> {
     fn line(&self, line: &Line) {
         let text = match (self.format, line) {
-            (Format::Json, Line::Check(c)) => {
-                let mut event = serde_json::to_value(c).expect("serializable");
-                event["event"] = json!("check");
-                event.to_string()
-            }
-            (Format::Json, Line::Other(text)) => json!({"event": "log", "line": text}).to_string(),
             (Format::Text, Line::Check(c)) => {
                 let verdict = if c.ok { "ok" } else { "FAILED" };
                 format!("{} | {verdict:<6} {}: {}", c.service, c.check, c.detail)
             }
             (Format::Text, Line::Other(text)) => format!("{} | {text}", verify::POD),
+            (_, Line::Check(c)) => {
+                let mut event = serde_json::to_value(c).expect("serializable");
+                event["event"] = json!("check");
+                self.event(&event)
+            }
+            (_, Line::Other(text)) => self.event(&json!({"event": "log", "line": text})),
         };
         self.print(&text);
     }

@@ -713,6 +713,14 @@ fn tls_server(p: &Project) -> TlsServer {
     }
 }
 
+/// The error once TLS passed and the echo server hung up: which of hyper's words it gets
+/// depends on whether the hang-up came before the request was written (a pooled
+/// connection found closed: "not ready") or after (a loaded machine gives either).
+fn hung_up(err: &str) -> bool {
+    err.contains("connection closed before message completed")
+        || err.contains("connection was not ready")
+}
+
 #[test]
 fn an_untrusted_certificate_is_a_tls_error_with_a_hint_and_os_cacert_trusts_it() {
     let p = project();
@@ -740,19 +748,13 @@ fn an_untrusted_certificate_is_a_tls_error_with_a_hint_and_os_cacert_trusts_it()
         !err.contains("certificate") && !err.contains("private CA"),
         "{err}"
     );
-    assert!(
-        err.contains("connection closed before message completed"),
-        "the handshake passed: {err}"
-    );
+    assert!(hung_up(&err), "the handshake passed: {err}");
 
     let mut c = cmd(&p, &fake, &["stack", "show", "--stack", "s", "--insecure"]);
     c.env("OS_AUTH_URL", &url);
     let err = stderr(&run(&mut c, 2));
     contains_all(&err, &["TLS certificates are not verified (`--insecure`)"]);
-    assert!(
-        !err.contains("certificate:") && err.contains("connection closed before message completed"),
-        "{err}"
-    );
+    assert!(!err.contains("certificate:") && hung_up(&err), "{err}");
 }
 
 #[test]

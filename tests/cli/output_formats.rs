@@ -120,3 +120,122 @@ fn a_failed_up_still_prints_its_steps_as_json() {
         .unwrap();
     assert_eq!(images["result"], "failed");
 }
+
+/// The tree's `openstack-client` pod: the image and admin credentials `verify` runs with.
+const CLIENT_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: openstack-client\nspec:\n  containers:\n  - name: client\n    image: example/openstack-client:1\n    env:\n    - name: OS_USERNAME\n      value: admin\n    - name: OS_PASSWORD\n      valueFrom:\n        secretKeyRef: {name: keystone, key: password}\n";
+
+/// What the verify pod's script prints: a JSON line per check, here one broken whose
+/// detail carries the Secret's value (as an error echoing a connection string would).
+fn verify_log(broken: bool) -> String {
+    let mut log = String::from(
+        "{\"service\": \"identity\", \"check\": \"token as admin\", \"ok\": true, \"detail\": \"\"}\n\
+         Traceback (most recent call last): noise between checks\n",
+    );
+    log.push_str(&format!(
+        "{{\"service\": \"image\", \"check\": \"upload\", \"ok\": {}, \"detail\": \"as glance:s3cret-keystone-value\"}}\n",
+        !broken
+    ));
+    log
+}
+
+fn verify_cluster(broken: bool) -> Cluster {
+    let mut faults = Faults::default();
+    faults
+        .pod_logs
+        .insert("kube-openstack-verify".into(), verify_log(broken));
+    let c = Cluster::new(faults);
+    small_tree(&c);
+    c.manifest("openstack-client-pod.yaml", CLIENT_POD);
+    ok(&c.deploy(&[]));
+    c
+}
+
+fn documents(out: &std::process::Output) -> Vec<Json> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_str(&stdout(out))
+        .map(|d| Json::deserialize(d).unwrap_or_else(|e| panic!("not YAML: {e}\n{}", stdout(out))))
+        .collect()
+}
+
+#[test]
+fn verify_prints_each_check_as_a_yaml_document_or_a_json_line_and_a_summary_masked() {
+    let c = verify_cluster(false);
+    let out = c.run("verify", &["-o", "yaml"]);
+    ok(&out);
+    let events = documents(&out);
+    let of = |kind: &str| -> Vec<&Json> { events.iter().filter(|e| e["event"] == kind).collect() };
+    let checks = of("check");
+    assert_eq!(checks.len(), 2, "{}", stdout(&out));
+    assert_eq!(checks[0]["service"], "identity");
+    let detail = checks[1]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("as glance:***"), "{detail}");
+    // What is not a check (a traceback) is kept, as a log event, in its place.
+    assert!(
+        of("log")
+            .iter()
+            .any(|e| e["line"].as_str().unwrap().contains("noise between"))
+    );
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["ok"], true);
+    assert_eq!(summary["checks"], 2);
+    assert!(stdout(&out).starts_with("---\n"), "{}", stdout(&out));
+
+    // The same events, one JSON object a line; the pod is gone afterwards.
+    let out = c.run("verify", &["-o", "json"]);
+    ok(&out);
+    let lines: Vec<Json> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let checks_of = |events: &[Json]| -> Vec<Json> {
+        let mut checks: Vec<Json> = events
+            .iter()
+            .filter(|e| e["event"] == "check")
+            .cloned()
+            .collect();
+        // Masked values carry a per-run suffix: compare what stays.
+        for c in &mut checks {
+            c["detail"] = c["detail"]
+                .as_str()
+                .unwrap()
+                .split("***")
+                .next()
+                .unwrap()
+                .into();
+        }
+        checks
+    };
+    assert_eq!(checks_of(&lines), checks_of(&events));
+    assert_eq!(lines.last().unwrap()["event"], "summary");
+    let pod = c.fake.object("pods", "test", "kube-openstack-verify");
+    assert!(
+        pod.as_ref()
+            .is_none_or(|p| p["metadata"]["deletionTimestamp"].is_string()),
+        "the verify pod is deleted at the end: {pod:?}"
+    );
+    for out in [&out, &c.run("verify", &[])] {
+        let all = format!("{}{}", stdout(out), stderr(out));
+        assert!(!all.contains("s3cret-keystone-value"), "{all}");
+    }
+}
+
+#[test]
+fn a_broken_check_fails_verify_naming_the_service_and_the_summary_says_so() {
+    let c = verify_cluster(true);
+    let out = c.run("verify", &["-o", "yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let events = documents(&out);
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["ok"], false);
+    assert_eq!(summary["failed"][0]["service"], "image");
+    assert!(
+        stderr(&out).contains("image (") && stderr(&out).contains("hint:"),
+        "{}",
+        stderr(&out)
+    );
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains("s3cret-keystone-value"), "{all}");
+    assert!(all.contains("***"), "{all}");
+}

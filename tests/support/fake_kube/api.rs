@@ -216,6 +216,17 @@ fn route(
                     .map(|t| (200, Value::String(t)));
             }
             let key = key(&target, name);
+            // As a kubelet answers for a container that has not started (the log of an
+            // earlier pod of the same name is not this pod's).
+            let stored = &store.objects[&key].object;
+            if stored
+                .pointer("/status/phase")
+                .is_none_or(|p| p == "Pending")
+            {
+                return Err(bad_request(format!(
+                    "container \"main\" in pod \"{name}\" is waiting to start: ContainerCreating"
+                )));
+            }
             Ok((
                 200,
                 Value::String(store.logs.get(&key).cloned().unwrap_or_default()),

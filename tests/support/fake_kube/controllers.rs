@@ -76,7 +76,12 @@ fn tick(shared: &Shared, now: Instant) {
         if let Some(phase) = phase {
             let log = store.logs.entry(key.clone()).or_default();
             match phase.as_str() {
-                "Running" => log.push_str(&format!("{name}: starting\n")),
+                // A pod that starts has a log of its own (a pod recreated under the same
+                // name does not show its predecessor's lines).
+                "Running" => *log = format!("{name}: starting\n"),
+                "Succeeded" | "Failed" if faults.pod_logs.contains_key(&name) => {
+                    log.push_str(&faults.pod_logs[&name])
+                }
                 "Succeeded" => log.push_str(&format!("{name}: schema up to date\n")),
                 "Failed" => {
                     log.push_str(&format!("{name}: ERROR: cannot connect to the database\n"))

@@ -60,6 +60,9 @@ pub struct Faults {
     pub fail_pods: Vec<String>,
     /// Workloads (by name) that never become ready.
     pub never_ready: Vec<String>,
+    /// One-shot pods (by name) whose log, when they finish, is this text instead of the
+    /// simulated migration's line (what a real command of theirs would print).
+    pub pod_logs: std::collections::BTreeMap<String, String>,
     /// Graceful deletion period of pods (and of foreground deletion).
     #[serde(with = "millis")]
     pub deletion_delay: Duration,
@@ -82,6 +85,7 @@ impl Default for Faults {
             pod_run_time: Duration::from_millis(200),
             fail_pods: Vec::new(),
             never_ready: Vec::new(),
+            pod_logs: Default::default(),
             deletion_delay: Duration::from_millis(100),
             seed: 42,
             token: None,
