@@ -131,11 +131,12 @@ measure() {
     echo "$wall $cpu $mem"
 }
 
-render() { "$1" -q render --input-dir "$2" --output-dir "$WORK/out" --source file --params-file "$WORK/params.yaml" --state-dir "$WORK/state"; }
+# the arguments of a render of the tree $1 (after the binary)
+args() { echo "-q render --input-dir $1 --output-dir $WORK/out --source file --params-file $WORK/params.yaml --state-dir $WORK/state"; }
 
 cp_r=$(measure cp -r "$WORK/in-hbs" "$WORK/out")
-ko=$(measure render "$BIN" "$WORK/in-hbs")
-[ -z "$BEFORE" ] || before=$(measure render "$BEFORE" "$WORK/in-hbs")
+ko=$(measure "$BIN" $(args "$WORK/in-hbs"))
+[ -z "$BEFORE" ] || before=$(measure "$BEFORE" $(args "$WORK/in-hbs"))
 py=$(measure python3 "$WORK/resub.py" "$WORK/in-pct" "$WORK/out" "$WORK/params.yaml")
 es=$(measure bash "$WORK/envsubst.sh" "$WORK/in-env" "$WORK/out" "$WORK/env.sh")
 
@@ -174,7 +175,7 @@ printf '\n%-44s %10s %10s %14s %8s\n' "one template of" "wall (s)" "CPU (s)" "pe
 series() {
     local label=$1 bin=$2 prev="" r t c m n
     for mb in $SIZES; do
-        r=$(measure render "$bin" "$WORK/size-$mb")
+        r=$(measure "$bin" $(args "$WORK/size-$mb"))
         read -r t c m <<< "$r"
         n=$(grep -o '{{' "$WORK/size-$mb/big.yaml" | wc -l)
         printf '%-44s %10.2f %10.2f %14.1f %8s\n' "$mb MB, $n placeholders$label" "$t" "$c" "$(awk "BEGIN{print $m/1024}")" \
