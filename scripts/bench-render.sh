@@ -2,12 +2,19 @@
 # Render benchmark: a generated tree of N templates (about 40 lines and 12 placeholders
 # each) rendered by `kube-openstack render`, side by side with `cp -r` of the same tree,
 # the 2014 algorithm (a Python `re.sub` loop over `%name%`) and `envsubst` per file.
-# Prints wall time and peak memory of each, and the render/cp ratio.
+# Prints the median wall time, median CPU time and peak memory of each, and the render/cp
+# ratios. Then the size series: one template of 1, 2, 4, 8 and 16 MB (a ConfigMap whose
+# placeholders grow with it) rendered alone, with each size's time over the one before
+# (linear is 2.0).
 #
-# Usage: scripts/bench-render.sh [N] [RUNS]   (defaults: 10000 templates, best of 3 runs)
+# Usage: scripts/bench-render.sh [N] [RUNS]   (defaults: 10000 templates, median of 5 runs)
+# BEFORE=/path/to/kube-openstack times that binary too, side by side (a build of an
+# earlier commit); SIZES="1 2 4" changes the size series, SIZES= skips it.
 set -euo pipefail
 N=${1:-10000}
-RUNS=${2:-3}
+RUNS=${2:-5}
+SIZES=${SIZES-1 2 4 8 16}
+BEFORE=${BEFORE:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # A tmpfs by default: on ext4, creating 10,000 files right after deleting the previous
 # run's 10,000 makes the kernel's inode allocator skip recently freed inodes one by one
@@ -108,29 +115,73 @@ SH
 cp "$WORK/params.yaml" "$WORK/in-hbs-params.yaml"
 cat "$WORK"/in-*/group-00/svc-0.yaml > /dev/null  # warm the page cache
 
-# best-of-RUNS wall time and peak RSS of a command that writes into $WORK/out
+# median wall time, median CPU time (user + system) and the largest peak RSS (KB) over
+# RUNS runs of a command that writes into $WORK/out
 measure() {
-    local best_t="" best_m=""
+    : > "$WORK/runs"
     for _ in $(seq "$RUNS"); do
         rm -rf "$WORK/out"
-        "$TIME" -f "%e %M" -o "$WORK/t" "$@" > /dev/null 2> "$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
-        read -r t m < "$WORK/t"
-        if [ -z "$best_t" ] || awk "BEGIN{exit !($t < $best_t)}"; then best_t=$t; best_m=$m; fi
+        "$TIME" -f "%e %U %S %M" -o "$WORK/t" "$@" > /dev/null 2> "$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
+        awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$WORK/t" >> "$WORK/runs"
     done
-    echo "$best_t $best_m"
+    local wall cpu mem
+    wall=$(cut -d' ' -f1 "$WORK/runs" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+    cpu=$(cut -d' ' -f2 "$WORK/runs" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+    mem=$(cut -d' ' -f3 "$WORK/runs" | sort -g | tail -1)
+    echo "$wall $cpu $mem"
 }
 
+# the arguments of a render of the tree $1 (after the binary)
+args() { echo "-q render --input-dir $1 --output-dir $WORK/out --source file --params-file $WORK/params.yaml --state-dir $WORK/state"; }
+
 cp_r=$(measure cp -r "$WORK/in-hbs" "$WORK/out")
-ko=$(measure "$BIN" -q render --input-dir "$WORK/in-hbs" --output-dir "$WORK/out" --source file --params-file "$WORK/params.yaml" --state-dir "$WORK/state")
+ko=$(measure "$BIN" $(args "$WORK/in-hbs"))
+[ -z "$BEFORE" ] || before=$(measure "$BEFORE" $(args "$WORK/in-hbs"))
 py=$(measure python3 "$WORK/resub.py" "$WORK/in-pct" "$WORK/out" "$WORK/params.yaml")
 es=$(measure bash "$WORK/envsubst.sh" "$WORK/in-env" "$WORK/out" "$WORK/env.sh")
 
-echo "$N templates, best of $RUNS runs, in $BENCH_DIR, $(nproc) cores" >&2
-printf '%-34s %10s %14s\n' "tool ($N templates)" "wall (s)" "peak RSS (MB)"
-row() { read -r t m <<< "$2"; printf '%-34s %10.2f %14.1f\n' "$1" "$t" "$(awk "BEGIN{print $m/1024}")"; }
+echo "$N templates, median of $RUNS runs, in $BENCH_DIR, $(nproc) cores, load average before the size series: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+printf '%-34s %10s %10s %14s\n' "tool ($N templates)" "wall (s)" "CPU (s)" "peak RSS (MB)"
+row() { read -r t c m <<< "$2"; printf '%-34s %10.2f %10.2f %14.1f\n' "$1" "$t" "$c" "$(awk "BEGIN{print $m/1024}")"; }
 row "cp -r (baseline)" "$cp_r"
 row "kube-openstack render" "$ko"
+[ -z "$BEFORE" ] || row "kube-openstack render (BEFORE)" "$before"
 row "python re.sub loop (2014)" "$py"
 row "envsubst per file" "$es"
-read -r tc _ <<< "$cp_r"; read -r tk mk <<< "$ko"
-awk "BEGIN{printf \"render / cp -r wall-time ratio: %.2f (target <= 1.30); render peak RSS %.1f MB (target < 100)\n\", $tk/$tc, $mk/1024}"
+read -r tc cc _ <<< "$cp_r"; read -r tk ck mk <<< "$ko"
+awk "BEGIN{printf \"render / cp -r: wall %.2f (target <= 1.0), CPU %.2f (target <= 2.0); render peak RSS %.1f MB (target < 100)\n\", $tk/$tc, $ck/($cc > 0 ? $cc : 0.01), $mk/1024}"
+
+[ -n "$SIZES" ] || exit 0
+echo "generating one template of each size: $SIZES MB" >&2
+for mb in $SIZES; do
+    mkdir -p "$WORK/size-$mb"
+    python3 - "$WORK/size-$mb/big.yaml" "$mb" <<'PY'
+import sys
+path, mb = sys.argv[1], float(sys.argv[2])
+names = [f"param_{i:02d}" for i in range(24)]
+head = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n"
+# Keys whose value mixes text and placeholders (made double-quoted by the pre-pass),
+# double-quoted values, and a literal block of lines with placeholders: 5 per entry.
+entries, block, size, i = [], ["  policy.txt: |\n"], len(head), 0
+while size < mb * 1024 * 1024:
+    a, b, c = names[i % 24], names[(i + 7) % 24], names[(i + 13) % 24]
+    e = f"  key-{i:07d}: pre-{{{{{a}}}}}-{{{{{b}}}}}\n  dq-{i:07d}: \"x {{{{{c}}}}} y\"\n"
+    r = f"    rule {i}: {{{{{a}}}}} allows {{{{{b}}}}}\n"
+    entries.append(e); block.append(r); size += len(e) + len(r); i += 1
+open(path, "w").write(head + "".join(entries) + "".join(block))
+PY
+done
+printf '\n%-44s %10s %10s %14s %8s\n' "one template of" "wall (s)" "CPU (s)" "peak RSS (MB)" "x prev"
+series() {
+    local label=$1 bin=$2 prev="" r t c m n
+    for mb in $SIZES; do
+        r=$(measure "$bin" $(args "$WORK/size-$mb"))
+        read -r t c m <<< "$r"
+        n=$(grep -o '{{' "$WORK/size-$mb/big.yaml" | wc -l)
+        printf '%-44s %10.2f %10.2f %14.1f %8s\n' "$mb MB, $n placeholders$label" "$t" "$c" "$(awk "BEGIN{print $m/1024}")" \
+            "$([ -z "$prev" ] && echo - || awk "BEGIN{printf \"%.2f\", $t/($prev > 0 ? $prev : 0.01)}")"
+        prev=$t
+    done
+}
+series "" "$BIN"
+[ -z "$BEFORE" ] || series " (BEFORE)" "$BEFORE"

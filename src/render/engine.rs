@@ -151,13 +151,13 @@ fn render_direct(
             prepass::Piece::Value { placeholder, path } => {
                 let p = &prepared.placeholders[*placeholder];
                 let found = path
-                    .iter()
+                    .split('.')
                     .try_fold(data, |v, seg| v.as_object().and_then(|o| o.get(seg)));
                 let problem = match found {
-                    None => Some(Problem::Missing(path.join("."))),
+                    None => Some(Problem::Missing(path.to_string())),
                     Some(v) => helpers::place(v, p.context, &mut text)
                         .err()
-                        .map(|why| helpers::unplaceable(Some(&path.join(".")), why)),
+                        .map(|why| helpers::unplaceable(Some(path), why)),
                 };
                 if let Some(problem) = problem {
                     problems.push(Diagnostic::from(Located {

@@ -172,6 +172,8 @@ pub struct Staging {
     target: PathBuf,
     force: bool,
     written: Mutex<Record>,
+    /// Directories of the staging tree made so far.
+    dirs: Mutex<std::collections::HashSet<PathBuf>>,
     swept: Vec<PathBuf>,
 }
 
@@ -207,6 +209,7 @@ impl Staging {
             target,
             force,
             written: Mutex::new(Record::default()),
+            dirs: Mutex::new(std::collections::HashSet::new()),
             swept,
         })
     }
@@ -222,13 +225,21 @@ impl Staging {
         let path = root.join(&file.path);
         // Directories below the root only: once the root is gone (removed on a signal
         // while other threads still render), writing must fail, not make it again.
+        // Each directory is made once, not once per file written into it.
         let mut dir = root.to_path_buf();
         for part in file.path.parent().into_iter().flat_map(Path::components) {
             dir.push(part);
+            if self.made(&dir) {
+                continue;
+            }
             match fs::DirBuilder::new().mode(0o700).create(&dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
                 _ => {}
             }
+            self.dirs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(dir.clone());
         }
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -236,11 +247,20 @@ impl Staging {
             .mode(0o600)
             .open(&path)?;
         f.write_all(&file.content)?;
+        // Hashed before taking the lock, so that threads do not wait on each other's hashing.
+        let sum = written::digest(&file.content);
         self.written
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .add(&file.path, &file.content);
+            .add_digest(&file.path, sum);
         Ok(())
+    }
+
+    fn made(&self, dir: &Path) -> bool {
+        self.dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(dir)
     }
 
     /// Swaps the staged tree in place of the target, then removes the old tree. Files of

@@ -78,7 +78,8 @@ pub enum Piece {
     /// A value: the placeholder's index and the path of the parameter.
     Value {
         placeholder: usize,
-        path: Vec<String>,
+        /// The parameter's dotted path (`a.b`).
+        path: Box<str>,
     },
 }
 
@@ -154,7 +155,8 @@ enum Atom {
 pub(super) struct Edit {
     pub(super) start: usize,
     pub(super) end: usize,
-    pub(super) text: String,
+    /// Static for the quotes and escapes: a template can have hundreds of thousands.
+    pub(super) text: std::borrow::Cow<'static, str>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -192,6 +194,8 @@ struct Scanner<'s> {
     /// One-based number of the line being scanned (kept as we go: recounting from the
     /// start of the file for every placeholder would make the pass quadratic).
     line_no: usize,
+    /// The last offset [`Scanner::position`] was asked for, and its column.
+    last_position: std::cell::Cell<(usize, usize)>,
 }
 
 type ScanResult<T = ()> = Result<T, PrepassError>;
@@ -205,6 +209,7 @@ impl<'s> Scanner<'s> {
             placeholders: Vec::new(),
             state: State::Normal,
             line_no: 1,
+            last_position: std::cell::Cell::new((0, 0)),
         }
     }
 
@@ -510,7 +515,7 @@ impl<'s> Scanner<'s> {
                         self.edits.push(Edit {
                             start: off,
                             end: off + 1,
-                            text: format!("\\{c}"),
+                            text: if c == '"' { "\\\"" } else { "\\\\" }.into(),
                         });
                     }
                 }
@@ -695,32 +700,46 @@ impl<'s> Scanner<'s> {
         self.edits.push(Edit {
             start: header_at,
             end: header_at,
-            text: relative.to_string(),
+            text: relative.to_string().into(),
         });
         Ok(())
     }
 
     /// Widens `start..end` over block tags touching it, so that quotes added around a
     /// scalar enclose `{{#if}}...{{/if}}` pairs whole.
+    /// Tags are sorted and do not overlap, so the neighbours are found by binary search:
+    /// a scan of every tag per scalar made the pass quadratic in the number of tags.
     fn with_adjacent_controls(&self, mut start: usize, mut end: usize) -> (usize, usize) {
-        let controls = || {
-            self.tags
-                .iter()
-                .filter(|t| matches!(t.kind, TagKind::Control | TagKind::Partial))
-        };
-        while let Some(t) = controls().find(|t| t.end == start) {
-            start = t.start;
+        let control = |t: &Tag| matches!(t.kind, TagKind::Control | TagKind::Partial);
+        while let Ok(i) = self.tags.binary_search_by_key(&start, |t| t.end)
+            && control(&self.tags[i])
+        {
+            start = self.tags[i].start;
         }
-        while let Some(t) = controls().find(|t| t.start == end) {
-            end = t.end;
+        while let Ok(i) = self.tags.binary_search_by_key(&end, |t| t.start)
+            && control(&self.tags[i])
+        {
+            end = self.tags[i].end;
         }
         (start, end)
     }
 
     /// Line and column of a byte offset on the current line (or in a tag that started it).
+    /// Counts from the last position asked for when `at` is past it, so that a line with
+    /// many placeholders is not re-read from its start for each one.
     fn position(&self, at: usize) -> (usize, usize) {
-        let line_start = self.src[..at].rfind('\n').map_or(0, |i| i + 1);
-        (self.line_no, self.src[line_start..at].chars().count() + 1)
+        let (last, last_column) = self.last_position.get();
+        let column = match self.src.get(last..at) {
+            Some(between) if !between.contains('\n') && last_column > 0 => {
+                last_column + between.chars().count()
+            }
+            _ => {
+                let line_start = self.src[..at].rfind('\n').map_or(0, |i| i + 1);
+                self.src[line_start..at].chars().count() + 1
+            }
+        };
+        self.last_position.set((at, column));
+        (self.line_no, column)
     }
 
     fn place(&mut self, tag: usize, context: Context) {

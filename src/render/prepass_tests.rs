@@ -195,3 +195,18 @@ fn document_markers_and_sequences_of_mappings() {
         vec![Context::Value, Context::Quoted, Context::Value]
     );
 }
+
+#[test]
+fn columns_of_many_placeholders_on_one_line() {
+    // Columns are counted on from the previous placeholder of the line: the same figures
+    // as counting from the line's start, across multi-byte text, lines and new lines.
+    let src = "a: [é{{x}}, ü{{y}}, {{z}}]\n# {{w}} ß {{v}}\nb: \"{{u}}\"\n";
+    let p = prepare(src, 0).unwrap();
+    let found: Vec<_> = p.placeholders.iter().map(|p| (p.line, p.column)).collect();
+    let expected: Vec<_> = src
+        .match_indices("{{")
+        .map(|(at, _)| super::line_col(src, at))
+        .collect();
+    assert_eq!(found, expected);
+    assert_eq!(found[1], (1, 14));
+}

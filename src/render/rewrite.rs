@@ -15,48 +15,71 @@ pub(super) fn apply_edits(
     placeholders: &[(usize, Placeholder)],
     file_id: usize,
 ) -> (String, Vec<(usize, usize, usize)>) {
-    let mut wrapped_at = std::collections::HashMap::new();
-    for (index, (t, p)) in placeholders.iter().enumerate() {
-        let tag = &tags[*t];
-        let expr = tag.expr(src);
-        let arg = if is_single_token(expr) {
-            expr.to_string()
-        } else {
-            format!("({expr})")
-        };
-        let text = format!(
-            "{{{{{}{} {} {} {}{}}}}}",
-            if tag.tilde_left { "~" } else { "" },
-            p.context.helper(),
-            arg,
-            file_id,
-            index,
-            if tag.tilde_right { "~" } else { "" },
-        );
-        wrapped_at.insert(tag.start, index);
-        edits.push(Edit {
-            start: tag.start,
-            end: tag.end,
-            text,
-        });
-    }
-    let mut wrapped = Vec::with_capacity(placeholders.len());
+    // The wrapped tags, by where they start; written straight into the output rather than
+    // built as a string each (a large template has hundreds of thousands).
+    let mut wraps: Vec<(usize, usize)> = placeholders
+        .iter()
+        .enumerate()
+        .map(|(index, (t, _))| (tags[*t].start, index))
+        .collect();
+    wraps.sort_unstable();
     // Insertions at a tag's start go before the tag's own replacement.
     edits.sort_by_key(|e| (e.start, e.end != e.start));
-    let mut out = String::with_capacity(src.len() + edits.len() * 24);
+    let mut wrapped = Vec::with_capacity(placeholders.len());
+    let mut out = String::with_capacity(src.len() + edits.len() * 2 + wraps.len() * 24);
     let mut at = 0;
-    for e in edits {
-        out.push_str(&src[at..e.start]);
-        if e.end > e.start
-            && let Some(&index) = wrapped_at.get(&e.start)
-        {
-            wrapped.push((out.len(), out.len() + e.text.len(), index));
+    let mut edits = edits.into_iter().peekable();
+    let mut wraps = wraps.into_iter().peekable();
+    loop {
+        let next_edit = edits.peek().map(|e| e.start);
+        let next_wrap = wraps.peek().map(|w| w.0);
+        match (next_edit, next_wrap) {
+            (Some(e), w) if w.is_none_or(|w| e <= w) => {
+                let e = edits.next().expect("peeked");
+                out.push_str(&src[at.min(e.start)..e.start]);
+                out.push_str(&e.text);
+                at = e.end.max(at);
+            }
+            (_, Some(_)) => {
+                let (start, index) = wraps.next().expect("peeked");
+                let tag = &tags[placeholders[index].0];
+                out.push_str(&src[at.min(start)..start]);
+                let begin = out.len();
+                wrap_into(&mut out, src, tag, &placeholders[index].1, file_id, index);
+                wrapped.push((begin, out.len(), index));
+                at = tag.end.max(at);
+            }
+            (None, None) => break,
+            (Some(_), None) => unreachable!("the first arm takes an edit when no wrap is left"),
         }
-        out.push_str(&e.text);
-        at = e.end.max(at);
     }
-    out.push_str(&src[at..]);
+    out.push_str(&src[at.min(src.len())..]);
     (out, wrapped)
+}
+
+/// `{{[~]HELPER EXPR FILE INDEX[~]}}`: a printing tag wrapped in its context helper.
+fn wrap_into(
+    out: &mut String,
+    src: &str,
+    tag: &Tag,
+    p: &Placeholder,
+    file_id: usize,
+    index: usize,
+) {
+    use std::fmt::Write;
+    let expr = tag.expr(src);
+    out.push_str(if tag.tilde_left { "{{~" } else { "{{" });
+    out.push_str(p.context.helper());
+    out.push(' ');
+    if is_single_token(expr) {
+        out.push_str(expr);
+    } else {
+        out.push('(');
+        out.push_str(expr);
+        out.push(')');
+    }
+    write!(out, " {file_id} {index}").expect("string write");
+    out.push_str(if tag.tilde_right { "~}}" } else { "}}" });
 }
 
 /// The pieces of a template that needs nothing of Handlebars but value lookups: every tag
@@ -84,7 +107,7 @@ pub(super) fn direct_pieces(
         let expr = tags[placeholders[index].0].expr(src);
         pieces.push(Piece::Value {
             placeholder: index,
-            path: expr.split('.').map(str::to_string).collect(),
+            path: expr.into(),
         });
         at = end;
     }
@@ -119,7 +142,7 @@ fn is_single_token(expr: &str) -> bool {
 /// Bare names used by the template's expressions (first path segment), keywords and
 /// literals excluded. Helper names are included; they only matter if a parameter shares them.
 pub(super) fn referenced_names(src: &str, tags: &[Tag]) -> Vec<String> {
-    let mut names = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
     for t in tags {
         let expr = t.expr(src);
         if expr.starts_with('!') {
@@ -140,7 +163,9 @@ pub(super) fn referenced_names(src: &str, tags: &[Tag]) -> Vec<String> {
                     .is_some_and(|c| c.is_alphabetic() || c == '_')
                 && !matches!(first, "else" | "this" | "true" | "false" | "null" | "as")
             {
-                names.push(first.to_string());
+                if !names.contains(first) {
+                    names.insert(first.to_string());
+                }
             }
             w.clear();
         };
@@ -157,7 +182,5 @@ pub(super) fn referenced_names(src: &str, tags: &[Tag]) -> Vec<String> {
         }
         push(&mut word, None);
     }
-    names.sort();
-    names.dedup();
-    names
+    names.into_iter().collect()
 }

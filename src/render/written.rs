@@ -24,7 +24,12 @@ pub struct Record {
 
 impl Record {
     pub fn add(&mut self, rel: &Path, content: &[u8]) {
-        self.files.insert(rel.to_path_buf(), digest(content));
+        self.add_digest(rel, digest(content));
+    }
+
+    /// Records a file whose [`digest`] is already known.
+    pub fn add_digest(&mut self, rel: &Path, sum: String) {
+        self.files.insert(rel.to_path_buf(), sum);
     }
 
     /// The marker file's text.
@@ -135,11 +140,15 @@ pub fn move_aside(dir: &Path, files: &[PathBuf]) -> std::io::Result<PathBuf> {
     Ok(aside)
 }
 
-fn digest(content: &[u8]) -> String {
-    Sha256::digest(content)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// The SHA-256 of `content`, in lowercase hex.
+pub fn digest(content: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(64);
+    for b in Sha256::digest(content) {
+        text.push(char::from(HEX[usize::from(b >> 4)]));
+        text.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    text
 }
 
 #[cfg(test)]
