@@ -318,6 +318,18 @@ impl Walk<'_> {
             Ok(p) => p,
             Err(why) => return Step::Again(why),
         };
+        if pods.is_empty() && want > 0 {
+            // No pod to judge by (none made yet): the controller's own status decides.
+            return match super::ready::readiness("ReplicationController", &live) {
+                Readiness::Ready => Step::Over(Some(Rolled {
+                    readiness: Readiness::Ready,
+                    logs: None,
+                    note: String::new(),
+                })),
+                Readiness::Pending(_) if !must_wait => Step::Over(None),
+                Readiness::Pending(why) | Readiness::Failed(why) => Step::Again(why),
+            };
+        }
         let current: Vec<&Value> = pods
             .iter()
             .filter(|p| annotation(p, TEMPLATE_HASH) == Some(hash))
