@@ -15,7 +15,14 @@ pub fn report(printer: &Printer, err: &anyhow::Error, hinted: &[HintLookup]) {
     printer.error(&render(&printer.error_label(), err, hinted));
 }
 
+/// The report of `err`. Any URL in it loses its user info, query and fragment, whichever
+/// stage wrote it: a URL a user gave (`OS_AUTH_URL`, a template source, a kubeconfig's
+/// server) may carry a password or a token there, and an error is no place to show it.
 fn render(label: &str, err: &anyhow::Error, hinted: &[HintLookup]) -> String {
+    crate::redact::urls(&report_text(label, err, hinted))
+}
+
+fn report_text(label: &str, err: &anyhow::Error, hinted: &[HintLookup]) -> String {
     let mut text = format!("{label}: {err}\n");
     let mut hint = None;
     for (i, cause) in err.chain().enumerate() {
@@ -78,5 +85,23 @@ mod tests {
             "{inner_only}"
         );
         assert_eq!(inner_only.matches("hint:").count(), 1);
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot connect to `{0}`: refused")]
+    struct Leaky(String);
+
+    #[test]
+    fn urls_in_any_cause_lose_their_credentials() {
+        let err = anyhow::Error::new(Leaky(
+            "http://admin:S3CRET@keystone:5000/v3?token=T0K#f/auth/tokens".into(),
+        ))
+        .context("reading from https://u:p@h/x?sig=abc");
+        let text = render("error", &err, &[]);
+        for secret in ["S3CRET", "admin", "T0K", "u:p", "sig=abc"] {
+            assert!(!text.contains(secret), "{secret}: {text}");
+        }
+        assert!(text.contains("http://keystone:5000/v3"), "{text}");
+        assert!(text.contains("https://h/x"), "{text}");
     }
 }

@@ -29,6 +29,10 @@ pub fn hint_of<'a, E: Hint + 'static>(
 
 /// An error and its causes on one line.
 pub fn one_line(e: &dyn std::error::Error) -> String {
+    crate::redact::urls(&joined(e))
+}
+
+fn joined(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(c) = source {

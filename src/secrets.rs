@@ -25,32 +25,91 @@ pub fn is_secret(name: &str, description: Option<&str>) -> bool {
 
 /// Whether a parameter's (or a stack output's) name says it holds a secret: it contains
 /// a word that does (`password`, `secret`, `token`, `credential`...), or its last word is
-/// one (`db_pass`, `admin_passwd`, `root_pw`, `swift_auth`, `api_key`).
+/// one (`db_pass`, `admin_passwd`, `root_pw`, `swift_auth`, `api_key`). Words are split
+/// as a person reads them, so `rabbitPass`, `dbPw2` and `SWIFT_AUTH` say what
+/// `rabbit_pass`, `db_pw_2` and `swift_auth` say.
 pub fn looks_secret(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
+    let words = words(name);
+    let snake = format!("_{}_", words.join("_"));
     let anywhere = [
         "password",
         "passwd",
         "passphrase",
+        "passcode",
         "secret",
         "token",
-        "_key",
+        "_key_",
         "salt",
-        "hash_path",
+        "_hash_path_",
         "credential",
-        "_db_uri",
+        "_db_uri_",
+        "private_key",
+        "privkey",
     ];
-    let last_word = n.rsplit(['_', '-', '.']).next().unwrap_or_default();
+    // A number at the end (`db_pass2`) does not change what the name holds.
+    let last_word = words
+        .iter()
+        .rev()
+        .find(|w| !w.bytes().all(|b| b.is_ascii_digit()))
+        .map(String::as_str)
+        .unwrap_or_default();
     let last = [
-        "pass", "pw", "pwd", "auth", "key", "apikey", "cred", "creds",
+        "pass", "pw", "pwd", "auth", "key", "apikey", "cred", "creds", "pin", "otp",
     ];
-    anywhere.iter().any(|w| n.contains(w)) || last.contains(&last_word)
+    anywhere.iter().any(|w| snake.contains(w)) || last.contains(&last_word)
+}
+
+/// The lowercase words of a name: split at anything not a letter or digit, where a
+/// lowercase letter meets an uppercase one (`dbPass`), before the last capital of a run
+/// of them (`DBPassword`), and where letters meet digits (`pw2`).
+fn words(name: &str) -> Vec<String> {
+    let chars: Vec<char> = name.chars().collect();
+    let mut words = Vec::new();
+    let mut word = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+            continue;
+        }
+        if let Some(&prev) = i
+            .checked_sub(1)
+            .and_then(|p| chars.get(p))
+            .filter(|_| !word.is_empty())
+        {
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            let boundary = (prev.is_lowercase() && c.is_uppercase())
+                || (prev.is_uppercase() && c.is_uppercase() && next_lower)
+                || (prev.is_ascii_digit() != c.is_ascii_digit());
+            if boundary {
+                words.push(std::mem::take(&mut word));
+            }
+        }
+        word.extend(c.to_lowercase());
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
 /// Whether an output's description says it holds a secret.
 pub fn description_says_secret(description: &str) -> bool {
     let d = description.to_lowercase();
-    ["password", "secret", "private key", "token", "credential"].iter().any(|w| d.contains(w))
+    [
+        "password",
+        "passwd",
+        "passphrase",
+        "secret",
+        "private key",
+        "api key",
+        "access key",
+        "token",
+        "credential",
+    ]
+    .iter()
+    .any(|w| d.contains(w))
         // "the Keystone URL for the Swift users" is not a password; "password of" is.
         && !d.starts_with("url")
 }
@@ -390,10 +449,46 @@ mod tests {
             "keystone_db_password",
             "Admin_Token",
             "swift_hash_path_prefix",
+            "db_pass",
+            "admin_passwd",
+            "root_pw",
+            "mysql_root_pwd",
+            "swift_auth",
+            "api_key",
+            "tls.key",
+            "rabbitPass",
+            "dbPw",
+            "DBPassword",
+            "swiftAuth",
+            "privateKey",
+            "ssh-private-key",
+            "apiKey",
+            "db_pass2",
+            "ROOT_PW_2",
+            "keystoneDbUri",
+            "heat_auth_encryption_key",
+            "ldap_passcode",
+            "sim_pin",
         ] {
             assert!(looks_secret(name), "{name}");
         }
-        assert!(!looks_secret("keystone_host"));
+        for name in [
+            "keystone_host",
+            "keystone",
+            "monkey_count",
+            "bypass_proxy",
+            "compass",
+            "auth_url",
+            "swift_auth_url",
+            "pinned_version",
+        ] {
+            assert!(!looks_secret(name), "{name}");
+        }
+        assert_eq!(words("DBPassword_v2x"), ["db", "password", "v", "2", "x"]);
+        assert_eq!(words("rabbitPass"), ["rabbit", "pass"]);
+        assert_eq!(words("ROOT_PW_2"), ["root", "pw", "2"]);
+        assert!(description_says_secret("The API key of the backup user"));
+        assert!(description_says_secret("passphrase of the TLS key"));
         assert!(description_says_secret("Password of the admin user"));
         assert!(!description_says_secret(
             "URL of the Keystone the password is for"

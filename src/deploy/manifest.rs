@@ -152,8 +152,13 @@ pub fn from_files(files: BTreeMap<PathBuf, Vec<u8>>) -> Result<Vec<Manifest>, Ma
 }
 
 /// The text of a manifest file; bytes that are not UTF-8 are an error naming where,
-/// never replaced (a replaced byte would be applied as something else).
-pub fn text_of(rel: &Path, bytes: Vec<u8>) -> Result<String, ManifestError> {
+/// never replaced (a replaced byte would be applied as something else). A byte-order mark
+/// at the start (editors on Windows write one) is not part of the text, as YAML says;
+/// left in, the parser took it for the start of a second document.
+pub fn text_of(rel: &Path, mut bytes: Vec<u8>) -> Result<String, ManifestError> {
+    if bytes.starts_with("\u{feff}".as_bytes()) {
+        bytes.drain(..3);
+    }
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let line = 1 + e.as_bytes()[..offset]
@@ -310,6 +315,25 @@ pub fn attach_config_digests(tree: &mut [Manifest]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_text() {
+        let rel = Path::new("a.yaml");
+        let text = text_of(
+            rel,
+            b"\xef\xbb\xbfapiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n".to_vec(),
+        )
+        .unwrap();
+        let objects = parse_file(rel, &text).unwrap();
+        assert_eq!(objects.len(), 1);
+        assert_eq!(objects[0].id.name, "a");
+        // Only at the start: elsewhere it stays, and is refused as the parser sees fit.
+        assert!(
+            text_of(rel, b"a: \xef\xbb\xbf\n".to_vec())
+                .unwrap()
+                .contains('\u{feff}')
+        );
+    }
 
     #[test]
     fn reads_declared_dependencies_and_rejects_malformed_ones() {

@@ -98,6 +98,18 @@ fn parse_described(text: &str, path: &Path) -> Result<BTreeMap<String, Entry>, F
             out.insert(k, entry);
             continue;
         }
+        // The CLI's JSON inside the string is read by serde_json, where a repeated key
+        // wins silently: look for one the way the file itself is checked.
+        if let Some(message) = v
+            .as_str()
+            .and_then(|inner| crate::yaml::check(inner).err())
+            .filter(|m| m.contains(crate::yaml::DUPLICATE))
+        {
+            return Err(FileError::Duplicate {
+                path: path.into(),
+                message: format!("output `{k}`: {message}"),
+            });
+        }
         let output = cli_output(&v).expect("checked above");
         if let Some(err) = output.get("output_error").and_then(Json::as_str) {
             return Err(FileError::OutputError {
@@ -175,6 +187,18 @@ mod tests {
             err.to_string().contains("output `x`") && err.to_string().contains("boom"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_key_repeated_inside_the_cli_format_is_an_error() {
+        let inner = r#"{"output_key": "pw", "output_value": "one", "output_value": "two"}"#;
+        let text = json!({"pw": inner}).to_string();
+        let err = parse(&text, Path::new("o.json")).unwrap_err().to_string();
+        assert!(
+            err.contains("output `pw`") && err.contains("duplicate key `output_value`"),
+            "{err}"
+        );
+        assert!(!err.contains("one") && !err.contains("two"), "{err}");
     }
 
     #[test]

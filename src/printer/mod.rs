@@ -130,6 +130,7 @@ impl Printer {
     /// A cargo-style status line: `   Rendering 42 templates`.
     pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
         if !self.quiet {
+            let message = crate::redact::urls(&message.to_string());
             eprintln!(
                 "{} {message}",
                 Self::paint(self.color_err, STATUS, &format!("{verb:>12}"))
@@ -137,7 +138,10 @@ impl Printer {
         }
     }
 
+    /// A warning; like every line for people, without a URL's credentials or query
+    /// (see [`crate::redact::urls`]).
     pub fn warn(&self, message: impl std::fmt::Display) {
+        let message = crate::redact::urls(&message.to_string());
         eprintln!(
             "{}: {message}",
             Self::paint(self.color_err, WARNING, "warning")
@@ -156,7 +160,7 @@ impl Printer {
     /// Text for people on stderr (a table of results), unless `--quiet`.
     pub fn note(&self, text: &str) {
         if !self.quiet {
-            eprint!("{text}");
+            eprint!("{}", crate::redact::urls(text));
         }
     }
 

@@ -198,9 +198,20 @@ impl From<Located> for Diagnostic {
             }
             // `{{upper}}` reads as a parameter named `upper`; there is none, so it is a
             // helper used without what it works on.
-            Problem::Missing(name) if helpers::is_helper(&name) => format!(
-                "helper `{name}` is used without an argument: write `{{{{{name} VALUE}}}}` (no parameter is named `{name}`)"
-            ),
+            Problem::Missing(name) if helpers::is_helper(&name) => {
+                // The helpers that take a first argument before the value say so.
+                let usage = match name.as_str() {
+                    "indent" | "nindent" => "4 VALUE",
+                    "join" => "\", \" LIST",
+                    "default" => "\"FALLBACK\" VALUE",
+                    "required" => "\"MESSAGE\" VALUE",
+                    "include" => "\"PATH\"",
+                    _ => "VALUE",
+                };
+                format!(
+                    "helper `{name}` is used without an argument: write `{{{{{name} {usage}}}}}` (no parameter is named `{name}`)"
+                )
+            }
             Problem::Missing(name) => format!("parameter `{name}` is not defined"),
             Problem::Required(message) => message,
             Problem::Invalid(message) => message,

@@ -12,6 +12,7 @@ mod fake_kube_conventions;
 mod forward;
 mod heat;
 mod heat_real;
+mod hostile_archives;
 mod hostile_manifests;
 mod images;
 mod images_auth;

@@ -281,12 +281,15 @@ fn a_missing_parameter_in_a_partial_names_the_partial_file() {
 #[test]
 fn a_helper_without_its_argument_is_named_as_such() {
     let p = basic();
-    for (tag, helper) in [
-        ("{{upper}}", "upper"),
-        ("{{ lower }}", "lower"),
-        ("{{{b64enc}}}", "b64enc"),
-        ("{{include}}", "include"),
-        ("x-{{trim}}", "trim"),
+    for (tag, helper, usage) in [
+        ("{{upper}}", "upper", "{{upper VALUE}}"),
+        ("{{ lower }}", "lower", "{{lower VALUE}}"),
+        ("{{{b64enc}}}", "b64enc", "{{b64enc VALUE}}"),
+        ("{{include}}", "include", "{{include \"PATH\"}}"),
+        ("x-{{trim}}", "trim", "{{trim VALUE}}"),
+        ("{{indent}}", "indent", "{{indent 4 VALUE}}"),
+        ("{{join}}", "join", "{{join \", \" LIST}}"),
+        ("{{default}}", "default", "{{default \"FALLBACK\" VALUE}}"),
     ] {
         p.write(
             "kubernetes-in/web-service.yaml",
@@ -299,7 +302,9 @@ fn a_helper_without_its_argument_is_named_as_such() {
         let err = stderr(&out);
         assert!(
             err.contains("kubernetes-in/web-service.yaml:6:")
-                && err.contains(&format!("helper `{helper}` is used without an argument")),
+                && err.contains(&format!(
+                    "helper `{helper}` is used without an argument: write `{usage}`"
+                )),
             "{tag}: {err}"
         );
         assert!(!err.contains("is not defined"), "{tag}: {err}");

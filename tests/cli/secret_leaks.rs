@@ -260,12 +260,21 @@ fn one_secret_heuristic_for_every_source() {
         "MYSQL_PASSWORD",
         "app-secret",
         "x.apikey",
+        // Words as a person reads them: camelCase, capitals, a number at the end.
+        "rabbitPass",
+        "dbPw",
+        "DBPassword",
+        "swiftAuth",
+        "privateKey",
+        "db_pass2",
+        "ROOT_PW_2",
     ];
     let mut yaml = String::new();
     for (i, n) in names.iter().enumerate() {
         yaml.push_str(&format!("{n}: hidden-value-{i}\n"));
     }
     yaml.push_str("keystone_host: shown-host\nbypass_mode: shown-mode\nauth_url: shown-url\n");
+    yaml.push_str("monkeyCount: shown-count\npassCompass: shown-compass\n");
     p.write("params.yaml", &yaml);
     let out = p
         .cmd()
@@ -282,7 +291,13 @@ fn one_secret_heuristic_for_every_source() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(!text.contains("hidden-value"), "{text}");
-    for shown in ["shown-host", "shown-mode", "shown-url"] {
+    for shown in [
+        "shown-host",
+        "shown-mode",
+        "shown-url",
+        "shown-count",
+        "shown-compass",
+    ] {
         assert!(text.contains(shown), "{shown} is no secret: {text}");
     }
     // The OpenStack CLI's format: descriptions say which are secret.
@@ -295,6 +310,8 @@ fn one_secret_heuristic_for_every_source() {
         "signing": output("signing", "Shared secret of the metadata proxy", "hidden-too"),
         "api_token_x": output("api_token_x", "", "hidden-by-name"),
         "endpoint": output("endpoint", "URL of the password reset service", "shown-endpoint"),
+        "backup": output("backup", "API key of the backup user", "hidden-api-key"),
+        "tls": output("tls", "Passphrase of the TLS key", "hidden-passphrase"),
     });
     p.write("outputs.json", &cli.to_string());
     let out = p
@@ -370,5 +387,50 @@ fn a_state_directory_readable_by_others_is_pointed_out() {
             );
         }
         set(rel, if private == "700" { 0o700 } else { 0o600 });
+    }
+}
+
+/// A URL the user gave with a password or a token in it (`OS_AUTH_URL`, a kubeconfig's
+/// server) shows neither in any line the command prints, retries and errors alike.
+#[test]
+fn credentials_in_urls_the_user_gave_never_show() {
+    let p = Project::new();
+    p.write(
+        "kc",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"http://kube:KUBEPW@127.0.0.1:9/?token=KTOK\"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: abc}\n",
+    );
+    p.write(
+        "kubernetes/a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+    );
+    let keystone = p
+        .cmd()
+        .args(["params", "show", "--source", "heat", "--stack", "x"])
+        .env(
+            "OS_AUTH_URL",
+            "http://admin:OSPW@127.0.0.1:9/v3?token=OSTOK#OSFRAG",
+        )
+        .env("OS_USERNAME", "u")
+        .env("OS_PASSWORD", "p")
+        .env("OS_PROJECT_NAME", "p")
+        .output()
+        .unwrap();
+    let kube = p
+        .cmd()
+        .args(["status", "--kubeconfig", "kc"])
+        .output()
+        .unwrap();
+    for (what, out, host) in [
+        ("keystone", keystone, "http://127.0.0.1:9"),
+        ("kube", kube, "127.0.0.1:9"),
+    ] {
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(host), "{what} names the server: {err}");
+        for secret in [
+            "OSPW", "OSTOK", "OSFRAG", "KUBEPW", "KTOK", "admin:", "kube:",
+        ] {
+            assert!(!err.contains(secret), "{what}: {secret} in {err}");
+        }
     }
 }

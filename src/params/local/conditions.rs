@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::error::{Fail, LocalError, RefKind};
+use super::error::{Fail, LocalError, MAX_CHAIN, RefKind};
 use super::eval::Evaluator;
 use super::pyvalue::py_eq;
 use super::val::Val;
@@ -43,6 +43,7 @@ impl Evaluator<'_, '_> {
             Some(None) => return Err(self.cycle("conditions", name)),
             None => {}
         }
+        self.deep_enough("conditions", name)?;
         self.conditions.insert(name.to_string(), None);
         self.stack.push(name.to_string());
         let here = format!("condition `{name}`");
@@ -57,6 +58,22 @@ impl Evaluator<'_, '_> {
         self.conditions
             .insert(name.to_string(), Some(result.clone()));
         result
+    }
+
+    /// Refuses to resolve `name` one level deeper than [`MAX_CHAIN`]: each level is a
+    /// frame of the evaluator's recursion, and a long enough chain of resources (or
+    /// conditions) each referring to the next would otherwise overflow the stack.
+    pub(crate) fn deep_enough(&self, kind: &'static str, name: &str) -> Result<(), Fail> {
+        if self.stack.len() < MAX_CHAIN {
+            return Ok(());
+        }
+        Err(LocalError::TooDeep {
+            template: self.t.name.clone(),
+            kind,
+            first: self.stack.first().cloned().unwrap_or_default(),
+            last: name.to_string(),
+        }
+        .into())
     }
 
     pub(crate) fn cycle(&self, kind: &'static str, name: &str) -> Fail {

@@ -5,6 +5,11 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+/// How long a chain of resources (or conditions) each referring to the next may be.
+/// Heat allows 1000 resources a stack; a chain of a hundred is already far past any
+/// real template, and each link costs a few frames of the evaluator's recursion.
+pub const MAX_CHAIN: usize = 100;
+
 /// Why a template could not be parsed or evaluated locally.
 ///
 /// Every message names the template and where in it the problem is; values of
@@ -71,6 +76,15 @@ pub enum LocalError {
         template: String,
         kind: &'static str,
         chain: Vec<String>,
+    },
+    #[error(
+        "`{template}`: {kind} refer to each other more than {MAX_CHAIN} deep: `{first}` -> ... -> `{last}`"
+    )]
+    TooDeep {
+        template: String,
+        kind: &'static str,
+        first: String,
+        last: String,
     },
     #[error("cannot evaluate {} of `{template}` without a cloud:{}", plural(outputs.len(), "output"), outputs.iter().map(|o| format!("\n  {o}")).collect::<String>())]
     CannotEvaluate {

@@ -36,6 +36,7 @@ impl Evaluator<'_, '_> {
             Some(None) => return Err(self.cycle("resources", name)),
             None => {}
         }
+        self.deep_enough("resources", name)?;
         self.resources.insert(name.to_string(), None);
         self.stack.push(name.to_string());
         let result = self.resolve_resource(name);

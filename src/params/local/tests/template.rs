@@ -192,3 +192,50 @@ resources:
         .unwrap();
     assert_eq!(store.get("unused").map(str::len), Some(6));
 }
+
+/// A chain of `n` Value resources, each the next one's value, and an output of the last.
+fn chain(n: usize) -> String {
+    let mut text = String::from(
+        "heat_template_version: 2016-10-14\nresources:\n  v0: {type: OS::Heat::Value, properties: {value: x}}\n",
+    );
+    for i in 1..n {
+        text.push_str(&format!(
+            "  v{i}: {{type: OS::Heat::Value, properties: {{value: {{get_attr: [v{}, value]}}}}}}\n",
+            i - 1
+        ));
+    }
+    text + &format!(
+        "outputs:\n  out: {{value: {{get_attr: [v{}, value]}}}}\n",
+        n - 1
+    )
+}
+
+/// Each reference is a level of the evaluator's recursion: a long chain is an error
+/// naming its ends, not a stack overflow (a chain of 2000 aborted the process).
+#[test]
+fn chains_of_references_past_the_limit_are_errors_not_crashes() {
+    use crate::params::local::error::MAX_CHAIN;
+    assert_eq!(output(&eval(&chain(MAX_CHAIN)), "out").value, json!("x"));
+    for n in [MAX_CHAIN + 1, 2000] {
+        let err = eval_with(&chain(n), &[]).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "resources refer to each other more than {MAX_CHAIN} deep: `v{}` -> ... -> `v{}`",
+                n - 1,
+                n - 1 - MAX_CHAIN
+            )),
+            "{n}: {err}"
+        );
+    }
+    let mut conditions =
+        String::from("heat_template_version: 2018-08-31\nconditions:\n  c0: true\n");
+    for i in 1..2000 {
+        conditions.push_str(&format!("  c{i}: {{not: c{}}}\n", i - 1));
+    }
+    conditions.push_str("outputs:\n  out: {value: {if: [c1999, 1, 2]}}\n");
+    let err = eval_with(&conditions, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("conditions refer to each other more than"),
+        "{err}"
+    );
+}
