@@ -32,12 +32,20 @@ pub fn stamp_template(body: &mut Value) {
     let Some(template) = body.pointer_mut("/spec/template") else {
         return;
     };
-    if let Some(a) = template.pointer_mut("/metadata/annotations")
-        && let Some(a) = a.as_object_mut()
-    {
-        a.remove(TEMPLATE_HASH);
+    // The hash of the template as rendered: a stamp already there is not part of it.
+    let mut rendered = template.clone();
+    if let Some(meta) = rendered.get_mut("metadata").and_then(Value::as_object_mut) {
+        if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            a.remove(TEMPLATE_HASH);
+            if a.is_empty() {
+                meta.remove("annotations");
+            }
+        }
+        if meta.is_empty() {
+            rendered.as_object_mut().map(|t| t.remove("metadata"));
+        }
     }
-    let digest = Sha256::digest(template.to_string().as_bytes());
+    let digest = Sha256::digest(rendered.to_string().as_bytes());
     let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     if !template.get("metadata").is_some_and(Value::is_object) {
         template["metadata"] = json!({});
