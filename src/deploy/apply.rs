@@ -21,6 +21,10 @@ pub const DEPLOYMENT_LABEL: &str = "kube-openstack/deployment";
 /// Hash of the spec a one-shot pod or Job was created from, to know when to rerun it.
 pub const SPEC_HASH: &str = "kube-openstack/spec-hash";
 
+/// Annotation of a long-running workload's pod template: the hash of the Secrets and
+/// ConfigMaps its pods read, so a changed value rolls exactly the workloads that read it.
+pub const CONFIG_HASH: &str = "kube-openstack/config-hash";
+
 /// The label selector of every object of a deployment.
 pub fn selector(deployment: &str) -> String {
     format!("{MANAGED_BY_LABEL}={MANAGED_BY},{DEPLOYMENT_LABEL}={deployment}")
@@ -115,6 +119,23 @@ pub fn desired(m: &Manifest, res: &Resource, namespace: &str, deployment: &str) 
         if let Some(a) = annotations.as_object_mut() {
             a.insert(SPEC_HASH.into(), Value::String(hash));
         }
+    }
+    if let Some(digest) = &m.config_digest
+        && super::order::is_long_running(&m.id.kind)
+        && body.pointer("/spec/template").is_some_and(Value::is_object)
+    {
+        let template = &mut body["spec"]["template"];
+        if !template.get("metadata").is_some_and(Value::is_object) {
+            template["metadata"] = Value::Object(Default::default());
+        }
+        let meta = &mut template["metadata"];
+        if !meta.get("annotations").is_some_and(Value::is_object) {
+            meta["annotations"] = Value::Object(Default::default());
+        }
+        meta["annotations"][CONFIG_HASH] = Value::String(digest.clone());
+    }
+    if m.id.kind == "ReplicationController" {
+        super::rollout::stamp_template(&mut body);
     }
     body
 }

@@ -48,8 +48,9 @@ pub struct Manifest {
     pub body: Value,
     /// From the `depends-on` annotation, in the order written.
     pub depends_on: Vec<ObjectId>,
-    /// For one-shot pods and Jobs: a digest of the Secrets and ConfigMaps of the tree it
-    /// reads, so a change of configuration reruns it (see [`attach_config_digests`]).
+    /// For one-shot pods, Jobs and long-running workloads: a digest of the Secrets and
+    /// ConfigMaps of the tree it reads, so a change of configuration reruns or restarts
+    /// it (see [`attach_config_digests`]).
     pub config_digest: Option<String>,
 }
 
@@ -268,14 +269,17 @@ pub fn own_namespace(m: &Manifest) -> Option<&str> {
         .and_then(Value::as_str)
 }
 
-/// Sets [`Manifest::config_digest`] of every one-shot object of `tree`: the data of the
+/// Sets [`Manifest::config_digest`] of every one-shot object and long-running workload
+/// of `tree`: the data of the
 /// Secrets and ConfigMaps (of the tree) that its pod spec uses, in reference order.
 pub fn attach_config_digests(tree: &mut [Manifest]) {
     use sha2::{Digest, Sha256};
     let digests: Vec<Option<String>> = tree
         .iter()
         .map(|m| {
-            if !super::order::is_one_shot(&m.id.kind, &m.body) {
+            if !super::order::is_one_shot(&m.id.kind, &m.body)
+                && !super::order::is_long_running(&m.id.kind)
+            {
                 return None;
             }
             let mut hasher = Sha256::new();

@@ -9,6 +9,7 @@ pub mod api_status;
 pub mod apply;
 pub mod client;
 pub mod discovery;
+pub mod doomed;
 pub mod forward;
 pub mod infer;
 pub mod kubeconfig;
@@ -21,6 +22,7 @@ pub mod plan;
 pub mod progress;
 pub mod prune;
 pub mod ready;
+pub mod rollout;
 pub mod schedule;
 
 use apply::{MANAGED_BY, MANAGED_BY_LABEL};

@@ -64,6 +64,15 @@ pub fn is_one_shot(kind: &str, body: &serde_json::Value) -> bool {
     }
 }
 
+/// Workloads whose pods run until replaced, from a pod template: a change of the
+/// configuration they read must restart them.
+pub fn is_long_running(kind: &str) -> bool {
+    matches!(
+        kind,
+        "ReplicationController" | "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

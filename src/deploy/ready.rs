@@ -188,7 +188,7 @@ fn waiting(pod: &Value) -> String {
 /// `ImagePullBackOff` whose message carries the pull error, as kubelets since 1.32 give
 /// it): waiting would only repeat the answer. Other pull errors (a registry not up yet,
 /// a refused connection) keep the pod pending.
-fn missing_image(pod: &Value) -> Option<String> {
+pub(super) fn missing_image(pod: &Value) -> Option<String> {
     const ABSENT: &[&str] = &["not found", "manifest unknown", "name unknown"];
     let statuses = pod.pointer("/status/containerStatuses")?.as_array()?;
     statuses.iter().find_map(|c| {
@@ -213,7 +213,7 @@ pub const CRASH_LOOP_RESTARTS: i64 = 3;
 
 /// A container restarted [`CRASH_LOOP_RESTARTS`] times and now backing off: the job fails
 /// the same way every time, and waiting for the timeout would only hide it.
-fn crash_looping(pod: &Value) -> Option<String> {
+pub(super) fn crash_looping(pod: &Value) -> Option<String> {
     let statuses = pod.pointer("/status/containerStatuses")?.as_array()?;
     statuses.iter().find_map(|c| {
         let restarts = c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);

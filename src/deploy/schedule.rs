@@ -4,13 +4,15 @@
 //! what depends on it.
 
 use super::FailureCause;
-use super::apply::{ApplyError, Outcome, Target, apply_object};
+use super::apply::{ApplyError, Outcome, Target, apply_object, desired};
 use super::discovery::Resource;
+use super::doomed;
 use super::manifest::ObjectId;
 use super::ops;
 use super::plan::Plan;
 use super::progress::Progress;
 use super::ready::{Readiness, has_readiness, readiness};
+use super::rollout;
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -70,7 +72,10 @@ pub struct NodeResult {
 
 enum Done {
     Applied(usize, Result<Outcome, ApplyError>),
-    Waited(usize, Readiness, Option<String>),
+    /// Readiness, a failed pod's log, and what to report when ready (`rolled out 3/3`).
+    Waited(usize, Readiness, Option<String>, String),
+    /// A rollout found nothing to do and nobody waits for the object.
+    Settled(usize),
 }
 
 type Task<'a> = Pin<Box<dyn Future<Output = Done> + Send + 'a>>;
@@ -108,7 +113,11 @@ pub async fn run(
         };
         match done {
             Done::Applied(i, result) => run.applied(i, result),
-            Done::Waited(i, readiness, logs) => run.waited(i, readiness, logs),
+            Done::Waited(i, readiness, logs, note) => run.waited(i, readiness, logs, note),
+            Done::Settled(i) => {
+                run.results[i].state = State::Applied;
+                progress.tick();
+            }
         }
     }
     (run.finish(), interrupted)
@@ -246,7 +255,11 @@ impl<'a> Run<'a> {
             && (self.options.wait_all || !node.dependents.is_empty());
         self.progress
             .object("Applied", &self.results[i].object, outcome.as_str());
-        if must_wait {
+        if kind == "ReplicationController" && !self.target.dry_run {
+            // Its pods are rolled onto the template whether or not anyone waits for it.
+            self.results[i].state = State::Waiting;
+            self.tasks.push(self.roll(i, must_wait));
+        } else if must_wait {
             self.results[i].state = State::Waiting;
             let timeout = self
                 .options
@@ -255,7 +268,7 @@ impl<'a> Run<'a> {
             let (target, res, progress) = (self.target, &self.resources[i], self.progress);
             self.tasks.push(Box::pin(async move {
                 let (r, logs) = wait_ready(target, &node.manifest.id, res, timeout, progress).await;
-                Done::Waited(i, r, logs)
+                Done::Waited(i, r, logs, String::new())
             }));
         } else {
             let settled = self.target.dry_run || !has_readiness(kind);
@@ -268,12 +281,32 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// The rollout of replication controller `i` (see [`super::rollout`]).
+    fn roll(&self, i: usize, must_wait: bool) -> Task<'a> {
+        let node = &self.plan.nodes[i];
+        let (target, res, progress) = (self.target, &self.resources[i], self.progress);
+        let timeout = self
+            .options
+            .timeout
+            .unwrap_or_else(|| default_timeout(&node.manifest.id.kind));
+        Box::pin(async move {
+            let body = desired(&node.manifest, res, target.namespace, target.deployment);
+            let id = &node.manifest.id;
+            match rollout::converge(target, id, res, &body, must_wait, timeout, progress).await {
+                Some(r) => Done::Waited(i, r.readiness, r.logs, r.note),
+                None => Done::Settled(i),
+            }
+        })
+    }
+
     /// The wait for node `i` ended.
-    fn waited(&mut self, i: usize, readiness: Readiness, logs: Option<String>) {
+    fn waited(&mut self, i: usize, readiness: Readiness, logs: Option<String>, note: String) {
         match readiness {
             Readiness::Ready => {
                 self.results[i].state = State::Ready;
-                self.progress.object("Ready", &self.results[i].object, "");
+                self.progress
+                    .object("Ready", &self.results[i].object, &note);
+                self.results[i].message = note;
                 self.progress.tick();
             }
             Readiness::Failed(why) => {
@@ -395,6 +428,13 @@ async fn wait_ready(
     let mut last = String::new();
     loop {
         let state = match ops::get(target.kube, res, target.namespace, &id.name).await {
+            Ok(Some(obj)) if id.kind == "DaemonSet" => match readiness(&id.kind, &obj) {
+                Readiness::Pending(why) => match doomed_pod(target, &obj).await {
+                    Some((why, logs)) => return (Readiness::Failed(why), logs),
+                    None => Readiness::Pending(why),
+                },
+                other => other,
+            },
             Ok(Some(obj)) => readiness(&id.kind, &obj),
             Ok(None) => Readiness::Pending("not found".into()),
             // The client already retried what was transient; keep waiting until the timeout.
@@ -432,4 +472,13 @@ async fn wait_ready(
         tokio::time::sleep(delay.min(left)).await;
         delay = (delay * 3 / 2).min(Duration::from_secs(2));
     }
+}
+
+/// A pod of `owner` that will not become ready: why, with its last log lines and events.
+async fn doomed_pod(target: &Target<'_>, owner: &Value) -> Option<(String, Option<String>)> {
+    let pods = rollout::owned_pods(target, owner).await.ok()?;
+    let (pod, why) = pods.iter().find_map(|p| Some((p, doomed::doomed(p)?)))?;
+    let name = pod["metadata"]["name"].as_str().unwrap_or("?");
+    let logs = doomed::last_words(target, name).await;
+    Some((format!("pod `{name}`: {why}"), logs))
 }

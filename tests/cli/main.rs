@@ -40,6 +40,7 @@ mod real_tree_report;
 mod real_workloads;
 mod remote;
 mod render;
+mod rollouts;
 mod secret_leaks;
 mod shipped;
 mod snapshots;

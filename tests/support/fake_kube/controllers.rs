@@ -26,6 +26,15 @@ pub async fn run(shared: std::sync::Arc<Shared>) {
 fn tick(shared: &Shared, now: Instant) {
     let faults = shared.faults.lock().unwrap().clone();
     let mut store = shared.store.lock().unwrap();
+    if faults.rc_pods {
+        super::workloads::simulated_pods(shared, &mut store);
+        // What the controllers and the garbage collector deleted goes after the grace.
+        for s in store.objects.values_mut() {
+            if s.delete_at.is_none() && s.object.pointer("/metadata/deletionTimestamp").is_some() {
+                s.delete_at = Some(now + faults.deletion_delay);
+            }
+        }
+    }
     let gone: Vec<_> = store
         .objects
         .iter()
@@ -45,6 +54,7 @@ fn tick(shared: &Shared, now: Instant) {
         let age = now.duration_since(stored.changed_at);
         let obj = &stored.object;
         let new_status: Option<Value> = match plural {
+            "replicationcontrollers" if faults.rc_pods => None,
             "replicationcontrollers" | "deployments" => {
                 let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
                 let want = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
@@ -58,7 +68,15 @@ fn tick(shared: &Shared, now: Instant) {
                 let status = daemon_set_status(obj, never);
                 (age >= faults.ready_delay && obj.get("status") != Some(&status)).then_some(status)
             }
-            "pods" => pod_status(obj, age, faults.pod_run_time, faults.fail_pods.contains(&name)),
+            "pods" => {
+                let owner = owner_name(obj);
+                let named = |list: &[String]| list.contains(&name) || list.contains(&owner);
+                let waiting = faults.pod_waiting.get(&name).or_else(|| faults.pod_waiting.get(&owner));
+                match waiting {
+                    Some((reason, message)) => waiting_status(obj, reason, message),
+                    None => pod_status(obj, age, faults.pod_run_time, named(&faults.fail_pods), named(&faults.never_ready)),
+                }
+            }
             "jobs" => (age >= faults.pod_run_time && obj.pointer("/status/succeeded").is_none()).then(|| {
                 json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
             }),
@@ -93,7 +111,13 @@ fn tick(shared: &Shared, now: Instant) {
 }
 
 /// The next status of a pod, if it changes now.
-fn pod_status(pod: &Value, age: Duration, run_time: Duration, fails: bool) -> Option<Value> {
+fn pod_status(
+    pod: &Value,
+    age: Duration,
+    run_time: Duration,
+    fails: bool,
+    never_ready: bool,
+) -> Option<Value> {
     let phase = pod
         .pointer("/status/phase")
         .and_then(Value::as_str)
@@ -107,7 +131,8 @@ fn pod_status(pod: &Value, age: Duration, run_time: Duration, fails: bool) -> Op
         "Pending" if age >= run_time / 2 => {
             let mut status = json!({"phase": "Running", "containerStatuses": [{"name": "main", "ready": true, "restartCount": 0, "state": {"running": {}}}]});
             if !one_shot {
-                status["conditions"] = json!([{"type": "Ready", "status": "True"}]);
+                let ready = if never_ready { "False" } else { "True" };
+                status["conditions"] = json!([{"type": "Ready", "status": ready}]);
             }
             Some(status)
         }
@@ -124,6 +149,27 @@ fn pod_status(pod: &Value, age: Duration, run_time: Duration, fails: bool) -> Op
         }
         _ => None,
     }
+}
+
+/// The name of the pod's controller, if it has one.
+fn owner_name(pod: &Value) -> String {
+    pod.pointer("/metadata/ownerReferences/0/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A pod whose container cannot start: it waits with `reason`, as a kubelet reports a
+/// pull back-off or a missing Secret key (unschedulable: the scheduler's condition).
+fn waiting_status(pod: &Value, reason: &str, message: &str) -> Option<Value> {
+    let status = if reason == "Unschedulable" {
+        json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+            "reason": "Unschedulable", "message": message}]})
+    } else {
+        json!({"phase": "Pending", "containerStatuses": [{"name": "main", "ready": false,
+            "restartCount": 0, "state": {"waiting": {"reason": reason, "message": message}}}]})
+    };
+    (pod.get("status") != Some(&status)).then_some(status)
 }
 
 /// A DaemonSet's status once its controller has a current pod on every node, as the real

@@ -63,6 +63,13 @@ pub struct Faults {
     /// One-shot pods (by name) whose log, when they finish, is this text instead of the
     /// simulated migration's line (what a real command of theirs would print).
     pub pod_logs: std::collections::BTreeMap<String, String>,
+    /// Replication controllers run simulated pods, as the real controller does: made from
+    /// the template until `replicas` match the selector, never replaced when the template
+    /// changes; the controller's status counts them. Off: a controller is only a status.
+    pub rc_pods: bool,
+    /// Pods (by name, or by their controller's name) whose container waits with this
+    /// reason and message instead of starting (`ImagePullBackOff`, ...).
+    pub pod_waiting: std::collections::BTreeMap<String, (String, String)>,
     /// Graceful deletion period of pods (and of foreground deletion).
     #[serde(with = "millis")]
     pub deletion_delay: Duration,
@@ -86,6 +93,8 @@ impl Default for Faults {
             fail_pods: Vec::new(),
             never_ready: Vec::new(),
             pod_logs: Default::default(),
+            rc_pods: false,
+            pod_waiting: Default::default(),
             deletion_delay: Duration::from_millis(100),
             seed: 42,
             token: None,

@@ -35,6 +35,16 @@ pub fn tick(shared: &Shared) {
     collect_garbage(&mut store);
 }
 
+/// The replication controllers and the garbage collector of the simulated cluster whose
+/// pods are only statuses (`Faults::rc_pods`): the same decisions as with real pods.
+pub fn simulated_pods(shared: &Shared, store: &mut Store) {
+    let keys: Vec<Key> = store.objects.keys().cloned().collect();
+    for key in keys.iter().filter(|k| k.0 == "replicationcontrollers") {
+        replication_controller(shared, store, key);
+    }
+    collect_garbage(store);
+}
+
 fn meta<'a>(o: &'a Value, k: &str) -> &'a str {
     o["metadata"][k].as_str().unwrap_or_default()
 }

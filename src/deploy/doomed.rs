@@ -1,0 +1,140 @@
+//! Pods that will not become ready however long one waits: an image that does not exist
+//! or cannot be named, a container whose configuration cannot be made (a missing Secret
+//! key), a container that keeps crashing, a pod no node can take. A workload with such a
+//! pod fails within seconds, with the reason, the pod's last log lines and its events,
+//! instead of waiting out its timeout.
+
+use super::apply::Target;
+use super::discovery::Resource;
+use super::ops;
+use super::ready;
+use serde_json::Value;
+
+/// How many log lines and events come with a failure.
+const LAST_LINES: usize = 20;
+
+/// Not being deleted and not finished.
+pub fn active(pod: &Value) -> bool {
+    pod.pointer("/metadata/deletionTimestamp").is_none()
+        && !matches!(
+            pod.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed")
+        )
+}
+
+/// The pod's `Ready` condition is true.
+pub fn pod_ready(pod: &Value) -> bool {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+/// Why the pod will not become ready, if it will not.
+pub fn doomed(pod: &Value) -> Option<String> {
+    if let Some(why) = ready::missing_image(pod).or_else(|| ready::crash_looping(pod)) {
+        return Some(why);
+    }
+    if let Some(c) = pod
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable")
+    {
+        let message = c["message"].as_str().unwrap_or_default();
+        return Some(format!("cannot be scheduled: {message}"));
+    }
+    let statuses = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array);
+    statuses.into_iter().flatten().find_map(|c| {
+        let w = c.pointer("/state/waiting")?;
+        let reason = w.get("reason").and_then(Value::as_str)?;
+        if ![
+            "InvalidImageName",
+            "CreateContainerConfigError",
+            "CreateContainerError",
+        ]
+        .contains(&reason)
+        {
+            return None;
+        }
+        let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
+        let message = w.get("message").and_then(Value::as_str).unwrap_or_default();
+        Some(format!("container `{name}` {reason}: {message}"))
+    })
+}
+
+/// The pod's last log lines and its events, for a failure report.
+pub async fn last_words(t: &Target<'_>, pod: &str) -> Option<String> {
+    let pods = super::rollout::pods_resource();
+    let mut out = String::new();
+    if let Ok(log) = ops::logs(t.kube, &pods, t.namespace, pod).await {
+        let lines: Vec<&str> = log.lines().collect();
+        for line in &lines[lines.len().saturating_sub(LAST_LINES)..] {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let events = Resource {
+        kind: "Event".into(),
+        plural: "events".into(),
+        ..pods
+    };
+    if let Ok(items) = ops::list(t.kube, &events, t.namespace, "").await {
+        let mine: Vec<&Value> = items
+            .iter()
+            .filter(|e| e.pointer("/involvedObject/name").and_then(Value::as_str) == Some(pod))
+            .collect();
+        for e in &mine[mine.len().saturating_sub(LAST_LINES)..] {
+            let field = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default();
+            out.push_str(&format!(
+                "event: {} {}: {}\n",
+                field("type"),
+                field("reason"),
+                field("message")
+            ));
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn waiting(reason: &str, message: &str) -> Value {
+        json!({"status": {"phase": "Pending", "containerStatuses": [{"name": "api",
+            "restartCount": 0, "state": {"waiting": {"reason": reason, "message": message}}}]}})
+    }
+
+    #[test]
+    fn pods_that_cannot_start_are_doomed_and_those_on_their_way_are_not() {
+        assert_eq!(
+            doomed(&waiting(
+                "CreateContainerConfigError",
+                "secret \"s\" not found"
+            )),
+            Some("container `api` CreateContainerConfigError: secret \"s\" not found".into())
+        );
+        assert!(doomed(&waiting("InvalidImageName", "bad")).is_some());
+        assert!(doomed(&waiting("ErrImagePull", "manifest unknown")).is_some());
+        assert_eq!(doomed(&waiting("ContainerCreating", "")), None);
+        assert_eq!(doomed(&waiting("ErrImagePull", "connection refused")), None);
+        let unschedulable = json!({"status": {"phase": "Pending", "conditions": [{"type": "PodScheduled",
+            "status": "False", "reason": "Unschedulable", "message": "0/3 nodes are available"}]}});
+        assert_eq!(
+            doomed(&unschedulable),
+            Some("cannot be scheduled: 0/3 nodes are available".into())
+        );
+        let looping = json!({"status": {"phase": "Running", "containerStatuses": [{"name": "api",
+            "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
+        assert!(
+            doomed(&looping).is_some(),
+            "a long-running pod's crash loop too"
+        );
+    }
+}
