@@ -162,10 +162,9 @@ pub(super) fn referenced_names(src: &str, tags: &[Tag]) -> Vec<String> {
                     .next()
                     .is_some_and(|c| c.is_alphabetic() || c == '_')
                 && !matches!(first, "else" | "this" | "true" | "false" | "null" | "as")
+                && !names.contains(first)
             {
-                if !names.contains(first) {
-                    names.insert(first.to_string());
-                }
+                names.insert(first.to_string());
             }
             w.clear();
         };
