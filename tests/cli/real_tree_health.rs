@@ -1,10 +1,10 @@
-//! What the whole-tree run (`real_tree.rs`) asks of the shipped payload: `deploy` and
-//! `db-sync --all` exit 0, every pod of the tree is Ready (or, for a one-shot pod, has
-//! finished with exit 0), and `kube-openstack verify` passes: the cloud answers real API
-//! calls from inside the cluster.
+//! What the end-to-end run (`real_tree.rs`) asks of the shipped payload: `up` exits 0
+//! with every step done, every pod of the tree is Ready (or, for a one-shot pod, has
+//! finished with exit 0), and `verify`, up's last step, passes: the cloud answers real
+//! API calls from inside the cluster.
 
 use crate::real_tree_report::Row;
-use crate::support::{stderr, stdout};
+use crate::support::stderr;
 use serde_json::Value;
 use std::process::Output;
 
@@ -52,35 +52,44 @@ pub fn unhealthy(rows: &[Row], commands: &[(&str, &Output)]) -> Vec<String> {
     sick
 }
 
-/// What `deploy` said of every object it did not bring up (its summary's `objects`): a
-/// one-shot pod that timed out under load exits 0 later, and only `deploy` says why it
-/// was given up on.
-pub fn deploy_failures(deployed: &[Value]) -> Vec<String> {
-    deployed
-        .iter()
-        .filter(|o| o["state"] == "failed")
-        .map(|o| format!("deploy: {} failed: {}", o["object"], o["message"]))
-        .collect()
+/// `up -o json`'s rows: one per step (step, result, seconds, detail).
+pub fn up_rows(out: &Output) -> Vec<Value> {
+    serde_json::from_slice::<Value>(&out.stdout)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
 }
 
-/// `verify -o json`'s checks that failed, and its summary's error when it has one.
-pub fn verify_failures(out: &Output) -> Vec<String> {
-    let events: Vec<Value> = stdout(out)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    let mut failures: Vec<String> = events
-        .iter()
-        .filter(|e| e["event"] == "check" && e["ok"] == false)
-        .map(|e| format!("verify: {} {}: {}", e["service"], e["check"], e["detail"]))
-        .collect();
-    match events.iter().find(|e| e["event"] == "summary") {
-        Some(s) if s["ok"] == true && out.status.success() => {}
-        Some(s) => failures.push(format!("verify: {}", s["error"])),
-        None => failures.push(format!("verify printed no summary: {}", stderr(out))),
+/// Why `up` did not end with a working cloud: its exit, a step that did not end well,
+/// and `verify` (its last step) not having passed.
+pub fn up_failures(out: &Output, steps: &[Value]) -> Vec<String> {
+    let mut failures = Vec::new();
+    if !out.status.success() {
+        failures.push(format!("`up` exited {:?}", out.status.code()));
     }
-    if events.iter().filter(|e| e["event"] == "check").count() == 0 {
-        failures.push("verify ran no check".into());
+    if steps.is_empty() {
+        failures.push(format!("`up -o json` printed no steps: {}", stderr(out)));
+    }
+    for s in steps {
+        let ok = match s["step"].as_str() {
+            Some("clean-jobs") => s["result"] == "skipped",
+            _ => s["result"] == "done" || s["result"] == "up to date",
+        };
+        if !ok {
+            failures.push(format!(
+                "up: step {} {}: {}",
+                s["step"], s["result"], s["detail"]
+            ));
+        }
+    }
+    let verify = steps.iter().find(|s| s["step"] == "verify");
+    if !verify.is_some_and(|v| {
+        v["result"] == "done"
+            && v["detail"]
+                .as_str()
+                .is_some_and(|d| d.ends_with("checks passed"))
+    }) {
+        failures.push(format!("up: verify did not pass: {verify:?}"));
     }
     failures
 }
