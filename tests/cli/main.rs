@@ -49,6 +49,7 @@ mod shipped;
 mod snapshots;
 mod tree_links;
 mod up;
+mod up_errors;
 mod userdata;
 mod watch;
 
