@@ -149,106 +149,20 @@ fn up_on_the_shipped_tree_gives_a_working_cloud_used_from_outside_and_torn_down(
 
     let start = Instant::now();
     let up = run(&up_args);
-    let up_took = start.elapsed();
-    let steps = up_rows(&up);
-    let status = run(&["status", "-o", "json"]);
-    let rows = report(&c, &status_objects(&status));
-    let secrets = secret_values(&c);
-    let summary = summary(&up, up_took, &steps, &rows, &secrets);
-    eprintln!("{summary}");
-    let mut problems = Vec::new();
-    for row in rows.iter().filter(|r| r.not_created.is_none()) {
-        check(&c, row, &mut problems);
-    }
-    check_orphans(&c, &rows, &mut problems);
-    let said: Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
-    check_status(&said, &rows, &mut problems);
-    assert!(
-        problems.is_empty(),
-        "the report disagrees with podman:\n{}\n\n{summary}\n--- up\n{}",
-        mask(&problems.join("\n"), &secrets),
-        mask(&stderr(&up), &secrets),
-    );
-    let mut sick = up_failures(&up, &steps);
-    sick.extend(unhealthy(&rows, &[("up", &up)]));
-    sick.extend(db_sync_pods(&c, &rows));
-    if !stderr(&up).contains(&format!(
-        "Forwarding {push_to} to port 5000 of pod `docker-registry-"
-    )) {
-        sick.push(format!(
-            "up did not reach the registry through a port-forward on {push_to}"
-        ));
-    }
-    assert!(
-        sick.is_empty(),
-        "`up` did not give a working cloud:\n{}\n\n{summary}\n--- up\n{}",
-        sick.join("\n"),
-        mask(&stderr(&up), &secrets),
-    );
+    let (summary, secrets) = up_gave_a_working_cloud(&c, &up, start.elapsed(), &push_to, &run);
 
     // As an operator goes on.
     let uids = pod_uids(&c);
     let start = Instant::now();
     let again = run(&up_args);
     let again_took = start.elapsed();
-    let mut later = Vec::new();
-    for s in up_rows(&again) {
-        if !matches!(s["result"].as_str(), Some("up to date" | "skipped")) {
-            later.push(format!(
-                "second up: step {} {}: {}",
-                s["step"], s["result"], s["detail"]
-            ));
-        }
-    }
-    if !again.status.success() {
-        later.push(format!(
-            "second up exited {:?}: {}",
-            again.status.code(),
-            stderr(&again)
-        ));
-    }
-    if pod_uids(&c) != uids {
-        later.push("second up replaced pods".into());
-    }
-    let db_sync = run(&["db-sync", "keystone", "--timeout", "600s"]);
-    let after = after_db_sync(&c, &db_sync);
-    if !db_sync.status.success() || !stdout(&db_sync).contains("keystone-db-sync | ") {
-        later.push(format!(
-            "db-sync keystone exited {:?}, its log:\n{}{}",
-            db_sync.status.code(),
-            stdout(&db_sync),
-            stderr(&db_sync)
-        ));
-    }
-    let rows = report(&c, &status_objects(&run(&["status", "-o", "json"])));
-    check_db_sync(&db_sync, &after, &rows, &mut later);
-    let status = run(&["status"]);
-    if !status.status.success() {
-        later.push(format!(
-            "status exited {:?}: {}",
-            status.status.code(),
-            stdout(&status)
-        ));
-    }
+    let mut later = second_up_changed_nothing(&c, &again, &uids);
+    later.extend(operator_commands(&c, &run));
     let start = Instant::now();
     later.extend(crate::real_tree_outside::use_the_cloud(&c));
     let client_took = start.elapsed();
     let peak = memory.finish();
-    let teardown = run(&["teardown", "--yes"]);
-    let running: Vec<String> = c
-        .containers()
-        .iter()
-        .filter(|k| k["State"] == "running")
-        .filter(|k| k["Labels"].get("io.kubernetes.pod.name").is_some())
-        .map(|k| k["Names"][0].to_string())
-        .collect();
-    if !teardown.status.success() || !running.is_empty() {
-        later.push(format!(
-            "teardown --yes exited {:?}; still running: {running:?}\n{}",
-            teardown.status.code(),
-            stderr(&teardown)
-        ));
-    }
+    later.extend(torn_down(&c, &run));
     let figures = format!(
         "{summary}\nsecond up: {:.0}s; openstack client from outside: {:.0}s; peak memory of the deployment: {:.2} GiB in {} containers",
         again_took.as_secs_f64(),
@@ -265,6 +179,132 @@ fn up_on_the_shipped_tree_gives_a_working_cloud_used_from_outside_and_torn_down(
         "after `up`:\n{}",
         mask(&later.join("\n"), &secrets)
     );
+}
+
+type Run<'a> = dyn Fn(&[&str]) -> Output + 'a;
+
+/// Checks what `up` left: the report of every pod agrees with podman, every step ended
+/// well, every pod is healthy, every db-sync pod Succeeded with its log, and the images
+/// step reached the registry through a port-forward. The summary and the secrets to
+/// mask.
+fn up_gave_a_working_cloud(
+    c: &RealCluster,
+    up: &Output,
+    took: std::time::Duration,
+    push_to: &str,
+    run: &Run,
+) -> (String, Vec<String>) {
+    let steps = up_rows(up);
+    let status = run(&["status", "-o", "json"]);
+    let rows = report(c, &status_objects(&status));
+    let secrets = secret_values(c);
+    let summary = summary(up, took, &steps, &rows, &secrets);
+    eprintln!("{summary}");
+    let mut problems = Vec::new();
+    for row in rows.iter().filter(|r| r.not_created.is_none()) {
+        check(c, row, &mut problems);
+    }
+    check_orphans(c, &rows, &mut problems);
+    let said: Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+    check_status(&said, &rows, &mut problems);
+    assert!(
+        problems.is_empty(),
+        "the report disagrees with podman:\n{}\n\n{summary}\n--- up\n{}",
+        mask(&problems.join("\n"), &secrets),
+        mask(&stderr(up), &secrets),
+    );
+    let mut sick = up_failures(up, &steps);
+    sick.extend(unhealthy(&rows, &[("up", up)]));
+    sick.extend(db_sync_pods(c, &rows));
+    let forwarded = format!("Forwarding {push_to} to port 5000 of pod `docker-registry-");
+    if !stderr(up).contains(&forwarded) {
+        sick.push(format!(
+            "up did not reach the registry through a port-forward on {push_to}"
+        ));
+    }
+    assert!(
+        sick.is_empty(),
+        "`up` did not give a working cloud:\n{}\n\n{summary}\n--- up\n{}",
+        sick.join("\n"),
+        mask(&stderr(up), &secrets),
+    );
+    (summary, secrets)
+}
+
+/// A second `up` changes nothing: every step of its `-o json` says `up to date` (or
+/// `skipped`, clean-jobs), and every pod has the uid it had.
+fn second_up_changed_nothing(
+    c: &RealCluster,
+    again: &Output,
+    uids: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut out: Vec<String> = up_rows(again)
+        .iter()
+        .filter(|s| !matches!(s["result"].as_str(), Some("up to date" | "skipped")))
+        .map(|s| {
+            format!(
+                "second up: step {} {}: {}",
+                s["step"], s["result"], s["detail"]
+            )
+        })
+        .collect();
+    if !again.status.success() {
+        out.push(format!(
+            "second up exited {:?}: {}",
+            again.status.code(),
+            stderr(again)
+        ));
+    }
+    if pod_uids(c) != *uids {
+        out.push("second up replaced pods".into());
+    }
+    out
+}
+
+/// `db-sync keystone` reruns the migration and prints its log (what podman saw), and
+/// `status` exits 0.
+fn operator_commands(c: &RealCluster, run: &Run) -> Vec<String> {
+    let mut out = Vec::new();
+    let db_sync = run(&["db-sync", "keystone", "--timeout", "600s"]);
+    let after = after_db_sync(c, &db_sync);
+    if !db_sync.status.success() || !stdout(&db_sync).contains("keystone-db-sync | ") {
+        out.push(format!(
+            "db-sync keystone exited {:?}, its log:\n{}{}",
+            db_sync.status.code(),
+            stdout(&db_sync),
+            stderr(&db_sync)
+        ));
+    }
+    let rows = report(c, &status_objects(&run(&["status", "-o", "json"])));
+    check_db_sync(&db_sync, &after, &rows, &mut out);
+    let status = run(&["status"]);
+    if !status.status.success() {
+        out.push(format!(
+            "status exited {:?}: {}",
+            status.status.code(),
+            stdout(&status)
+        ));
+    }
+    out
+}
+
+/// `teardown --yes` exits 0 and leaves no container of a pod running.
+fn torn_down(c: &RealCluster, run: &Run) -> Option<String> {
+    let teardown = run(&["teardown", "--yes"]);
+    let running: Vec<String> = c
+        .containers()
+        .iter()
+        .filter(|k| k["State"] == "running")
+        .filter(|k| k["Labels"].get("io.kubernetes.pod.name").is_some())
+        .map(|k| k["Names"][0].to_string())
+        .collect();
+    (!teardown.status.success() || !running.is_empty()).then(|| {
+        format!(
+            "teardown --yes exited {:?}; still running: {running:?}\n{}",
+            teardown.status.code(),
+            stderr(&teardown)
+        )
+    })
 }
 
 /// Every db-sync pod Succeeded and, but for placement's (its migration logs nothing),
