@@ -35,12 +35,13 @@
 use crate::images_tree::{copy_dir, repo_root};
 use crate::real_cluster::RealCluster;
 use crate::real_tree_checks::{after_db_sync, check, check_db_sync, check_orphans, check_status};
-use crate::real_tree_health::{unhealthy, up_failures, up_rows};
+use crate::real_tree_health::{
+    db_sync_pods, pod_uids, second_up_changed_nothing, unhealthy, up_failures, up_rows,
+};
 use crate::real_tree_host::{MemorySampler, Relay, machine_swift};
-use crate::real_tree_report::{NS, Row, api_pods, mask, print, report, secret_values};
+use crate::real_tree_report::{Row, mask, print, report, secret_values};
 use crate::support::{stderr, stdout};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::process::{Command, Output};
 use std::time::Instant;
 
@@ -85,17 +86,6 @@ fn status_objects(out: &Output) -> Vec<Value> {
         .into_iter()
         .flatten()
         .map(|r| json!({"object": r["object"], "state": r["ready"], "message": r["detail"]}))
-        .collect()
-}
-
-/// Every pod's uid, by name: a pod replaced since has another.
-fn pod_uids(c: &RealCluster) -> BTreeMap<String, String> {
-    api_pods(c)
-        .iter()
-        .map(|p| {
-            let s = |k: &str| p["metadata"][k].as_str().unwrap_or_default().to_string();
-            (s("name"), s("uid"))
-        })
         .collect()
 }
 
@@ -231,36 +221,6 @@ fn up_gave_a_working_cloud(
     (summary, secrets)
 }
 
-/// A second `up` changes nothing: every step of its `-o json` says `up to date` (or
-/// `skipped`, clean-jobs), and every pod has the uid it had.
-fn second_up_changed_nothing(
-    c: &RealCluster,
-    again: &Output,
-    uids: &BTreeMap<String, String>,
-) -> Vec<String> {
-    let mut out: Vec<String> = up_rows(again)
-        .iter()
-        .filter(|s| !matches!(s["result"].as_str(), Some("up to date" | "skipped")))
-        .map(|s| {
-            format!(
-                "second up: step {} {}: {}",
-                s["step"], s["result"], s["detail"]
-            )
-        })
-        .collect();
-    if !again.status.success() {
-        out.push(format!(
-            "second up exited {:?}: {}",
-            again.status.code(),
-            stderr(again)
-        ));
-    }
-    if pod_uids(c) != *uids {
-        out.push("second up replaced pods".into());
-    }
-    out
-}
-
 /// `db-sync keystone` reruns the migration and prints its log (what podman saw), and
 /// `status` exits 0.
 fn operator_commands(c: &RealCluster, run: &Run) -> Vec<String> {
@@ -305,30 +265,6 @@ fn torn_down(c: &RealCluster, run: &Run) -> Option<String> {
             stderr(&teardown)
         )
     })
-}
-
-/// Every db-sync pod Succeeded and, but for placement's (its migration logs nothing),
-/// has the migration's log as `kubectl logs` shows it.
-fn db_sync_pods(c: &RealCluster, rows: &[Row]) -> Vec<String> {
-    let mut out = Vec::new();
-    for p in api_pods(c) {
-        let name = p["metadata"]["name"].as_str().unwrap_or_default();
-        if !name.ends_with("-db-sync") {
-            continue;
-        }
-        if p["status"]["phase"] != "Succeeded" {
-            out.push(format!("{name}: phase {}", p["status"]["phase"]));
-        }
-        let path = format!("/api/v1/namespaces/{NS}/pods/{name}/log");
-        let (_, log) = crate::real_tree_report::get(c, &path);
-        if log.trim().is_empty() && name != "placement-db-sync" {
-            out.push(format!("{name}: the API gives no log"));
-        }
-    }
-    if !rows.iter().any(|r| r.pod.ends_with("-db-sync")) {
-        out.push("the tree ran no db-sync pod".into());
-    }
-    out
 }
 
 /// What the run gave: up's exit and time, each step's result and time, and the pods.

@@ -126,7 +126,13 @@ pub fn check(c: &RealCluster, row: &Row, problems: &mut Vec<String>) {
 
 /// The pods every container of the node belongs to: none the API does not list.
 pub fn check_orphans(c: &RealCluster, rows: &[Row], problems: &mut Vec<String>) {
-    let listed: BTreeSet<&str> = rows.iter().map(|r| r.pod.as_str()).collect();
+    let mut listed: BTreeSet<String> = rows.iter().map(|r| r.pod.clone()).collect();
+    // Pods being deleted are left out of the report, not out of the API.
+    listed.extend(
+        crate::real_tree_report::api_pods(c)
+            .iter()
+            .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string)),
+    );
     for container in c.containers() {
         let pod = container["Labels"]["io.kubernetes.pod.name"]
             .as_str()

@@ -3,9 +3,11 @@
 //! finished with exit 0), and `verify`, up's last step, passes: the cloud answers real
 //! API calls from inside the cluster.
 
-use crate::real_tree_report::Row;
+use crate::real_cluster::RealCluster;
+use crate::real_tree_report::{NS, Row, api_pods};
 use crate::support::stderr;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::process::Output;
 
 /// A pod that runs once: its container must finish with exit 0, never be Ready.
@@ -92,4 +94,69 @@ pub fn up_failures(out: &Output, steps: &[Value]) -> Vec<String> {
         failures.push(format!("up: verify did not pass: {verify:?}"));
     }
     failures
+}
+
+/// Every pod's uid, by name: a pod replaced since has another.
+pub fn pod_uids(c: &RealCluster) -> BTreeMap<String, String> {
+    api_pods(c)
+        .iter()
+        .map(|p| {
+            let s = |k: &str| p["metadata"][k].as_str().unwrap_or_default().to_string();
+            (s("name"), s("uid"))
+        })
+        .collect()
+}
+
+/// A second `up` changes nothing: every step of its `-o json` says `up to date` (or
+/// `skipped`, clean-jobs), and every pod has the uid it had.
+pub fn second_up_changed_nothing(
+    c: &RealCluster,
+    again: &Output,
+    uids: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut out: Vec<String> = up_rows(again)
+        .iter()
+        .filter(|s| !matches!(s["result"].as_str(), Some("up to date" | "skipped")))
+        .map(|s| {
+            format!(
+                "second up: step {} {}: {}",
+                s["step"], s["result"], s["detail"]
+            )
+        })
+        .collect();
+    if !again.status.success() {
+        out.push(format!(
+            "second up exited {:?}: {}",
+            again.status.code(),
+            stderr(again)
+        ));
+    }
+    if pod_uids(c) != *uids {
+        out.push("second up replaced pods".into());
+    }
+    out
+}
+
+/// Every db-sync pod Succeeded and, but for placement's (its migration logs nothing),
+/// has the migration's log as `kubectl logs` shows it.
+pub fn db_sync_pods(c: &RealCluster, rows: &[Row]) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in api_pods(c) {
+        let name = p["metadata"]["name"].as_str().unwrap_or_default();
+        if !name.ends_with("-db-sync") {
+            continue;
+        }
+        if p["status"]["phase"] != "Succeeded" {
+            out.push(format!("{name}: phase {}", p["status"]["phase"]));
+        }
+        let path = format!("/api/v1/namespaces/{NS}/pods/{name}/log");
+        let (_, log) = crate::real_tree_report::get(c, &path);
+        if log.trim().is_empty() && name != "placement-db-sync" {
+            out.push(format!("{name}: the API gives no log"));
+        }
+    }
+    if !rows.iter().any(|r| r.pod.ends_with("-db-sync")) {
+        out.push("the tree ran no db-sync pod".into());
+    }
+    out
 }
