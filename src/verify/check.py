@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 import uuid
 
 from keystoneauth1 import session as ks_session
@@ -29,6 +30,20 @@ SERVICES = [
 ]
 INTERFACES = ("public", "internal", "admin")
 TIMEOUT = 60
+# A check that failed the way a loaded service fails for a moment (a connection refused,
+# reset or closed without an answer, an HTTP 502/503/504) is tried again, up to this many
+# times in all, 3 s apart: one dropped connection is not a broken service.
+ATTEMPTS = 3
+TRANSIENT = (
+    "connection aborted",
+    "connection reset",
+    "connection refused",
+    "remote end closed connection",
+    "unable to establish connection",
+    "http 502",
+    "http 503",
+    "http 504",
+)
 failed = False
 
 
@@ -91,15 +106,27 @@ def expect(response, *codes):
     return response
 
 
+def transient(error):
+    text = why(error).lower()
+    return any(sign in text for sign in TRANSIENT)
+
+
 def check(service, name, f):
-    """Runs one check; its result (or its exception) is one line."""
-    try:
-        detail = f()
-        emit(service, name, True, detail or "")
-        return True
-    except Exception as e:  # noqa: BLE001 - every failure is a result to report
-        emit(service, name, False, why(e))
-        return False
+    """Runs one check (again, after a transient failure); its result (or its last
+    exception) is one line, saying how many attempts it took when more than one."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            detail = f() or ""
+            if attempt > 1:
+                detail = f"{detail} (attempt {attempt})"
+            emit(service, name, True, detail)
+            return True
+        except Exception as e:  # noqa: BLE001 - every failure is a result to report
+            if attempt < ATTEMPTS and transient(e):
+                time.sleep(3)
+                continue
+            emit(service, name, False, why(e))
+            return False
 
 
 def tokens(admin):

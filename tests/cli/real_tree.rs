@@ -85,6 +85,8 @@ fn status_objects(out: &Output) -> Vec<Value> {
     rows.as_array()
         .into_iter()
         .flatten()
+        // `-`: a live object no longer in the tree (verify's pod, being deleted).
+        .filter(|r| r["ready"] != "-")
         .map(|r| json!({"object": r["object"], "state": r["ready"], "message": r["detail"]}))
         .collect()
 }
