@@ -30,12 +30,7 @@ SERVICES = [
 ]
 INTERFACES = ("public", "internal", "admin")
 TIMEOUT = 60
-# A connection refused or dropped before the answer is tried again, after 0.5, 1, 2, 4
-# and 8 s (keystoneauth's back-off), as the services themselves retry Keystone
-# (keystonemiddleware's http_request_max_retries): under load a Service can be without
-# a ready pod for a moment, which is not the failure this command looks for.
-CONNECT_RETRIES = 5
-# A check that still fails the way a loaded service fails for a moment (a connection refused,
+# A check that fails the way a loaded service fails for a moment (a connection refused,
 # reset or closed without an answer, an HTTP 502/503/504) is tried again, up to this many
 # times in all, 3 s apart: one dropped connection is not a broken service.
 ATTEMPTS = 3
@@ -135,7 +130,7 @@ def check(service, name, f):
 
 
 def tokens(admin):
-    sess = ks_session.Session(auth=admin, timeout=TIMEOUT, connect_retries=CONNECT_RETRIES)
+    sess = ks_session.Session(auth=admin, timeout=TIMEOUT)
     if not check("keystone", "token as admin", lambda: sess.get_token() and "issued"):
         return None
     for entry in os.environ.get("KO_VERIFY_USERS", "").split():
@@ -145,7 +140,7 @@ def tokens(admin):
             password=os.environ.get(var, ""),
             project_name="service",
         )
-        user_sess = ks_session.Session(auth=auth, timeout=TIMEOUT, connect_retries=CONNECT_RETRIES)
+        user_sess = ks_session.Session(auth=auth, timeout=TIMEOUT)
         check(
             user,
             f"token as {user} with the password its pods are configured with",
