@@ -13,6 +13,14 @@ use serde_json::Value;
 /// How many log lines and events come with a failure.
 const LAST_LINES: usize = 20;
 
+/// A workload's pod is judged to crash for good once its container failed twice in a
+/// row and the kubelet backs off (`CrashLoopBackOff` after one restart). The kubelet
+/// restarts at once after a first exit, then waits 10 s, 20 s, 40 s: waiting for a third
+/// restart as one-shot pods do ([`ready::CRASH_LOOP_RESTARTS`]) would report it after
+/// 30 s or more, and a crash on start that repeats right away is not transient (werf's
+/// kubedog likewise allows one failure per replica by default).
+pub const WORKLOAD_CRASH_RESTARTS: i64 = 1;
+
 /// Not being deleted and not finished.
 pub fn active(pod: &Value) -> bool {
     pod.pointer("/metadata/deletionTimestamp").is_none()
@@ -33,7 +41,9 @@ pub fn pod_ready(pod: &Value) -> bool {
 
 /// Why the pod will not become ready, if it will not.
 pub fn doomed(pod: &Value) -> Option<String> {
-    if let Some(why) = ready::missing_image(pod).or_else(|| ready::crash_looping(pod)) {
+    if let Some(why) =
+        ready::missing_image(pod).or_else(|| ready::crash_looping(pod, WORKLOAD_CRASH_RESTARTS))
+    {
         return Some(why);
     }
     if let Some(c) = pod
@@ -130,11 +140,19 @@ mod tests {
             doomed(&unschedulable),
             Some("cannot be scheduled: 0/3 nodes are available".into())
         );
-        let looping = json!({"status": {"phase": "Running", "containerStatuses": [{"name": "api",
-            "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
-        assert!(
-            doomed(&looping).is_some(),
-            "a long-running pod's crash loop too"
+        let looping = |restarts: i64| {
+            json!({"status": {"phase": "Running", "containerStatuses": [{"name": "api",
+            "restartCount": restarts, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}})
+        };
+        assert_eq!(
+            doomed(&looping(1)),
+            Some("container `api` keeps failing: restarted once".into()),
+            "a long-running pod that failed twice in a row"
+        );
+        assert_eq!(
+            doomed(&looping(0)),
+            None,
+            "a first failure restarts at once"
         );
     }
 }

@@ -33,6 +33,7 @@ mod real_cleanup;
 mod real_cluster;
 mod real_pods;
 mod real_probes;
+mod real_rollouts;
 mod real_services;
 mod real_tree;
 mod real_tree_health;
