@@ -77,6 +77,76 @@ pub fn doomed(pod: &Value) -> Option<String> {
     })
 }
 
+/// What keeps one of a workload's pods from being ready, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trouble {
+    pub pod: String,
+    /// Kubernetes' own word for it: `ImagePullBackOff`, `CrashLoopBackOff`,
+    /// `Unschedulable`, ...
+    pub reason: String,
+    pub message: String,
+    /// It will not pass by waiting (see [`doomed`]).
+    pub fatal: bool,
+}
+
+/// The worst trouble among `owner`'s active pods (a fatal one first), if any pod has one.
+pub fn trouble(owner: &Value, pods: &[Value]) -> Option<Trouble> {
+    let uid = owner.pointer("/metadata/uid").and_then(Value::as_str)?;
+    let mine = pods.iter().filter(|p| {
+        active(p)
+            && p.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|r| r["controller"] == true && r["uid"].as_str() == Some(uid))
+    });
+    let mut found: Vec<Trouble> = mine.filter_map(pod_trouble).collect();
+    found.sort_by_key(|t| !t.fatal);
+    found.into_iter().next()
+}
+
+fn pod_trouble(pod: &Value) -> Option<Trouble> {
+    let name = pod.pointer("/metadata/name").and_then(Value::as_str)?;
+    let fatal = doomed(pod);
+    let unschedulable = pod
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable");
+    let (reason, detail) = if unschedulable {
+        ("Unschedulable".to_string(), String::new())
+    } else {
+        let statuses = pod
+            .pointer("/status/containerStatuses")
+            .and_then(Value::as_array);
+        statuses.into_iter().flatten().find_map(|c| {
+            let w = c.pointer("/state/waiting")?;
+            let reason = w.get("reason").and_then(Value::as_str)?;
+            if ["ContainerCreating", "PodInitializing"].contains(&reason) {
+                return None;
+            }
+            let container = c.get("name").and_then(Value::as_str).unwrap_or("?");
+            let restarts = c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
+            let message = w.get("message").and_then(Value::as_str).unwrap_or_default();
+            let mut detail = format!("container `{container}` {reason}");
+            if restarts > 0 {
+                detail.push_str(&format!(" ({restarts} restarts)"));
+            }
+            if !message.is_empty() {
+                detail.push_str(&format!(": {message}"));
+            }
+            Some((reason.to_string(), detail))
+        })?
+    };
+    Some(Trouble {
+        pod: name.to_string(),
+        reason,
+        fatal: fatal.is_some(),
+        message: fatal.unwrap_or(detail),
+    })
+}
+
 /// The pod's last log lines and its events, for a failure report.
 pub async fn last_words(t: &Target<'_>, pod: &str) -> Option<String> {
     let pods = super::rollout::pods_resource();

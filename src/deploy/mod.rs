@@ -214,6 +214,15 @@ impl Context {
         })
     }
 
+    /// Every pod of the namespace (one list request): a workload's pods carry its
+    /// template's labels, not the deployment's, so they are found by owner afterwards.
+    pub async fn namespace_pods(&self) -> Result<Vec<Value>, DeployError> {
+        let pods = rollout::pods_resource();
+        ops::list(&self.kube, &pods, &self.namespace, "")
+            .await
+            .map_err(|e| DeployError::List(pods.kind.clone(), e))
+    }
+
     /// The deployment's live pods (one list request, after discovery of `v1`).
     pub async fn list_pods(&self) -> Result<HashMap<ObjectId, (Resource, Value)>, DeployError> {
         let discovered = discovery::discover(&self.kube, &["v1"]).await?;

@@ -45,6 +45,7 @@ mod rollouts;
 mod secret_leaks;
 mod shipped;
 mod snapshots;
+mod status_reasons;
 mod tree_links;
 mod up;
 mod userdata;
