@@ -48,8 +48,9 @@ pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Res
     printer.status(
         "Differences",
         format!(
-            "{} files: {added} objects added, {changed} changed, {removed} removed",
-            result.files.len()
+            "{} files: {added} objects added, {changed} changed, {removed} removed; {} workloads restart",
+            result.files.len(),
+            result.restarts.len()
         ),
     );
     Ok(EXIT_DIFFERENCES)
@@ -85,6 +86,13 @@ fn print(printer: &Printer, result: &TreeDiff, output: DiffFormat) {
                     printer.data(&format!("{sign} {} ({})\n", o.object, f.path.display()));
                 }
                 printer.diff(&f.diff);
+            }
+            for r in &result.restarts {
+                printer.data(&format!(
+                    "restarts {}: {}\n",
+                    r.object,
+                    r.because.join(", ")
+                ));
             }
         }
     }

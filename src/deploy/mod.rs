@@ -22,6 +22,7 @@ pub mod plan;
 pub mod progress;
 pub mod prune;
 pub mod ready;
+pub mod restarts;
 pub mod rollout;
 pub mod schedule;
 
