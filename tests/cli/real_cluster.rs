@@ -289,27 +289,6 @@ impl RealCluster {
         (code.parse().unwrap_or(0), body.to_string())
     }
 
-    /// Applies `yaml` (an object of resource `plural`) straight to the API server as
-    /// `kubectl apply --server-side --force-conflicts` would: what the cluster's
-    /// controllers do with an object, without `deploy` in between.
-    pub fn apply_by_hand(&self, plural: &str, name: &str, yaml: &str) {
-        let url = format!(
-            "{}/api/v1/namespaces/{NS}/{plural}/{name}?fieldManager=kubectl&force=true",
-            self.fake.url()
-        );
-        let out = Command::new("curl")
-            .args(["-sf", "-X", "PATCH", "-H"])
-            .arg("Content-Type: application/apply-patch+yaml")
-            .args(["--data-binary", yaml, &url])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "apply {plural}/{name}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
-
     /// The podman containers this cluster's node has, as `podman ps -a` shows them.
     pub fn containers(&self) -> Vec<Value> {
         let node = self.fake.node().expect("a real-pod cluster");
