@@ -30,7 +30,8 @@ pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Res
             printer.status("No changes", against);
             return Ok(0);
         }
-        printer.status("Differences", format!("{added} objects to create, {changed} to change, {removed} not in the tree (`deploy --prune` deletes them)"));
+        let restarts = result.restarts.len();
+        printer.status("Differences", format!("{added} objects to create, {changed} to change, {removed} not in the tree (`deploy --prune` deletes them); {restarts} workloads restart"));
         return Ok(EXIT_DIFFERENCES);
     }
     let against = args

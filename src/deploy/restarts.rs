@@ -7,7 +7,7 @@ use super::manifest::{Manifest, ObjectId};
 use super::order::is_long_running;
 use crate::diff::Restart;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The data of a Secret or ConfigMap, as the configuration hash reads it.
 fn data(m: &Manifest) -> [Option<&Value>; 3] {
@@ -49,6 +49,91 @@ pub fn restarts(old: &[Manifest], new: &[Manifest]) -> Vec<Restart> {
         }
     }
     out
+}
+
+/// The data of a Secret or ConfigMap as bytes by key, however it is written (`stringData`
+/// or base64 `data` of a Secret, `data` or base64 `binaryData` of a ConfigMap), so the
+/// tree's object compares with the live one the server stores.
+fn bytes_of(body: &Value) -> BTreeMap<String, Vec<u8>> {
+    use base64::Engine as _;
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or_default())
+            .unwrap_or_default()
+    };
+    let secret = body.get("kind").and_then(Value::as_str) == Some("Secret");
+    let mut out = BTreeMap::new();
+    for (field, encoded) in [
+        ("data", secret),
+        ("binaryData", true),
+        ("stringData", false),
+    ] {
+        for (k, v) in body
+            .get(field)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let raw = match encoded {
+                true => b64(v),
+                false => v.as_str().unwrap_or_default().as_bytes().to_vec(),
+            };
+            out.insert(k.clone(), raw);
+        }
+    }
+    out
+}
+
+/// Whether the live workload `now` is restarted by applying `wanted` (its desired body,
+/// from `m`), and why: its template hash or its configuration hash differs from the live
+/// template's; the configuration is named by the Secrets and ConfigMaps whose data the
+/// cluster holds otherwise.
+pub fn live_restart(
+    m: &Manifest,
+    wanted: &Value,
+    now: &Value,
+    tree: &[Manifest],
+    live: &dyn Fn(&ObjectId) -> Option<Value>,
+) -> Option<Restart> {
+    if !is_long_running(&m.id.kind) {
+        return None;
+    }
+    let stamp = |v: &Value, key: &str| {
+        v.pointer("/spec/template/metadata/annotations")
+            .and_then(|a| a.get(key))
+            .cloned()
+    };
+    let mut because = Vec::new();
+    let (template, config) = (super::rollout::TEMPLATE_HASH, super::apply::CONFIG_HASH);
+    let config_changed = stamp(wanted, config) != stamp(now, config);
+    // The template hash covers the configuration hash, so it tells of a template change
+    // only when the configuration is the same (the live template, with the server's
+    // defaults, cannot be compared field by field).
+    if !config_changed
+        && stamp(wanted, template).is_some()
+        && stamp(wanted, template) != stamp(now, template)
+    {
+        because.push("its pod template changed".to_string());
+    }
+    if config_changed {
+        let changed: Vec<String> = super::infer::references(m)
+            .into_iter()
+            .filter(|r| matches!(r.kind.as_str(), "Secret" | "ConfigMap"))
+            .filter(|r| {
+                let ours = tree.iter().find(|t| &t.id == r).map(|t| bytes_of(&t.body));
+                ours != live(r).map(|l| bytes_of(&l))
+            })
+            .map(|r| format!("`{r}` changed"))
+            .collect();
+        match changed.is_empty() {
+            true => because.push("the configuration it reads changed".into()),
+            false => because.extend(changed),
+        }
+    }
+    (!because.is_empty()).then(|| Restart {
+        object: m.id.to_string(),
+        because,
+    })
 }
 
 #[cfg(test)]
