@@ -126,6 +126,48 @@ fn params_json(p: &Project, env: &[(String, String)], extra: &[&str]) -> Map<Str
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Each rendered file's documents as their sorted key paths (`spec.template.spec.containers[].image`):
+/// the tree's shape, whatever its values.
+fn tree_shape(dir: &std::path::Path) -> BTreeMap<String, Vec<Vec<String>>> {
+    fn paths(v: &serde_yaml::Value, at: &str, out: &mut Vec<String>) {
+        match v {
+            serde_yaml::Value::Mapping(m) => {
+                for (k, v) in m {
+                    let key = format!("{at}.{}", k.as_str().unwrap_or("?"));
+                    out.push(key.clone());
+                    paths(v, &key, out);
+                }
+            }
+            serde_yaml::Value::Sequence(items) => {
+                for v in items {
+                    paths(v, &format!("{at}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            let docs = serde_yaml::Deserializer::from_str(&text)
+                .map(|d| {
+                    let v = <serde_yaml::Value as serde::Deserialize>::deserialize(d).unwrap();
+                    let mut out = Vec::new();
+                    paths(&v, "", &mut out);
+                    out.sort();
+                    out.dedup();
+                    out
+                })
+                .collect();
+            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+            (rel, docs)
+        })
+        .collect()
+}
+
 #[test]
 fn real_heat_stack_from_the_shipped_template_renders_what_the_openstack_cli_shows() {
     let env = aio();
@@ -220,6 +262,25 @@ fn real_heat_stack_from_the_shipped_template_renders_what_the_openstack_cli_show
         .collect();
     let heat_outputs: BTreeMap<&String, &str> = heat.iter().map(|(k, v)| (k, shape(v))).collect();
     assert_eq!(local_outputs, heat_outputs);
+
+    // The same templates rendered from the local evaluation have the same shape: the same
+    // files, objects and keys; only values differ.
+    success(&mut ko(
+        &p,
+        &env,
+        &[
+            "render",
+            "--source",
+            "local",
+            "-P",
+            "image_tag=e2e",
+            "--output-dir",
+            "kubernetes-local",
+        ],
+    ));
+    let from_heat = tree_shape(&p.path("kubernetes"));
+    assert!(from_heat.len() > 30, "{from_heat:?}");
+    assert_eq!(from_heat, tree_shape(&p.path("kubernetes-local")));
 
     // diff after render, offline: nothing to change.
     let mut diff = ko(&p, &[], &["diff", "--source", "heat", "--stack", &name]);
