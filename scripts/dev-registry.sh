@@ -5,6 +5,7 @@
 #   scripts/dev-registry.sh start   # installs what is missing, starts, waits until ready
 #   scripts/dev-registry.sh stop    # stops only the processes this script started (by pid)
 #   scripts/dev-registry.sh env     # prints the variables the tests read
+#   scripts/dev-registry.sh running # exit status 0 when it is running
 #
 # Ports (override with the variables): Swift proxy KO_SWIFT_PORT=8090, account/container/
 # object servers 6230-6232, memcached KO_MEMCACHED_PORT=11232, registry KO_REGISTRY_PORT=4999.
@@ -160,8 +161,12 @@ wait_for() { # WHAT SECONDS COMMAND...
     done
 }
 
+running() {
+    [ -s "$dir/run/registry.pid" ] && kill -0 "$(cat "$dir/run/registry.pid")" 2>/dev/null
+}
+
 start() {
-    if [ -s "$dir/run/registry.pid" ] && kill -0 "$(cat "$dir/run/registry.pid")" 2>/dev/null; then
+    if running; then
         say "already running (pids in $dir/run)"; return
     fi
     install_missing
@@ -205,6 +210,7 @@ env_vars() {
 case ${1:-} in
     start) start ;;
     stop) stop ;;
+    running) running ;;
     env) env_vars ;;
-    *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|running|env" >&2; exit 2 ;;
 esac

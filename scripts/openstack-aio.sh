@@ -5,6 +5,7 @@
 #   scripts/openstack-aio.sh start   # installs what is missing, starts, waits until ready
 #   scripts/openstack-aio.sh stop    # stops only the daemons this script started
 #   scripts/openstack-aio.sh env     # prints the KO_OS_* variables the tests read
+#   scripts/openstack-aio.sh running # exit status 0 when it is running
 #
 # Ports: Keystone 5000, Heat 8004, RabbitMQ 5672 (epmd 4369). State:
 # ${KO_AIO_DIR:-/tmp/kube-openstack-aio}. Needs root (apt-get) on first use.
@@ -168,8 +169,12 @@ register_heat() {
     touch "$dir/registered"
 }
 
+running() {
+    [ -f "$dir/keystone.pid" ] && kill -0 "$(cat "$dir/keystone.pid")" 2>/dev/null
+}
+
 start() {
-    if [ -f "$dir/keystone.pid" ] && kill -0 "$(cat "$dir/keystone.pid")" 2>/dev/null; then
+    if running; then
         say "already running (state in $dir)"
         env_vars
         return
@@ -226,6 +231,7 @@ EOF
 case ${1:-} in
     start) start ;;
     stop) stop ;;
+    running) running ;;
     env) env_vars ;;
-    *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|running|env" >&2; exit 2 ;;
 esac

@@ -74,13 +74,15 @@ on_exit "kill $test_build 2>/dev/null"
 
 need_packages cloud-init buildah busybox-static curl openssl bash zsh fish man-db
 
+# A service that was already running (a developer's, shared by other work) is used and
+# left running; one this run starts, it stops.
 say "starting Keystone + Heat (scripts/openstack-aio.sh)"
-on_exit 'scripts/openstack-aio.sh stop'
+scripts/openstack-aio.sh running || on_exit 'scripts/openstack-aio.sh stop'
 scripts/openstack-aio.sh start >/dev/null
 eval "$(scripts/openstack-aio.sh env)"
 
 say "starting Swift + Docker Distribution on :4999 (scripts/dev-registry.sh)"
-on_exit 'scripts/dev-registry.sh stop'
+scripts/dev-registry.sh running || on_exit 'scripts/dev-registry.sh stop'
 scripts/dev-registry.sh start
 eval "$(scripts/dev-registry.sh env | sed 's/^/export /')"
 

@@ -29,6 +29,11 @@ SERVICES = [
 ]
 INTERFACES = ("public", "internal", "admin")
 TIMEOUT = 60
+# A connection refused or dropped before the answer is tried again, after 0.5, 1, 2, 4
+# and 8 s (keystoneauth's back-off), as the services themselves retry Keystone
+# (keystonemiddleware's http_request_max_retries): under load a Service can be without
+# a ready pod for a moment, which is not the failure this command looks for.
+CONNECT_RETRIES = 5
 failed = False
 
 
@@ -103,7 +108,7 @@ def check(service, name, f):
 
 
 def tokens(admin):
-    sess = ks_session.Session(auth=admin, timeout=TIMEOUT)
+    sess = ks_session.Session(auth=admin, timeout=TIMEOUT, connect_retries=CONNECT_RETRIES)
     if not check("keystone", "token as admin", lambda: sess.get_token() and "issued"):
         return None
     for entry in os.environ.get("KO_VERIFY_USERS", "").split():
@@ -113,7 +118,7 @@ def tokens(admin):
             password=os.environ.get(var, ""),
             project_name="service",
         )
-        user_sess = ks_session.Session(auth=auth, timeout=TIMEOUT)
+        user_sess = ks_session.Session(auth=auth, timeout=TIMEOUT, connect_retries=CONNECT_RETRIES)
         check(
             user,
             f"token as {user} with the password its pods are configured with",

@@ -1,12 +1,12 @@
 //! `completion SHELL`, `man` and `version`: checked with the real shells (bash, zsh,
 //! fish) and man, as a user installs and uses them; they need no project.
 
-use crate::support::{Project, require_program, stderr, stdout};
+use crate::support::{Project, failure, require_program, stderr, stdout};
 use std::process::Command;
 
 fn generated(p: &Project, args: &[&str]) -> String {
     let out = p.cmd().args(args).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     stdout(&out)
 }
 
@@ -28,7 +28,7 @@ fn bash_completes_commands_and_flags_from_the_script() {
             .current_dir(p.path(""))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(out.status.success(), "{}", failure(&out));
         stdout(&out)
     };
     let commands = complete("kube-openstack de");
@@ -57,7 +57,7 @@ fn fish_completes_commands_from_the_script() {
         .current_dir(p.path(""))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let text = stdout(&out);
     assert!(text.lines().any(|l| l.starts_with("db-sync")), "{text}");
 }
@@ -74,7 +74,7 @@ fn zsh_reads_the_completion_script() {
         .current_dir(p.path(""))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn man_pages_render_for_the_program_and_every_command() {
     let man = require_program("man", "man-db");
     let p = Project::new();
     let out = p.cmd().args(["man", "--dir", "man1"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     for page in [
         "kube-openstack.1",
         "kube-openstack-deploy.1",

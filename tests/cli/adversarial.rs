@@ -1,7 +1,7 @@
 //! No parameter value can change a rendered document's structure, and every value reads
 //! back exactly — checked with PyYAML (a YAML 1.1 reader, as Kubernetes' is) and serde_yaml.
 
-use crate::support::{Project, missing, stderr, stdout};
+use crate::support::{Project, failure, missing, stderr, stdout};
 use serde_json::{Value, json};
 use std::process::Command;
 
@@ -220,7 +220,7 @@ fn a_block_starting_with_a_value_that_starts_with_spaces_keeps_its_indentation()
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let doc: serde_yaml::Value = serde_yaml::from_str(&stdout(&out)).unwrap();
     assert_eq!(
         doc["data"]["conf"].as_str(),

@@ -4,7 +4,7 @@
 
 use crate::fake_kube::Faults;
 use crate::support::cluster::{Cluster, config_map, ok, small_tree};
-use crate::support::{Project, SERVICE, require_program, stderr, stdout};
+use crate::support::{Project, SERVICE, failure, require_program, stderr, stdout};
 
 fn rendered(p: &Project) {
     p.write(
@@ -54,7 +54,7 @@ fn a_client_dry_run_plans_without_asking_the_cluster() {
         .args(["deploy", "--dry-run=client", "--kubeconfig", "missing.yaml"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let table = stdout(&out);
     let service = table.find("Service/web").expect("the Service is listed");
     let config = table
@@ -76,7 +76,7 @@ fn a_client_dry_run_plans_without_asking_the_cluster() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let listed = stdout(&out);
     assert!(
         listed.find("Service/web") < listed.find("ConfigMap/web"),
@@ -107,7 +107,7 @@ fn a_client_dry_run_plans_without_asking_the_cluster() {
         .with_params(&["up", "--dry-run=client", "--kubeconfig", "missing.yaml"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let steps = stdout(&out);
     let deploy = steps.lines().find(|l| l.starts_with("deploy")).unwrap();
     assert!(
@@ -175,7 +175,7 @@ fn userdata_o_is_the_old_spelling_of_output_and_says_so() {
         .args(["userdata", "setup.sh", "-o", "old"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(
         stderr(&out).contains("warning: `userdata -o FILE` is the old spelling of `--output FILE`"),
         "{}",
@@ -186,7 +186,7 @@ fn userdata_o_is_the_old_spelling_of_output_and_says_so() {
         .args(["userdata", "setup.sh", "--output", "new"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
     assert_eq!(
         p.read("old"),

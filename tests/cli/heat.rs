@@ -2,7 +2,7 @@
 //! faults and corners a real Heat cannot show on demand.
 
 use crate::support::fake_heat::{FakeCloud, PASSWORD, TOKEN, count, fixture};
-use crate::support::{Project, stderr, stdout};
+use crate::support::{Project, failure, stderr, stdout};
 use assert_cmd::Command;
 use serde_json::{Value as Json, json};
 use std::process::Output;
@@ -659,7 +659,7 @@ fn tls_server(p: &Project) -> TlsServer {
         "ca.pem",
     ];
     let made = openssl(&ca).unwrap();
-    assert!(made.status.success(), "{}", stderr(&made));
+    assert!(made.status.success(), "{}", failure(&made));
     let server = [
         "req",
         "-x509",
@@ -684,7 +684,7 @@ fn tls_server(p: &Project) -> TlsServer {
         "cert.pem",
     ];
     let made = openssl(&server).unwrap();
-    assert!(made.status.success(), "{}", stderr(&made));
+    assert!(made.status.success(), "{}", failure(&made));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

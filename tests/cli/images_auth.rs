@@ -2,7 +2,7 @@
 //! (Basic) auth, started by the test on a free loopback port with filesystem storage.
 
 use crate::support::images::{ImageProject, is_call, registry_and_buildah, require_program};
-use crate::support::{stderr, stdout};
+use crate::support::{failure, stderr, stdout};
 use std::process::{Child, Command, Stdio};
 
 const PASSWORD: &str = "s3cret-Pa55:#word";
@@ -28,7 +28,7 @@ fn start_auth_registry() -> AuthRegistry {
         .args(["-W", "ignore", "-c", "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", PASSWORD])
         .output()
         .unwrap();
-    assert!(hash.status.success(), "{}", stderr(&hash));
+    assert!(hash.status.success(), "{}", failure(&hash));
     std::fs::write(
         dir.path().join("htpasswd"),
         format!("builder:{}", stdout(&hash)),
@@ -106,7 +106,7 @@ fn wrong_or_missing_credentials_are_refused_with_a_hint_and_the_password_never_s
     );
     assert!(!err.contains("not-the-password"), "{err}");
     let out = list(Some(&format!("{PASSWORD}\n")));
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(stdout(&out).contains("missing"), "{}", stdout(&out));
 }
 
@@ -123,7 +123,7 @@ fn credentials_from_an_auth_file_reach_the_builder_without_its_command_line() {
         .env("REGISTRY_AUTH_FILE", p.project.path("auth.json"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let calls = p.builder_calls().join("\n");
     assert!(
         calls.lines().any(|c| is_call(c, "push")) && calls.contains("--authfile"),
@@ -191,14 +191,14 @@ fn credentials_come_from_the_credential_helpers_config_json_names() {
         "credsStore": "empty",
         "auths": {reg.address.clone(): {"auth": base64_encode("builder:wrong")}},
     }));
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(stdout(&out).contains("missing"), "{}", stdout(&out));
     assert_eq!(p.read("bin/asked-good"), format!("{}\n", reg.address));
     assert!(!stderr(&out).contains(PASSWORD), "{}", stderr(&out));
 
     // `credsStore` serves every registry.
     let out = list(serde_json::json!({"credsStore": "good"}));
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
 
     // The `-v` trace shows the registry's requests, and never the credentials.
     let out = p

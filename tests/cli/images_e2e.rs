@@ -5,7 +5,7 @@
 use crate::support::images::{
     ImageProject, file_len, http, is_call, registry_and_buildah, registry_requests_since,
 };
-use crate::support::{stderr, stdout};
+use crate::support::{failure, stderr, stdout};
 
 fn lock_digest(p: &ImageProject, name: &str) -> String {
     let lock: serde_json::Value =
@@ -37,7 +37,7 @@ fn images_builds_pushes_and_a_second_run_only_looks() {
     p.file_context("hello", "hello\n");
 
     let out = p.cmd(&["images", "--jobs", "2"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert_eq!(builds(&p.builder_calls()), ["base", "hello", "tool"]);
 
     // The registry's API: the catalog, the tags (configured + content tag), the digests.
@@ -109,7 +109,7 @@ fn images_builds_pushes_and_a_second_run_only_looks() {
 
     // `images list` agrees with the registry.
     let out = p.cmd(&["images", "list", "-o", "json"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for row in rows.as_array().unwrap() {
         let name = row["name"].as_str().unwrap();
@@ -121,7 +121,7 @@ fn images_builds_pushes_and_a_second_run_only_looks() {
     let calls_before = p.builder_calls().len();
     let log_offset = file_len(&reg.log);
     let out = p.cmd(&["images"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert_eq!(
         p.builder_calls().len(),
         calls_before,
@@ -144,14 +144,14 @@ fn images_builds_pushes_and_a_second_run_only_looks() {
     p.file_context("hello", "hello again\n");
     let before = p.builder_calls().len();
     let out = p.cmd(&["images"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert_eq!(builds(&p.builder_calls()[before..]), ["hello"]);
 
     // The base changed: it and its dependent are rebuilt, the other image is not.
     p.project.write("docker/base/extra.txt", "x");
     let before = p.builder_calls().len();
     let out = p.cmd(&["images"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert_eq!(builds(&p.builder_calls()[before..]), ["base", "tool"]);
 }
 
@@ -161,7 +161,7 @@ fn render_pin_images_writes_the_pushed_digests() {
     let p = ImageProject::new(&reg, "pin");
     p.file_context("web", "web\n");
     let out = p.cmd(&["images"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let digest = lock_digest(&p, "web");
 
     p.project.write(
@@ -180,7 +180,7 @@ fn render_pin_images_writes_the_pushed_digests() {
         .with_params(&["render", "--pin-images", "--stdout"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let text = stdout(&out);
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     let image = doc["spec"]["containers"][0]["image"].as_str().unwrap();
@@ -286,14 +286,14 @@ fn build_then_push_as_two_steps_and_push_refuses_what_was_not_built() {
     let p = ImageProject::new(&reg, "twostep");
     p.file_context("one", "1\n");
     let out = p.cmd(&["images", "build"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(
         !p.builder_calls().iter().any(|c| is_call(c, "push")),
         "build does not push"
     );
     assert!(!p.project.path(".kube-openstack/images.lock.json").exists());
     let out = p.cmd(&["images", "push"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert_eq!(builds(&p.builder_calls()), ["one"], "push does not build");
     lock_digest(&p, "one");
 

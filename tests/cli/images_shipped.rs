@@ -9,7 +9,7 @@
 
 use crate::images_tree::{copy_dir, repo_root, shipped_contexts};
 use crate::support::images::{assert_images_ok, http, registry_and_buildah, require_program};
-use crate::support::{Project, stderr, stdout};
+use crate::support::{Project, failure, stderr, stdout};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output};
@@ -102,7 +102,7 @@ fn build_shipped(p: &Project) -> BTreeMap<String, String> {
         .args(["images", "list", "-o", "json"])
         .output()
         .unwrap();
-    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(list.status.success(), "{}", failure(&list));
     let listed: Vec<Value> = serde_json::from_str(&stdout(&list)).unwrap();
     let mut refs = BTreeMap::new();
     for image in &listed {
@@ -243,7 +243,7 @@ impl Rendered {
         )
         .unwrap();
         let out = p.cmd().args(["render"]).output().unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(out.status.success(), "{}", failure(&out));
         Rendered(p)
     }
 

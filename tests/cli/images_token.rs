@@ -3,7 +3,7 @@
 //! 401 with `WWW-Authenticate: Bearer realm=...,service=...,scope=...`, and its token
 //! endpoint hands out a token only for the right Basic credentials.
 
-use crate::support::{Project, stderr, stdout};
+use crate::support::{Project, failure, stderr, stdout};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -121,7 +121,7 @@ fn a_bearer_challenge_is_answered_with_a_token_from_the_realm() {
     );
 
     let out = list("right");
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let seen = seen.lock().unwrap().clone();
     assert!(
         seen.iter().any(|s| s.starts_with("token ")
@@ -176,7 +176,7 @@ fn a_catalog_that_does_not_answer_in_time_leaves_the_rows_of_docker_with_a_warni
         .args(["images", "list", "-o", "json", "--registry", &address])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(
         started.elapsed() < std::time::Duration::from_secs(50),
         "gave up on the catalog, not on the listing"

@@ -7,7 +7,7 @@
 //! every context (its dependents are built from the pushed name) but no pod runs it, so
 //! the rendered tree must name every context that is not a base, and nothing else.
 
-use crate::support::{Project, stderr, stdout};
+use crate::support::{Project, failure, stdout};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -60,7 +60,7 @@ pub fn rendered_images() -> BTreeSet<String> {
     )
     .unwrap();
     let out = p.cmd().args(["render", "--stdout"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let mut images = BTreeSet::new();
     for doc in serde_yaml::Deserializer::from_str(&stdout(&out)) {
         let value = serde::Deserialize::deserialize(doc).expect("render writes YAML");

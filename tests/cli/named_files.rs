@@ -4,7 +4,7 @@
 //! and kind (`/dev/zero` never ends, a terminal waits), a FIFO in a build context too;
 //! a pipe named on purpose (`/dev/stdin`, `<(...)`) is read, up to 64 MiB.
 
-use crate::support::{Project, stderr, stdout};
+use crate::support::{Project, failure, stderr, stdout};
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -146,7 +146,7 @@ fn pipes_named_on_purpose_are_read_up_to_a_bound() {
         .write_stdin("db_password: piped-s3cret\nhost: piped-host\n")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(stdout(&out).contains("piped-host"), "{}", stdout(&out));
     assert!(!stdout(&out).contains("piped-s3cret"), "{}", stdout(&out));
 

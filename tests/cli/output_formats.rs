@@ -4,7 +4,7 @@
 
 use crate::fake_kube::Faults;
 use crate::support::cluster::{Cluster, ok, small_tree};
-use crate::support::{Project, SERVICE, stderr, stdout};
+use crate::support::{Project, SERVICE, failure, stderr, stdout};
 use serde_json::Value as Json;
 
 fn yaml(out: &std::process::Output) -> Json {
@@ -84,7 +84,7 @@ fn up_prints_its_steps_as_yaml() {
         .with_params(&["up", "--dry-run=client", "-o", "yaml"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let steps = yaml(&out);
     assert_eq!(
         objects_of(&steps, "step"),

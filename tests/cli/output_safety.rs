@@ -3,7 +3,7 @@
 //! renders stopped by real signals (SIGINT, SIGTERM, SIGHUP, SIGKILL) at different moments
 //! and by `ulimit -f`, an old output tree made read-only, an interrupted `images build`.
 
-use crate::support::{Project, stderr};
+use crate::support::{Project, failure, stderr};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -92,7 +92,7 @@ fn force_moves_aside_what_no_render_wrote_and_says_where() {
         stderr(&out)
     );
     let out = p.with_params(&["render", "--force"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let err = stderr(&out);
     assert!(
         err.contains("moved 4 files the previous render did not write"),
@@ -151,7 +151,7 @@ fn force_moves_aside_what_no_render_wrote_and_says_where() {
         "refused: nothing changed"
     );
     let out = p.with_params(&["render", "--force"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let kept = newest_kept_dir(&p);
     assert_eq!(
         std::fs::read_to_string(kept.join("added.yaml")).unwrap(),
@@ -303,7 +303,7 @@ fn a_refused_render_writes_no_state_into_the_output() {
             "heat_template_version: 2016-10-14\nresources:\n  pw:\n    type: OS::Heat::RandomString\noutputs:\n  password:\n    value: {get_attr: [pw, value]}\n",
         );
         let out = p.cmd().arg("render").output().unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(out.status.success(), "{}", failure(&out));
         std::os::unix::fs::symlink("kubernetes", p.path("outlink")).unwrap();
         std::os::unix::fs::symlink(".kube-openstack", p.path("statelink")).unwrap();
         let output_before = p.tree("kubernetes");
@@ -346,7 +346,7 @@ fn a_refused_render_writes_no_state_into_the_output() {
 fn renders_stopped_by_signals_leave_no_copy_of_the_secrets() {
     let p = project(2500);
     let out = p.with_params(&["render"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let complete = p.tree("kubernetes");
     let mut stopped = 0;
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
@@ -419,7 +419,7 @@ fn a_killed_renders_leftover_is_removed_by_the_next_render() {
     std::fs::create_dir(&older).unwrap();
     std::fs::write(older.join("s.yaml"), SECRET).unwrap();
     let out = p.with_params(&["render"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let err = stderr(&out);
     assert!(
         err.contains(&format!(
@@ -438,7 +438,7 @@ fn a_killed_renders_leftover_is_removed_by_the_next_render() {
 fn a_render_past_ulimit_f_fails_cleanly() {
     let p = project(20);
     let out = p.with_params(&["render"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let before = p.tree("kubernetes");
     let big = "x".repeat(200 << 10);
     p.write("params.yaml", &format!("password: {SECRET}\nbig: {big}\n"));
@@ -502,7 +502,7 @@ fn a_read_only_old_output_does_not_stay_beside_the_new_one() {
         assert!(status.success());
     }
     let out = as_user(&["render"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let old_secret_file = p.path("kubernetes/s1.yaml");
     assert!(
         std::fs::read_to_string(&old_secret_file)
@@ -516,7 +516,7 @@ fn a_read_only_old_output_does_not_stay_beside_the_new_one() {
     }
     p.write("params.yaml", "password: the-new-one\n");
     let out = as_user(&["render"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(p.read("kubernetes/s1.yaml").contains("the-new-one"));
     assert!(staging_dirs(&p).is_empty(), "{:?}", staging_dirs(&p));
     let old: Vec<_> = files_with_secret(p.dir.path())

@@ -1,4 +1,4 @@
-use crate::support::{Project, stderr, stdout};
+use crate::support::{Project, failure, stderr, stdout};
 
 #[test]
 fn params_show_masks_secrets_and_names_sources() {
@@ -9,7 +9,7 @@ fn params_show_masks_secrets_and_names_sources() {
         .args(["-p", "region=Other"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let text = stdout(&out);
     assert!(!text.contains("hunter2secret"), "{text}");
     assert!(

@@ -2,7 +2,7 @@
 //! and cargo find theirs), what it says outside one, and the state lock that commands
 //! which only read share.
 
-use crate::support::{Project, SERVICE, stderr, stdout};
+use crate::support::{Project, SERVICE, failure, stderr, stdout};
 use std::path::Path;
 
 /// Every entry under `dir`, relative, sorted: what a command left behind.
@@ -40,7 +40,7 @@ fn a_command_in_a_subdirectory_works_on_the_project_above() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     // The config file's paths are relative to the config file, not to where it ran.
     assert!(p.read("rendered/web-service.yaml").contains("web"));
     assert!(p.path(".kube-openstack").is_dir());
@@ -87,7 +87,7 @@ fn outside_a_project_commands_say_so_and_leave_nothing_behind() {
         .with_params(&["render", "--config", "elsewhere/kube-openstack.yaml"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(p.read("out/web-service.yaml").contains("web"));
 }
 
@@ -96,13 +96,13 @@ fn commands_that_need_no_project_run_anywhere() {
     let p = Project::outside();
     p.write("setup.sh", "#!/bin/sh\necho hi\n");
     let out = p.cmd().args(["version", "-o", "json"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let out = p
         .cmd()
         .args(["userdata", "--output", "user-data", "setup.sh"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert_eq!(entries(p.dir.path()), ["setup.sh", "user-data"]);
 }
 
@@ -112,13 +112,13 @@ fn commands_that_only_read_share_the_state_lock() {
     p.write("params.yaml", "name: web\ndb_password: hunter2hunter2\n")
         .write("kubernetes-in/web-service.yaml", SERVICE);
     let out = p.with_params(&["render"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
 
     // Another reader (a long diff, say) holds the lock shared.
     let lock = std::fs::File::open(p.path(".kube-openstack/lock")).unwrap();
     lock.try_lock_shared().unwrap();
     let out = p.with_params(&["params", "show"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(stdout(&out).contains("***"), "{}", stdout(&out));
     let out = p.with_params(&["diff"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -150,7 +150,7 @@ fn a_first_read_generates_the_values_once_and_shows_what_it_kept() {
             .args(["params", "show", "--show-secrets", "-o", "json"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(out.status.success(), "{}", failure(&out));
         let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         shown["db_password"]["value"].as_str().unwrap().to_string()
     };

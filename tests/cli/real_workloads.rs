@@ -1,6 +1,7 @@
 //! The controllers of the real-pod cluster behave as Kubernetes' own: a
 //! ReplicationController keeps `replicas` real pods (named from its name, owned by it),
-//! replaces a deleted one, never replaces pods because its template changed, and counts
+//! replaces a deleted one, never replaces pods because its template changed (`deploy`
+//! rolls them, as a Deployment's controller would), and counts
 //! ready pods from their real probes; a DaemonSet runs one pod on the node and rolls it
 //! when its template changes; `teardown` leaves no container behind.
 
@@ -55,11 +56,27 @@ fn a_replication_controller_keeps_its_replicas_and_never_replaces_them_for_a_new
         (&Value::from(2), &Value::from(2))
     );
 
-    // A new template: `deploy` configures the controller; its pods stay as they were.
-    c.manifest("api-rc.yaml", &rc(&image, 2, "changed"));
-    let out = c.run("deploy", &["--timeout", "60s"]);
-    ok(&out);
-    assert!(stderr(&out).contains("1 configured"), "{}", stderr(&out));
+    // A new template written to the API by another client (`kubectl apply
+    // --server-side --force-conflicts`): the controller keeps its pods as they were.
+    let mut spec = live["spec"].clone();
+    spec["template"]["spec"]["containers"][0]["env"][0]["value"] = "changed".into();
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": "api"},
+        "spec": spec,
+    });
+    let url = format!(
+        "{}/api/v1/namespaces/test/replicationcontrollers/api?fieldManager=kubectl&force=true",
+        c.fake.url()
+    );
+    let applied = Command::new("curl")
+        .args(["-sf", "-o", "/dev/null", "-X", "PATCH", "--data-binary"])
+        .arg(config.to_string())
+        .args(["-H", "Content-Type: application/apply-patch+yaml", &url])
+        .status()
+        .unwrap();
+    assert!(applied.success(), "PATCH {url}");
     std::thread::sleep(Duration::from_secs(2));
     let after = c.pods_of("api");
     assert_eq!(names(&after), names(&first), "the same pods");
@@ -70,20 +87,37 @@ fn a_replication_controller_keeps_its_replicas_and_never_replaces_them_for_a_new
         );
     }
 
-    // Scaling up makes a pod of the new template; a deleted pod is replaced.
+    // `deploy` of that template rolls the pods onto it, which the controller does not.
+    c.manifest("api-rc.yaml", &rc(&image, 2, "changed"));
+    let out = c.run("deploy", &["--timeout", "60s"]);
+    ok(&out);
+    assert!(stderr(&out).contains("rolled out 2/2"), "{}", stderr(&out));
+    let rolled = c.wait_for("the old pods gone", Duration::from_secs(30), || {
+        let pods = c.pods_of("api");
+        (pods.len() == 2).then_some(pods)
+    });
+    assert!(names(&rolled).is_disjoint(&names(&first)), "new pods");
+    for p in &rolled {
+        assert_eq!(
+            c.log(p["metadata"]["name"].as_str().unwrap(), "").1,
+            "changed\n"
+        );
+    }
+
+    // Scaling up makes a pod of the current template; a deleted pod is replaced.
     c.manifest("api-rc.yaml", &rc(&image, 3, "changed"));
     ok(&c.run("deploy", &["--timeout", "60s"]));
     let three = c.pods_of("api");
     assert_eq!(three.len(), 3);
     let new: Vec<&Value> = three
         .iter()
-        .filter(|p| !names(&first).contains(p["metadata"]["name"].as_str().unwrap()))
+        .filter(|p| !names(&rolled).contains(p["metadata"]["name"].as_str().unwrap()))
         .collect();
     assert_eq!(
         c.log(new[0]["metadata"]["name"].as_str().unwrap(), "").1,
         "changed\n"
     );
-    let victim = first[0]["metadata"]["name"].as_str().unwrap().to_string();
+    let victim = rolled[0]["metadata"]["name"].as_str().unwrap().to_string();
     let url = format!("{}/api/v1/namespaces/test/pods/{victim}", c.fake.url());
     let deleted = Command::new("curl")
         .args(["-sf", "-X", "DELETE", &url])

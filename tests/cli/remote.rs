@@ -1,7 +1,7 @@
 //! Template sources from URLs: a real HTTP server on loopback serving archives and
 //! templates, with ETags, failures and hostile archives.
 
-use crate::support::{Project, stderr};
+use crate::support::{Project, failure, stderr};
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -176,7 +176,7 @@ fn a_tree_from_a_url_renders_and_is_revalidated_with_its_etag() {
         .with_params(&["render", "--input-dir", &url])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let rendered = p.read("kubernetes/web-service.yaml");
     let doc: serde_yaml::Value = serde_yaml::from_str(&rendered).unwrap();
     assert_eq!(doc["metadata"]["name"], "web");
@@ -188,7 +188,7 @@ fn a_tree_from_a_url_renders_and_is_revalidated_with_its_etag() {
         .with_params(&["render", "--input-dir", &url])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert_eq!(p.read("kubernetes/web-service.yaml"), rendered);
     let log = server.log();
     assert_eq!(log.len(), 2, "{log:?}");
@@ -214,7 +214,7 @@ fn the_cached_copy_stands_in_when_the_server_is_gone() {
         .with_params(&["render", "--input-dir", &url])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(
         stderr(&out).contains("using the cached copy"),
         "{}",
@@ -236,7 +236,7 @@ fn a_single_template_url_includes_relative_to_itself() {
         .with_params(&["render", "--input-dir", &server.url("t/web-service.yaml")])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let doc: serde_yaml::Value =
         serde_yaml::from_str(&p.read("kubernetes/web-service.yaml")).unwrap();
     assert_eq!(doc["metadata"]["annotations"]["motd"], "from the server\n");
@@ -539,7 +539,7 @@ fn downloaded_templates_cannot_include_local_files() {
     );
     p.write("motd.txt", "local motd\n");
     let out = p.with_params(&["render"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
 }
 
 /// `source.json` edited to name another directory (relative, absolute, or a link planted
@@ -559,7 +559,7 @@ fn a_hand_edited_cache_record_cannot_choose_the_template_tree() {
         .with_params(&["render", "--input-dir", &url])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     server.stop();
     let record = walkdir::WalkDir::new(p.path(".kube-openstack/cache"))
         .into_iter()
@@ -612,7 +612,7 @@ fn a_link_planted_in_a_cached_tree_is_refused() {
         .with_params(&["render", "--input-dir", &url])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let cached = walkdir::WalkDir::new(p.path(".kube-openstack/cache"))
         .into_iter()
         .filter_map(Result::ok)

@@ -1,4 +1,4 @@
-use crate::support::{Project, SERVICE, stderr, stdout};
+use crate::support::{Project, SERVICE, failure, stderr, stdout};
 use std::os::unix::fs::PermissionsExt;
 
 fn basic() -> Project {
@@ -18,7 +18,7 @@ fn basic() -> Project {
 fn render_writes_the_tree_with_private_modes_and_a_marker() {
     let p = basic();
     let out = p.with_params(&["render"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let secret = p.read("kubernetes/app/web-secret.yaml");
     assert!(
         secret.contains("  password: \"s3cret\"\n") && secret.contains("  port: 8080\n"),
@@ -170,7 +170,7 @@ fn a_template_rendering_to_nothing_gets_no_file() {
     p.write("params.yaml", "name: web\nport: 8080\npassword: s3cret\nenable_extra: false\n")
         .write("kubernetes-in/extra.yaml", "# optional\n{{#if enable_extra}}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n{{/if}}\n");
     let out = p.with_params(&["render"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(!p.path("kubernetes/extra.yaml").exists());
     assert!(
         stderr(&out).contains("rendered to nothing"),
@@ -183,7 +183,7 @@ fn a_template_rendering_to_nothing_gets_no_file() {
 fn stdout_prints_the_document_stream_and_writes_nothing() {
     let p = basic();
     let out = p.with_params(&["render", "--stdout"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let text = stdout(&out);
     assert_eq!(text.matches("\n---\n").count(), 1, "{text}");
     assert!(text.contains("kind: Secret") && text.contains("kind: Service"));
@@ -224,7 +224,7 @@ fn legacy_percent_templates_render_with_the_flag_and_are_flagged_without_it() {
         .with_params(&["render", "--stdout", "--legacy-percent"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(
         stdout(&out).contains("name: \"web\"")
             && stdout(&out).contains("pw: \"s3cret\"")
@@ -319,7 +319,7 @@ fn a_helper_without_its_argument_is_named_as_such() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: {{upper}}\n  b: {{name}}\n",
     );
     let out = p.with_params(&["render"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
 }
 
 /// A key given twice, after render, is an error with the rendered line of both, in any
@@ -435,7 +435,7 @@ fn indent_widths_out_of_range_are_errors_not_crashes() {
         .with_params(&["render", "-p", "width=4"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let doc: serde_yaml::Value =
         serde_yaml::from_str(&p.read("kubernetes/web-service.yaml")).unwrap();
     assert_eq!(doc["data"]["a"], "web\n");

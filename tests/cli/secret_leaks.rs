@@ -5,7 +5,7 @@
 
 use crate::fake_kube::Faults;
 use crate::support::cluster::Cluster;
-use crate::support::{Project, stderr, stdout};
+use crate::support::{Project, failure, stderr, stdout};
 use base64::Engine as _;
 
 /// A secret with every character YAML, JSON or a URL treats specially, between two cores
@@ -96,7 +96,7 @@ fn diff_masks_every_encoding_the_renderer_produces() {
     templates(&p);
     p.write("params.yaml", &params("old"));
     let out = p.with_params(&["render"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     // The test means something: the rendered files do hold every form.
     let rendered: String = p
         .tree("kubernetes")
@@ -288,7 +288,7 @@ fn one_secret_heuristic_for_every_source() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let text = stdout(&out);
     assert!(!text.contains("hidden-value"), "{text}");
     for shown in [
@@ -326,7 +326,7 @@ fn one_secret_heuristic_for_every_source() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let text = stdout(&out);
     assert!(!text.contains("hidden-"), "{text}");
     assert!(text.contains("shown-endpoint"), "{text}");
@@ -359,7 +359,7 @@ fn a_state_directory_readable_by_others_is_pointed_out() {
         "heat_template_version: 2016-10-14\nresources:\n  pw:\n    type: OS::Heat::RandomString\noutputs:\n  db_password:\n    value: {get_attr: [pw, value]}\n",
     );
     let out = p.cmd().args(["params", "show"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
     let set = |rel: &str, mode: u32| {
         std::fs::set_permissions(p.path(rel), std::fs::Permissions::from_mode(mode)).unwrap()

@@ -1,7 +1,7 @@
 //! The shipped data trees: `heat/heat-setup.yaml` evaluated locally and `kubernetes-in/`
 //! rendered from nothing, as the README's first command does.
 
-use crate::support::{Project, stderr, stdout};
+use crate::support::{Project, failure, stderr, stdout};
 use std::path::Path;
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -36,7 +36,7 @@ fn params_json(p: &Project) -> serde_json::Value {
         .args(["params", "show", "--show-secrets", "-o", "json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -44,7 +44,7 @@ fn params_json(p: &Project) -> serde_json::Value {
 fn the_shipped_tree_renders_from_nothing_with_no_warning_and_diff_is_then_empty() {
     let p = shipped();
     let out = p.cmd().arg("render").output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(
         !stderr(&out).contains("warning"),
         "no unused or odd parameters: {}",
@@ -92,7 +92,7 @@ fn generated_values_are_stable_and_regenerate_rotates_only_what_is_asked() {
         .args(["params", "regenerate", "keystone_admin_password"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let after = params_json(&p);
     assert_ne!(
         after["keystone_admin_password"]["value"],
@@ -143,7 +143,7 @@ fn stack_parameters_reach_the_rendered_tree() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(
         stdout(&out).contains("image: \"reg.example:5000/kube-openstack/keystone:2026.1\""),
         "{}",

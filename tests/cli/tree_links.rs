@@ -2,7 +2,7 @@
 //! the tree is followed with a warning naming it and where it leads (never silently);
 //! loops of includes and of partials are errors naming the chain, not a crash.
 
-use crate::support::{Project, stderr};
+use crate::support::{Project, failure, stderr};
 use std::os::unix::fs::symlink;
 
 const CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{name}}\ndata:\n  motd: {{include \"_files/motd.txt\"}}\n";
@@ -88,7 +88,7 @@ fn links_inside_the_tree_are_followed_quietly_and_loops_are_errors() {
     symlink("_here/_shared/web.yaml", p.path("kubernetes-in/web.yaml")).unwrap();
     symlink("_shared", p.path("kubernetes-in/shared-dir")).unwrap();
     let out = p.with_params(&["render"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
     assert!(p.read("kubernetes/web.yaml").contains("name: \"web\""));
     assert!(
@@ -322,7 +322,7 @@ fn partials_and_includes_that_multiply_stop_with_one_error() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: \"{{> p0}}\"\n",
     );
     let out = p.with_params(&["render"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(p.read("kubernetes/a.yaml").contains(&"x".repeat(4096)));
     // Includes fanning out, then one chain too deep: said once, not once per branch.
     let p = project();
@@ -491,6 +491,6 @@ fn templates_cannot_call_the_renderers_own_helpers() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  x: {{default \"__ko_value\" nothing}}\n",
     );
     let out = p.with_params(&["render"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(p.read("kubernetes/web.yaml").contains("x: \"__ko_value\""));
 }

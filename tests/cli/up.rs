@@ -6,7 +6,7 @@
 use crate::fake_kube::{FakeKube, Faults};
 use crate::support::cluster::{Cluster, ok, small_tree};
 use crate::support::images::{ImageProject, RealRegistry, registry_and_buildah};
-use crate::support::{stderr, stdout};
+use crate::support::{failure, stderr, stdout};
 use std::process::Output;
 
 const NS: &str = "up";
@@ -376,7 +376,7 @@ fn up_interrupted_in_the_middle_of_the_deploy_continues_where_it_stopped() {
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(!out.status.success(), "{}", failure(&out));
     let err = stderr(&out);
     assert!(err.contains("interrupted"), "{err}");
     assert!(err.contains("kube-openstack up --from deploy"), "{err}");

@@ -1,6 +1,6 @@
 //! `userdata`: the bundle as cloud-init and Python's MIME parser read it back.
 
-use crate::support::{Project, require_program, stderr};
+use crate::support::{Project, failure, require_program, stderr};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -139,7 +139,7 @@ fn python_and_cloud_init_see_every_part_type_name_and_byte() {
         .args(&args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let err = stderr(&out);
     assert!(err.contains("Bundled 8 parts"), "{err}");
     assert!(err.contains("of the 65535-byte limit"), "{err}");
@@ -172,7 +172,7 @@ fn gzip_and_merge_type_survive_both_readers() {
         .args(&args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(stderr(&out).contains("before gzip"), "{}", stderr(&out));
     let bundle = p.path("ud.gz");
     assert_eq!(&std::fs::read(&bundle).unwrap()[..2], &[0x1f, 0x8b]);
@@ -200,7 +200,7 @@ fn the_part_handler_writes_each_kubernetes_part_into_the_incoming_directory() {
         .args(&args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let handler_dir = p.path("handlers");
     std::fs::create_dir_all(&handler_dir).unwrap();
     let result = peer("handlers", &p.path("user-data"), &[&handler_dir]);
@@ -250,7 +250,7 @@ fn over_the_nova_limit_fails_without_writing_and_gzip_brings_it_under() {
         .args(["userdata", "--gzip", "--output", "ud", "big.txt"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(std::fs::metadata(p.path("ud")).unwrap().len() < 2_000);
 
     // Near the limit: written, with a warning.
@@ -260,7 +260,7 @@ fn over_the_nova_limit_fails_without_writing_and_gzip_brings_it_under() {
         .args(["userdata", "--output", "near", "near.txt"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert!(
         stderr(&out).contains("warning: the user data is close to the 65535-byte limit"),
         "{}",
@@ -322,7 +322,7 @@ fn bad_parts_are_named() {
     }
     // A file whose name holds a colon is still a file.
     let out = p.cmd().args(["userdata", "odd:name.cfg"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let out = p
         .cmd()
         .args(["userdata", "missing.cfg:notatype"])
@@ -361,7 +361,7 @@ fn from_rendered_adds_every_object_after_what_it_depends_on() {
         .args(["userdata", "--from-rendered", "--output", "ud"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     let parsed = peer("email", &p.path("ud"), &[]);
     let order: Vec<(String, String)> = seen(parsed)
         .into_iter()

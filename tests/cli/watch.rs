@@ -4,7 +4,7 @@
 
 use crate::fake_kube::{FakeKube, Faults};
 use crate::support::cluster::{Cluster, NS, one_shot_pod, rc};
-use crate::support::{Project, stderr};
+use crate::support::{Project, failure, stderr};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -190,7 +190,7 @@ fn a_watcher_killed_mid_apply_loses_nothing_and_a_restart_finishes() {
     );
 
     let out = c.run("watch", &["--once", "incoming"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", failure(&out));
     assert_eq!(names(&dir.join("applied")).len(), files.len());
     for i in 0..files.len() {
         assert!(

@@ -2,7 +2,7 @@
 //! builders for the manifests the deploy tests use.
 
 use crate::fake_kube::{FakeKube, Faults, LogEntry};
-use crate::support::{Project, stderr, stdout};
+use crate::support::Project;
 use std::process::Output;
 
 pub const NS: &str = "test";
@@ -72,13 +72,7 @@ fn plural_name(e: &LogEntry) -> String {
 }
 
 pub fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        stdout(out),
-        stderr(out)
-    );
+    assert!(out.status.success(), "{}", crate::support::failure(out));
 }
 
 pub fn secret(name: &str) -> String {

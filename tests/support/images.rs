@@ -4,7 +4,7 @@
 //! A missing piece fails the test with what to do (CI or not): these tests never pass by
 //! not running.
 
-use crate::support::{Project, require_var, stderr};
+use crate::support::{Project, require_var};
 pub use crate::support::{missing, require_program};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -56,11 +56,7 @@ pub fn assert_images_ok(out: &Output, state_dir: &Path) {
         let tail = lines[lines.len().saturating_sub(15)..].join("\n    ");
         logs.push_str(&format!("\n--- {} (last lines)\n    {tail}", log.display()));
     }
-    panic!(
-        "kube-openstack failed: {}\n--- stderr\n{}{logs}",
-        out.status,
-        stderr(out)
-    );
+    panic!("kube-openstack failed: {}{logs}", super::failure(out));
 }
 
 /// A prefix no other test (or earlier run) uses, so tests share the registry safely.

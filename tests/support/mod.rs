@@ -90,6 +90,22 @@ pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// What a failed run shows in a test's message: how it ended (an exit code, or the signal
+/// that killed it, which a run cut off mid-output would otherwise hide) and both streams.
+pub fn failure(o: &std::process::Output) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let ended = match (o.status.code(), o.status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => o.status.to_string(),
+    };
+    format!(
+        "{ended}\n--- stderr\n{}\n--- stdout\n{}",
+        stderr(o),
+        stdout(o)
+    )
+}
+
 pub fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -130,6 +130,7 @@ fn param_ref(args: &Value, out: &mut Vec<Ref>) {
 
 /// Check every reference and function name in the template.
 pub(crate) fn check(t: &LocalTemplate) -> Result<(), LocalError> {
+    let params: Names = t.parameters.iter().map(|p| p.name.as_str()).collect();
     let invalid = |at: &str, message: String| LocalError::Invalid {
         template: t.name.clone(),
         at: at.into(),
@@ -146,7 +147,7 @@ pub(crate) fn check(t: &LocalTemplate) -> Result<(), LocalError> {
             ));
         }
         let refs = collect(def, t.version, true).map_err(|m| invalid(&at, m))?;
-        verify(t, &at, &refs)?;
+        verify(t, &params, &at, &refs)?;
     }
     for (name, r) in &t.resources {
         let at = format!("resource `{name}`");
@@ -161,7 +162,7 @@ pub(crate) fn check(t: &LocalTemplate) -> Result<(), LocalError> {
             kind: RefKind::Resource,
             name: d.clone(),
         }));
-        verify(t, &at, &refs)?;
+        verify(t, &params, &at, &refs)?;
     }
     for o in &t.outputs {
         let at = format!("output `{}`", o.name);
@@ -169,34 +170,43 @@ pub(crate) fn check(t: &LocalTemplate) -> Result<(), LocalError> {
         if let Some(c) = &o.condition {
             condition_ref(c, t.version, &mut refs).map_err(|m| invalid(&at, m))?;
         }
-        verify(t, &at, &refs)?;
+        verify(t, &params, &at, &refs)?;
     }
     Ok(())
 }
 
-fn verify(t: &LocalTemplate, at: &str, refs: &[Ref]) -> Result<(), LocalError> {
+/// Each reference names something the template declares. A lookup per reference (the
+/// list of known names is made only for the error): a template of N resources each
+/// naming the next is checked in N steps, not N * N.
+fn verify(t: &LocalTemplate, params: &Names, at: &str, refs: &[Ref]) -> Result<(), LocalError> {
     for r in refs {
-        let known: Vec<String> = match r.kind {
-            RefKind::Parameter => {
-                if PSEUDO.contains(&r.name.as_str()) {
-                    continue;
-                }
-                t.parameters.iter().map(|p| p.name.clone()).collect()
-            }
-            RefKind::Resource => t.resources.keys().cloned().collect(),
-            RefKind::Condition => t.conditions.keys().cloned().collect(),
+        let known = match r.kind {
+            RefKind::Parameter => PSEUDO.contains(&r.name.as_str()) || params.contains(&*r.name),
+            RefKind::Resource => t.resources.contains_key(&r.name),
+            RefKind::Condition => t.conditions.contains_key(&r.name),
         };
-        if !known.contains(&r.name) {
+        if !known {
             return Err(LocalError::UnknownReference {
                 template: t.name.clone(),
                 at: at.into(),
                 kind: r.kind,
                 name: r.name.clone(),
-                known,
+                known: known_names(t, r.kind),
             });
         }
     }
     Ok(())
+}
+
+/// The declared parameters' names, looked up once per reference.
+type Names<'a> = std::collections::HashSet<&'a str>;
+
+fn known_names(t: &LocalTemplate, kind: RefKind) -> Vec<String> {
+    match kind {
+        RefKind::Parameter => t.parameters.iter().map(|p| p.name.clone()).collect(),
+        RefKind::Resource => t.resources.keys().cloned().collect(),
+        RefKind::Condition => t.conditions.keys().cloned().collect(),
+    }
 }
 
 /// Stack parameters read by a condition expression, following named conditions.

@@ -216,7 +216,7 @@ fn chain(n: usize) -> String {
 fn chains_of_references_past_the_limit_are_errors_not_crashes() {
     use crate::params::local::error::MAX_CHAIN;
     assert_eq!(output(&eval(&chain(MAX_CHAIN)), "out").value, json!("x"));
-    for n in [MAX_CHAIN + 1, 2000] {
+    for n in [MAX_CHAIN + 1, 2000, 20_000] {
         let err = eval_with(&chain(n), &[]).unwrap_err().to_string();
         assert!(
             err.contains(&format!(
