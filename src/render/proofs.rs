@@ -134,3 +134,33 @@ fn unhex(text: &str) -> Option<Key> {
     }
     Some(key)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::proof::{Need, Proof};
+
+    #[test]
+    fn proofs_are_kept_between_renders_and_a_damaged_file_is_ignored() {
+        let t = tempfile::tempdir().unwrap();
+        let state = StateDir::new(t.path());
+        let proof = Proof {
+            docs: vec![None],
+            needs: vec![Need::Scalar],
+        };
+        let first = Proofs::load(&state);
+        assert_eq!(
+            first.proof("a", || Some(proof.clone())).as_deref(),
+            Some(&proof)
+        );
+        assert_eq!(first.proof("b", || None), None);
+        first.save(&state).unwrap();
+        let second = Proofs::load(&state);
+        let derive = || panic!("a kept proof is not derived again");
+        assert_eq!(second.proof("a", derive).as_deref(), Some(&proof));
+        assert_eq!(second.proof("b", derive), None, "nor is a kept refusal");
+        std::fs::write(t.path().join(FILE), "{damaged").unwrap();
+        let third = Proofs::load(&state);
+        assert_eq!(third.proof("a", || None), None, "derived again");
+    }
+}
