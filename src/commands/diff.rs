@@ -30,7 +30,8 @@ pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Res
             printer.status("No changes", against);
             return Ok(0);
         }
-        printer.status("Differences", format!("{added} objects to create, {changed} to change, {removed} not in the tree (`deploy --prune` deletes them)"));
+        let restarts = result.restarts.len();
+        printer.status("Differences", format!("{added} objects to create, {changed} to change, {removed} not in the tree (`deploy --prune` deletes them); {restarts} workloads restart"));
         return Ok(EXIT_DIFFERENCES);
     }
     let against = args
@@ -48,8 +49,9 @@ pub fn run(project: &Project, printer: &Printer, args: &DiffArgs) -> anyhow::Res
     printer.status(
         "Differences",
         format!(
-            "{} files: {added} objects added, {changed} changed, {removed} removed",
-            result.files.len()
+            "{} files: {added} objects added, {changed} changed, {removed} removed; {} workloads restart",
+            result.files.len(),
+            result.restarts.len()
         ),
     );
     Ok(EXIT_DIFFERENCES)
@@ -85,6 +87,13 @@ fn print(printer: &Printer, result: &TreeDiff, output: DiffFormat) {
                     printer.data(&format!("{sign} {} ({})\n", o.object, f.path.display()));
                 }
                 printer.diff(&f.diff);
+            }
+            for r in &result.restarts {
+                printer.data(&format!(
+                    "restarts {}: {}\n",
+                    r.object,
+                    r.because.join(", ")
+                ));
             }
         }
     }

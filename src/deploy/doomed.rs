@@ -13,6 +13,14 @@ use serde_json::Value;
 /// How many log lines and events come with a failure.
 const LAST_LINES: usize = 20;
 
+/// A workload's pod is judged to crash for good once its container failed twice in a
+/// row and the kubelet backs off (`CrashLoopBackOff` after one restart). The kubelet
+/// restarts at once after a first exit, then waits 10 s, 20 s, 40 s: waiting for a third
+/// restart as one-shot pods do ([`ready::CRASH_LOOP_RESTARTS`]) would report it after
+/// 30 s or more, and a crash on start that repeats right away is not transient (werf's
+/// kubedog likewise allows one failure per replica by default).
+pub const WORKLOAD_CRASH_RESTARTS: i64 = 1;
+
 /// Not being deleted and not finished.
 pub fn active(pod: &Value) -> bool {
     pod.pointer("/metadata/deletionTimestamp").is_none()
@@ -33,7 +41,9 @@ pub fn pod_ready(pod: &Value) -> bool {
 
 /// Why the pod will not become ready, if it will not.
 pub fn doomed(pod: &Value) -> Option<String> {
-    if let Some(why) = ready::missing_image(pod).or_else(|| ready::crash_looping(pod)) {
+    if let Some(why) =
+        ready::missing_image(pod).or_else(|| ready::crash_looping(pod, WORKLOAD_CRASH_RESTARTS))
+    {
         return Some(why);
     }
     if let Some(c) = pod
@@ -64,6 +74,76 @@ pub fn doomed(pod: &Value) -> Option<String> {
         let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
         let message = w.get("message").and_then(Value::as_str).unwrap_or_default();
         Some(format!("container `{name}` {reason}: {message}"))
+    })
+}
+
+/// What keeps one of a workload's pods from being ready, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trouble {
+    pub pod: String,
+    /// Kubernetes' own word for it: `ImagePullBackOff`, `CrashLoopBackOff`,
+    /// `Unschedulable`, ...
+    pub reason: String,
+    pub message: String,
+    /// It will not pass by waiting (see [`doomed`]).
+    pub fatal: bool,
+}
+
+/// The worst trouble among `owner`'s active pods (a fatal one first), if any pod has one.
+pub fn trouble(owner: &Value, pods: &[Value]) -> Option<Trouble> {
+    let uid = owner.pointer("/metadata/uid").and_then(Value::as_str)?;
+    let mine = pods.iter().filter(|p| {
+        active(p)
+            && p.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|r| r["controller"] == true && r["uid"].as_str() == Some(uid))
+    });
+    let mut found: Vec<Trouble> = mine.filter_map(pod_trouble).collect();
+    found.sort_by_key(|t| !t.fatal);
+    found.into_iter().next()
+}
+
+fn pod_trouble(pod: &Value) -> Option<Trouble> {
+    let name = pod.pointer("/metadata/name").and_then(Value::as_str)?;
+    let fatal = doomed(pod);
+    let unschedulable = pod
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable");
+    let (reason, detail) = if unschedulable {
+        ("Unschedulable".to_string(), String::new())
+    } else {
+        let statuses = pod
+            .pointer("/status/containerStatuses")
+            .and_then(Value::as_array);
+        statuses.into_iter().flatten().find_map(|c| {
+            let w = c.pointer("/state/waiting")?;
+            let reason = w.get("reason").and_then(Value::as_str)?;
+            if ["ContainerCreating", "PodInitializing"].contains(&reason) {
+                return None;
+            }
+            let container = c.get("name").and_then(Value::as_str).unwrap_or("?");
+            let restarts = c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
+            let message = w.get("message").and_then(Value::as_str).unwrap_or_default();
+            let mut detail = format!("container `{container}` {reason}");
+            if restarts > 0 {
+                detail.push_str(&format!(" ({restarts} restarts)"));
+            }
+            if !message.is_empty() {
+                detail.push_str(&format!(": {message}"));
+            }
+            Some((reason.to_string(), detail))
+        })?
+    };
+    Some(Trouble {
+        pod: name.to_string(),
+        reason,
+        fatal: fatal.is_some(),
+        message: fatal.unwrap_or(detail),
     })
 }
 
@@ -130,11 +210,19 @@ mod tests {
             doomed(&unschedulable),
             Some("cannot be scheduled: 0/3 nodes are available".into())
         );
-        let looping = json!({"status": {"phase": "Running", "containerStatuses": [{"name": "api",
-            "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
-        assert!(
-            doomed(&looping).is_some(),
-            "a long-running pod's crash loop too"
+        let looping = |restarts: i64| {
+            json!({"status": {"phase": "Running", "containerStatuses": [{"name": "api",
+            "restartCount": restarts, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}})
+        };
+        assert_eq!(
+            doomed(&looping(1)),
+            Some("container `api` keeps failing: restarted once".into()),
+            "a long-running pod that failed twice in a row"
+        );
+        assert_eq!(
+            doomed(&looping(0)),
+            None,
+            "a first failure restarts at once"
         );
     }
 }

@@ -6,13 +6,14 @@ use super::api_status::ApiStatus;
 use super::apply::desired;
 use super::client::ClientError;
 use super::discovery::Resource;
-use super::manifest::Manifest;
+use super::manifest::{Manifest, ObjectId};
 use super::{Context, DeployError, KNOWN_API_VERSIONS, discovery, ops};
 use crate::diff::{Change, FileChange, ObjectChange, TreeDiff};
 use crate::secrets::Masker;
 use crate::state::StoreError;
 use futures::stream::{self, StreamExt};
 use serde_json::Value;
+use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveDiffError {
@@ -104,6 +105,7 @@ pub async fn live_diff(
     for c in compared {
         diff.files.extend(c?);
     }
+    diff.restarts = restarts(ctx, manifests, &resources, &live);
     let mut orphans: Vec<_> = live
         .iter()
         .filter(|(id, (_, obj))| {
@@ -122,6 +124,27 @@ pub async fn live_diff(
         ));
     }
     Ok(diff)
+}
+
+/// The live workloads applying `manifests` restarts (see [`super::restarts`]).
+fn restarts(
+    ctx: &Context,
+    manifests: &[Manifest],
+    resources: &[Resource],
+    live: &HashMap<ObjectId, (Resource, Value)>,
+) -> Vec<crate::diff::Restart> {
+    let live_of = |id: &ObjectId| live.get(id).map(|(_, o)| o.clone());
+    let mut out = Vec::new();
+    for (m, res) in manifests.iter().zip(resources) {
+        let Some((_, now)) = live.get(&m.id) else {
+            continue;
+        };
+        let wanted = desired(m, res, &ctx.namespace, &ctx.deployment);
+        out.extend(super::restarts::live_restart(
+            m, &wanted, now, manifests, &live_of,
+        ));
+    }
+    out
 }
 
 /// The object as the server would hold it once applied: a server-side dry run (the

@@ -22,6 +22,7 @@ pub mod plan;
 pub mod progress;
 pub mod prune;
 pub mod ready;
+pub mod restarts;
 pub mod rollout;
 pub mod schedule;
 
@@ -212,6 +213,15 @@ impl Context {
             namespace_exists,
             live,
         })
+    }
+
+    /// Every pod of the namespace (one list request): a workload's pods carry its
+    /// template's labels, not the deployment's, so they are found by owner afterwards.
+    pub async fn namespace_pods(&self) -> Result<Vec<Value>, DeployError> {
+        let pods = rollout::pods_resource();
+        ops::list(&self.kube, &pods, &self.namespace, "")
+            .await
+            .map_err(|e| DeployError::List(pods.kind.clone(), e))
     }
 
     /// The deployment's live pods (one list request, after discovery of `v1`).

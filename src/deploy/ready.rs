@@ -137,8 +137,8 @@ fn pod_readiness(live: &Value) -> Readiness {
                 Readiness::Pending("running, not ready".into())
             }
         }
-        _ if one_shot && crash_looping(live).is_some() => {
-            Readiness::Failed(crash_looping(live).unwrap_or_default())
+        _ if one_shot && crash_looping(live, CRASH_LOOP_RESTARTS).is_some() => {
+            Readiness::Failed(crash_looping(live, CRASH_LOOP_RESTARTS).unwrap_or_default())
         }
         _ if missing_image(live).is_some() => {
             Readiness::Failed(missing_image(live).unwrap_or_default())
@@ -211,14 +211,15 @@ pub(super) fn missing_image(pod: &Value) -> Option<String> {
 /// phase never becomes `Failed`) count as a failure rather than a slow start.
 pub const CRASH_LOOP_RESTARTS: i64 = 3;
 
-/// A container restarted [`CRASH_LOOP_RESTARTS`] times and now backing off: the job fails
-/// the same way every time, and waiting for the timeout would only hide it.
-pub(super) fn crash_looping(pod: &Value) -> Option<String> {
+/// A container restarted `restarts` times and now backing off: it fails the same way
+/// every time, and waiting for the timeout would only hide it.
+pub(super) fn crash_looping(pod: &Value, restarts: i64) -> Option<String> {
+    let least = restarts;
     let statuses = pod.pointer("/status/containerStatuses")?.as_array()?;
     statuses.iter().find_map(|c| {
         let restarts = c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
         let waiting = c.pointer("/state/waiting/reason").and_then(Value::as_str);
-        if restarts < CRASH_LOOP_RESTARTS || waiting != Some("CrashLoopBackOff") {
+        if restarts < least || waiting != Some("CrashLoopBackOff") {
             return None;
         }
         let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
@@ -229,7 +230,11 @@ pub(super) fn crash_looping(pod: &Value) -> Option<String> {
             .map(|c| format!(", last exit code {c}"))
             .unwrap_or_default();
         Some(format!(
-            "container `{name}` keeps failing: restarted {restarts} times{code}"
+            "container `{name}` keeps failing: restarted {}{code}",
+            match restarts {
+                1 => "once".to_string(),
+                n => format!("{n} times"),
+            }
         ))
     })
 }

@@ -34,9 +34,21 @@ pub struct FileChange {
     pub diff: String,
 }
 
+/// A long-running workload the change restarts, and why (names only, never a value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Restart {
+    /// `Kind/name`.
+    pub object: String,
+    /// `its pod template changed`, ``Secret/db` changed``.
+    pub because: Vec<String>,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct TreeDiff {
     pub files: Vec<FileChange>,
+    /// The workloads whose pods the change replaces (filled by the caller, which knows
+    /// the objects: see `deploy::restarts`).
+    pub restarts: Vec<Restart>,
 }
 
 impl TreeDiff {

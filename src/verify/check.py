@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 import uuid
 
 from keystoneauth1 import session as ks_session
@@ -29,11 +30,20 @@ SERVICES = [
 ]
 INTERFACES = ("public", "internal", "admin")
 TIMEOUT = 60
-# A connection refused or dropped before the answer is tried again, after 0.5, 1, 2, 4
-# and 8 s (keystoneauth's back-off), as the services themselves retry Keystone
-# (keystonemiddleware's http_request_max_retries): under load a Service can be without
-# a ready pod for a moment, which is not the failure this command looks for.
-CONNECT_RETRIES = 5
+# A check that fails the way a loaded service fails for a moment (a connection refused,
+# reset or closed without an answer, an HTTP 502/503/504) is tried again, up to this many
+# times in all, 3 s apart: one dropped connection is not a broken service.
+ATTEMPTS = 3
+TRANSIENT = (
+    "connection aborted",
+    "connection reset",
+    "connection refused",
+    "remote end closed connection",
+    "unable to establish connection",
+    "http 502",
+    "http 503",
+    "http 504",
+)
 failed = False
 
 
@@ -96,19 +106,31 @@ def expect(response, *codes):
     return response
 
 
+def transient(error):
+    text = why(error).lower()
+    return any(sign in text for sign in TRANSIENT)
+
+
 def check(service, name, f):
-    """Runs one check; its result (or its exception) is one line."""
-    try:
-        detail = f()
-        emit(service, name, True, detail or "")
-        return True
-    except Exception as e:  # noqa: BLE001 - every failure is a result to report
-        emit(service, name, False, why(e))
-        return False
+    """Runs one check (again, after a transient failure); its result (or its last
+    exception) is one line, saying how many attempts it took when more than one."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            detail = f() or ""
+            if attempt > 1:
+                detail = f"{detail} (attempt {attempt})"
+            emit(service, name, True, detail)
+            return True
+        except Exception as e:  # noqa: BLE001 - every failure is a result to report
+            if attempt < ATTEMPTS and transient(e):
+                time.sleep(3)
+                continue
+            emit(service, name, False, why(e))
+            return False
 
 
 def tokens(admin):
-    sess = ks_session.Session(auth=admin, timeout=TIMEOUT, connect_retries=CONNECT_RETRIES)
+    sess = ks_session.Session(auth=admin, timeout=TIMEOUT)
     if not check("keystone", "token as admin", lambda: sess.get_token() and "issued"):
         return None
     for entry in os.environ.get("KO_VERIFY_USERS", "").split():
@@ -118,7 +140,7 @@ def tokens(admin):
             password=os.environ.get(var, ""),
             project_name="service",
         )
-        user_sess = ks_session.Session(auth=auth, timeout=TIMEOUT, connect_retries=CONNECT_RETRIES)
+        user_sess = ks_session.Session(auth=auth, timeout=TIMEOUT)
         check(
             user,
             f"token as {user} with the password its pods are configured with",

@@ -4,14 +4,15 @@
 use super::deploy::connect;
 use crate::deploy::live_diff::live_diff;
 use crate::deploy::manifest::{self, Manifest};
-use crate::diff::{self, TreeDiff};
+use crate::diff::{self, Restart, TreeDiff};
 use crate::params::ParamSet;
 use crate::render::RenderedFile;
 use crate::secrets::Masker;
 use crate::settings::ClusterSettings;
 use crate::state::StateDir;
 use anyhow::Context as _;
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// The rendered files against the files of `dir`.
 pub fn against_dir(
@@ -31,7 +32,26 @@ pub fn against_dir(
         secrets.extend(state.rendered_secrets()?);
         Masker::build(state, secrets, false)?
     };
-    Ok(diff::compare(files, &old, &masker))
+    let mut result = diff::compare(files, &old, &masker);
+    if !result.is_empty() {
+        result.restarts = restarts(files, &old);
+    }
+    Ok(result)
+}
+
+/// The workloads the change from `old` to `files` restarts. A file that is not a set of
+/// Kubernetes objects (a copied file, a broken old one) has no workload to restart.
+fn restarts(files: &[RenderedFile], old: &BTreeMap<PathBuf, Vec<u8>>) -> Vec<Restart> {
+    let parse = |path: &Path, bytes: &[u8]| {
+        manifest::parse_file(path, &String::from_utf8_lossy(bytes)).unwrap_or_default()
+    };
+    let new: Vec<Manifest> = files
+        .iter()
+        .filter(|f| !f.copied)
+        .flat_map(|f| parse(&f.path, &f.content))
+        .collect();
+    let before: Vec<Manifest> = old.iter().flat_map(|(p, b)| parse(p, b)).collect();
+    crate::deploy::restarts::restarts(&before, &new)
 }
 
 /// The rendered objects against the cluster (the server's dry run of each against the

@@ -2,7 +2,10 @@
 //! the live objects no longer in the tree.
 
 use super::deploy::{connect, plan};
+use crate::deploy::doomed::{self, Trouble};
 use crate::deploy::manifest::ObjectId;
+use crate::deploy::order::is_long_running;
+use crate::deploy::plan::{Node, Plan};
 use crate::deploy::ready::{Readiness, readiness};
 use crate::settings::ClusterSettings;
 use serde_json::Value;
@@ -15,6 +18,12 @@ pub struct Row {
     pub ready: &'static str,
     pub age: String,
     pub detail: String,
+    /// For a workload not ready: Kubernetes' reason one of its pods gives
+    /// (`ImagePullBackOff`, `CrashLoopBackOff`, `Unschedulable`, ...) and that pod.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
 }
 
 pub struct Status {
@@ -36,11 +45,17 @@ impl Status {
 
 pub fn status(cluster: &ClusterSettings) -> anyhow::Result<Status> {
     let plan = plan(cluster)?;
-    let live = crate::rt::block_on(async {
+    let (live, pods) = crate::rt::block_on(async {
         let ctx = connect(cluster).await?;
         let (discovered, resources) = crate::deploy::resolve(&ctx, &plan).await?;
         let types = crate::deploy::deployment_types(&discovered, &resources);
-        Ok::<_, anyhow::Error>(ctx.list_live(&types).await?)
+        let live = ctx.list_live(&types).await?;
+        let workloads = live.keys().any(|id| is_long_running(&id.kind));
+        let pods = match workloads {
+            true => ctx.namespace_pods().await?,
+            false => Vec::new(),
+        };
+        Ok::<_, anyhow::Error>((live, pods))
     })?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -49,25 +64,19 @@ pub fn status(cluster: &ClusterSettings) -> anyhow::Result<Status> {
     let mut rows = Vec::new();
     for node in &plan.nodes {
         let id = &node.manifest.id;
-        let (ready, detail) = match state_of(id) {
-            None => ("missing", "not deployed".to_string()),
-            Some(Readiness::Ready) => ("yes", String::new()),
-            Some(Readiness::Failed(why)) => ("failed", why),
-            Some(Readiness::Pending(why)) => {
-                let waits_on: Vec<String> = node
-                    .deps
-                    .iter()
-                    .map(|e| &plan.nodes[e.on].manifest.id)
-                    .filter(|d| state_of(d) != Some(Readiness::Ready))
-                    .map(ToString::to_string)
-                    .collect();
-                let detail = if waits_on.is_empty() {
-                    why
-                } else {
-                    format!("{why}; waits on {}", waits_on.join(", "))
-                };
-                ("no", detail)
+        // A workload not ready says what its pods say; a pod that will never start fails it.
+        let trouble = match (state_of(id), live.get(id)) {
+            (Some(Readiness::Pending(_)), Some((_, obj))) if is_long_running(&id.kind) => {
+                doomed::trouble(obj, &pods)
             }
+            _ => None,
+        };
+        let (ready, detail) = match (state_of(id), &trouble) {
+            (_, Some(t)) if t.fatal => ("failed", trouble_detail(t)),
+            (Some(Readiness::Pending(why)), Some(t)) => {
+                ("no", format!("{why}; {}", trouble_detail(t)))
+            }
+            (state, _) => row_state(state, node, &plan, &state_of),
         };
         let age = live
             .get(id)
@@ -78,6 +87,8 @@ pub fn status(cluster: &ClusterSettings) -> anyhow::Result<Status> {
             ready,
             age,
             detail,
+            reason: trouble.as_ref().map(|t| t.reason.clone()),
+            pod: trouble.map(|t| t.pod),
         });
     }
     let mut extra: Vec<&ObjectId> = live
@@ -94,12 +105,52 @@ pub fn status(cluster: &ClusterSettings) -> anyhow::Result<Status> {
             ready: "-",
             age: "-".into(),
             detail: "not in the tree (`deploy --prune` deletes it)".into(),
+            reason: None,
+            pod: None,
         });
     }
     Ok(Status {
         rows,
         objects: plan.nodes.len(),
     })
+}
+
+/// An object's readiness as a row: `yes`, `no` with what it waits on, `failed` with why.
+fn row_state(
+    state: Option<Readiness>,
+    node: &Node,
+    plan: &Plan,
+    state_of: &dyn Fn(&ObjectId) -> Option<Readiness>,
+) -> (&'static str, String) {
+    match state {
+        None => ("missing", "not deployed".to_string()),
+        Some(Readiness::Ready) => ("yes", String::new()),
+        Some(Readiness::Failed(why)) => ("failed", why),
+        Some(Readiness::Pending(why)) => {
+            let waits_on: Vec<String> = node
+                .deps
+                .iter()
+                .map(|e| &plan.nodes[e.on].manifest.id)
+                .filter(|d| state_of(d) != Some(Readiness::Ready))
+                .map(ToString::to_string)
+                .collect();
+            let detail = if waits_on.is_empty() {
+                why
+            } else {
+                format!("{why}; waits on {}", waits_on.join(", "))
+            };
+            ("no", detail)
+        }
+    }
+}
+
+/// `pod `NAME`: WHY`, naming Kubernetes' reason when the message does not.
+fn trouble_detail(t: &Trouble) -> String {
+    if t.message.contains(&t.reason) {
+        format!("pod `{}`: {}", t.pod, t.message)
+    } else {
+        format!("pod `{}` {}: {}", t.pod, t.reason, t.message)
+    }
 }
 
 /// `5m`, `3h`, `2d` since `metadata.creationTimestamp`.

@@ -15,6 +15,8 @@ use std::time::Duration;
 pub enum Format {
     /// `SERVICE | ok  CHECK: DETAIL`
     Text,
+    /// The same lines on stderr: for `up`, whose stdout is its summary (`-o json` too).
+    Notes,
     /// A JSON event per check, then a summary: one object a line.
     Json,
     /// The same events as YAML documents, each after its `---`.
@@ -82,7 +84,12 @@ struct Sink<'a> {
 
 impl Sink<'_> {
     fn print(&self, text: &str) {
-        self.printer.data(&self.masker.mask(&format!("{text}\n")));
+        let text = self.masker.mask(&format!("{text}\n"));
+        if self.format == Format::Notes {
+            self.printer.note(&text);
+        } else {
+            self.printer.data(&text);
+        }
     }
 
     /// An event in the structured formats: a JSON line or a YAML document.
@@ -98,7 +105,7 @@ impl Sink<'_> {
 
     /// Structured formats only: the last event, whether every check passed.
     fn summary(&self, checks: &[Check], error: Option<&str>) {
-        if self.format == Format::Text {
+        if matches!(self.format, Format::Text | Format::Notes) {
             return;
         }
         let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
@@ -116,11 +123,13 @@ impl Sink<'_> {
 impl verify::Progress for Sink<'_> {
     fn line(&self, line: &Line) {
         let text = match (self.format, line) {
-            (Format::Text, Line::Check(c)) => {
+            (Format::Text | Format::Notes, Line::Check(c)) => {
                 let verdict = if c.ok { "ok" } else { "FAILED" };
                 format!("{} | {verdict:<6} {}: {}", c.service, c.check, c.detail)
             }
-            (Format::Text, Line::Other(text)) => format!("{} | {text}", verify::POD),
+            (Format::Text | Format::Notes, Line::Other(text)) => {
+                format!("{} | {text}", verify::POD)
+            }
             (_, Line::Check(c)) => {
                 let mut event = serde_json::to_value(c).expect("serializable");
                 event["event"] = json!("check");

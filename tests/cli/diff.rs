@@ -104,3 +104,82 @@ fn diff_errors_exit_two() {
     let out = p.with_params(&["diff"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn diff_names_the_workloads_a_changed_secret_restarts_and_no_value() {
+    let rc = |name: &str, reads: &str| {
+        format!(
+            "apiVersion: v1\nkind: ReplicationController\nmetadata:\n  name: {name}\nspec:\n  replicas: 1\n  selector: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: main\n        image: {name}\n{reads}"
+        )
+    };
+    let p = Project::new();
+    p.write("params.yaml", "db_password: Sup3rSecretPw\nrabbit_password: R4bbitSecretPw\n")
+        .write(
+            "kubernetes-in/db-secret.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {{db_password}}\n",
+        )
+        .write(
+            "kubernetes-in/rabbit-secret.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: rabbit\nstringData:\n  password: {{rabbit_password}}\n",
+        )
+        .write(
+            "kubernetes-in/keystone.yaml",
+            &rc("keystone", "        env:\n        - name: DB\n          valueFrom: {secretKeyRef: {name: db, key: password}}\n"),
+        )
+        .write(
+            "kubernetes-in/glance.yaml",
+            &rc("glance", "        envFrom:\n        - secretRef: {name: db}\n"),
+        )
+        .write(
+            "kubernetes-in/nova.yaml",
+            &rc("nova", "        envFrom:\n        - secretRef: {name: rabbit}\n"),
+        )
+        .write("kubernetes-in/horizon.yaml", &rc("horizon", ""));
+    p.with_params(&["render"]).assert().success();
+    p.write(
+        "params.yaml",
+        "db_password: N3wSecretPw\nrabbit_password: R4bbitSecretPw\n",
+    );
+
+    let out = p.with_params(&["diff"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let restarts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("restarts "))
+        .collect();
+    assert_eq!(
+        restarts,
+        [
+            "restarts ReplicationController/glance: `Secret/db` changed",
+            "restarts ReplicationController/keystone: `Secret/db` changed",
+        ],
+        "{text}"
+    );
+    assert!(
+        !text.contains("Sup3rSecretPw") && !text.contains("N3wSecretPw"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("2 workloads restart"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = p.with_params(&["diff", "-o", "json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = json["restarts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["object"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ReplicationController/glance",
+            "ReplicationController/keystone"
+        ]
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("N3wSecretPw"));
+}

@@ -1,40 +1,70 @@
-//! The whole shipped tree on the real-pod cluster: rendered on the defaults (images named
-//! on the test registry), its images built and pushed by `kube-openstack images` (nothing
-//! when the registry has them, as after `scripts/test.sh`'s build), deployed by
-//! `kube-openstack deploy`, then every db-sync pod rerun by `kube-openstack db-sync --all`.
+//! The operator's end-to-end run, on the real-pod cluster (every pod a podman container):
+//! `kube-openstack up` from a fresh copy of the repository on the shipped defaults ends
+//! with every pod Ready, every db-sync pod Succeeded, and `verify` (up's last step)
+//! passing. Then, as an operator would: a second `up` changes nothing (every step of
+//! its `-o json` says `up to date`, and no pod was replaced); `db-sync keystone` reruns
+//! the real migration and prints its log; `status` exits 0; the real `openstack` client
+//! uses the cloud from outside the cluster (`real_tree_outside.rs`); `teardown --yes`
+//! leaves no container of the deployment running. The tree is deployed once per run.
 //!
-//! The test prints, for every pod, whether it started, its exit code or readiness and the
-//! first error line of its log (and, for a workload with no pod, what `deploy` said), and
-//! checks that this report, read through the API as a user reads it, and what `status`
-//! and `db-sync` said, are what the containers really did (read from podman). Then it
-//! asks the payload to be healthy (`real_tree_health.rs`): every pod Ready or finished
-//! with exit 0, and `kube-openstack verify` passing. The report is also written to
-//! `target/tmp/shipped-tree-report.txt`.
+//! The registry, as in the 2014 design: stateless registry fronts on one Swift, the
+//! provider cloud's. Here the provider Swift is the one `scripts/dev-registry.sh` runs,
+//! whose container `docker-registry` is also the storage of the machine's registry at
+//! `KO_REGISTRY` (127.0.0.1:4999), where CI built the images. It is given to `up` as the
+//! stack parameters a Heat stack's outputs would carry (`swift_auth_url` tempauth v1,
+//! `swift_user`, `swift_password`, `swift_storage_url`, `registry_container`), through a
+//! relay the pods can reach (`real_tree_host.rs`). So:
+//! - `up`'s registry step deploys the in-cluster registry (three replicas and the
+//!   node-local DaemonSet), all storing in that container;
+//! - its images step reaches the registry as a user's machine does, where nothing
+//!   answers at the push address (`--registry-url` on a free port): through a
+//!   port-forward to a registry pod, and finds every image there (CI built them), so
+//!   it pushes nothing;
+//! - the node pulls from the address the manifests name (`docker_registry`: the
+//!   machine's registry, the one address whose images CI built; the defaults'
+//!   `localhost:4999` would make every image's content hash new and rebuild the tree).
+//!   The node's podman pulls in the machine's network namespace, so the machine's
+//!   registry plays the part of the node-local registry: the DaemonSet's registry runs
+//!   too, on the node's own loopback (the node's network namespace), not on the
+//!   machine's 127.0.0.1:4999, which the machine's registry holds.
+//!
+//! The report of every pod and the checks that it is what podman saw
+//! (`real_tree_checks.rs`) are kept from the deploy-based run. Figures (per-step times,
+//! peak memory) go to `target/tmp/end-to-end-figures.txt`.
 
 use crate::images_tree::{copy_dir, repo_root};
 use crate::real_cluster::RealCluster;
-use crate::real_tree_health::{deploy_failures, unhealthy, verify_failures};
-use crate::real_tree_report::{Row, first_error, mask, plain, print, report, secret_values};
-use crate::support::images::assert_images_ok;
+use crate::real_tree_checks::{after_db_sync, check, check_db_sync, check_orphans, check_status};
+use crate::real_tree_health::{
+    db_sync_pods, pod_uids, second_up_changed_nothing, unhealthy, up_failures, up_rows,
+};
+use crate::real_tree_host::{MemorySampler, Relay, machine_swift};
+use crate::real_tree_report::{Row, mask, print, report, secret_values};
 use crate::support::{stderr, stdout};
-use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use serde_json::{Value, json};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-/// The shipped project settings with the images on `registry`: the address the images
-/// are pushed to and the `docker_registry` the manifests name.
-fn settings(registry: &str) -> String {
+/// The shipped project settings with the images named on `registry` and the provider
+/// Swift reached at `swift` (`host:port`): the stack parameters a Heat stack's outputs
+/// would give.
+fn settings(registry: &str, swift: &str) -> String {
     let shipped = std::fs::read_to_string(repo_root().join("kube-openstack.yaml")).unwrap();
+    let container = std::env::var("KO_SWIFT_CONTAINER").unwrap_or("docker-registry".into());
     let mut replaced = 0;
     let text: String = shipped
         .lines()
         .map(|l| {
             let new = match l {
                 l if l.starts_with("registry:") => format!("registry: \"{registry}\""),
-                "stack_parameters: {}" => {
-                    format!("stack_parameters:\n  docker_registry: \"{registry}\"")
-                }
+                // tempauth's test account of scripts/dev-registry.sh.
+                "stack_parameters: {}" => format!(
+                    "stack_parameters:\n  docker_registry: \"{registry}\"\n  \
+                     swift_auth_url: \"http://{swift}/auth/v1.0\"\n  \
+                     swift_user: \"test:tester\"\n  swift_password: \"testing\"\n  \
+                     swift_storage_url: \"http://{swift}/v1/AUTH_test\"\n  \
+                     registry_container: \"{container}\""
+                ),
                 l => return format!("{l}\n"),
             };
             replaced += 1;
@@ -48,386 +78,230 @@ fn settings(registry: &str) -> String {
     text
 }
 
-/// `deploy -o json`'s summary: the `objects` of its last event.
-fn deploy_objects(out: &Output) -> Vec<Value> {
-    stdout(out)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|e| e["event"] == "summary")
-        .and_then(|s| s["objects"].as_array().cloned())
-        .unwrap_or_else(|| panic!("no summary from deploy: {}", stderr(out)))
-}
-
-/// `db-sync`'s closing table (columns apart by two spaces or more): `Pod/NAME` ->
-/// (state, detail).
-fn db_sync_results(out: &Output) -> BTreeMap<String, (String, String)> {
-    stderr(out)
-        .lines()
-        .filter(|l| l.starts_with("Pod/"))
-        .filter_map(|l| {
-            let mut cols = l.split("  ").map(str::trim).filter(|c| !c.is_empty());
-            let object = cols.next()?.to_string();
-            let state = cols.next()?.to_string();
-            Some((object, (state, cols.collect::<Vec<_>>().join(" "))))
-        })
-        .collect()
-}
-
-/// The podman containers of a pod, newest run first.
-fn runs(c: &RealCluster, pod: &str) -> Vec<Value> {
-    let mut runs = c.containers_of(pod);
-    runs.sort_by_key(|r| std::cmp::Reverse(r["Created"].as_i64().unwrap_or(0)));
-    runs
-}
-
-/// What podman logged for a container (both streams).
-fn podman_log(container: &Value) -> String {
-    let Some(name) = container["Names"][0].as_str() else {
-        return String::new();
-    };
-    let out = Command::new("podman")
-        .args(["logs", name])
-        .output()
-        .unwrap();
-    let mut log = String::from_utf8_lossy(&out.stdout).into_owned();
-    log.push_str(&String::from_utf8_lossy(&out.stderr));
-    log
-}
-
-/// The last `n` lines of a log, for a problem's message.
-fn tail(log: &str, n: usize) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn exit_codes(runs: &[Value]) -> Vec<i64> {
-    runs.iter()
-        .filter(|r| r["State"] == "exited")
-        .filter_map(|r| r["ExitCode"].as_i64())
-        .collect()
-}
-
-/// Checks one pod's row against podman.
-fn check(c: &RealCluster, row: &Row, problems: &mut Vec<String>) {
-    let pod = &row.pod;
-    let runs = runs(c, pod);
-    let ran = runs
-        .iter()
-        .filter(|r| r["StartedAt"].as_i64().unwrap_or(0) > 0)
-        .count();
-    if row.started != (ran > 0) {
-        problems.push(format!(
-            "{pod}: reported started={}, podman ran {ran} container(s)",
-            row.started
-        ));
-    }
-    if !row.started {
-        if let Some((reason, _)) = &row.waiting
-            && reason.contains("ImagePull")
-        {
-            let live = c.fake.object("pods", "openstack", pod).unwrap_or_default();
-            let image = live["spec"]["containers"][0]["image"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let pulled = Command::new("podman")
-                .args(["image", "exists", &image])
-                .status()
-                .is_ok_and(|s| s.success());
-            if pulled {
-                problems.push(format!(
-                    "{pod}: reported {reason} but {image} is in the node's storage"
-                ));
-            }
-        }
-        return;
-    }
-    if let Some(code) = row.exit_code
-        && !exit_codes(&runs).contains(&code)
-    {
-        problems.push(format!(
-            "{pod}: reported exit code {code}, podman's exited runs: {:?}",
-            exit_codes(&runs)
-        ));
-    }
-    if row.running && !runs.iter().any(|r| r["State"] == "running") {
-        problems.push(format!(
-            "{pod}: reported running, podman has no running container"
-        ));
-    }
-    // The newest run that wrote anything: every run of a crash loop says the same.
-    let truth = runs.iter().map(podman_log).find(|l| !l.is_empty());
-    match (&row.first_error, truth.as_deref().and_then(first_error)) {
-        (Some(reported), _)
-            if !runs
-                .iter()
-                .any(|r| plain(&podman_log(r)).contains(reported)) =>
-        {
-            problems.push(format!(
-                "{pod}: reported error line `{reported}` is in no run's log"
-            ));
-        }
-        (None, Some(line)) if !row.running => problems.push(format!(
-            "{pod}: the container's log has `{line}`, the report none"
-        )),
-        _ => {}
-    }
-}
-
-/// The pods every container of the node belongs to: none the API does not list.
-fn check_orphans(c: &RealCluster, rows: &[Row], problems: &mut Vec<String>) {
-    let listed: BTreeSet<&str> = rows.iter().map(|r| r.pod.as_str()).collect();
-    for container in c.containers() {
-        let pod = container["Labels"]["io.kubernetes.pod.name"]
-            .as_str()
-            .unwrap_or_default();
-        if !pod.is_empty() && !listed.contains(pod) {
-            problems.push(format!(
-                "podman has a container of pod `{pod}`, which the API does not list: {}",
-                container["Names"][0]
-            ));
-        }
-    }
-}
-
-/// What `status` says of each object of the tree agrees with its pods' rows.
-fn check_status(status: &Value, rows: &[Row], problems: &mut Vec<String>) {
-    let said: BTreeMap<&str, &str> = status
-        .as_array()
+/// `status -o json`'s rows as the report reads `deploy`'s summary: object, state, why.
+fn status_objects(out: &Output) -> Vec<Value> {
+    let rows: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("status -o json: {e}: {}", stderr(out)));
+    rows.as_array()
         .into_iter()
         .flatten()
-        .map(|r| {
-            (
-                r["object"].as_str().unwrap_or_default(),
-                r["ready"].as_str().unwrap_or_default(),
-            )
-        })
-        .collect();
-    let mut by_owner: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
-    for r in rows {
-        by_owner.entry(r.owner.as_str()).or_default().push(r);
-    }
-    for (owner, pods) in by_owner {
-        let said = said.get(owner).copied().unwrap_or("(absent)");
-        let created = pods.iter().any(|r| r.not_created.is_none());
-        let wrong = match said {
-            "missing" => created,
-            _ if !created => true,
-            "yes" if owner.starts_with("Pod/") => !(pods[0].finished_ok() || pods[0].ready),
-            "yes" => !pods.iter().all(|r| r.ready),
-            "failed" => pods.iter().all(|r| r.finished_ok() || r.ready),
-            _ => false,
-        };
-        if wrong {
-            let seen: Vec<String> = pods
-                .iter()
-                .map(|r| format!("{} exit {:?} ready {}", r.pod, r.exit_code, r.ready))
-                .collect();
-            problems.push(format!("{owner}: status says `{said}`, the pods: {seen:?}"));
-        }
-    }
+        // `-`: a live object no longer in the tree (verify's pod, being deleted).
+        .filter(|r| r["ready"] != "-")
+        .map(|r| json!({"object": r["object"], "state": r["ready"], "message": r["detail"]}))
+        .collect()
 }
 
-/// The containers of the pods `db-sync` ran, read right after it returned (they go on
-/// restarting): each pod's exit codes and logs.
-struct AfterDbSync {
-    results: BTreeMap<String, (String, String)>,
-    exit_codes: BTreeMap<String, Vec<i64>>,
-    logs: BTreeMap<String, String>,
-}
-
-fn after_db_sync(c: &RealCluster, out: &Output) -> AfterDbSync {
-    let results = db_sync_results(out);
-    let mut after = AfterDbSync {
-        results: BTreeMap::new(),
-        exit_codes: BTreeMap::new(),
-        logs: BTreeMap::new(),
-    };
-    for object in results.keys() {
-        let name = object.trim_start_matches("Pod/").to_string();
-        let runs = runs(c, &name);
-        after.exit_codes.insert(name.clone(), exit_codes(&runs));
-        let log: String = runs.iter().map(podman_log).collect();
-        after.logs.insert(name, plain(&log));
-    }
-    after.results = results;
-    after
-}
-
-/// What `db-sync` said of each db-sync pod is what its containers did: success only when
-/// one exited 0, a failure's exit code one podman saw, the last line it printed of the
-/// pod's log in a container's log.
-fn check_db_sync(out: &Output, after: &AfterDbSync, rows: &[Row], problems: &mut Vec<String>) {
-    if after.results.is_empty() {
-        problems.push(format!("db-sync printed no result: {}", stderr(out)));
-    }
-    let printed = plain(&stdout(out));
-    for (object, (state, detail)) in &after.results {
-        let name = object.trim_start_matches("Pod/");
-        let codes = &after.exit_codes[name];
-        let Some(row) = rows.iter().find(|r| r.pod == name) else {
-            if state != "Skipped" {
-                problems.push(format!(
-                    "{object}: db-sync says {state}, the API has no pod"
-                ));
-            }
-            continue;
-        };
-        if state == "Ready" && !(codes.contains(&0) && row.finished_ok()) {
-            problems.push(format!(
-                "{object}: db-sync says Ready, podman's exit codes: {codes:?}"
-            ));
-        }
-        if let Some(code) = detail
-            .split("exit code ")
-            .nth(1)
-            .and_then(|s| s.split(|ch: char| !ch.is_ascii_digit()).next())
-            .and_then(|s| s.parse::<i64>().ok())
-            && !codes.contains(&code)
-        {
-            problems.push(format!(
-                "{object}: db-sync says exit code {code}, podman's runs: {codes:?}"
-            ));
-        }
-        let prefix = format!("{name} | ");
-        let last = printed
-            .lines()
-            .rev()
-            .filter_map(|l| l.strip_prefix(&prefix))
-            .find(|l| !l.trim().is_empty());
-        let logged = &after.logs[name];
-        match last {
-            // A command that succeeds in silence (placement-manage db sync does) leaves
-            // nothing to print.
-            None if row.started && !logged.trim().is_empty() => problems.push(format!(
-                "{object}: db-sync printed nothing of a pod whose containers logged:\n{}",
-                tail(logged, 5)
-            )),
-            // Masked by db-sync: not comparable with the container's own line.
-            Some(line) if line.contains("***") => {}
-            Some(line) if !logged.contains(line.trim()) => problems.push(format!(
-                "{object}: db-sync printed `{line}`, which no container of the pod logged"
-            )),
-            _ => {}
-        }
-    }
+/// A loopback port where nothing listens now.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 #[test]
-fn the_shipped_tree_on_real_pods_is_healthy_and_verified_and_its_report_is_true() {
-    let c = RealCluster::new("shipped-tree");
+fn up_on_the_shipped_tree_gives_a_working_cloud_used_from_outside_and_torn_down() {
+    let c = RealCluster::new("end-to-end");
+    let node = c.fake.node().expect("a real-pod cluster");
+    let gateway = std::net::Ipv4Addr::from(u32::from(node.net.base) + 1);
+    let relay = Relay::start(gateway, &machine_swift());
     let root = repo_root();
     for dir in ["heat", "kubernetes-in", "docker"] {
         copy_dir(&root.join(dir), &c.project.path(dir));
     }
+    let swift = relay.addr.to_string();
     c.project
-        .write("kube-openstack.yaml", &settings(&c.images.registry));
-    let run = |args: &[&str]| c.project.cmd().args(args).output().unwrap();
+        .write("kube-openstack.yaml", &settings(&c.images.registry, &swift));
+    let run = |args: &[&str]| {
+        c.project
+            .cmd()
+            .args(args)
+            .args(["--kubeconfig", "kubeconfig"])
+            .output()
+            .unwrap()
+    };
     let base = Command::new(root.join("scripts/debian-base.sh"))
         .output()
         .unwrap();
     assert!(base.status.success(), "debian-base.sh: {}", stderr(&base));
-    let out = run(&["render"]);
-    assert!(out.status.success(), "render: {}", stderr(&out));
-    let images = run(&["images", "--no-progress"]);
-    assert_images_ok(&images, &c.project.path(".kube-openstack"));
-
-    let start = Instant::now();
-    let deploy = run(&[
-        "deploy",
-        "--kubeconfig",
-        "kubeconfig",
+    let label = format!(
+        "{}={}",
+        crate::fake_kube::node::podman::INSTANCE_LABEL,
+        node.instance
+    );
+    let memory = MemorySampler::start(label);
+    let push_to = format!("127.0.0.1:{}", free_port());
+    let up_args = [
+        "up",
         "-o",
         "json",
-        "--no-progress",
-        // Per wait: a db-sync pod on a loaded 2-core machine can take minutes.
         "--timeout",
         "600s",
-    ]);
-    let deploy_took = start.elapsed();
-    let deployed = deploy_objects(&deploy);
+        "--registry-url",
+        &push_to,
+    ];
+
     let start = Instant::now();
-    let db_sync = run(&[
-        "db-sync",
-        "--kubeconfig",
-        "kubeconfig",
-        "--all",
-        "--timeout",
-        "600s",
-    ]);
-    let db_sync_took = start.elapsed();
-    let after = after_db_sync(&c, &db_sync);
-    let rows = report(&c, &deployed);
-    let secrets = secret_values(&c);
+    let up = run(&up_args);
+    let (summary, secrets) = up_gave_a_working_cloud(&c, &up, start.elapsed(), &push_to, &run);
+
+    // As an operator goes on.
+    let uids = pod_uids(&c);
+    let start = Instant::now();
+    let again = run(&up_args);
+    let again_took = start.elapsed();
+    let mut later = second_up_changed_nothing(&c, &again, &uids);
+    later.extend(operator_commands(&c, &run));
+    let start = Instant::now();
+    later.extend(crate::real_tree_outside::use_the_cloud(&c));
+    let client_took = start.elapsed();
+    let peak = memory.finish();
+    later.extend(torn_down(&c, &run));
+    let figures = format!(
+        "{summary}\nsecond up: {:.0}s; openstack client from outside: {:.0}s; peak memory of the deployment: {:.2} GiB in {} containers",
+        again_took.as_secs_f64(),
+        client_took.as_secs_f64(),
+        peak.bytes as f64 / (1u64 << 30) as f64,
+        peak.containers
+    );
+    eprintln!("{figures}");
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("end-to-end-figures.txt");
+    std::fs::write(file, &figures).unwrap();
+    drop(relay);
+    assert!(
+        later.is_empty(),
+        "after `up`:\n{}",
+        mask(&later.join("\n"), &secrets)
+    );
+}
+
+type Run<'a> = dyn Fn(&[&str]) -> Output + 'a;
+
+/// Checks what `up` left: the report of every pod agrees with podman, every step ended
+/// well, every pod is healthy, every db-sync pod Succeeded with its log, and the images
+/// step reached the registry through a port-forward. The summary and the secrets to
+/// mask.
+fn up_gave_a_working_cloud(
+    c: &RealCluster,
+    up: &Output,
+    took: std::time::Duration,
+    push_to: &str,
+    run: &Run,
+) -> (String, Vec<String>) {
+    let steps = up_rows(up);
+    let status = run(&["status", "-o", "json"]);
+    let rows = report(c, &status_objects(&status));
+    let secrets = secret_values(c);
+    let summary = summary(up, took, &steps, &rows, &secrets);
+    eprintln!("{summary}");
+    let mut problems = Vec::new();
+    for row in rows.iter().filter(|r| r.not_created.is_none()) {
+        check(c, row, &mut problems);
+    }
+    check_orphans(c, &rows, &mut problems);
+    let said: Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+    check_status(&said, &rows, &mut problems);
+    assert!(
+        problems.is_empty(),
+        "the report disagrees with podman:\n{}\n\n{summary}\n--- up\n{}",
+        mask(&problems.join("\n"), &secrets),
+        mask(&stderr(up), &secrets),
+    );
+    let mut sick = up_failures(up, &steps);
+    sick.extend(unhealthy(&rows, &[("up", up)]));
+    sick.extend(db_sync_pods(c, &rows));
+    let forwarded = format!("Forwarding {push_to} to port 5000 of pod `docker-registry-");
+    if !stderr(up).contains(&forwarded) {
+        sick.push(format!(
+            "up did not reach the registry through a port-forward on {push_to}"
+        ));
+    }
+    assert!(
+        sick.is_empty(),
+        "`up` did not give a working cloud:\n{}\n\n{summary}\n--- up\n{}",
+        sick.join("\n"),
+        mask(&stderr(up), &secrets),
+    );
+    (summary, secrets)
+}
+
+/// `db-sync keystone` reruns the migration and prints its log (what podman saw), and
+/// `status` exits 0.
+fn operator_commands(c: &RealCluster, run: &Run) -> Vec<String> {
+    let mut out = Vec::new();
+    let db_sync = run(&["db-sync", "keystone", "--timeout", "600s"]);
+    let after = after_db_sync(c, &db_sync);
+    if !db_sync.status.success() || !stdout(&db_sync).contains("keystone-db-sync | ") {
+        out.push(format!(
+            "db-sync keystone exited {:?}, its log:\n{}{}",
+            db_sync.status.code(),
+            stdout(&db_sync),
+            stderr(&db_sync)
+        ));
+    }
+    let rows = report(c, &status_objects(&run(&["status", "-o", "json"])));
+    check_db_sync(&db_sync, &after, &rows, &mut out);
+    let status = run(&["status"]);
+    if !status.status.success() {
+        out.push(format!(
+            "status exited {:?}: {}",
+            status.status.code(),
+            stdout(&status)
+        ));
+    }
+    out
+}
+
+/// `teardown --yes` exits 0 and leaves no container of a pod running.
+fn torn_down(c: &RealCluster, run: &Run) -> Option<String> {
+    let teardown = run(&["teardown", "--yes"]);
+    let running: Vec<String> = c
+        .containers()
+        .iter()
+        .filter(|k| k["State"] == "running")
+        .filter(|k| k["Labels"].get("io.kubernetes.pod.name").is_some())
+        .map(|k| k["Names"][0].to_string())
+        .collect();
+    (!teardown.status.success() || !running.is_empty()).then(|| {
+        format!(
+            "teardown --yes exited {:?}; still running: {running:?}\n{}",
+            teardown.status.code(),
+            stderr(&teardown)
+        )
+    })
+}
+
+/// What the run gave: up's exit and time, each step's result and time, and the pods.
+fn summary(
+    up: &Output,
+    took: std::time::Duration,
+    steps: &[Value],
+    rows: &[Row],
+    secrets: &[String],
+) -> String {
     let count = |f: &dyn Fn(&Row) -> bool| rows.iter().filter(|r| f(r)).count();
-    let summary = format!(
-        "shipped tree on real pods: deploy exit {:?} after {:.0}s, db-sync --all exit {:?} after {:.0}s; \
-         {} pods: {} started, {} ready, {} finished with exit 0; {} workloads without a pod\n{}",
-        deploy.status.code(),
-        deploy_took.as_secs_f64(),
-        db_sync.status.code(),
-        db_sync_took.as_secs_f64(),
+    let per_step: Vec<String> = steps
+        .iter()
+        .map(|s| {
+            format!(
+                "  {:<10} {:<10} {:>6}  {}",
+                s["step"].as_str().unwrap_or("?"),
+                s["result"].as_str().unwrap_or("?"),
+                s["seconds"]
+                    .as_f64()
+                    .map_or("-".into(), |t| format!("{t:.1}s")),
+                s["detail"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    format!(
+        "up on the shipped tree, real pods: exit {:?} after {:.0}s\n{}\n{} pods: {} started, {} ready, {} finished with exit 0; {} workloads without a pod\n{}",
+        up.status.code(),
+        took.as_secs_f64(),
+        mask(&per_step.join("\n"), secrets),
         count(&|r| r.not_created.is_none()),
         count(&|r| r.started),
         count(&|r| r.ready),
         count(&|r| r.finished_ok()),
         count(&|r| r.not_created.is_some()),
-        print(&rows, &secrets)
-    );
-    eprintln!("{summary}");
-    let report_file =
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("shipped-tree-report.txt");
-    std::fs::write(&report_file, &summary).unwrap();
-
-    assert!(
-        rows.iter().any(|r| r.not_created.is_none()),
-        "the tree made no pod: {}",
-        stderr(&deploy)
-    );
-    let mut problems = Vec::new();
-    for row in rows.iter().filter(|r| r.not_created.is_none()) {
-        check(&c, row, &mut problems);
-    }
-    check_orphans(&c, &rows, &mut problems);
-    let status = run(&["status", "--kubeconfig", "kubeconfig", "-o", "json"]);
-    let status: Value = serde_json::from_slice(&status.stdout)
-        .unwrap_or_else(|e| panic!("status -o json: {e}: {}", stderr(&status)));
-    check_status(&status, &rows, &mut problems);
-    check_db_sync(&db_sync, &after, &rows, &mut problems);
-    assert!(
-        problems.is_empty(),
-        "the report disagrees with podman:\n{}\n\n{summary}\n--- deploy\n{}\n--- db-sync\n{}",
-        mask(&problems.join("\n"), &secrets),
-        mask(&stderr(&deploy), &secrets),
-        mask(&stderr(&db_sync), &secrets),
-    );
-
-    // The payload itself: every pod healthy, and the cloud answers real API calls.
-    let start = Instant::now();
-    let verify = run(&[
-        "verify",
-        "--kubeconfig",
-        "kubeconfig",
-        "-o",
-        "json",
-        "--timeout",
-        "600s",
-    ]);
-    eprintln!(
-        "verify: exit {:?} after {:.0}s",
-        verify.status.code(),
-        start.elapsed().as_secs_f64()
-    );
-    let commands = [("deploy", &deploy), ("db-sync --all", &db_sync)];
-    let mut sick = deploy_failures(&deployed);
-    sick.extend(unhealthy(&rows, &commands));
-    sick.extend(verify_failures(&verify));
-    assert!(
-        sick.is_empty(),
-        "the shipped tree is not healthy on real pods:\n{}\n\n{summary}\n--- deploy\n{}\n--- verify\n{}{}",
-        sick.join("\n"),
-        mask(&stderr(&deploy), &secrets),
-        mask(&stdout(&verify), &secrets),
-        mask(&stderr(&verify), &secrets),
-    );
+        print(rows, secrets)
+    )
 }

@@ -200,7 +200,13 @@ pub fn makes_pods(object: &str) -> bool {
 /// Every pod the API lists, and every workload of `deploy`'s summary (its `objects`)
 /// that has none; sorted by what the tree declares.
 pub fn report(c: &RealCluster, deployed: &[Value]) -> Vec<Row> {
-    let mut rows: Vec<Row> = api_pods(c).iter().map(|p| pod_row(c, p)).collect();
+    // A pod being deleted (`verify`'s own, deleted once its checks ran) may already
+    // have no container: a user sees it Terminating, not as part of the deployment.
+    let mut rows: Vec<Row> = api_pods(c)
+        .iter()
+        .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+        .map(|p| pod_row(c, p))
+        .collect();
     for o in deployed {
         let object = o["object"].as_str().unwrap_or_default();
         if makes_pods(object) && !rows.iter().any(|r| r.owner == object) {

@@ -6,7 +6,7 @@
 
 use crate::fake_kube::Faults;
 use crate::support::cluster::{Cluster, NS, ok, secret};
-use crate::support::stderr;
+use crate::support::{stderr, stdout};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
@@ -198,4 +198,71 @@ fn a_controller_whose_pods_cannot_pull_their_image_fails_at_once_and_its_depende
     );
     assert!(secs < 10.0, "{secs}");
     assert!(c.fake.object("replicationcontrollers", NS, "api").is_none());
+}
+
+#[test]
+fn diff_live_names_the_workloads_a_changed_secret_restarts_and_no_value() {
+    let c = Cluster::new(rc_pods(Faults::default()));
+    let p = &c.project;
+    let secret = |name: &str, param: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\nstringData:\n  password: {{{{{param}}}}}\n"
+        )
+    };
+    p.write("kubernetes-in/db-secret.yaml", &secret("db", "db_password"))
+        .write(
+            "kubernetes-in/queue-secret.yaml",
+            &secret("queue", "queue_password"),
+        )
+        .write(
+            "kubernetes-in/web.yaml",
+            &web("example/web:1", 2, &reads("db")),
+        )
+        .write(
+            "kubernetes-in/worker.yaml",
+            &web("example/worker:1", 1, &reads("queue")).replace("web", "worker"),
+        )
+        .write(
+            "params.yaml",
+            "db_password: first-Pa55word\nqueue_password: queue-Pa55word\n",
+        );
+    ok(&p.with_params(&["render"]).output().unwrap());
+    ok(&c.deploy(&[]));
+    let diff_live = || {
+        c.project
+            .with_params(&["diff", "--live", "--kubeconfig", "kubeconfig", "-n", NS])
+            .output()
+            .unwrap()
+    };
+    let out = diff_live();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    p.write(
+        "params.yaml",
+        "db_password: second-Pa55word\nqueue_password: queue-Pa55word\n",
+    );
+    let out = diff_live();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let restarts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("restarts "))
+        .collect();
+    assert_eq!(
+        restarts,
+        ["restarts ReplicationController/web: `Secret/db` changed"],
+        "{text}"
+    );
+    assert!(!text.contains("Pa55word"), "{text}");
+    assert!(
+        stderr(&out).contains("1 workloads restart"),
+        "{}",
+        stderr(&out)
+    );
 }

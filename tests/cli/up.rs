@@ -9,12 +9,12 @@ use crate::support::images::{ImageProject, RealRegistry, registry_and_buildah};
 use crate::support::{failure, stderr, stdout};
 use std::process::Output;
 
-const NS: &str = "up";
+pub const NS: &str = "up";
 
 /// An image project (real registry + buildah) with a template tree and a fake cluster.
-struct Up {
-    images: ImageProject,
-    fake: FakeKube,
+pub struct Up {
+    pub images: ImageProject,
+    pub fake: FakeKube,
 }
 
 const REGISTRY_SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: docker-registry\nstringData:\n  http-secret: {{registry_http_secret}}\n";
@@ -75,7 +75,7 @@ spec:
 "#;
 
 impl Up {
-    fn new(reg: &RealRegistry, test: &str, faults: Faults) -> Up {
+    pub fn new(reg: &RealRegistry, test: &str, faults: Faults) -> Up {
         let images = ImageProject::new(reg, test);
         let p = &images.project;
         let heat =
@@ -127,7 +127,7 @@ impl Up {
         c
     }
 
-    fn up(&self, args: &[&str]) -> Output {
+    pub fn up(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
     }
 
@@ -188,7 +188,7 @@ fn deployed(fake: &FakeKube, namespace: &str) -> Vec<String> {
 }
 
 /// The RESULT column of the summary table for `step`.
-fn result(out: &Output, step: &str) -> String {
+pub fn result(out: &Output, step: &str) -> String {
     let text = stdout(out);
     let line = text
         .lines()

@@ -43,7 +43,7 @@ impl Run<'_> {
             )));
         }
         let timeout = self.settings.timeout.unwrap_or(TIMEOUT);
-        let checks = verify(&self.settings.cluster, self.printer, Format::Text, timeout)?;
+        let checks = verify(&self.settings.cluster, self.printer, Format::Notes, timeout)?;
         let detail = format!("{} checks passed", checks.len());
         self.complete(
             Step::Verify,

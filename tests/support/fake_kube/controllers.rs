@@ -165,6 +165,11 @@ fn waiting_status(pod: &Value, reason: &str, message: &str) -> Option<Value> {
     let status = if reason == "Unschedulable" {
         json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
             "reason": "Unschedulable", "message": message}]})
+    } else if reason == "CrashLoopBackOff" {
+        // A kubelet backs off only after runs that failed: the pod has restarts.
+        json!({"phase": "Running", "containerStatuses": [{"name": "main", "ready": false,
+            "restartCount": 4, "state": {"waiting": {"reason": reason, "message": message}},
+            "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]})
     } else {
         json!({"phase": "Pending", "containerStatuses": [{"name": "main", "ready": false,
             "restartCount": 0, "state": {"waiting": {"reason": reason, "message": message}}}]})
