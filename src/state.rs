@@ -250,6 +250,11 @@ impl StateDir {
         )
     }
 
+    /// Writes a state file of any format atomically, mode 0600.
+    pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.write_atomic(name, bytes)
+    }
+
     /// Writes `name` through a temporary file and a rename, mode 0600.
     fn write_atomic(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.ensure()?;

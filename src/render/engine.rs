@@ -6,6 +6,8 @@
 use super::Diagnostic;
 use super::helpers::{self, FileTable, Located, Problem};
 use super::prepass;
+use super::proof;
+use super::proofs::Proofs;
 use handlebars::{Handlebars, RenderContext, Renderable, Template};
 use std::sync::Arc;
 
@@ -21,6 +23,9 @@ pub struct Rendered {
     pub text: String,
     /// Names the template refers to, for the unused-parameter check.
     pub names: Vec<String>,
+    /// The identity of each document, when the template's proof covers this render (see
+    /// [`proof`]): its text needs no parse.
+    pub proven: Option<Vec<Option<proof::Ident>>>,
 }
 
 pub struct Engine {
@@ -84,17 +89,22 @@ impl Engine {
     }
 
     /// Renders one template against `data`; every problem in it is reported at once.
+    /// With `proofs`, a template of plain values is proven (once) and its render checked
+    /// against the proof ([`Rendered::proven`]).
     pub fn render(
         &self,
         src: &Source,
         data: &handlebars::Context,
+        proofs: Option<&Proofs>,
     ) -> Result<Rendered, Vec<Diagnostic>> {
         let prepared = prepass::prepare(&src.text, 0)
             .map_err(|e| vec![Diagnostic::at(&src.display, e.line, e.column, e.message)])?;
         if self.direct
             && let Some(pieces) = &prepared.direct
         {
-            return render_direct(src, &prepared, pieces, data.data());
+            let proof =
+                proofs.and_then(|p| p.proof(&prepared.text, || proof::derive(&prepared, pieces)));
+            return render_direct(src, &prepared, pieces, data.data(), proof.as_deref());
         }
         let template = Template::compile_with_name(&prepared.text, src.display.clone())
             .map_err(|e| vec![template_error(&src.display, &e)])?;
@@ -114,6 +124,7 @@ impl Engine {
             Ok(text) if diagnostics.is_empty() => Ok(Rendered {
                 text,
                 names: prepared.names,
+                proven: None,
             }),
             Ok(_) => Err(diagnostics),
             Err(e) => {
@@ -136,15 +147,19 @@ impl Engine {
     }
 }
 
-/// Renders a template whose tags are all plain values: literal pieces and escaped values.
+/// Renders a template whose tags are all plain values: literal pieces and escaped values;
+/// the identities of its objects when `proof` admits the values.
 fn render_direct(
     src: &Source,
     prepared: &prepass::Prepared,
     pieces: &[prepass::Piece],
     data: &serde_json::Value,
+    proof: Option<&proof::Proof>,
 ) -> Result<Rendered, Vec<Diagnostic>> {
-    let mut text = String::with_capacity(prepared.text.len());
+    // Values are short: room for each to grow its placeholder by a few dozen bytes.
+    let mut text = String::with_capacity(prepared.text.len() + 32 * pieces.len());
     let mut problems = Vec::new();
+    let mut values = vec![None; prepared.placeholders.len()];
     for piece in pieces {
         match piece {
             prepass::Piece::Text(range) => text.push_str(&prepared.text[range.clone()]),
@@ -153,6 +168,7 @@ fn render_direct(
                 let found = path
                     .split('.')
                     .try_fold(data, |v, seg| v.as_object().and_then(|o| o.get(seg)));
+                values[*placeholder] = found;
                 let problem = match found {
                     None => Some(Problem::Missing(path.to_string())),
                     Some(v) => helpers::place(v, p.context, &mut text)
@@ -174,6 +190,7 @@ fn render_direct(
         Ok(Rendered {
             text,
             names: prepared.names.clone(),
+            proven: proof.and_then(|p| p.admit(&values)),
         })
     } else {
         Err(problems)
@@ -251,9 +268,9 @@ mod tests {
                 "{t} should be direct"
             );
             engine.direct = true;
-            let direct = engine.render(&src, &data).map(|r| r.text);
+            let direct = engine.render(&src, &data, None).map(|r| r.text);
             engine.direct = false;
-            let compiled = engine.render(&src, &data).map(|r| r.text);
+            let compiled = engine.render(&src, &data, None).map(|r| r.text);
             assert_eq!(direct, compiled, "template {t:?}");
         }
     }

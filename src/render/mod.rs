@@ -11,6 +11,8 @@ mod legacy;
 pub mod objects;
 pub mod output;
 pub mod prepass;
+pub mod proof;
+pub mod proofs;
 mod rewrite;
 #[cfg(test)]
 mod stitched_tests;
@@ -132,6 +134,8 @@ pub struct Options {
     pub legacy_percent: bool,
     /// Where the `include` helper looks (no `include` helper without it).
     pub includes: Option<std::sync::Arc<include::Includes>>,
+    /// Proofs of templates, so that renders they cover need no full parse of their output.
+    pub proofs: Option<std::sync::Arc<proofs::Proofs>>,
 }
 
 /// A rendered output file.
@@ -412,8 +416,14 @@ where
         }
         d
     };
-    let rendered = engine.render(&source, data).map_err(with_hint)?;
-    let objects = objects::parse(&source.display, &rendered.text).map_err(with_hint)?;
+    let mut rendered = engine
+        .render(&source, data, options.proofs.as_deref())
+        .map_err(with_hint)?;
+    let proven = rendered.proven.take();
+    let objects = match proven.and_then(|ids| proof::objects(&rendered.text, ids)) {
+        Some(objects) => objects,
+        None => objects::parse(&source.display, &rendered.text).map_err(with_hint)?,
+    };
     let outcome = Outcome {
         names: rendered.names,
         objects: objects.len(),

@@ -41,6 +41,11 @@ pub fn documents(text: &str) -> Vec<(usize, &str)> {
     docs
 }
 
+/// How many empty lines a document starts with: its text starts after them.
+pub fn leading_blank_lines(doc: &str) -> usize {
+    doc.len() - doc.trim_start_matches('\n').len()
+}
+
 /// Parses every document of a rendered file; comment-only documents are dropped.
 /// `display` is the template path; `Err` lists every bad document.
 pub fn parse(display: &str, text: &str) -> Result<Vec<Object>, Vec<Diagnostic>> {
@@ -49,9 +54,7 @@ pub fn parse(display: &str, text: &str) -> Result<Vec<Object>, Vec<Diagnostic>> 
     for (first_line, doc) in documents(text) {
         match parse_one(doc, first_line) {
             Ok(Some(mut o)) => {
-                // The text starts at the first line that is not blank.
-                let blank = doc.len() - doc.trim_start_matches('\n').len();
-                o.line = first_line + blank;
+                o.line = first_line + leading_blank_lines(doc);
                 objects.push(o)
             }
             Ok(None) => {}

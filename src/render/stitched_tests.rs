@@ -121,7 +121,7 @@ fn stitched_templates_never_panic() {
             text: t.clone(),
         };
         let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            if let Ok(r) = engine.render(&src, &data) {
+            if let Ok(r) = engine.render(&src, &data, None) {
                 let _ = objects::parse("t.yaml", &r.text);
             }
         }));

@@ -147,9 +147,11 @@ where
         source.origin,
         sources::Limits::default(),
     ));
+    let proofs = Arc::new(render::proofs::Proofs::load(&tree.params.state));
     let options = render::Options {
         legacy_percent: tree.legacy_percent,
         includes: Some(includes.clone()),
+        proofs: Some(proofs.clone()),
     };
     let pin = match tree.pin_images {
         true => Some(pinning(&tree.params.state)?),
@@ -165,6 +167,10 @@ where
         }
     })?;
     drop(busy);
+    if let Err(e) = proofs.save(&tree.params.state) {
+        // Only the next render's speed depends on it.
+        printer.warn(format!("cannot keep the templates' proofs: {e}"));
+    }
     check_pinned(unpinned.into_inner().expect("no panics while held"))?;
     for w in report.warnings.iter().chain(&includes.warnings()) {
         printer.warn(w);
