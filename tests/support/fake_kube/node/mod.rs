@@ -115,6 +115,8 @@ pub struct Node {
     logs: Mutex<HashMap<(String, String), PodLogs>>,
     workers: Mutex<HashMap<String, Worker>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The name server's thread (see [`services::serve_dns`]).
+    dns: Mutex<Option<std::thread::JoinHandle<()>>>,
     stopping: AtomicBool,
     /// Creating podman objects holds it shared; cleanup holds it alone, so nothing is
     /// created after it ran.
@@ -200,13 +202,14 @@ impl Node {
             logs: Mutex::default(),
             workers: Mutex::default(),
             tasks: Mutex::default(),
+            dns: Mutex::default(),
             stopping: AtomicBool::new(false),
             gate: tokio::sync::RwLock::new(()),
             services: services::Services::default(),
         });
-        let dns = services::serve_dns(shared.clone(), node.clone()).await?;
+        *node.dns.lock().unwrap() = Some(services::serve_dns(shared.clone(), node.clone())?);
         let sync = tokio::spawn(run(shared, node.clone()));
-        node.tasks.lock().unwrap().extend([dns, sync]);
+        node.tasks.lock().unwrap().push(sync);
         Ok(node)
     }
 
@@ -251,6 +254,10 @@ impl Node {
         }
         for t in self.tasks.lock().unwrap().drain(..) {
             t.abort();
+        }
+        // Its socket is closed before the address goes: a next node may get this network.
+        if let Some(dns) = self.dns.lock().unwrap().take() {
+            let _ = dns.join();
         }
         self.services.close_all();
         let label = format!("label={INSTANCE_LABEL}={}", self.instance);

@@ -21,7 +21,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 /// A Service the node carries: its address and a proxy per port (while it has ready
@@ -241,22 +241,36 @@ async fn proxy(shared: Arc<Shared>, listener: TcpListener, key: (String, String)
     }
 }
 
-/// The name server on the node network's DNS address.
-pub async fn serve_dns(shared: Arc<Shared>, node: Arc<Node>) -> Result<JoinHandle<()>, String> {
-    let socket = UdpSocket::bind((node.net.dns, 53))
-        .await
+/// The name server on the node network's DNS address, on a thread of its own, as a
+/// cluster's DNS runs apart from its control plane: a query never waits behind the API
+/// server's or the node's work. (A resolver whose query for `NAME.NS.svc.cluster.local`
+/// goes unanswered for its timeout tries the bare `NAME` next, whose NXDOMAIN then
+/// reports the name as unknown: a busy name server looks like a missing Service.) Ends
+/// once the node is stopping.
+pub fn serve_dns(
+    shared: Arc<Shared>,
+    node: Arc<Node>,
+) -> Result<std::thread::JoinHandle<()>, String> {
+    let socket = std::net::UdpSocket::bind((node.net.dns, 53))
         .map_err(|e| format!("cannot serve DNS on {}:53: {e}", node.net.dns))?;
-    Ok(tokio::spawn(async move {
-        let mut buf = vec![0u8; 1500];
-        loop {
-            let Ok((n, from)) = socket.recv_from(&mut buf).await else {
-                continue;
-            };
-            if let Some(reply) = answer(&shared, &buf[..n]) {
-                let _ = socket.send_to(&reply, from).await;
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .map_err(|e| format!("cannot serve DNS on {}:53: {e}", node.net.dns))?;
+    std::thread::Builder::new()
+        .name("fake-node-dns".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 1500];
+            while !node.is_stopping() {
+                // A timeout only lets the loop look at `stopping`.
+                let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                if let Some(reply) = answer(&shared, &buf[..n]) {
+                    let _ = socket.send_to(&reply, from);
+                }
             }
-        }
-    }))
+        })
+        .map_err(|e| format!("cannot start the name server's thread: {e}"))
 }
 
 /// The reply to one query: authoritative for `cluster.local`, `NXDOMAIN` for every other
