@@ -134,7 +134,7 @@ pub fn desired(m: &Manifest, res: &Resource, namespace: &str, deployment: &str) 
         }
         meta["annotations"][CONFIG_HASH] = Value::String(digest.clone());
     }
-    if m.id.kind == "ReplicationController" {
+    if matches!(m.id.kind.as_str(), "ReplicationController" | "DaemonSet") {
         super::rollout::stamp_template(&mut body);
     }
     body

@@ -1,11 +1,18 @@
-//! Rolling a ReplicationController's pods onto its current template, as a Deployment's
-//! controller would. The real ReplicationController controller never replaces a pod
-//! because the template changed (it only adds or removes pods to match `replicas`), so
-//! deploy does: it surges the controller by `max-surge` pods (made from the new
-//! template), deletes old pods only while at least `replicas - max-unavailable` pods stay
-//! ready, and scales back once no old pod is left. Each pod carries the hash of the
-//! template it was made from ([`TEMPLATE_HASH`]), so readiness counts only current pods
-//! and a run that was interrupted picks up from what the cluster holds.
+//! Rolling a workload's pods onto its current template where its controller does not:
+//!
+//! - A ReplicationController: the real controller never replaces a pod because the
+//!   template changed (it only adds or removes pods to match `replicas`), so deploy does
+//!   it as a Deployment's controller would: it surges the controller by `max-surge` pods
+//!   (made from the new template), deletes old pods only while at least
+//!   `replicas - max-unavailable` pods stay ready, and scales back once no old pod is left.
+//! - A DaemonSet with the `OnDelete` update strategy: its controller makes a pod of the
+//!   new template only where an old one was deleted, so deploy deletes old pods while at
+//!   most `max-unavailable` (default 1) of the pods the DaemonSet should run are not
+//!   ready. It cannot surge: a node runs one pod of a DaemonSet.
+//!
+//! Each pod carries the hash of the template it was made from ([`TEMPLATE_HASH`]), so
+//! readiness counts only current pods and a run that was interrupted picks up from what
+//! the cluster holds.
 
 use super::apply::Target;
 use super::discovery::Resource;
@@ -23,9 +30,24 @@ pub const TEMPLATE_HASH: &str = "kube-openstack/template-hash";
 /// Annotation of a ReplicationController: how many pods above `replicas` a rollout may
 /// make (default 1).
 pub const MAX_SURGE: &str = "kube-openstack/max-surge";
-/// Annotation of a ReplicationController: how many pods below `replicas` may be not
-/// ready during a rollout (default 0).
+/// Annotation of a ReplicationController or DaemonSet: how many of its pods may be not
+/// ready during a rollout (default 0 for a ReplicationController, 1 for a DaemonSet).
 pub const MAX_UNAVAILABLE: &str = "kube-openstack/max-unavailable";
+
+/// Whether deploy rolls the pods of this workload (its desired body): every
+/// ReplicationController, and a DaemonSet whose controller waits for its pods to be
+/// deleted (`OnDelete`); the other controllers roll their pods themselves.
+pub fn rolls(kind: &str, body: &Value) -> bool {
+    match kind {
+        "ReplicationController" => true,
+        "DaemonSet" => {
+            body.pointer("/spec/updateStrategy/type")
+                .and_then(Value::as_str)
+                == Some("OnDelete")
+        }
+        _ => false,
+    }
+}
 
 /// Puts the hash of the pod template into the template's own annotations.
 pub fn stamp_template(body: &mut Value) {
@@ -69,9 +91,11 @@ pub struct Bounds {
 }
 
 impl Bounds {
-    /// From the controller's annotations; both zero would never progress, so surge is 1.
-    pub fn of(rc: &Value) -> Result<Bounds, String> {
-        let read = |key: &str, default: i64| match annotation(rc, key) {
+    /// From the workload's annotations. For a ReplicationController both zero would never
+    /// progress, so surge is then 1; a DaemonSet cannot surge, so at least one of its
+    /// pods may be down.
+    pub fn of(kind: &str, workload: &Value) -> Result<Bounds, String> {
+        let read = |key: &str, default: i64| match annotation(workload, key) {
             None => Ok(default),
             Some(v) => v
                 .trim()
@@ -82,6 +106,13 @@ impl Bounds {
                     format!("annotation `{key}` is `{v}`: a number of pods (0 or more) is expected")
                 }),
         };
+        if kind == "DaemonSet" {
+            let unavailable = read(MAX_UNAVAILABLE, 1)?.max(1);
+            return Ok(Bounds {
+                surge: 0,
+                unavailable,
+            });
+        }
         let unavailable = read(MAX_UNAVAILABLE, 0)?;
         let surge = read(MAX_SURGE, 1)?;
         let surge = if surge == 0 && unavailable == 0 {
@@ -222,7 +253,7 @@ pub struct Rolled {
     pub note: String,
 }
 
-/// Rolls the controller `id` (whose desired body is `body`) onto its template and waits
+/// Rolls the workload `id` (whose desired body is `body`) onto its template and waits
 /// until every pod is current and ready. `None`: nothing to roll and nobody waits.
 pub async fn converge(
     t: &Target<'_>,
@@ -240,14 +271,10 @@ pub async fn converge(
             note: String::new(),
         })
     };
-    let bounds = match Bounds::of(body) {
+    let bounds = match Bounds::of(&id.kind, body) {
         Ok(b) => b,
         Err(why) => return failed(why),
     };
-    let want = body
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
     let hash = body
         .pointer(&format!(
             "/spec/template/metadata/annotations/{}",
@@ -268,7 +295,7 @@ pub async fn converge(
     let start = Instant::now();
     let mut delay = Duration::from_millis(100);
     loop {
-        match walk.step(want, bounds, &hash, must_wait).await {
+        match walk.step(bounds, &hash, must_wait).await {
             Step::Over(r) => return r,
             Step::Again(why) => walk.say(&why),
         }
@@ -287,6 +314,21 @@ pub async fn converge(
         tokio::time::sleep(delay.min(timeout.saturating_sub(start.elapsed()))).await;
         delay = (delay * 3 / 2).min(Duration::from_secs(1));
     }
+}
+
+/// How many current, ready pods the workload should have: a ReplicationController's
+/// desired `replicas`; for a DaemonSet, the nodes its controller says should run one
+/// (`Err`: the controller has not seen this generation yet).
+fn wanted(kind: &str, body: &Value, live: &Value) -> Result<i64, String> {
+    let int = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_i64);
+    if kind != "DaemonSet" {
+        return Ok(int(body, "/spec/replicas").unwrap_or(1));
+    }
+    let generation = int(live, "/metadata/generation").unwrap_or(0);
+    if int(live, "/status/observedGeneration").unwrap_or(0) < generation {
+        return Err(format!("generation {generation} not yet observed"));
+    }
+    Ok(int(live, "/status/desiredNumberScheduled").unwrap_or(0))
 }
 
 enum Step {
@@ -315,12 +357,16 @@ impl Walk<'_> {
         }
     }
 
-    async fn step(&mut self, want: i64, bounds: Bounds, hash: &str, must_wait: bool) -> Step {
+    async fn step(&mut self, bounds: Bounds, hash: &str, must_wait: bool) -> Step {
         let (t, res) = (self.t, self.res);
         let live = match ops::get(t.kube, res, t.namespace, &self.id.name).await {
             Ok(Some(live)) => live,
             Ok(None) => return Step::Again("not found".into()),
             Err(e) => return Step::Again(format!("cannot read it: {e}")),
+        };
+        let want = match wanted(&self.id.kind, self.body, &live) {
+            Ok(n) => n,
+            Err(why) => return Step::Again(why),
         };
         let pods = match owned_pods(t, &live).await {
             Ok(p) => p,
@@ -328,7 +374,7 @@ impl Walk<'_> {
         };
         if pods.is_empty() && want > 0 {
             // No pod to judge by (none made yet): the controller's own status decides.
-            return match super::ready::readiness("ReplicationController", &live) {
+            return match super::ready::readiness(&self.id.kind, &live) {
                 Readiness::Ready => Step::Over(Some(Rolled {
                     readiness: Readiness::Ready,
                     logs: None,
@@ -353,10 +399,14 @@ impl Walk<'_> {
         }
         let census = census(&pods, hash);
         self.rolled |= !census.old.is_empty();
-        let replicas = live
-            .pointer("/spec/replicas")
-            .and_then(Value::as_i64)
-            .unwrap_or(1);
+        // A DaemonSet has no replicas to scale: as many pods as nodes that should run one.
+        let replicas = match self.id.kind.as_str() {
+            "DaemonSet" => want,
+            _ => live
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1),
+        };
         match decide(want, bounds, replicas, &census) {
             Action::Done => Step::Over(Some(Rolled {
                 readiness: Readiness::Ready,
@@ -447,21 +497,66 @@ mod tests {
     #[test]
     fn bounds_come_from_annotations_and_bad_ones_are_named() {
         let rc = |s: &str, u: &str| json!({"metadata": {"annotations": {MAX_SURGE: s, MAX_UNAVAILABLE: u}}});
-        assert_eq!(Bounds::of(&json!({})), Ok(ONE_UP));
+        assert_eq!(Bounds::of("ReplicationController", &json!({})), Ok(ONE_UP));
         assert_eq!(
-            Bounds::of(&rc("0", "0")),
+            Bounds::of("ReplicationController", &rc("0", "0")),
             Ok(ONE_UP),
             "no bound would never progress"
         );
         assert_eq!(
-            Bounds::of(&rc("2", "1")),
+            Bounds::of("ReplicationController", &rc("2", "1")),
             Ok(Bounds {
                 surge: 2,
                 unavailable: 1
             })
         );
-        let err = Bounds::of(&rc("-1", "0")).unwrap_err();
+        let err = Bounds::of("ReplicationController", &rc("-1", "0")).unwrap_err();
         assert!(err.contains(MAX_SURGE) && err.contains("`-1`"), "{err}");
+    }
+
+    #[test]
+    fn a_daemon_set_never_surges_and_lets_at_least_one_pod_go() {
+        let ds =
+            |u: &str| json!({"metadata": {"annotations": {MAX_UNAVAILABLE: u, MAX_SURGE: "3"}}});
+        let one_down = Bounds {
+            surge: 0,
+            unavailable: 1,
+        };
+        assert_eq!(Bounds::of("DaemonSet", &json!({})), Ok(one_down));
+        assert_eq!(
+            Bounds::of("DaemonSet", &ds("0")),
+            Ok(one_down),
+            "with none down it would never progress"
+        );
+        assert_eq!(Bounds::of("DaemonSet", &ds("2")).map(|b| b.surge), Ok(0));
+        // Three nodes, all old and ready: one goes, then the next once its replacement
+        // is ready.
+        let mut c = Census {
+            new: vec![],
+            old: pods(&[("a", true), ("b", true), ("c", true)]),
+        };
+        assert_eq!(decide(3, one_down, 3, &c), Action::Delete(vec!["a".into()]));
+        c.old = pods(&[("b", true), ("c", true)]);
+        c.new = pods(&[("n1", false)]);
+        assert!(matches!(decide(3, one_down, 3, &c), Action::Wait(_)));
+        c.new = pods(&[("n1", true)]);
+        assert_eq!(decide(3, one_down, 3, &c), Action::Delete(vec!["b".into()]));
+        c.old.clear();
+        c.new = pods(&[("n1", true), ("n2", true), ("n3", true)]);
+        assert_eq!(decide(3, one_down, 3, &c), Action::Done);
+    }
+
+    #[test]
+    fn only_replication_controllers_and_on_delete_daemon_sets_are_rolled_by_deploy() {
+        let ds = |t: &str| json!({"spec": {"updateStrategy": {"type": t}}});
+        assert!(rolls("ReplicationController", &json!({})));
+        assert!(rolls("DaemonSet", &ds("OnDelete")));
+        assert!(!rolls("DaemonSet", &ds("RollingUpdate")));
+        assert!(
+            !rolls("DaemonSet", &json!({})),
+            "RollingUpdate is the default"
+        );
+        assert!(!rolls("Deployment", &json!({})));
     }
 
     #[test]

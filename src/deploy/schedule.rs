@@ -255,7 +255,7 @@ impl<'a> Run<'a> {
             && (self.options.wait_all || !node.dependents.is_empty());
         self.progress
             .object("Applied", &self.results[i].object, outcome.as_str());
-        if kind == "ReplicationController" && !self.target.dry_run {
+        if rollout::rolls(kind, &node.manifest.body) && !self.target.dry_run {
             // Its pods are rolled onto the template whether or not anyone waits for it.
             self.results[i].state = State::Waiting;
             self.tasks.push(self.roll(i, must_wait));
@@ -281,7 +281,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The rollout of replication controller `i` (see [`super::rollout`]).
+    /// The rollout of workload `i` (see [`super::rollout`]).
     fn roll(&self, i: usize, must_wait: bool) -> Task<'a> {
         let node = &self.plan.nodes[i];
         let (target, res, progress) = (self.target, &self.resources[i], self.progress);

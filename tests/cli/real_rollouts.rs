@@ -1,8 +1,9 @@
 //! Changes reaching running pods on the real-pod cluster: `deploy` rolls a replication
 //! controller's real pods onto its changed template without ever leaving it short of
-//! ready pods, a changed Secret value restarts exactly the workloads that read it, and a
-//! workload whose pod can never start (its image missing, its command crashing) fails in
-//! seconds with the reason and what the pod said.
+//! ready pods, and the pod of an `OnDelete` DaemonSet; a changed Secret value restarts
+//! exactly the workloads that read it, and a workload whose pod can never start (its
+//! image missing, its command crashing) fails in seconds with the reason and what the
+//! pod said.
 
 use crate::real_cluster::RealCluster;
 use crate::support::cluster::ok;
@@ -128,6 +129,59 @@ fn deploy_replaces_a_replication_controllers_real_pods_with_new_template_pods_ke
             .into_iter()
             .collect::<Vec<_>>()
     );
+}
+
+/// A DaemonSet `name` with the `OnDelete` update strategy whose pod prints `greeting`.
+fn on_delete_daemon_set(name: &str, image: &str, greeting: &str) -> String {
+    rc(name, 1, image, greeting, "")
+        .replace(
+            "apiVersion: v1\nkind: ReplicationController",
+            "apiVersion: apps/v1\nkind: DaemonSet",
+        )
+        .replace("  replicas: 1\n", "  updateStrategy:\n    type: OnDelete\n")
+        .replace(
+            "  selector:\n    app:",
+            "  selector:\n    matchLabels:\n      app:",
+        )
+}
+
+#[test]
+fn deploy_replaces_the_real_pod_of_an_on_delete_daemon_set_whose_template_changed() {
+    let c = RealCluster::new("ds-on-delete");
+    let image = c.images.busybox.clone();
+    c.manifest(
+        "agent-ds.yaml",
+        &on_delete_daemon_set("agent", &image, "one"),
+    );
+    ok(&c.run("deploy", &["--timeout", "120s"]));
+    let first = live(&c, "agent");
+    assert_eq!(first.len(), 1, "{}", c.explain());
+
+    c.manifest(
+        "agent-ds.yaml",
+        &on_delete_daemon_set("agent", &image, "two"),
+    );
+    let out = c.run("deploy", &["--timeout", "120s"]);
+    ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.lines()
+            .any(|l| l.contains("DaemonSet/agent") && l.contains("rolled out 1/1")),
+        "{err}"
+    );
+    let now = live(&c, "agent");
+    assert_eq!(now.len(), 1, "{}", c.explain());
+    let (name, _) = now.iter().next().unwrap();
+    assert!(!first.contains_key(name), "a new pod: {first:?} -> {now:?}");
+    assert!(is_ready(&c.pod(name)), "{}", c.explain());
+    assert_eq!(c.log(name, "").1, "two\n", "{name} runs the new template");
+    for old in first.keys() {
+        assert!(c.containers_of(old).is_empty(), "{old}'s container is gone");
+    }
+    let again = c.run("deploy", &["--timeout", "60s"]);
+    ok(&again);
+    assert!(!stderr(&again).contains("rolled out"), "{}", stderr(&again));
+    assert_eq!(live(&c, "agent"), now, "a second run changes nothing");
 }
 
 #[test]

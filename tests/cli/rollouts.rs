@@ -1,8 +1,8 @@
-//! Rollouts of replication controllers on the simulated cluster, whose controller keeps
-//! a controller's pods when its template changes (as the real one does): deploy replaces
-//! them, one surge pod at a time, never leaving fewer than `replicas` ready; a changed
-//! Secret restarts exactly its readers; a pod that cannot start fails its controller at
-//! once.
+//! Rollouts of replication controllers and `OnDelete` DaemonSets on the simulated
+//! cluster, whose controllers keep their pods when the template changes (as the real ones
+//! do): deploy replaces them, one surge pod at a time for a controller (never fewer than
+//! `replicas` ready), one pod at a time for a DaemonSet; a changed Secret restarts
+//! exactly its readers; a pod that cannot start fails its controller at once.
 
 use crate::fake_kube::Faults;
 use crate::support::cluster::{Cluster, NS, ok, secret};
@@ -14,6 +14,13 @@ use std::time::{Duration, Instant};
 fn web(image: &str, replicas: u32, env: &str) -> String {
     format!(
         "apiVersion: v1\nkind: ReplicationController\nmetadata:\n  name: web\nspec:\n  replicas: {replicas}\n  selector:\n    app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: main\n        image: {image}\n{env}"
+    )
+}
+
+/// A DaemonSet `agent` with update strategy `strategy` whose container runs `image`.
+fn agent(image: &str, strategy: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  updateStrategy:\n    type: {strategy}\n  selector:\n    matchLabels:\n      app: agent\n  template:\n    metadata:\n      labels:\n        app: agent\n    spec:\n      containers:\n      - name: main\n        image: {image}\n"
     )
 }
 
@@ -122,6 +129,69 @@ fn a_rollout_under_server_errors_and_dropped_connections_ends_with_current_pods_
     assert_eq!(live.len(), 2, "{live:?}");
     assert!(live.iter().all(|p| p.1 == "example/web:2"), "{live:?}");
     assert!(fewest >= 2, "{fewest}");
+}
+
+#[test]
+fn deploy_replaces_the_pod_of_an_on_delete_daemon_set_whose_template_changed() {
+    let c = Cluster::new(rc_pods(Faults::default()));
+    c.manifest("agent.yaml", &agent("example/agent:1", "OnDelete"));
+    ok(&c.deploy(&[]));
+    let first = pods(&c, "agent");
+    assert_eq!(first.len(), 1, "{first:?}");
+
+    c.manifest("agent.yaml", &agent("example/agent:2", "OnDelete"));
+    let out = c.deploy(&[]);
+    ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("rolled out 1/1"), "{err}");
+    let live = pods(&c, "agent");
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert!(
+        live[0].1 == "example/agent:2" && live[0].2 && live[0].0 != first[0].0,
+        "a new pod of the new template, ready: {live:?}"
+    );
+    let again = c.deploy(&[]);
+    ok(&again);
+    assert!(!stderr(&again).contains("rolled out"), "{}", stderr(&again));
+    assert_eq!(pods(&c, "agent"), live, "a second run changes nothing");
+}
+
+#[test]
+fn an_on_delete_daemon_set_rollout_that_was_cut_short_converges_on_the_next_run() {
+    let c = Cluster::new(rc_pods(Faults::default()));
+    c.manifest("agent.yaml", &agent("example/agent:1", "OnDelete"));
+    ok(&c.deploy(&[]));
+    // The new pod takes three seconds to be ready: a one-second run stops part way,
+    // after the old pod was deleted.
+    c.fake
+        .set_faults(|f| f.pod_run_time = Duration::from_secs(3));
+    c.manifest("agent.yaml", &agent("example/agent:2", "OnDelete"));
+    let out = c.deploy(&["--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("DaemonSet/agent"), "{}", stderr(&out));
+    c.fake
+        .set_faults(|f| f.pod_run_time = Duration::from_millis(200));
+    let out = c.deploy(&[]);
+    ok(&out);
+    let live = pods(&c, "agent");
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert!(live[0].1 == "example/agent:2" && live[0].2, "{live:?}");
+}
+
+#[test]
+fn a_rolling_update_daemon_set_is_left_to_its_controller() {
+    let c = Cluster::new(rc_pods(Faults::default()));
+    c.manifest("agent.yaml", &agent("example/agent:1", "RollingUpdate"));
+    ok(&c.deploy(&[]));
+    c.manifest("agent.yaml", &agent("example/agent:2", "RollingUpdate"));
+    let out = c.deploy(&[]);
+    ok(&out);
+    assert!(!stderr(&out).contains("rolled out"), "{}", stderr(&out));
+    let live = pods(&c, "agent");
+    assert!(
+        live.len() == 1 && live[0].1 == "example/agent:2" && live[0].2,
+        "the controller replaced it: {live:?}"
+    );
 }
 
 #[test]

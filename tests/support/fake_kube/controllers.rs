@@ -54,7 +54,7 @@ fn tick(shared: &Shared, now: Instant) {
         let age = now.duration_since(stored.changed_at);
         let obj = &stored.object;
         let new_status: Option<Value> = match plural {
-            "replicationcontrollers" if faults.rc_pods => None,
+            "replicationcontrollers" | "daemonsets" if faults.rc_pods => None,
             "replicationcontrollers" | "deployments" => {
                 let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
                 let want = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);

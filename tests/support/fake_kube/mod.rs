@@ -63,9 +63,10 @@ pub struct Faults {
     /// One-shot pods (by name) whose log, when they finish, is this text instead of the
     /// simulated migration's line (what a real command of theirs would print).
     pub pod_logs: std::collections::BTreeMap<String, String>,
-    /// Replication controllers run simulated pods, as the real controller does: made from
-    /// the template until `replicas` match the selector, never replaced when the template
-    /// changes; the controller's status counts them. Off: a controller is only a status.
+    /// Replication controllers and DaemonSets run simulated pods, as the real controllers
+    /// do: made from the template until `replicas` match the selector (one per DaemonSet),
+    /// never replaced when an RC's template changes (nor an `OnDelete` DaemonSet's); the
+    /// controller's status counts them. Off: a controller is only a status.
     pub rc_pods: bool,
     /// Pods (by name, or by their controller's name) whose container waits with this
     /// reason and message instead of starting (`ImagePullBackOff`, ...).

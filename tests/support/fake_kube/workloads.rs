@@ -35,12 +35,17 @@ pub fn tick(shared: &Shared) {
     collect_garbage(&mut store);
 }
 
-/// The replication controllers and the garbage collector of the simulated cluster whose
-/// pods are only statuses (`Faults::rc_pods`): the same decisions as with real pods.
+/// The replication controllers, DaemonSets and the garbage collector of the simulated
+/// cluster whose pods are only statuses (`Faults::rc_pods`): the same decisions as with
+/// real pods.
 pub fn simulated_pods(shared: &Shared, store: &mut Store) {
     let keys: Vec<Key> = store.objects.keys().cloned().collect();
-    for key in keys.iter().filter(|k| k.0 == "replicationcontrollers") {
-        replication_controller(shared, store, key);
+    for key in &keys {
+        match key.0.as_str() {
+            "replicationcontrollers" => replication_controller(shared, store, key),
+            "daemonsets" => daemon_set(shared, store, key),
+            _ => {}
+        }
     }
     collect_garbage(store);
 }
