@@ -39,6 +39,39 @@ pub fn pod_ready(pod: &Value) -> bool {
         .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
+/// The message of the pod's `PodScheduled` condition when no node can take it.
+fn unschedulable(pod: &Value) -> Option<&str> {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable")
+        .map(|c| c["message"].as_str().unwrap_or_default())
+}
+
+/// A container that waits instead of running.
+struct Waiting<'a> {
+    container: &'a str,
+    reason: &'a str,
+    message: &'a str,
+    restarts: i64,
+}
+
+/// The pod's waiting containers, in the order of its container statuses.
+fn waiting(pod: &Value) -> impl Iterator<Item = Waiting<'_>> {
+    let statuses = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array);
+    statuses.into_iter().flatten().filter_map(|c| {
+        let w = c.pointer("/state/waiting")?;
+        Some(Waiting {
+            container: c.get("name").and_then(Value::as_str).unwrap_or("?"),
+            reason: w.get("reason").and_then(Value::as_str)?,
+            message: w.get("message").and_then(Value::as_str).unwrap_or_default(),
+            restarts: c.get("restartCount").and_then(Value::as_i64).unwrap_or(0),
+        })
+    })
+}
+
 /// Why the pod will not become ready, if it will not.
 pub fn doomed(pod: &Value) -> Option<String> {
     if let Some(why) =
@@ -46,35 +79,17 @@ pub fn doomed(pod: &Value) -> Option<String> {
     {
         return Some(why);
     }
-    if let Some(c) = pod
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable")
-    {
-        let message = c["message"].as_str().unwrap_or_default();
+    if let Some(message) = unschedulable(pod) {
         return Some(format!("cannot be scheduled: {message}"));
     }
-    let statuses = pod
-        .pointer("/status/containerStatuses")
-        .and_then(Value::as_array);
-    statuses.into_iter().flatten().find_map(|c| {
-        let w = c.pointer("/state/waiting")?;
-        let reason = w.get("reason").and_then(Value::as_str)?;
-        if ![
-            "InvalidImageName",
-            "CreateContainerConfigError",
-            "CreateContainerError",
-        ]
-        .contains(&reason)
-        {
-            return None;
-        }
-        let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
-        let message = w.get("message").and_then(Value::as_str).unwrap_or_default();
-        Some(format!("container `{name}` {reason}: {message}"))
-    })
+    const NEVER_STARTS: [&str; 3] = [
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+    ];
+    waiting(pod)
+        .find(|w| NEVER_STARTS.contains(&w.reason))
+        .map(|w| format!("container `{}` {}: {}", w.container, w.reason, w.message))
 }
 
 /// What keeps one of a workload's pods from being ready, as `status` shows it.
@@ -108,36 +123,20 @@ pub fn trouble(owner: &Value, pods: &[Value]) -> Option<Trouble> {
 fn pod_trouble(pod: &Value) -> Option<Trouble> {
     let name = pod.pointer("/metadata/name").and_then(Value::as_str)?;
     let fatal = doomed(pod);
-    let unschedulable = pod
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable");
-    let (reason, detail) = if unschedulable {
+    let (reason, detail) = if unschedulable(pod).is_some() {
         ("Unschedulable".to_string(), String::new())
     } else {
-        let statuses = pod
-            .pointer("/status/containerStatuses")
-            .and_then(Value::as_array);
-        statuses.into_iter().flatten().find_map(|c| {
-            let w = c.pointer("/state/waiting")?;
-            let reason = w.get("reason").and_then(Value::as_str)?;
-            if ["ContainerCreating", "PodInitializing"].contains(&reason) {
-                return None;
-            }
-            let container = c.get("name").and_then(Value::as_str).unwrap_or("?");
-            let restarts = c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
-            let message = w.get("message").and_then(Value::as_str).unwrap_or_default();
-            let mut detail = format!("container `{container}` {reason}");
-            if restarts > 0 {
-                detail.push_str(&format!(" ({restarts} restarts)"));
-            }
-            if !message.is_empty() {
-                detail.push_str(&format!(": {message}"));
-            }
-            Some((reason.to_string(), detail))
-        })?
+        // A container on its way to start is no trouble.
+        let w =
+            waiting(pod).find(|w| !["ContainerCreating", "PodInitializing"].contains(&w.reason))?;
+        let mut detail = format!("container `{}` {}", w.container, w.reason);
+        if w.restarts > 0 {
+            detail.push_str(&format!(" ({} restarts)", w.restarts));
+        }
+        if !w.message.is_empty() {
+            detail.push_str(&format!(": {}", w.message));
+        }
+        (w.reason.to_string(), detail)
     };
     Some(Trouble {
         pod: name.to_string(),
