@@ -80,10 +80,15 @@ fn parse_described(text: &str, path: &Path) -> Result<BTreeMap<String, Entry>, F
             }
         }
     })?;
-    let value: Json = crate::yaml::from_str(text).map_err(|e| FileError::Parse {
-        path: path.into(),
-        source: crate::redact::ValueFree::new(&e),
-    })?;
+    // JSON is YAML 1.2, but a YAML 1.1 reader folds a raw U+0085, U+2028 or U+2029 in a
+    // string into a space: a file that is JSON is read as JSON, so no value changes.
+    let value: Json = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(_) => crate::yaml::from_str(text).map_err(|e| FileError::Parse {
+            path: path.into(),
+            source: crate::redact::ValueFree::new(&e),
+        })?,
+    };
     let Json::Object(map) = value else {
         return Err(FileError::NotAMap { path: path.into() });
     };
@@ -156,6 +161,21 @@ fn cli_output(v: &Json) -> Option<serde_json::Map<String, Json>> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_json_file_keeps_every_character_of_its_values() {
+        for c in ['\u{85}', '\u{2028}', '\u{2029}', '\u{feff}'] {
+            let v = format!("a{c}b");
+            let text = format!("{{\"pw\": \"{v}\"}}");
+            let m = parse(&text, Path::new("p.json")).unwrap();
+            assert_eq!(m["pw"], json!(v), "{c:?}");
+        }
+        let twice = parse("{\"a\": 1, \"a\": 2}", Path::new("p.json"));
+        assert!(
+            matches!(twice, Err(FileError::Duplicate { .. })),
+            "{twice:?}"
+        );
+    }
 
     #[test]
     fn reads_a_yaml_map_keeping_types() {
