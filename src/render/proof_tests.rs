@@ -34,61 +34,12 @@ fn check(engine: &Engine, proofs: &Proofs, template: &str, v: &Json) -> Option<b
     Some(true)
 }
 
-/// Values meant to break out of their position, and values of every type.
+/// Values meant to break out of their position (the texts are shared with the command
+/// line's adversarial test), and values of every type.
 fn values() -> Vec<Json> {
-    let texts = [
-        "\"",
-        "'",
-        ":",
-        "a: b",
-        "#",
-        " # c",
-        "{",
-        "}",
-        "[",
-        "]",
-        "&a",
-        "*a",
-        "!tag",
-        "|",
-        ">",
-        "%",
-        "@",
-        " leading",
-        "trailing ",
-        "line\nbreak",
-        "key: v\nkind: Evil",
-        "- item",
-        "---",
-        "...",
-        "\n---\n",
-        "\n...\n",
-        "yes",
-        "null",
-        "~",
-        "0x1F",
-        "1e3",
-        "",
-        "back\\slash",
-        "tab\there",
-        "{{x}}",
-        "é 漢字",
-        "', '",
-        "\", \"",
-        "]: [",
-        "\r",
-        "\u{85}",
-        "\u{2028}",
-        "\u{feff}",
-        "\u{0}",
-        "\u{E000}0\u{E001}",
-        "  indented\n    more",
-        "a\n\n",
-        "\n",
-        "  ",
-        "#!x",
-        "x # y",
-    ];
+    let texts: Vec<String> =
+        serde_json::from_str(include_str!("../../tests/fixtures/hostile-values.json"))
+            .expect("the fixture is a JSON array of strings");
     let mut all: Vec<Json> = texts.iter().map(|t| json!(t)).collect();
     let deep = (0..200).fold(json!(1), |v, _| json!([v]));
     all.extend([
