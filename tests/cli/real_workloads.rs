@@ -120,7 +120,7 @@ fn a_replication_controller_keeps_its_replicas_and_never_replaces_them_for_a_new
     let victim = rolled[0]["metadata"]["name"].as_str().unwrap().to_string();
     let url = format!("{}/api/v1/namespaces/test/pods/{victim}", c.fake.url());
     let deleted = Command::new("curl")
-        .args(["-sf", "-X", "DELETE", &url])
+        .args(["-sf", "-o", "/dev/null", "-X", "DELETE", &url])
         .status()
         .unwrap();
     assert!(deleted.success());
