@@ -407,7 +407,14 @@ impl Walk<'_> {
                 .and_then(Value::as_i64)
                 .unwrap_or(1),
         };
-        match decide(want, bounds, replicas, &census) {
+        let action = decide(want, bounds, replicas, &census);
+        self.act(action, want, must_wait, &census).await
+    }
+
+    /// Carries out what [`decide`] chose.
+    async fn act(&mut self, action: Action, want: i64, must_wait: bool, census: &Census) -> Step {
+        let t = self.t;
+        match action {
             Action::Done => Step::Over(Some(Rolled {
                 readiness: Readiness::Ready,
                 logs: None,
@@ -421,7 +428,7 @@ impl Walk<'_> {
             Action::Scale(n) => {
                 let mut body = self.body.clone();
                 body["spec"]["replicas"] = json!(n);
-                match ops::apply(t.kube, res, t.namespace, &self.id.name, &body, false).await {
+                match ops::apply(t.kube, self.res, t.namespace, &self.id.name, &body, false).await {
                     Ok(_) => Step::Again(format!("replicas {n}")),
                     Err(e) => Step::Again(format!("cannot set replicas to {n}: {e}")),
                 }

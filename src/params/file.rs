@@ -64,9 +64,9 @@ pub fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, Json>, FileErro
         .collect())
 }
 
-fn parse_described(text: &str, path: &Path) -> Result<BTreeMap<String, Entry>, FileError> {
-    // JSON is YAML, so one parser reads both; a key given twice is an error, not the
-    // last one winning silently.
+/// The file's value: JSON read as JSON, anything else as YAML (a key given twice is an
+/// error either way, not the last one winning silently).
+fn value_of(text: &str, path: &Path) -> Result<Json, FileError> {
     crate::yaml::check(text).map_err(|message| {
         if message.contains(crate::yaml::DUPLICATE) {
             FileError::Duplicate {
@@ -82,13 +82,17 @@ fn parse_described(text: &str, path: &Path) -> Result<BTreeMap<String, Entry>, F
     })?;
     // JSON is YAML 1.2, but a YAML 1.1 reader folds a raw U+0085, U+2028 or U+2029 in a
     // string into a space: a file that is JSON is read as JSON, so no value changes.
-    let value: Json = match serde_json::from_str(text) {
-        Ok(v) => v,
+    match serde_json::from_str(text) {
+        Ok(v) => Ok(v),
         Err(_) => crate::yaml::from_str(text).map_err(|e| FileError::Parse {
             path: path.into(),
             source: crate::redact::ValueFree::new(&e),
-        })?,
-    };
+        }),
+    }
+}
+
+fn parse_described(text: &str, path: &Path) -> Result<BTreeMap<String, Entry>, FileError> {
+    let value = value_of(text, path)?;
     let Json::Object(map) = value else {
         return Err(FileError::NotAMap { path: path.into() });
     };

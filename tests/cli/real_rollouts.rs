@@ -175,9 +175,17 @@ fn deploy_replaces_the_real_pod_of_an_on_delete_daemon_set_whose_template_change
     assert!(!first.contains_key(name), "a new pod: {first:?} -> {now:?}");
     assert!(is_ready(&c.pod(name)), "{}", c.explain());
     assert_eq!(c.log(name, "").1, "two\n", "{name} runs the new template");
-    for old in first.keys() {
-        assert!(c.containers_of(old).is_empty(), "{old}'s container is gone");
-    }
+    // The old pod ends within its grace period (deploy does not wait for that).
+    c.wait_for(
+        "the old pod's container gone",
+        Duration::from_secs(30),
+        || {
+            first
+                .keys()
+                .all(|old| c.containers_of(old).is_empty())
+                .then_some(())
+        },
+    );
     let again = c.run("deploy", &["--timeout", "60s"]);
     ok(&again);
     assert!(!stderr(&again).contains("rolled out"), "{}", stderr(&again));
