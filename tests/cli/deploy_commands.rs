@@ -330,7 +330,9 @@ fn the_shipped_tree_has_no_cycle_no_missing_reference_and_the_documented_edges()
     ok(&out);
     let dot = stdout(&out);
     for edge in [
-        "\"ReplicationController/mariadb\" -> \"Pod/keystone-db-sync\" [style=solid",
+        "\"ReplicationController/mariadb\" -> \"Pod/mariadb-users\" [style=solid",
+        "\"Pod/mariadb-users\" -> \"Pod/keystone-db-sync\" [style=solid",
+        "\"Secret/mariadb-users\" -> \"Pod/mariadb-users\" [style=dashed, label=\"inferred\"]",
         "\"ReplicationController/rabbitmq\" -> \"ReplicationController/nova-conductor\" [style=solid",
         "\"Pod/keystone-db-sync\" -> \"ReplicationController/keystone\" [style=solid",
         "\"Pod/glance-db-sync\" -> \"ReplicationController/glance-api\" [style=solid",

@@ -352,18 +352,30 @@ fn the_readiness_checks_of_the_manifests_answer_only_when_the_service_does() {
         );
     }
 
-    // MariaDB: the probe answers once the init SQL of the Secret has run, and the
-    // service users it creates can log in.
+    // MariaDB: the probe answers once the server initialised its data directory; the
+    // mariadb-users pod's script, run against it as root, makes the service users, and
+    // run again with a changed password it changes that password on the running
+    // server, keeping the data.
     let secret = tree.file("mariadb-secret.yaml");
-    let init = p.path("initdb");
-    std::fs::create_dir_all(&init).unwrap();
-    std::fs::write(
-        init.join("10-openstack.sql"),
-        secret["stringData"]["init.sql"].as_str().unwrap(),
-    )
-    .unwrap();
+    let users = tree.file("mariadb-users-secret.yaml");
+    let users_dir = p.path("mariadb-users");
+    std::fs::create_dir_all(&users_dir).unwrap();
+    let write_users = |keystone: &str| {
+        for (name, value) in users["stringData"].as_mapping().unwrap() {
+            let (name, mut value) = (name.as_str().unwrap(), value.as_str().unwrap());
+            if name == "keystone_admin" {
+                value = keystone;
+            }
+            std::fs::write(users_dir.join(name), value).unwrap();
+        }
+    };
+    let first = users["stringData"]["keystone_admin"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    write_users(&first);
     let root_password = secret["stringData"]["root-password"].as_str().unwrap();
-    let mount = format!("{}:/docker-entrypoint-initdb.d:ro", init.display());
+    let mount = format!("{}:/etc/mariadb-users:ro", users_dir.display());
     let env = format!("MARIADB_ROOT_PASSWORD={root_password}");
     let db = Running::start(
         &podman,
@@ -376,28 +388,81 @@ fn the_readiness_checks_of_the_manifests_answer_only_when_the_service_does() {
         &probe(&tree.file("mariadb-rc.yaml"), "mariadb"),
         Duration::from_secs(180),
     );
-    let sql = secret["stringData"]["init.sql"].as_str().unwrap();
-    let keystone_password = sql
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("CREATE USER IF NOT EXISTS 'keystone_admin'@'%' IDENTIFIED BY '")
-        })
-        .and_then(|rest| rest.strip_suffix("';"))
-        .expect("the Secret creates keystone_admin");
-    let login = db.exec(&[
-        "mariadb".into(),
-        "--protocol=tcp".into(),
-        "--host=127.0.0.1".into(),
-        "--user=keystone_admin".into(),
-        format!("--password={keystone_password}"),
-        "--execute=SELECT DATABASE()".into(),
-        "keystone".into(),
-    ]);
+    let pod = tree.file("mariadb-users-pod.yaml");
+    let script = pod["spec"]["containers"][0]["args"][2]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run_users = |root: &str| {
+        db.exec(&[
+            "env".into(),
+            format!("MYSQL_PWD={root}"),
+            "DATABASE_HOST=127.0.0.1".into(),
+            "sh".into(),
+            "-c".into(),
+            script.clone(),
+        ])
+    };
+    let logs_in = |password: &str, sql: &str| {
+        db.exec(&[
+            "mariadb".into(),
+            "--protocol=tcp".into(),
+            "--host=127.0.0.1".into(),
+            "--user=keystone_admin".into(),
+            format!("--password={password}"),
+            format!("--execute={sql}"),
+            "keystone".into(),
+        ])
+    };
+    let made = run_users(root_password);
+    assert!(made.status.success(), "{}", failure(&made));
+    let login = logs_in(
+        &first,
+        "CREATE TABLE kept (v INT); INSERT INTO kept VALUES (7)",
+    );
     assert!(
         login.status.success(),
         "keystone_admin logs in: {}",
-        stderr(&login)
+        failure(&login)
     );
+
+    // A wrong root password changes nothing and says why.
+    write_users("second-Pa55word");
+    let refused = run_users("not-the-root-password");
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("cannot log in as root")
+            && stderr(&refused).contains("no user changed"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        logs_in(&first, "SELECT 1").status.success(),
+        "the old password still works"
+    );
+
+    // The rotation: the new password in, the old one out, the data kept.
+    let rotated = run_users(root_password);
+    assert!(rotated.status.success(), "{}", failure(&rotated));
+    assert!(
+        !logs_in(&first, "SELECT 1").status.success(),
+        "the old password is refused"
+    );
+    let after = logs_in("second-Pa55word", "SELECT v FROM kept");
+    assert!(after.status.success(), "{}", failure(&after));
+    assert!(
+        stdout(&after).contains('7'),
+        "the data is kept: {}",
+        stdout(&after)
+    );
+    let again = run_users(root_password);
+    assert!(
+        again.status.success(),
+        "a rerun changes nothing: {}",
+        failure(&again)
+    );
+    assert!(logs_in("second-Pa55word", "SELECT 1").status.success());
+
     let root = db.exec(&[
         "mariadb".into(),
         "--protocol=tcp".into(),

@@ -41,6 +41,7 @@ mod real_tree_health;
 mod real_tree_host;
 mod real_tree_outside;
 mod real_tree_report;
+mod real_tree_rotation;
 mod real_workloads;
 mod remote;
 mod render;

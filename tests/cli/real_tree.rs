@@ -2,7 +2,9 @@
 //! `kube-openstack up` from a fresh copy of the repository on the shipped defaults ends
 //! with every pod Ready, every db-sync pod Succeeded, and `verify` (up's last step)
 //! passing. Then, as an operator would: a second `up` changes nothing (every step of
-//! its `-o json` says `up to date`, and no pod was replaced); `db-sync keystone` reruns
+//! its `-o json` says `up to date`, and no pod was replaced); a regenerated database and
+//! RabbitMQ password reach their servers through a third `up` (`real_tree_rotation.rs`);
+//! `db-sync keystone` reruns
 //! the real migration and prints its log; `status` exits 0; the real `openstack` client
 //! uses the cloud from outside the cluster (`real_tree_outside.rs`); `teardown --yes`
 //! leaves no container of the deployment running. The tree is deployed once per run.
@@ -149,15 +151,28 @@ fn up_on_the_shipped_tree_gives_a_working_cloud_used_from_outside_and_torn_down(
     let again = run(&up_args);
     let again_took = start.elapsed();
     let mut later = second_up_changed_nothing(&c, &again, &uids);
+    let start = Instant::now();
+    later.extend(crate::real_tree_rotation::rotated(&c, &run, &up_args));
+    let rotation_took = start.elapsed();
     later.extend(operator_commands(&c, &run));
     let start = Instant::now();
     later.extend(crate::real_tree_outside::use_the_cloud(&c));
     let client_took = start.elapsed();
     let peak = memory.finish();
+    if !later.is_empty() {
+        // What the pods said, while they still run.
+        let status = run(&["status", "-o", "json"]);
+        for row in report(&c, &status_objects(&status)) {
+            if let Some(error) = row.first_error {
+                later.push(format!("  {} logged: {error}", row.pod));
+            }
+        }
+    }
     later.extend(torn_down(&c, &run));
     let figures = format!(
-        "{summary}\nsecond up: {:.0}s; openstack client from outside: {:.0}s; peak memory of the deployment: {:.2} GiB in {} containers",
+        "{summary}\nsecond up: {:.0}s; up after regenerating two passwords: {:.0}s; openstack client from outside: {:.0}s; peak memory of the deployment: {:.2} GiB in {} containers",
         again_took.as_secs_f64(),
+        rotation_took.as_secs_f64(),
         client_took.as_secs_f64(),
         peak.bytes as f64 / (1u64 << 30) as f64,
         peak.containers

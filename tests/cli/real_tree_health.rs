@@ -12,7 +12,8 @@ use std::process::Output;
 
 /// A pod that runs once: its container must finish with exit 0, never be Ready.
 fn one_shot(row: &Row) -> bool {
-    row.pod.ends_with("-db-sync") || row.pod == "keystone-register"
+    row.pod.ends_with("-db-sync")
+        || ["keystone-register", "mariadb-users"].contains(&row.pod.as_str())
 }
 
 /// Why the tree is not healthy: one line per command that failed and per pod that is
