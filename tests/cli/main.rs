@@ -37,6 +37,7 @@ mod real_rollouts;
 mod real_services;
 mod real_tree;
 mod real_tree_checks;
+mod real_tree_dns;
 mod real_tree_health;
 mod real_tree_host;
 mod real_tree_outside;

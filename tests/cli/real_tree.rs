@@ -167,6 +167,7 @@ fn up_on_the_shipped_tree_gives_a_working_cloud_used_from_outside_and_torn_down(
                 later.push(format!("  {} logged: {error}", row.pod));
             }
         }
+        later.extend(crate::real_tree_dns::fallbacks(&c));
     }
     later.extend(torn_down(&c, &run));
     let figures = format!(
@@ -228,6 +229,9 @@ fn up_gave_a_working_cloud(
         sick.push(format!(
             "up did not reach the registry through a port-forward on {push_to}"
         ));
+    }
+    if !sick.is_empty() {
+        sick.extend(crate::real_tree_dns::fallbacks(c));
     }
     assert!(
         sick.is_empty(),

@@ -245,8 +245,10 @@ async fn proxy(shared: Arc<Shared>, listener: TcpListener, key: (String, String)
 /// cluster's DNS runs apart from its control plane: a query never waits behind the API
 /// server's or the node's work. (A resolver whose query for `NAME.NS.svc.cluster.local`
 /// goes unanswered for its timeout tries the bare `NAME` next, whose NXDOMAIN then
-/// reports the name as unknown: a busy name server looks like a missing Service.) Ends
-/// once the node is stopping.
+/// reports the name as unknown: a busy name server looks like a missing Service.) Every
+/// query and its answer go to `dns.log` in the node's directory (milliseconds since the
+/// epoch, client, type, name, response code), for a test to show when a lookup failed.
+/// Ends once the node is stopping.
 pub fn serve_dns(
     shared: Arc<Shared>,
     node: Arc<Node>,
@@ -256,33 +258,46 @@ pub fn serve_dns(
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
         .map_err(|e| format!("cannot serve DNS on {}:53: {e}", node.net.dns))?;
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(node.dir.join(DNS_LOG))
+        .map_err(|e| format!("cannot open the name server's log: {e}"))?;
     std::thread::Builder::new()
         .name("fake-node-dns".into())
         .spawn(move || {
+            use std::io::Write;
             let mut buf = vec![0u8; 1500];
             while !node.is_stopping() {
                 // A timeout only lets the loop look at `stopping`.
                 let Ok((n, from)) = socket.recv_from(&mut buf) else {
                     continue;
                 };
-                if let Some(reply) = answer(&shared, &buf[..n]) {
+                if let Some((reply, said)) = answer(&shared, &buf[..n]) {
                     let _ = socket.send_to(&reply, from);
+                    let ms = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis());
+                    let _ = writeln!(log, "{ms} {} {said}", from.ip());
                 }
             }
         })
         .map_err(|e| format!("cannot start the name server's thread: {e}"))
 }
 
-/// The reply to one query: authoritative for `cluster.local`, `NXDOMAIN` for every other
+/// The name server's log in the node's directory (see [`serve_dns`]).
+pub const DNS_LOG: &str = "dns.log";
+
+/// The reply to one query, and what it said (`TYPE NAME RCODE`): authoritative for `cluster.local`, `NXDOMAIN` for every other
 /// name (there is no upstream resolver for pods here).
-fn answer(shared: &Shared, query: &[u8]) -> Option<Vec<u8>> {
+fn answer(shared: &Shared, query: &[u8]) -> Option<(Vec<u8>, String)> {
     let request = Message::from_vec(query).ok()?;
     let mut reply = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
     reply.metadata.recursion_desired = request.metadata.recursion_desired;
     reply.metadata.authoritative = true;
     let Some(q) = request.queries.first() else {
         reply.metadata.response_code = ResponseCode::FormErr;
-        return reply.to_vec().ok();
+        return Some((reply.to_vec().ok()?, "- - FormErr".into()));
     };
     reply.add_query(q.clone());
     let name = q.name().to_lowercase().to_ascii();
@@ -297,7 +312,12 @@ fn answer(shared: &Shared, query: &[u8]) -> Option<Vec<u8>> {
             }
         }
     }
-    reply.to_vec().ok()
+    let said = format!(
+        "{} {name} {:?}",
+        q.query_type(),
+        reply.metadata.response_code
+    );
+    Some((reply.to_vec().ok()?, said))
 }
 
 /// The addresses of `SERVICE.NS.svc.cluster.local`: the cluster address, or for a
