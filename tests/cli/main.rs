@@ -31,6 +31,7 @@ mod params;
 mod project;
 mod real_cleanup;
 mod real_cluster;
+mod real_network;
 mod real_pods;
 mod real_probes;
 mod real_rollouts;

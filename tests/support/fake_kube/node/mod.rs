@@ -173,7 +173,12 @@ impl Node {
         let net = Network::create(&podman, &format!("ko-{instance}"), &dir).await?;
         let host_ip = net.host_ip();
         let node_pod = format!("{instance}_node");
-        let node_pid = match node_pod_start(&podman, &node_pod, &net, host_ip).await {
+        let started = async {
+            let pid = node_pod_start(&podman, &node_pod, &net, host_ip).await?;
+            net.pin_bridge_address(&podman).await?;
+            Ok::<_, String>(pid)
+        };
+        let node_pid = match started.await {
             Ok(pid) => pid,
             Err(e) => {
                 remove_pods_blocking(&dir, &format!("label={INSTANCE_LABEL}={instance}"));

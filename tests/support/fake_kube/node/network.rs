@@ -8,6 +8,9 @@
 //! bridge exists yet, and the node's proxies and name server can bind them before any
 //! pod starts. Every address added is recorded in the node's state file, so a later run
 //! of the same test removes what a crashed one left.
+//!
+//! The bridge's own hardware address is pinned once the node's pod is on it (see
+//! [`Network::pin_bridge_address`]): every one of those addresses is reached through it.
 
 use super::podman::{self, Podman, strings};
 use std::net::Ipv4Addr;
@@ -83,6 +86,49 @@ impl Network {
             }
         }
         Err(format!("no free /24 for the pod network: {last}"))
+    }
+
+    /// Fixes the bridge's hardware address at the one it has now. A Linux bridge whose
+    /// address was never set takes the lowest of its ports' addresses: it changes when a
+    /// pod with a lower one joins and again when that pod leaves, and every pod that
+    /// learned the old one (for the gateway, the name server and each Service address,
+    /// all answered by the bridge) then sends into nothing until its ARP entry is given
+    /// up, for tens of seconds, in which its DNS queries go unanswered. Called once the
+    /// node's own pod, which lives as long as the node, is the bridge's only port, so no
+    /// pod can have learned another address; a bridge whose address was set stays.
+    pub async fn pin_bridge_address(&self, podman: &Podman) -> Result<(), String> {
+        let fail = |e: String| format!("cannot pin the pod bridge's address: {e}");
+        let net = podman
+            .inspect("network", &self.name)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let bridge = net["network_interface"].as_str().ok_or_else(|| {
+            fail(format!(
+                "`podman network inspect` names no interface: {net}"
+            ))
+        })?;
+        let sys = Path::new("/sys/class/net").join(bridge);
+        let read = |f: &str| {
+            std::fs::read_to_string(sys.join(f))
+                .map(|s| s.trim().to_string())
+                .map_err(|e| fail(format!("{}: {e}", sys.join(f).display())))
+        };
+        let mac = read("address")?;
+        let out = std::process::Command::new("ip")
+            .args(["link", "set", "dev", bridge, "address", &mac])
+            .output()
+            .map_err(|e| fail(format!("cannot run `ip`: {e}")))?;
+        if !out.status.success() {
+            return Err(fail(format!(
+                "`ip link set dev {bridge} address {mac}`: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        // 3 is NET_ADDR_SET: the kernel no longer changes it with the ports.
+        match read("addr_assign_type")?.as_str() {
+            "3" => Ok(()),
+            other => Err(fail(format!("{bridge}'s address is still of type {other}"))),
+        }
     }
 
     /// The node's own address (its podman pod's, on this network).
