@@ -289,6 +289,22 @@ impl RealCluster {
         (code.parse().unwrap_or(0), body.to_string())
     }
 
+    /// Runs `command` in the running container of pod `pod` (`None`: it has none) with
+    /// `env`, whose values reach podman through its environment, not its arguments.
+    pub fn exec(&self, pod: &str, env: &[(&str, &str)], command: &[&str]) -> Option<Output> {
+        let containers = self.containers_of(pod);
+        let id = containers
+            .iter()
+            .find(|k| k["State"] == "running")
+            .and_then(|k| k["Id"].as_str())?;
+        let mut cmd = Command::new("podman");
+        cmd.arg("exec");
+        for (k, v) in env {
+            cmd.args(["--env", k]).env(k, v);
+        }
+        cmd.arg(id).args(command).output().ok()
+    }
+
     /// The podman containers this cluster's node has, as `podman ps -a` shows them.
     pub fn containers(&self) -> Vec<Value> {
         let node = self.fake.node().expect("a real-pod cluster");

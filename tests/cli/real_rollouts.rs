@@ -253,30 +253,12 @@ fn a_changed_secret_value_restarts_exactly_the_real_workloads_that_read_it() {
     // The new pods read the new value.
     let mounter = live(&c, "mounter").into_keys().next().unwrap();
     let seen = c.wait_for("the mounted secret", Duration::from_secs(30), || {
-        let out = std::process::Command::new("podman")
-            .args([
-                "exec",
-                &container_id(&c, &mounter),
-                "cat",
-                "/etc/db/password",
-            ])
-            .output()
-            .ok()?;
+        let out = c.exec(&mounter, &[], &["cat", "/etc/db/password"])?;
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     });
     assert_eq!(seen, "rotated-db-pw");
-}
-
-/// The podman id of pod `pod`'s running container.
-fn container_id(c: &RealCluster, pod: &str) -> String {
-    c.containers_of(pod)
-        .iter()
-        .find(|k| k["State"] == "running")
-        .and_then(|k| k["Id"].as_str())
-        .unwrap_or_default()
-        .to_string()
 }
 
 #[test]

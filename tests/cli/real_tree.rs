@@ -49,8 +49,11 @@ use std::time::Instant;
 
 /// The shipped project settings with the images named on `registry` and the provider
 /// Swift reached at `swift` (`host:port`): the stack parameters a Heat stack's outputs
-/// would give.
+/// would give. `KO_E2E_IMAGE_PREFIX` names the images under another prefix, one the
+/// registry does not have, so that `up` builds and pushes every image
+/// (`FROM_NOTHING=1 scripts/bench-up-real.sh`).
 fn settings(registry: &str, swift: &str) -> String {
+    let prefix = std::env::var("KO_E2E_IMAGE_PREFIX").ok();
     let shipped = std::fs::read_to_string(repo_root().join("kube-openstack.yaml")).unwrap();
     let container = std::env::var("KO_SWIFT_CONTAINER").unwrap_or("docker-registry".into());
     let mut replaced = 0;
@@ -59,6 +62,10 @@ fn settings(registry: &str, swift: &str) -> String {
         .map(|l| {
             let new = match l {
                 l if l.starts_with("registry:") => format!("registry: \"{registry}\""),
+                l if l.starts_with("image_prefix:") => match &prefix {
+                    Some(p) => format!("image_prefix: \"{p}\""),
+                    None => return format!("{l}\n"),
+                },
                 // tempauth's test account of scripts/dev-registry.sh.
                 "stack_parameters: {}" => format!(
                     "stack_parameters:\n  docker_registry: \"{registry}\"\n  \
@@ -74,7 +81,8 @@ fn settings(registry: &str, swift: &str) -> String {
         })
         .collect();
     assert_eq!(
-        replaced, 2,
+        replaced,
+        2 + usize::from(prefix.is_some()),
         "the shipped kube-openstack.yaml changed: {shipped}"
     );
     text
@@ -189,7 +197,8 @@ fn up_on_the_shipped_tree_gives_a_working_cloud_used_from_outside_and_torn_down(
     );
 }
 
-type Run<'a> = dyn Fn(&[&str]) -> Output + 'a;
+/// A `kube-openstack` command run in the end-to-end project.
+pub type Run<'a> = dyn Fn(&[&str]) -> Output + 'a;
 
 /// Checks what `up` left: the report of every pod agrees with podman, every step ended
 /// well, every pod is healthy, every db-sync pod Succeeded with its log, and the images

@@ -5,12 +5,10 @@
 //! Keystone's users from it).
 
 use crate::real_cluster::RealCluster;
+use crate::real_tree::Run;
 use crate::real_tree_health::{up_failures, up_rows};
 use crate::real_tree_report::api_pods;
 use crate::support::stdout;
-use std::process::{Command, Output};
-
-type Run<'a> = dyn Fn(&[&str]) -> Output + 'a;
 
 fn param(c: &RealCluster, key: &str) -> String {
     let out = c
@@ -39,23 +37,10 @@ fn pod_of(c: &RealCluster, prefix: &str) -> Option<(String, String)> {
     })
 }
 
-/// Runs `command` in the container of pod `pod` with `env` (values stay out of its
-/// arguments where the program allows): whether it exited 0.
+/// Whether `command` exits 0 in pod `pod` (see [`RealCluster::exec`]).
 fn exec(c: &RealCluster, pod: &str, env: &[(&str, &str)], command: &[&str]) -> bool {
-    let Some(id) = c
-        .containers_of(pod)
-        .first()
-        .and_then(|x| x["Id"].as_str().map(str::to_string))
-    else {
-        return false;
-    };
-    let mut cmd = Command::new("podman");
-    cmd.arg("exec");
-    for (k, v) in env {
-        cmd.args(["--env", k]).env(k, v);
-    }
-    cmd.arg(id).args(command);
-    cmd.output().is_ok_and(|o| o.status.success())
+    c.exec(pod, env, command)
+        .is_some_and(|o| o.status.success())
 }
 
 fn mariadb_accepts(c: &RealCluster, pod: &str, password: &str) -> bool {
