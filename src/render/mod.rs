@@ -3,6 +3,7 @@
 //! Rendering is a pure function of the input files and the parameters; writing the result
 //! (atomically) is [`output`]'s job, and comparing it with what is on disk is `diff`'s.
 
+mod compile;
 mod engine;
 mod escape;
 pub mod helpers;
