@@ -102,8 +102,8 @@ impl Engine {
         if self.direct
             && let Some(pieces) = &prepared.direct
         {
-            let proof =
-                proofs.and_then(|p| p.proof(&prepared.text, || proof::derive(&prepared, pieces)));
+            let derive = || super::shape::derive(&src.text, &prepared, pieces);
+            let proof = proofs.and_then(|p| p.proof(&src.text, derive));
             return render_direct(src, &prepared, pieces, data.data(), proof.as_deref());
         }
         let template = super::compile::compile(&prepared.text, &src.display)

@@ -15,6 +15,7 @@ pub mod prepass;
 pub mod proof;
 pub mod proofs;
 mod rewrite;
+mod shape;
 #[cfg(test)]
 mod stitched_tests;
 mod tags;
@@ -24,9 +25,10 @@ pub use objects::Object;
 
 use crate::sources::is_template;
 use rayon::prelude::*;
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A problem at a place in a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -316,8 +318,21 @@ impl InputTree {
 
     fn read(&self, rel: &Path) -> Result<String, RenderError> {
         let path = self.root.join(rel);
-        std::fs::read_to_string(&path).map_err(|source| RenderError::Read { path, source })
+        read_text(&path).map_err(|source| RenderError::Read { path, source })
     }
+}
+
+/// A file's text, read without asking its size first: a template fits the first read.
+fn read_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::with_capacity(16 * 1024);
+    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
 }
 
 /// Whether the scan passes over a path of the tree: hidden entries, and `_` helpers
@@ -359,11 +374,19 @@ where
     let (engine, partial_names) = engine::Engine::new(&partial_sources, options.includes.clone())
         .map_err(RenderError::Templates)?;
     let data = handlebars::Context::wraps(params).expect("a JSON map is a valid context");
-
+    let used = Used::new(params);
+    partial_names.iter().for_each(|n| used.mark(n));
+    let each = Each {
+        tree,
+        engine: &engine,
+        data: &data,
+        options,
+        used: &used,
+    };
     let results: Vec<Result<Outcome, Vec<Diagnostic>>> = tree
         .templates
         .par_iter()
-        .map(|rel| render_one(tree, rel, &engine, &data, options, &sink))
+        .map(|rel| render_one(&each, rel, &sink))
         .collect();
     let copied: Vec<Result<(), Vec<Diagnostic>>> = tree
         .copies
@@ -381,25 +404,72 @@ where
         return Err(RenderError::Templates(diagnostics));
     }
     let outcomes = results.into_iter().filter_map(Result::ok);
-    Ok(report_of(tree, params, partial_names, outcomes))
+    Ok(report_of(tree, used.unused(params), outcomes))
+}
+
+/// What rendering each template needs.
+struct Each<'a> {
+    tree: &'a InputTree,
+    engine: &'a engine::Engine,
+    data: &'a handlebars::Context,
+    options: &'a Options,
+    used: &'a Used<'a>,
+}
+
+/// The parameters the templates use, marked by the threads rendering them.
+struct Used<'a> {
+    index: HashMap<&'a str, usize>,
+    marks: Vec<AtomicBool>,
+}
+
+impl<'a> Used<'a> {
+    fn new(params: &'a serde_json::Map<String, serde_json::Value>) -> Self {
+        Used {
+            index: params
+                .keys()
+                .enumerate()
+                .map(|(i, k)| (k.as_str(), i))
+                .collect(),
+            marks: params.keys().map(|_| AtomicBool::new(false)).collect(),
+        }
+    }
+
+    fn mark(&self, name: &str) {
+        if let Some(&i) = self.index.get(name) {
+            self.marks[i].store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The parameters no template used, in their order.
+    fn unused(&self, params: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+        params
+            .keys()
+            .zip(&self.marks)
+            .filter(|(_, m)| !m.load(Ordering::Relaxed))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
 }
 
 /// Renders one template of the tree and hands the output to `sink` (unless it holds no
-/// object); every problem found, with its position.
-fn render_one<F>(
-    tree: &InputTree,
-    rel: &Path,
-    engine: &engine::Engine,
-    data: &handlebars::Context,
-    options: &Options,
-    sink: &F,
-) -> Result<Outcome, Vec<Diagnostic>>
+/// object); every problem found, with its position. A template proven before is rendered
+/// by its kept proof ([`shape`]); anything that does not cover is rendered in full.
+fn render_one<F>(each: &Each, rel: &Path, sink: &F) -> Result<Outcome, Vec<Diagnostic>>
 where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
+    let (tree, options) = (each.tree, each.options);
+    let text = prepare_source(read_diag(tree, rel)?, options);
+    if let Some(proofs) = &options.proofs
+        && let Some((out, idents)) =
+            proofs.render(&text, each.data.data(), &mut |n| each.used.mark(n))
+        && let Some(objects) = proof::objects(&out, idents)
+    {
+        return hand_over(tree, rel, out, objects, None, sink);
+    }
     let source = engine::Source {
         display: tree.display(rel),
-        text: prepare_source(read_diag(tree, rel)?, options),
+        text,
     };
     let legacy_hint = if options.legacy_percent {
         None
@@ -417,30 +487,46 @@ where
         }
         d
     };
-    let mut rendered = engine
-        .render(&source, data, options.proofs.as_deref())
+    let mut rendered = each
+        .engine
+        .render(&source, each.data, options.proofs.as_deref())
         .map_err(with_hint)?;
+    rendered.names.iter().for_each(|n| each.used.mark(n));
     let proven = rendered.proven.take();
     let objects = match proven.and_then(|ids| proof::objects(&rendered.text, ids)) {
         Some(objects) => objects,
         None => objects::parse(&source.display, &rendered.text).map_err(with_hint)?,
     };
+    hand_over(tree, rel, rendered.text, objects, legacy_hint, sink)
+}
+
+/// Hands a rendered template's output to `sink`, unless it holds no object.
+fn hand_over<F>(
+    tree: &InputTree,
+    rel: &Path,
+    text: String,
+    objects: Vec<Object>,
+    legacy_hint: Option<String>,
+    sink: &F,
+) -> Result<Outcome, Vec<Diagnostic>>
+where
+    F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
+{
     let outcome = Outcome {
-        names: rendered.names,
         objects: objects.len(),
+        rel: (objects.is_empty() || legacy_hint.is_some()).then(|| rel.to_path_buf()),
         legacy_hint,
-        rel: rel.to_path_buf(),
     };
     if !objects.is_empty() {
         let file = RenderedFile {
             path: rel.to_path_buf(),
-            content: rendered.text.into_bytes(),
+            content: text.into_bytes(),
             objects,
             copied: false,
         };
         sink(file).map_err(|e| {
             vec![Diagnostic::at(
-                &source.display,
+                &tree.display(rel),
                 0,
                 0,
                 format!("cannot write the output: {e}"),
@@ -471,41 +557,35 @@ where
 /// as text, and the parameters no template used.
 fn report_of(
     tree: &InputTree,
-    params: &serde_json::Map<String, serde_json::Value>,
-    partial_names: Vec<String>,
+    unused: Vec<String>,
     outcomes: impl Iterator<Item = Outcome>,
 ) -> Report {
     let mut report = Report {
         templates: tree.templates.len(),
         copied: tree.copies.len(),
         warnings: tree.warnings.clone(),
+        unused,
         ..Report::default()
     };
-    let mut used: BTreeSet<String> = partial_names.into_iter().collect();
     for o in outcomes {
-        used.extend(o.names);
         report.objects += o.objects;
+        let Some(rel) = o.rel else { continue };
         if o.objects == 0 {
-            report.empty.push(o.rel.clone());
+            report.empty.push(rel.clone());
         }
         if let Some(hint) = o.legacy_hint {
             report.warnings.push(format!(
                 "`{}` contains `{hint}`, a 2014-style placeholder, which is left as text; render with `--legacy-percent` to substitute it",
-                tree.display(&o.rel)
+                tree.display(&rel)
             ));
         }
     }
-    report.unused = params
-        .keys()
-        .filter(|k| !used.contains(*k))
-        .cloned()
-        .collect();
     report
 }
 
 struct Outcome {
-    rel: PathBuf,
-    names: Vec<String>,
+    /// The template, when the report names it (it rendered to nothing, or has a hint).
+    rel: Option<PathBuf>,
     objects: usize,
     legacy_hint: Option<String>,
 }
