@@ -27,6 +27,7 @@ use crate::sources::is_template;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -213,7 +214,7 @@ impl InputTree {
             .sort_by_file_name()
             .into_iter()
             .filter_entry(|e| {
-                e.depth() == 0 || e.path().strip_prefix(root).is_ok_and(|rel| !skipped(rel))
+                e.depth() == 0 || relative(e.path(), root).is_some_and(|rel| !skipped_last(rel))
             });
         for entry in walker {
             // A loop through an entry the scan skips anyway (`_here -> .`) is no problem.
@@ -231,7 +232,10 @@ impl InputTree {
                     .into_io_error()
                     .unwrap_or_else(|| std::io::Error::other("file system loop")),
             })?;
-            let Ok(rel) = entry.path().strip_prefix(root) else {
+            if entry.file_type().is_dir() && !entry.path_is_symlink() {
+                continue;
+            }
+            let Some(rel) = relative(entry.path(), root) else {
                 continue;
             };
             let rel = rel.to_path_buf();
@@ -259,10 +263,7 @@ impl InputTree {
     }
 
     fn add(&mut self, rel: PathBuf) {
-        let in_partials = rel
-            .components()
-            .next()
-            .is_some_and(|c| c.as_os_str() == PARTIALS_DIR);
+        let in_partials = in_partials(&rel);
         if in_partials && is_template(&rel) {
             let stem = rel
                 .file_stem()
@@ -270,9 +271,8 @@ impl InputTree {
                 .to_string_lossy()
                 .into_owned();
             self.partials.push((stem, rel));
-        } else if rel
-            .components()
-            .any(|c| c.as_os_str().to_string_lossy().starts_with('_'))
+        } else if rel.as_os_str().as_bytes().starts_with(b"_")
+            || memchr_pair(rel.as_os_str().as_bytes(), b"/_")
         {
             // Files and directories starting with `_` are helpers for templates, not output.
         } else if is_template(&rel) {
@@ -333,6 +333,37 @@ fn read_text(path: &Path) -> std::io::Result<String> {
             "stream did not contain valid UTF-8",
         )
     })
+}
+
+/// `path` (an entry the scan of `root` found) relative to `root`. The scan makes each
+/// entry's path by joining its name to its directory's, so `root` is a prefix of its
+/// bytes: cut as bytes, where comparing components took a tenth of a render.
+fn relative<'p>(path: &'p Path, root: &Path) -> Option<&'p Path> {
+    let rest = path
+        .as_os_str()
+        .as_bytes()
+        .strip_prefix(root.as_os_str().as_bytes())?;
+    let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+    Some(Path::new(std::ffi::OsStr::from_bytes(rest)))
+}
+
+/// Whether a path of the tree lies in the partials directory.
+fn in_partials(rel: &Path) -> bool {
+    let bytes = rel.as_os_str().as_bytes();
+    bytes
+        .strip_prefix(PARTIALS_DIR.as_bytes())
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
+}
+
+fn memchr_pair(bytes: &[u8], pair: &[u8; 2]) -> bool {
+    bytes.windows(2).any(|w| w == pair)
+}
+
+/// [`skipped`] for an entry whose directories the scan did not skip: only its own name
+/// decides.
+fn skipped_last(rel: &Path) -> bool {
+    let name = rel.file_name().unwrap_or_default().as_bytes();
+    name.starts_with(b".") || (name.starts_with(b"_") && !in_partials(rel))
 }
 
 /// Whether the scan passes over a path of the tree: hidden entries, and `_` helpers

@@ -171,7 +171,8 @@ pub struct Staging {
     dir: ScratchDir,
     target: PathBuf,
     force: bool,
-    written: Mutex<Record>,
+    /// Each file written and its digest, in no order: the record is made at commit.
+    written: Mutex<Vec<(PathBuf, String)>>,
     /// Directories of the staging tree made so far.
     dirs: Mutex<std::collections::HashSet<PathBuf>>,
     swept: Vec<PathBuf>,
@@ -208,7 +209,7 @@ impl Staging {
             dir,
             target,
             force,
-            written: Mutex::new(Record::default()),
+            written: Mutex::new(Vec::new()),
             dirs: Mutex::new(std::collections::HashSet::new()),
             swept,
         })
@@ -223,10 +224,31 @@ impl Staging {
     pub fn write(&self, file: &RenderedFile) -> std::io::Result<()> {
         let root = self.dir.path();
         let path = root.join(&file.path);
+        let parent = file.path.parent().unwrap_or(Path::new(""));
+        if !parent.as_os_str().is_empty() && !self.made(&root.join(parent)) {
+            self.make_parents(file)?;
+        }
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        f.write_all(&file.content)?;
+        // Hashed before taking the lock, so that threads do not wait on each other's hashing.
+        let sum = written::digest(&file.content);
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((file.path.clone(), sum));
+        Ok(())
+    }
+
+    /// Makes the directories of the staging tree `file` goes into.
+    fn make_parents(&self, file: &RenderedFile) -> std::io::Result<()> {
         // Directories below the root only: once the root is gone (removed on a signal
         // while other threads still render), writing must fail, not make it again.
         // Each directory is made once, not once per file written into it.
-        let mut dir = root.to_path_buf();
+        let mut dir = self.dir.path().to_path_buf();
         for part in file.path.parent().into_iter().flat_map(Path::components) {
             dir.push(part);
             if self.made(&dir) {
@@ -241,18 +263,6 @@ impl Staging {
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(dir.clone());
         }
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)?;
-        f.write_all(&file.content)?;
-        // Hashed before taking the lock, so that threads do not wait on each other's hashing.
-        let sum = written::digest(&file.content);
-        self.written
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .add_digest(&file.path, sum);
         Ok(())
     }
 
@@ -281,11 +291,8 @@ impl Staging {
             done.kept = Some((aside, strangers.len()));
         }
         let marker = self.dir.path().join(MARKER);
-        let record = self
-            .written
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .to_text();
+        let written = self.written.into_inner().unwrap_or_else(|e| e.into_inner());
+        let record = Record::of(written).to_text();
         fs::OpenOptions::new()
             .write(true)
             .create_new(true)
