@@ -449,8 +449,29 @@ struct Each<'a> {
 
 /// The parameters the templates use, marked by the threads rendering them.
 struct Used<'a> {
-    index: HashMap<&'a str, usize>,
+    index: HashMap<&'a str, usize, std::hash::BuildHasherDefault<Fnv>>,
     marks: Vec<AtomicBool>,
+}
+
+/// FNV-1a: names are short, and each template marks a dozen of them.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl<'a> Used<'a> {

@@ -59,15 +59,23 @@ impl std::hash::Hasher for KeyHash {
 /// entry's bytes are empty for a template that is not proven.
 #[derive(Default)]
 pub struct Proofs {
+    kept: OnceLock<Kept>,
+    /// Reading and indexing the file, begun by [`Proofs::load`].
+    loading: Mutex<Option<std::thread::JoinHandle<Option<Kept>>>>,
+    fresh: Mutex<KeyMap<Vec<u8>>>,
+}
+
+/// The proofs read from the file.
+#[derive(Default)]
+struct Kept {
     bytes: Vec<u8>,
     known: KeyMap<(Range<usize>, usize)>,
     used: Vec<AtomicBool>,
-    fresh: Mutex<KeyMap<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Proofs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Proofs({} known)", self.known.len())
+        write!(f, "Proofs({} known)", self.kept().known.len())
     }
 }
 
@@ -78,14 +86,38 @@ pub fn key(text: &str) -> Key {
 
 impl Proofs {
     /// The proofs kept in `state` (none when there are none, or none of this program).
+    /// They are read by a thread of their own while the caller goes on (listing the
+    /// templates, say); the first use waits for them.
     pub fn load(state: &StateDir) -> Proofs {
-        std::fs::read(state.path().join(FILE))
-            .ok()
-            .and_then(Proofs::read)
-            .unwrap_or_default()
+        let path = state.path().join(FILE);
+        let read = move || std::fs::read(path).ok().and_then(Kept::read);
+        let loading = std::thread::Builder::new()
+            .name("proofs".into())
+            .spawn(read)
+            .ok();
+        Proofs {
+            loading: Mutex::new(loading),
+            ..Proofs::default()
+        }
     }
 
-    fn read(bytes: Vec<u8>) -> Option<Proofs> {
+    fn kept(&self) -> &Kept {
+        self.kept.get_or_init(|| {
+            let loading = self
+                .loading
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            loading
+                .and_then(|l| l.join().ok())
+                .flatten()
+                .unwrap_or_default()
+        })
+    }
+}
+
+impl Kept {
+    fn read(bytes: Vec<u8>) -> Option<Kept> {
         let mut known = KeyMap::default();
         let rest = bytes.strip_prefix(MAGIC.as_slice())?;
         let mut r = shape::Reader(rest);
@@ -101,19 +133,17 @@ impl Proofs {
             known.entry(key).or_insert((start..start + len, n));
         }
         let used = (0..known.len()).map(|_| AtomicBool::new(false)).collect();
-        Some(Proofs {
-            bytes,
-            known,
-            used,
-            fresh: Mutex::default(),
-        })
+        Some(Kept { bytes, known, used })
     }
+}
 
+impl Proofs {
     /// What is kept for `key`, if anything (noting that this render used it).
-    fn kept(&self, key: &Key) -> Option<Cow<'_, [u8]>> {
-        if let Some((range, n)) = self.known.get(key) {
-            self.used[*n].store(true, Ordering::Relaxed);
-            return Some(Cow::Borrowed(&self.bytes[range.clone()]));
+    fn entry(&self, key: &Key) -> Option<Cow<'_, [u8]>> {
+        let kept = self.kept();
+        if let Some((range, n)) = kept.known.get(key) {
+            kept.used[*n].store(true, Ordering::Relaxed);
+            return Some(Cow::Borrowed(&kept.bytes[range.clone()]));
         }
         self.fresh().get(key).map(|b| Cow::Owned(b.clone()))
     }
@@ -126,7 +156,7 @@ impl Proofs {
         data: &Json,
         used: &mut dyn FnMut(&str),
     ) -> Option<(String, Vec<Option<super::proof::Ident>>)> {
-        let kept = self.kept(&key(text))?;
+        let kept = self.entry(&key(text))?;
         shape::render(&kept, text, data, used)
     }
 
@@ -137,7 +167,7 @@ impl Proofs {
         derive: impl FnOnce() -> Option<(Proof, Vec<u8>)>,
     ) -> Option<Arc<Proof>> {
         let key = key(text);
-        if let Some(kept) = self.kept(&key) {
+        if let Some(kept) = self.entry(&key) {
             return shape::proof(&kept).map(Arc::new);
         }
         let (proof, bytes) = match derive() {
@@ -166,9 +196,10 @@ impl Proofs {
             w.u32(bytes.len());
             w.0.extend_from_slice(bytes);
         };
-        let mut old: Vec<_> = self.known.iter().collect();
+        let kept = self.kept();
+        let mut old: Vec<_> = kept.known.iter().collect();
         // Those this render used first, then the others in the order they were kept.
-        old.sort_by_key(|(_, (_, n))| (!self.used[*n].load(Ordering::Relaxed), *n));
+        old.sort_by_key(|(_, (_, n))| (!kept.used[*n].load(Ordering::Relaxed), *n));
         for (key, bytes) in fresh.iter() {
             entry(key, bytes);
         }
@@ -178,7 +209,7 @@ impl Proofs {
             .filter(|(k, _)| !fresh.contains_key(*k))
             .take(room)
         {
-            entry(key, &self.bytes[range.clone()]);
+            entry(key, &kept.bytes[range.clone()]);
         }
         state.write_bytes(FILE, &w.0)?;
         // Proofs of earlier versions are not read any more: their space is given back.

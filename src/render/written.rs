@@ -37,7 +37,8 @@ impl Record {
     pub fn of(mut files: Vec<(PathBuf, String)>) -> Record {
         // By bytes with `/` lowest, which is the order of paths by component: the map
         // is then built without comparing components (a tenth of a render once).
-        files.sort_unstable_by(|a, b| by_component(&a.0, &b.0));
+        use rayon::slice::ParallelSliceMut;
+        files.par_sort_unstable_by(|a, b| by_component(&a.0, &b.0));
         Record {
             about: String::new(),
             files: files.into_iter().collect(),
@@ -64,13 +65,16 @@ impl Record {
 /// The order of paths (relative, as a render writes them) by component, from their bytes:
 /// `/` ends a component, so it goes before every other byte.
 fn by_component(a: &Path, b: &Path) -> std::cmp::Ordering {
-    let rank = |&c: &u8| match c {
+    let rank = |c: u8| match c {
         b'/' => 0,
         c if c < b'/' => c + 1,
         c => c,
     };
     let (a, b) = (a.as_os_str().as_bytes(), b.as_os_str().as_bytes());
-    a.iter().map(rank).cmp(b.iter().map(rank))
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => rank(a[i]).cmp(&rank(b[i])),
+        None => a.len().cmp(&b.len()),
+    }
 }
 
 /// What stands at the output path before a render.

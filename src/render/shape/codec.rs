@@ -1,5 +1,7 @@
-//! The kept bytes' encoding: numbers as four little-endian bytes, texts as their length
-//! and bytes. Reading checks every length, so damaged bytes read as `None`, never panic.
+//! The kept bytes' encoding: numbers in seven-bit groups, low first, the high bit saying
+//! another follows (most offsets and lengths of a template take one or two bytes), texts
+//! as their length and bytes. Reading checks every length, so damaged bytes read as
+//! `None`, never panic.
 
 #[derive(Default)]
 pub struct Writer(pub Vec<u8>);
@@ -11,8 +13,12 @@ impl Writer {
 
     /// Sizes and offsets of a template; a template is far below 4 GiB.
     pub fn u32(&mut self, v: usize) {
-        let v = u32::try_from(v).unwrap_or(u32::MAX);
-        self.0.extend_from_slice(&v.to_le_bytes());
+        let mut v = u32::try_from(v).unwrap_or(u32::MAX);
+        while v >= 0x80 {
+            self.0.push((v & 0x7f) as u8 | 0x80);
+            v >>= 7;
+        }
+        self.0.push(v as u8);
     }
 
     pub fn str(&mut self, s: &str) {
@@ -22,6 +28,26 @@ impl Writer {
 }
 
 pub struct Reader<'a>(pub &'a [u8]);
+
+#[cfg(test)]
+#[test]
+fn numbers_read_back() {
+    for v in [
+        0,
+        1,
+        127,
+        128,
+        300,
+        16_383,
+        16_384,
+        1 << 28,
+        u32::MAX as usize,
+    ] {
+        let mut w = Writer::default();
+        w.u32(v);
+        assert_eq!(Reader(&w.0).u32(), Some(v));
+    }
+}
 
 impl<'a> Reader<'a> {
     pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
@@ -35,8 +61,15 @@ impl<'a> Reader<'a> {
     }
 
     pub fn u32(&mut self) -> Option<usize> {
-        let bytes = self.take(4)?.try_into().ok()?;
-        usize::try_from(u32::from_le_bytes(bytes)).ok()
+        let mut v: u32 = 0;
+        for shift in [0, 7, 14, 21, 28] {
+            let b = self.u8()?;
+            v |= u32::from(b & 0x7f).checked_shl(shift)?;
+            if b < 0x80 {
+                return usize::try_from(v).ok();
+            }
+        }
+        None
     }
 
     pub fn str(&mut self) -> Option<&'a str> {
