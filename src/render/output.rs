@@ -7,6 +7,7 @@
 //! place. Nothing the render did not write is ever deleted: see [`super::written`].
 
 use super::RenderedFile;
+use super::at;
 use super::written::{self, Previous, Record};
 use crate::scratch::{self, ScratchDir};
 use std::fs;
@@ -14,8 +15,6 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-
-mod at;
 
 pub use written::MARKER;
 

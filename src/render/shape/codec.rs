@@ -61,6 +61,13 @@ impl<'a> Reader<'a> {
     }
 
     pub fn u32(&mut self) -> Option<usize> {
+        // Most numbers take one byte.
+        if let Some((&b, rest)) = self.0.split_first()
+            && b < 0x80
+        {
+            self.0 = rest;
+            return Some(usize::from(b));
+        }
         let mut v: u32 = 0;
         for shift in [0, 7, 14, 21, 28] {
             let b = self.u8()?;

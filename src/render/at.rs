@@ -20,6 +20,23 @@ pub fn open_dir(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Opens the file (or, with `dir_flag`, the directory) `name` in `dir` for reading,
+/// following a link.
+pub fn open(dir: &File, name: &OsStr, dir_flag: bool) -> io::Result<File> {
+    let name = c_name(name)?;
+    let mut flags = libc::O_RDONLY | libc::O_CLOEXEC;
+    if dir_flag {
+        flags |= libc::O_DIRECTORY;
+    }
+    // SAFETY: as in `create`.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as in `create`.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
 /// Creates the file `name` in `dir` with `mode`; it must not exist.
 pub fn create(dir: &File, name: &OsStr, mode: libc::mode_t) -> io::Result<File> {
     let name = c_name(name)?;
