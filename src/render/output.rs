@@ -8,7 +8,7 @@
 
 use super::RenderedFile;
 use super::at;
-use super::written::{self, Previous, Record};
+use super::written::{self, Previous};
 use crate::scratch::{self, ScratchDir};
 use std::fs;
 use std::io::Write;
@@ -284,7 +284,7 @@ impl Staging {
         }
         let marker = self.dir.path().join(MARKER);
         let written = self.written.into_inner().unwrap_or_else(|e| e.into_inner());
-        let record = Record::of(written).to_text();
+        let record = written::record_text(written);
         fs::OpenOptions::new()
             .write(true)
             .create_new(true)

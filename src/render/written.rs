@@ -33,33 +33,48 @@ impl Record {
         self.files.insert(rel.to_path_buf(), sum);
     }
 
-    /// The record of files written in any order, each once.
-    pub fn of(mut files: Vec<(PathBuf, String)>) -> Record {
-        // By bytes with `/` lowest, which is the order of paths by component: the map
-        // is then built without comparing components (a tenth of a render once).
-        use rayon::slice::ParallelSliceMut;
-        files.par_sort_unstable_by(|a, b| by_component(&a.0, &b.0));
-        Record {
-            about: String::new(),
-            files: files.into_iter().collect(),
-        }
-    }
-
     /// The marker file's text.
     pub fn to_text(&self) -> String {
-        #[derive(serde::Serialize)]
-        struct Text<'a> {
-            about: &'a str,
-            files: &'a BTreeMap<PathBuf, String>,
-        }
-        let record = Text {
-            about: ABOUT,
-            files: &self.files,
-        };
-        let mut text = serde_json::to_string_pretty(&record).unwrap_or_default();
-        text.push('\n');
-        text
+        text(self.files.iter())
     }
+}
+
+/// The marker file's text for files written in any order, each once: the text of their
+/// [`Record`], made without building it.
+pub fn record_text(mut files: Vec<(PathBuf, String)>) -> String {
+    // By bytes with `/` lowest, which is the order of paths by component (the record's),
+    // without comparing components (which took a tenth of a render once).
+    use rayon::slice::ParallelSliceMut;
+    files.par_sort_unstable_by(|a, b| by_component(&a.0, &b.0));
+    text(files.iter().map(|(p, s)| (p, s)))
+}
+
+/// The text of a record of `files`, in order.
+fn text<'a, I>(files: I) -> String
+where
+    I: Iterator<Item = (&'a PathBuf, &'a String)> + Clone,
+{
+    struct Files<I>(I);
+    impl<'a, I> serde::Serialize for Files<I>
+    where
+        I: Iterator<Item = (&'a PathBuf, &'a String)> + Clone,
+    {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.clone())
+        }
+    }
+    #[derive(serde::Serialize)]
+    struct Text<F> {
+        about: &'static str,
+        files: F,
+    }
+    let record = Text {
+        about: ABOUT,
+        files: Files(files),
+    };
+    let mut text = serde_json::to_string_pretty(&record).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 /// The order of paths (relative, as a render writes them) by component, from their bytes:
@@ -232,12 +247,14 @@ mod tests {
                 assert_eq!(by_component(x, y), x.cmp(y), "{x:?} {y:?}");
             }
         }
-        let files = names
-            .iter()
-            .map(|n| (PathBuf::from(n), String::new()))
-            .collect();
-        let record = Record::of(files);
-        assert_eq!(record.files.len(), names.len());
+        let mut record = Record::default();
+        let mut files = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            record.add_digest(Path::new(n), i.to_string());
+            files.push((PathBuf::from(n), i.to_string()));
+        }
+        files.reverse();
+        assert_eq!(record_text(files), record.to_text());
     }
 
     #[test]
