@@ -56,10 +56,18 @@ impl Dirs {
 
     /// The bytes of the file `rel`.
     pub fn read(&self, rel: &Path) -> io::Result<Vec<u8>> {
-        // Without asking its size first: a template fits the first read.
         let mut bytes = Vec::with_capacity(16 * 1024);
-        self.open(rel)?.read_to_end(&mut bytes)?;
+        self.read_into(rel, &mut bytes)?;
         Ok(bytes)
+    }
+
+    /// The bytes of the file `rel`, in place of what `bytes` held.
+    pub fn read_into(&self, rel: &Path, bytes: &mut Vec<u8>) -> io::Result<()> {
+        bytes.clear();
+        // Through `take`, which reads until the end without asking the file's size and
+        // position first (two system calls a file): a template fits the first read.
+        self.open(rel)?.take(u64::MAX).read_to_end(bytes)?;
+        Ok(())
     }
 
     /// The text of the file `rel`.

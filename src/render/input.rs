@@ -1,7 +1,7 @@
 //! The input tree: its templates, partials and other files, listed once, sorted.
 
 use super::{RenderError, dirs};
-use crate::sources::is_template;
+
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -55,7 +55,8 @@ impl InputTree {
             .sort_by_file_name()
             .into_iter()
             .filter_entry(|e| {
-                e.depth() == 0 || relative(e.path(), root).is_some_and(|rel| !skipped_last(rel))
+                e.depth() == 0
+                    || relative(e.path(), root).is_some_and(|rel| !skipped_last(rel, e.file_name()))
             });
         for entry in walker {
             // A loop through an entry the scan skips anyway (`_here -> .`) is no problem.
@@ -92,7 +93,8 @@ impl InputTree {
                     kind,
                 });
             }
-            tree.add(rel);
+            let template = is_template_name(entry.file_name().as_bytes());
+            tree.add(rel, template);
         }
         Ok(tree)
     }
@@ -103,9 +105,10 @@ impl InputTree {
         self.templates.len() + self.copies.len()
     }
 
-    fn add(&mut self, rel: PathBuf) {
+    /// Files a path of the tree (`template` when its name is a template's).
+    fn add(&mut self, rel: PathBuf, template: bool) {
         let in_partials = in_partials(&rel);
-        if in_partials && is_template(&rel) {
+        if in_partials && template {
             let stem = rel
                 .file_stem()
                 .unwrap_or_default()
@@ -116,7 +119,7 @@ impl InputTree {
             || memchr_pair(rel.as_os_str().as_bytes(), b"/_")
         {
             // Files and directories starting with `_` are helpers for templates, not output.
-        } else if is_template(&rel) {
+        } else if template {
             self.templates.push(rel);
         } else {
             self.copies.push(rel);
@@ -193,9 +196,40 @@ fn memchr_pair(bytes: &[u8], pair: &[u8; 2]) -> bool {
 
 /// [`skipped`] for an entry whose directories the scan did not skip: only its own name
 /// decides.
-fn skipped_last(rel: &Path) -> bool {
-    let name = rel.file_name().unwrap_or_default().as_bytes();
+fn skipped_last(rel: &Path, name: &std::ffi::OsStr) -> bool {
+    let name = name.as_bytes();
     name.starts_with(b".") || (name.starts_with(b"_") && !in_partials(rel))
+}
+
+/// [`crate::sources::is_template`] of a file name, read as bytes (its extension is one of a template's).
+fn is_template_name(name: &[u8]) -> bool {
+    match name.iter().rposition(|&b| b == b'.') {
+        Some(dot) if dot > 0 => matches!(&name[dot + 1..], b"yaml" | b"yml" | b"json"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn template_names_are_read_as_paths_are() {
+    for name in [
+        "a.yaml",
+        "a.yml",
+        "a.json",
+        "a.b.yaml",
+        ".yaml",
+        "yaml",
+        "a.",
+        "a.YAML",
+        "a.yaml.txt",
+        "é.json",
+    ] {
+        assert_eq!(
+            is_template_name(name.as_bytes()),
+            crate::sources::is_template(Path::new(name)),
+            "{name}"
+        );
+    }
 }
 
 /// Whether the scan passes over a path of the tree: hidden entries, and `_` helpers

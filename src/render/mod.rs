@@ -244,11 +244,14 @@ where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
     let (tree, options) = (each.tree, each.options);
+    if !options.legacy_percent
+        && let Some((out, objects)) = KEPT_READ.with_borrow_mut(|buf| render_kept(each, rel, buf))
+    {
+        return hand_over(tree, rel, out, objects, None, sink);
+    }
     let text = prepare_source(read_diag(tree, rel)?, options);
-    if let Some(proofs) = &options.proofs
-        && let Some((out, idents)) =
-            proofs.render(&text, each.data.data(), &mut |n| each.used.mark(n))
-        && let Some(objects) = proof::objects(&out, idents)
+    if options.legacy_percent
+        && let Some((out, objects)) = by_kept_proof(each, &text)
     {
         return hand_over(tree, rel, out, objects, None, sink);
     }
@@ -283,6 +286,30 @@ where
         None => objects::parse(&source.display, &rendered.text).map_err(with_hint)?,
     };
     hand_over(tree, rel, rendered.text, objects, legacy_hint, sink)
+}
+
+thread_local! {
+    /// Each rendering thread's buffer for the templates it reads: a template rendered by
+    /// its kept proof is only looked at, never kept.
+    static KEPT_READ: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The output of the template `rel` and its objects, when a kept proof covers its render
+/// (read into `buf`); `None` for anything else, a failed read too: the full render then
+/// reads it again and says what went wrong.
+fn render_kept(each: &Each, rel: &Path, buf: &mut Vec<u8>) -> Option<(String, Vec<Object>)> {
+    each.options.proofs.as_ref()?;
+    each.tree.dirs.read_into(rel, buf).ok()?;
+    by_kept_proof(each, std::str::from_utf8(buf).ok()?)
+}
+
+/// The output of the template `text` and its objects, when a kept proof covers its render.
+fn by_kept_proof(each: &Each, text: &str) -> Option<(String, Vec<Object>)> {
+    let proofs = each.options.proofs.as_ref()?;
+    let mark = &mut |n: &str| each.used.mark(n);
+    let (out, idents) = proofs.render(text, each.data.data(), mark)?;
+    let objects = proof::objects(&out, idents)?;
+    Some((out, objects))
 }
 
 /// Hands a rendered template's output to `sink`, unless it holds no object.
