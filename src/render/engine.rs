@@ -283,6 +283,7 @@ mod tests {
             "a: {{~x}}\n",
             "a: \\{{x}}\n",
             "{{> p}}\n",
+            "a: {{this.x}}\n",
         ] {
             assert!(prepass::prepare(t, 0).unwrap().direct.is_none(), "{t}");
         }

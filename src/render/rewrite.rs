@@ -136,7 +136,9 @@ pub(super) fn direct_pieces(
 }
 
 fn is_simple_path(expr: &str) -> bool {
+    // `this.a` is Handlebars' `a`, which a lookup of `this` then `a` would not find.
     !matches!(expr, "this" | "true" | "false" | "null" | "else")
+        && !expr.starts_with("this.")
         && expr.split('.').all(|seg| {
             let mut cs = seg.chars();
             cs.next()
