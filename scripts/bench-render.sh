@@ -5,7 +5,8 @@
 # Prints the median wall time, median CPU time and peak memory of each, and the render/cp
 # ratios. Then the size series: one template of 1, 2, 4, 8 and 16 MB (a ConfigMap whose
 # placeholders grow with it) rendered alone, with each size's time over the one before
-# (linear is 2.0).
+# (linear is 2.0); then the same templates with one helper (`{{default ...}}`), which no
+# proof covers: compiled by Handlebars and parsed in full on every render.
 #
 # Usage: scripts/bench-render.sh [N] [RUNS]   (defaults: 10000 templates, median of 5 runs)
 # BEFORE=/path/to/kube-openstack times that binary too, side by side (a build of an
@@ -154,10 +155,10 @@ awk "BEGIN{printf \"render / cp -r: wall %.2f (target <= 1.0), CPU %.2f (target 
 [ -n "$SIZES" ] || exit 0
 echo "generating one template of each size: $SIZES MB" >&2
 for mb in $SIZES; do
-    mkdir -p "$WORK/size-$mb"
-    python3 - "$WORK/size-$mb/big.yaml" "$mb" <<'PY'
+    mkdir -p "$WORK/size-$mb" "$WORK/helper-$mb"
+    python3 - "$WORK/size-$mb/big.yaml" "$WORK/helper-$mb/big.yaml" "$mb" <<'PY'
 import sys
-path, mb = sys.argv[1], float(sys.argv[2])
+path, helper_path, mb = sys.argv[1], sys.argv[2], float(sys.argv[3])
 names = [f"param_{i:02d}" for i in range(24)]
 head = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n"
 # Keys whose value mixes text and placeholders (made double-quoted by the pre-pass),
@@ -168,16 +169,19 @@ while size < mb * 1024 * 1024:
     e = f"  key-{i:07d}: pre-{{{{{a}}}}}-{{{{{b}}}}}\n  dq-{i:07d}: \"x {{{{{c}}}}} y\"\n"
     r = f"    rule {i}: {{{{{a}}}}} allows {{{{{b}}}}}\n"
     entries.append(e); block.append(r); size += len(e) + len(r); i += 1
-open(path, "w").write(head + "".join(entries) + "".join(block))
+body = "".join(entries) + "".join(block)
+open(path, "w").write(head + body)
+# The same with a helper: no proof, so Handlebars compiles it and its output is parsed.
+open(helper_path, "w").write(head + "  fallback: {{default \"none\" param_00}}\n" + body)
 PY
 done
 printf '\n%-44s %10s %10s %14s %8s\n' "one template of" "wall (s)" "CPU (s)" "peak RSS (MB)" "x prev"
 series() {
-    local label=$1 bin=$2 prev="" r t c m n
+    local label=$1 bin=$2 kind=${3:-size} prev="" r t c m n
     for mb in $SIZES; do
-        r=$(measure "$bin" $(args "$WORK/size-$mb"))
+        r=$(measure "$bin" $(args "$WORK/$kind-$mb"))
         read -r t c m <<< "$r"
-        n=$(grep -o '{{' "$WORK/size-$mb/big.yaml" | wc -l)
+        n=$(grep -o '{{' "$WORK/$kind-$mb/big.yaml" | wc -l)
         printf '%-44s %10.2f %10.2f %14.1f %8s\n' "$mb MB, $n placeholders$label" "$t" "$c" "$(awk "BEGIN{print $m/1024}")" \
             "$([ -z "$prev" ] && echo - || awk "BEGIN{printf \"%.2f\", $t/($prev > 0 ? $prev : 0.01)}")"
         prev=$t
@@ -185,3 +189,6 @@ series() {
 }
 series "" "$BIN"
 [ -z "$BEFORE" ] || series " (BEFORE)" "$BEFORE"
+series ", helper" "$BIN" helper
+# BEFORE_HELPERS=1 times the earlier binary on the helper series too (it may take minutes).
+[ -z "$BEFORE" ] || [ -z "${BEFORE_HELPERS:-}" ] || series ", helper (BEFORE)" "$BEFORE" helper

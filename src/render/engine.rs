@@ -8,7 +8,7 @@ use super::helpers::{self, FileTable, Located, Problem};
 use super::prepass;
 use super::proof;
 use super::proofs::Proofs;
-use handlebars::{Handlebars, RenderContext, Renderable, Template};
+use handlebars::{Handlebars, RenderContext, Renderable};
 use std::sync::Arc;
 
 /// A template as read from the input tree.
@@ -102,11 +102,11 @@ impl Engine {
         if self.direct
             && let Some(pieces) = &prepared.direct
         {
-            let proof =
-                proofs.and_then(|p| p.proof(&prepared.text, || proof::derive(&prepared, pieces)));
+            let derive = || super::shape::derive(&src.text, &prepared, pieces);
+            let proof = proofs.and_then(|p| p.proof(&src.text, derive));
             return render_direct(src, &prepared, pieces, data.data(), proof.as_deref());
         }
-        let template = Template::compile_with_name(&prepared.text, src.display.clone())
+        let template = super::compile::compile(&prepared.text, &src.display)
             .map_err(|e| vec![template_error(&src.display, &e)])?;
         let table = Arc::new(FileTable {
             path: src.display.as_str().into(),
@@ -283,6 +283,7 @@ mod tests {
             "a: {{~x}}\n",
             "a: \\{{x}}\n",
             "{{> p}}\n",
+            "a: {{this.x}}\n",
         ] {
             assert!(prepass::prepare(t, 0).unwrap().direct.is_none(), "{t}");
         }

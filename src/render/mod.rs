@@ -3,10 +3,14 @@
 //! Rendering is a pure function of the input files and the parameters; writing the result
 //! (atomically) is [`output`]'s job, and comparing it with what is on disk is `diff`'s.
 
+mod at;
+mod compile;
+mod dirs;
 mod engine;
 mod escape;
 pub mod helpers;
 pub mod include;
+mod input;
 mod legacy;
 pub mod objects;
 pub mod output;
@@ -14,16 +18,18 @@ pub mod prepass;
 pub mod proof;
 pub mod proofs;
 mod rewrite;
+mod shape;
 #[cfg(test)]
 mod stitched_tests;
 mod tags;
+mod used;
 pub mod written;
 
+pub use input::InputTree;
 pub use objects::Object;
+use used::Used;
 
-use crate::sources::is_template;
 use rayon::prelude::*;
-use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -162,176 +168,6 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-/// The files of an input tree, sorted.
-pub struct InputTree {
-    root: PathBuf,
-    display_root: String,
-    templates: Vec<PathBuf>,
-    copies: Vec<PathBuf>,
-    partials: Vec<(String, PathBuf)>,
-    /// Links leading outside a local tree, followed.
-    warnings: Vec<String>,
-}
-
-const PARTIALS_DIR: &str = "_partials";
-
-impl InputTree {
-    /// Lists `root`; `display_root` is how paths are shown (e.g. `kubernetes-in`).
-    /// Links are followed (directories too); where one really leads decides, by the
-    /// tree's `origin`, whether a link out of the tree is refused or followed with a warning.
-    pub fn scan(
-        root: &Path,
-        display_root: &str,
-        origin: crate::sources::Origin,
-    ) -> Result<InputTree, RenderError> {
-        if !root.is_dir() {
-            if let Ok(meta) = std::fs::metadata(root)
-                && let Some(kind) = crate::files::special_kind(meta.file_type())
-            {
-                return Err(RenderError::NotAFile {
-                    path: root.display().to_string(),
-                    kind,
-                });
-            }
-            return Err(RenderError::NoInput(root.to_path_buf()));
-        }
-        let mut tree = InputTree {
-            root: root.to_path_buf(),
-            display_root: display_root.trim_end_matches('/').to_string(),
-            templates: Vec::new(),
-            copies: Vec::new(),
-            partials: Vec::new(),
-            warnings: Vec::new(),
-        };
-        // Links are followed, directories too; hidden entries and `_` helpers (but for
-        // partials) are not walked at all: `_` files are read only when included.
-        let walker = walkdir::WalkDir::new(root)
-            .follow_links(true)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| {
-                e.depth() == 0 || e.path().strip_prefix(root).is_ok_and(|rel| !skipped(rel))
-            });
-        for entry in walker {
-            // A loop through an entry the scan skips anyway (`_here -> .`) is no problem.
-            if let Err(e) = &entry
-                && e.loop_ancestor().is_some()
-                && e.path()
-                    .and_then(|p| p.strip_prefix(root).ok())
-                    .is_some_and(skipped)
-            {
-                continue;
-            }
-            let entry = entry.map_err(|e| RenderError::Read {
-                path: e.path().unwrap_or(root).to_path_buf(),
-                source: e
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("file system loop")),
-            })?;
-            let Ok(rel) = entry.path().strip_prefix(root) else {
-                continue;
-            };
-            let rel = rel.to_path_buf();
-            if entry.path_is_symlink() && entry.depth() > 0 {
-                tree.check_link(&rel, origin)?;
-            }
-            if entry.file_type().is_dir() {
-                continue;
-            }
-            if let Some(kind) = crate::files::special_kind(entry.file_type()) {
-                return Err(RenderError::NotAFile {
-                    path: tree.display(&rel),
-                    kind,
-                });
-            }
-            tree.add(rel);
-        }
-        Ok(tree)
-    }
-
-    /// Files a partial, a template, or a file copied as it is.
-    /// How many files a render goes through (templates and files copied as they are).
-    pub fn file_count(&self) -> usize {
-        self.templates.len() + self.copies.len()
-    }
-
-    fn add(&mut self, rel: PathBuf) {
-        let in_partials = rel
-            .components()
-            .next()
-            .is_some_and(|c| c.as_os_str() == PARTIALS_DIR);
-        if in_partials && is_template(&rel) {
-            let stem = rel
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            self.partials.push((stem, rel));
-        } else if rel
-            .components()
-            .any(|c| c.as_os_str().to_string_lossy().starts_with('_'))
-        {
-            // Files and directories starting with `_` are helpers for templates, not output.
-        } else if is_template(&rel) {
-            self.templates.push(rel);
-        } else {
-            self.copies.push(rel);
-        }
-    }
-
-    /// A link of the tree: refused or warned about when it leads outside.
-    fn check_link(
-        &mut self,
-        rel: &Path,
-        origin: crate::sources::Origin,
-    ) -> Result<(), RenderError> {
-        use crate::sources::links::{Landing, land};
-        let landing = land(&self.root, rel).map_err(|source| RenderError::Read {
-            path: self.root.join(rel),
-            source,
-        })?;
-        let target = match landing {
-            Landing::Inside(_) => return Ok(()),
-            Landing::Outside(target) => target,
-            // Reading it fails with the system's own message, naming the file.
-            Landing::Loop => return Ok(()),
-        };
-        let link = self.display(rel);
-        match origin {
-            crate::sources::Origin::Downloaded => Err(RenderError::LinkOutside { link, target }),
-            crate::sources::Origin::Local => {
-                self.warnings.push(format!(
-                    "`{link}` is a link leading outside the template tree, to `{}`; it is read from there",
-                    target.display()
-                ));
-                Ok(())
-            }
-        }
-    }
-
-    fn display(&self, rel: &Path) -> String {
-        format!("{}/{}", self.display_root, rel.display())
-    }
-
-    fn read(&self, rel: &Path) -> Result<String, RenderError> {
-        let path = self.root.join(rel);
-        std::fs::read_to_string(&path).map_err(|source| RenderError::Read { path, source })
-    }
-}
-
-/// Whether the scan passes over a path of the tree: hidden entries, and `_` helpers
-/// outside the partials directory (they are read only when included).
-fn skipped(rel: &Path) -> bool {
-    let names: Vec<_> = rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect();
-    let in_partials = names.first().is_some_and(|n| n == PARTIALS_DIR);
-    names
-        .iter()
-        .any(|n| n.starts_with('.') || (!in_partials && n.starts_with('_')))
-}
-
 /// Renders the whole tree; `sink` receives each output file (in parallel, in any order).
 /// `sink` may receive files before a later template fails: on `Err` the caller discards
 /// what it received ([`output::Staging`] writes into a temporary directory for that).
@@ -358,11 +194,19 @@ where
     let (engine, partial_names) = engine::Engine::new(&partial_sources, options.includes.clone())
         .map_err(RenderError::Templates)?;
     let data = handlebars::Context::wraps(params).expect("a JSON map is a valid context");
-
+    let used = Used::new(params);
+    partial_names.iter().for_each(|n| used.mark(n));
+    let each = Each {
+        tree,
+        engine: &engine,
+        data: &data,
+        options,
+        used: &used,
+    };
     let results: Vec<Result<Outcome, Vec<Diagnostic>>> = tree
         .templates
         .par_iter()
-        .map(|rel| render_one(tree, rel, &engine, &data, options, &sink))
+        .map(|rel| render_one(&each, rel, &sink))
         .collect();
     let copied: Vec<Result<(), Vec<Diagnostic>>> = tree
         .copies
@@ -380,25 +224,40 @@ where
         return Err(RenderError::Templates(diagnostics));
     }
     let outcomes = results.into_iter().filter_map(Result::ok);
-    Ok(report_of(tree, params, partial_names, outcomes))
+    Ok(report_of(tree, used.unused(params), outcomes))
+}
+
+/// What rendering each template needs.
+struct Each<'a> {
+    tree: &'a InputTree,
+    engine: &'a engine::Engine,
+    data: &'a handlebars::Context,
+    options: &'a Options,
+    used: &'a Used<'a>,
 }
 
 /// Renders one template of the tree and hands the output to `sink` (unless it holds no
-/// object); every problem found, with its position.
-fn render_one<F>(
-    tree: &InputTree,
-    rel: &Path,
-    engine: &engine::Engine,
-    data: &handlebars::Context,
-    options: &Options,
-    sink: &F,
-) -> Result<Outcome, Vec<Diagnostic>>
+/// object); every problem found, with its position. A template proven before is rendered
+/// by its kept proof ([`shape`]); anything that does not cover is rendered in full.
+fn render_one<F>(each: &Each, rel: &Path, sink: &F) -> Result<Outcome, Vec<Diagnostic>>
 where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
+    let (tree, options) = (each.tree, each.options);
+    if !options.legacy_percent
+        && let Some((out, objects)) = KEPT_READ.with_borrow_mut(|buf| render_kept(each, rel, buf))
+    {
+        return hand_over(tree, rel, out, objects, None, sink);
+    }
+    let text = prepare_source(read_diag(tree, rel)?, options);
+    if options.legacy_percent
+        && let Some((out, objects)) = by_kept_proof(each, &text)
+    {
+        return hand_over(tree, rel, out, objects, None, sink);
+    }
     let source = engine::Source {
         display: tree.display(rel),
-        text: prepare_source(read_diag(tree, rel)?, options),
+        text,
     };
     let legacy_hint = if options.legacy_percent {
         None
@@ -416,30 +275,70 @@ where
         }
         d
     };
-    let mut rendered = engine
-        .render(&source, data, options.proofs.as_deref())
+    let mut rendered = each
+        .engine
+        .render(&source, each.data, options.proofs.as_deref())
         .map_err(with_hint)?;
+    rendered.names.iter().for_each(|n| each.used.mark(n));
     let proven = rendered.proven.take();
     let objects = match proven.and_then(|ids| proof::objects(&rendered.text, ids)) {
         Some(objects) => objects,
         None => objects::parse(&source.display, &rendered.text).map_err(with_hint)?,
     };
+    hand_over(tree, rel, rendered.text, objects, legacy_hint, sink)
+}
+
+thread_local! {
+    /// Each rendering thread's buffer for the templates it reads: a template rendered by
+    /// its kept proof is only looked at, never kept.
+    static KEPT_READ: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The output of the template `rel` and its objects, when a kept proof covers its render
+/// (read into `buf`); `None` for anything else, a failed read too: the full render then
+/// reads it again and says what went wrong.
+fn render_kept(each: &Each, rel: &Path, buf: &mut Vec<u8>) -> Option<(String, Vec<Object>)> {
+    each.options.proofs.as_ref()?;
+    each.tree.dirs.read_into(rel, buf).ok()?;
+    by_kept_proof(each, std::str::from_utf8(buf).ok()?)
+}
+
+/// The output of the template `text` and its objects, when a kept proof covers its render.
+fn by_kept_proof(each: &Each, text: &str) -> Option<(String, Vec<Object>)> {
+    let proofs = each.options.proofs.as_ref()?;
+    let mark = &mut |n: &str| each.used.mark(n);
+    let (out, idents) = proofs.render(text, each.data.data(), mark)?;
+    let objects = proof::objects(&out, idents)?;
+    Some((out, objects))
+}
+
+/// Hands a rendered template's output to `sink`, unless it holds no object.
+fn hand_over<F>(
+    tree: &InputTree,
+    rel: &Path,
+    text: String,
+    objects: Vec<Object>,
+    legacy_hint: Option<String>,
+    sink: &F,
+) -> Result<Outcome, Vec<Diagnostic>>
+where
+    F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
+{
     let outcome = Outcome {
-        names: rendered.names,
         objects: objects.len(),
+        rel: (objects.is_empty() || legacy_hint.is_some()).then(|| rel.to_path_buf()),
         legacy_hint,
-        rel: rel.to_path_buf(),
     };
     if !objects.is_empty() {
         let file = RenderedFile {
             path: rel.to_path_buf(),
-            content: rendered.text.into_bytes(),
+            content: text.into_bytes(),
             objects,
             copied: false,
         };
         sink(file).map_err(|e| {
             vec![Diagnostic::at(
-                &source.display,
+                &tree.display(rel),
                 0,
                 0,
                 format!("cannot write the output: {e}"),
@@ -455,8 +354,10 @@ where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
     let at = |what: String| vec![Diagnostic::at(&tree.display(rel), 0, 0, what)];
-    let content =
-        std::fs::read(tree.root.join(rel)).map_err(|e| at(format!("cannot read: {e}")))?;
+    let content = tree
+        .dirs
+        .read(rel)
+        .map_err(|e| at(format!("cannot read: {e}")))?;
     sink(RenderedFile {
         path: rel.to_path_buf(),
         content,
@@ -470,41 +371,35 @@ where
 /// as text, and the parameters no template used.
 fn report_of(
     tree: &InputTree,
-    params: &serde_json::Map<String, serde_json::Value>,
-    partial_names: Vec<String>,
+    unused: Vec<String>,
     outcomes: impl Iterator<Item = Outcome>,
 ) -> Report {
     let mut report = Report {
         templates: tree.templates.len(),
         copied: tree.copies.len(),
         warnings: tree.warnings.clone(),
+        unused,
         ..Report::default()
     };
-    let mut used: BTreeSet<String> = partial_names.into_iter().collect();
     for o in outcomes {
-        used.extend(o.names);
         report.objects += o.objects;
+        let Some(rel) = o.rel else { continue };
         if o.objects == 0 {
-            report.empty.push(o.rel.clone());
+            report.empty.push(rel.clone());
         }
         if let Some(hint) = o.legacy_hint {
             report.warnings.push(format!(
                 "`{}` contains `{hint}`, a 2014-style placeholder, which is left as text; render with `--legacy-percent` to substitute it",
-                tree.display(&o.rel)
+                tree.display(&rel)
             ));
         }
     }
-    report.unused = params
-        .keys()
-        .filter(|k| !used.contains(*k))
-        .cloned()
-        .collect();
     report
 }
 
 struct Outcome {
-    rel: PathBuf,
-    names: Vec<String>,
+    /// The template, when the report names it (it rendered to nothing, or has a hint).
+    rel: Option<PathBuf>,
     objects: usize,
     legacy_hint: Option<String>,
 }

@@ -68,6 +68,16 @@ pub struct Prepared {
     /// the rewritten text cut into literal pieces and values, so they can be rendered without
     /// compiling Handlebars at all. Same helpers, same escaping, same output.
     pub direct: Option<Vec<Piece>>,
+    /// The parts of [`Prepared::text`] copied as they are from the template, in order.
+    pub copied: Vec<Copied>,
+}
+
+/// A part of the rewritten text copied as it is from the template: `out` in the text,
+/// starting at `src` in the template (what lets a kept proof render from the template).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub out: std::ops::Range<usize>,
+    pub src: usize,
 }
 
 /// A piece of a directly renderable template.
@@ -124,7 +134,7 @@ pub fn prepare(src: &str, file_id: usize) -> Result<Prepared, PrepassError> {
         placeholders,
         ..
     } = scanner;
-    let (text, wrapped) = apply_edits(src, &tags, edits, &placeholders, file_id);
+    let (text, wrapped, copied) = apply_edits(src, &tags, edits, &placeholders, file_id);
     let names = referenced_names(src, &tags);
     let direct = direct_pieces(src, &tags, &placeholders, &wrapped, text.len());
     Ok(Prepared {
@@ -132,6 +142,7 @@ pub fn prepare(src: &str, file_id: usize) -> Result<Prepared, PrepassError> {
         placeholders: placeholders.into_iter().map(|(_, p)| p).collect(),
         names,
         direct,
+        copied,
     })
 }
 

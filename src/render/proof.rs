@@ -132,7 +132,11 @@ impl Proof {
         }
         let field = |f: &Field| match f {
             Field::Literal(s) => s.clone(),
-            Field::Value(i) => values[*i]
+            // `get`: a proof read from a damaged file may name any placeholder.
+            Field::Value(i) => values
+                .get(*i)
+                .copied()
+                .flatten()
                 .and_then(Json::as_str)
                 .unwrap_or_default()
                 .to_string(),

@@ -18,7 +18,24 @@ fn check(engine: &Engine, proofs: &Proofs, template: &str, v: &Json) -> Option<b
         display: "t.yaml".into(),
         text: template.into(),
     };
-    let rendered = engine.render(&src, &data, Some(proofs)).ok()?;
+    let rendered = engine.render(&src, &data, Some(proofs));
+    // The render by the kept proof gives what the render it was kept from gives.
+    let fast = proofs.render(template, data.data(), &mut |_| {});
+    let rendered = match rendered {
+        Ok(r) => r,
+        Err(e) => {
+            assert!(fast.is_none(), "{template:?} with {v} fails in full: {e:?}");
+            return None;
+        }
+    };
+    if let Some((text, _)) = &fast {
+        assert_eq!(text, &rendered.text, "{template:?} with {v}");
+    }
+    assert_eq!(
+        fast.map(|(_, idents)| idents),
+        rendered.proven,
+        "{template:?} with {v}"
+    );
     let full = objects::parse("t.yaml", &rendered.text);
     let Some(idents) = rendered.proven else {
         return Some(false);

@@ -1,86 +1,184 @@
-//! Proofs kept between renders in the state directory, by hash of the pre-pass's output:
-//! a render of a template rendered before derives nothing and parses nothing.
+//! Proofs kept between renders in the state directory, by SHA-256 of the template: a
+//! render of a template proven before runs no pre-pass, no Handlebars and no parse (see
+//! [`super::shape`]).
 //!
-//! The key is the rewritten template (every placeholder wrapped in the helper of its
-//! position), so a pre-pass that places a value differently finds no old proof. A file
-//! of another format or another version of the program is ignored, and so is a damaged
-//! one: it is only a cache, rewritten whole (through a rename) when a render derived new
-//! proofs.
+//! The key is the template's own bytes, so what is kept for it is only as right as the
+//! program that derived it: the file names the program's version and the identity of
+//! its executable (size and modification time), and a file of another program, another
+//! format, or a damaged one is ignored. It is only a cache, rewritten whole (through a
+//! rename) when a render derived new proofs.
+//!
+//! It is read as one block of bytes and indexed; each template's entry is decoded by the
+//! thread rendering it, so loading 10,000 proofs costs little more than reading the file.
 
 use super::proof::Proof;
+use super::shape;
 use crate::state::StateDir;
+use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The file in the state directory.
-pub const FILE: &str = "render-proofs.json";
-/// Changes whenever what a proof means does (the marks, the escaping, the check).
-const FORMAT: u32 = 1;
+pub const FILE: &str = "render-proofs.bin";
+/// The file of earlier versions (by hash of the pre-pass's output), removed when this
+/// one is written.
+const OLD_FILE: &str = "render-proofs.json";
+/// Begins the file; changes whenever what is kept or what it means does.
+const MAGIC: &[u8; 8] = b"KOPROOF2";
 /// Proofs kept at most: those the last render used first.
 const KEEP: usize = 100_000;
 
 type Key = [u8; 32];
-type Entry = Option<Arc<Proof>>;
+type KeyMap<V> = HashMap<Key, V, std::hash::BuildHasherDefault<KeyHash>>;
 
-/// The proofs known to a render: read from the state directory, and derived by it.
+/// Keys are SHA-256 digests: their first bytes are a hash already, and hashing each of
+/// 10,000 keys again at load showed in a render's time.
+#[derive(Default)]
+struct KeyHash(u64);
+
+impl std::hash::Hasher for KeyHash {
+    fn write(&mut self, bytes: &[u8]) {
+        for (i, b) in bytes.iter().take(8).enumerate() {
+            self.0 ^= u64::from(*b) << (8 * i);
+        }
+    }
+
+    /// The length an array's hash starts with: the same for every key.
+    fn write_usize(&mut self, _: usize) {}
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The proofs known to a render: read from the state directory, and derived by it. An
+/// entry's bytes are empty for a template that is not proven.
 #[derive(Default)]
 pub struct Proofs {
-    known: HashMap<Key, (Entry, AtomicBool)>,
-    fresh: Mutex<HashMap<Key, Entry>>,
+    kept: OnceLock<Kept>,
+    /// Reading and indexing the file, begun by [`Proofs::load`].
+    loading: Mutex<Option<std::thread::JoinHandle<Option<Kept>>>>,
+    fresh: Mutex<KeyMap<Vec<u8>>>,
+}
+
+/// The proofs read from the file.
+#[derive(Default)]
+struct Kept {
+    bytes: Vec<u8>,
+    known: KeyMap<(Range<usize>, usize)>,
+    used: Vec<AtomicBool>,
 }
 
 impl std::fmt::Debug for Proofs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Proofs({} known)", self.known.len())
+        write!(f, "Proofs({} known)", self.kept().known.len())
     }
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Stored {
-    format: u32,
-    version: String,
-    /// By hex SHA-256 of the rewritten template; `null` for a template not proven.
-    proofs: BTreeMap<String, Option<Proof>>,
+/// The key of a template's text.
+pub fn key(text: &str) -> Key {
+    Sha256::digest(text.as_bytes()).into()
 }
 
 impl Proofs {
-    /// The proofs kept in `state` (none when there are none, or none of this version).
+    /// The proofs kept in `state` (none when there are none, or none of this program).
+    /// They are read by a thread of their own while the caller goes on (listing the
+    /// templates, say); the first use waits for them.
     pub fn load(state: &StateDir) -> Proofs {
-        let stored: Option<Stored> = std::fs::read(state.path().join(FILE))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-        let Some(stored) = stored.filter(|s| s.format == FORMAT && s.version == version()) else {
-            return Proofs::default();
-        };
-        let known = stored
-            .proofs
-            .into_iter()
-            .filter_map(|(hex, p)| Some((unhex(&hex)?, (p.map(Arc::new), AtomicBool::new(false)))))
-            .collect();
+        let path = state.path().join(FILE);
+        let read = move || std::fs::read(path).ok().and_then(Kept::read);
+        let loading = std::thread::Builder::new()
+            .name("proofs".into())
+            .spawn(read)
+            .ok();
         Proofs {
-            known,
-            fresh: Mutex::default(),
+            loading: Mutex::new(loading),
+            ..Proofs::default()
         }
     }
 
-    /// The proof of the template the pre-pass rewrote into `prepared`: known, or derived.
-    pub fn proof(&self, prepared: &str, derive: impl FnOnce() -> Option<Proof>) -> Entry {
-        let key: Key = Sha256::digest(prepared.as_bytes()).into();
-        if let Some((entry, used)) = self.known.get(&key) {
-            used.store(true, Ordering::Relaxed);
-            return entry.clone();
+    fn kept(&self) -> &Kept {
+        self.kept.get_or_init(|| {
+            let loading = self
+                .loading
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            loading
+                .and_then(|l| l.join().ok())
+                .flatten()
+                .unwrap_or_default()
+        })
+    }
+}
+
+impl Kept {
+    fn read(bytes: Vec<u8>) -> Option<Kept> {
+        let mut known = KeyMap::default();
+        let rest = bytes.strip_prefix(MAGIC.as_slice())?;
+        let mut r = shape::Reader(rest);
+        if r.str()? != identity() {
+            return None;
         }
-        if let Some(entry) = self.fresh().get(&key) {
-            return entry.clone();
+        while !r.0.is_empty() {
+            let key: Key = r.take(32)?.try_into().ok()?;
+            let len = r.u32()?;
+            let start = bytes.len() - r.0.len();
+            r.take(len)?;
+            let n = known.len();
+            known.entry(key).or_insert((start..start + len, n));
         }
-        let entry = derive().map(Arc::new);
-        self.fresh().insert(key, entry.clone());
-        entry
+        let used = (0..known.len()).map(|_| AtomicBool::new(false)).collect();
+        Some(Kept { bytes, known, used })
+    }
+}
+
+impl Proofs {
+    /// What is kept for `key`, if anything (noting that this render used it).
+    fn entry(&self, key: &Key) -> Option<Cow<'_, [u8]>> {
+        let kept = self.kept();
+        if let Some((range, n)) = kept.known.get(key) {
+            kept.used[*n].store(true, Ordering::Relaxed);
+            return Some(Cow::Borrowed(&kept.bytes[range.clone()]));
+        }
+        self.fresh().get(key).map(|b| Cow::Owned(b.clone()))
     }
 
-    fn fresh(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
+    /// Renders `text` by what is kept for it (see [`shape::render`]); `None` when nothing
+    /// is, or it does not cover this render.
+    pub fn render(
+        &self,
+        text: &str,
+        data: &Json,
+        used: &mut dyn FnMut(&str),
+    ) -> Option<(String, Vec<Option<super::proof::Ident>>)> {
+        let kept = self.entry(&key(text))?;
+        shape::render(&kept, text, data, used)
+    }
+
+    /// The proof of `text`: kept, or derived by `derive` (with its kept bytes) and kept.
+    pub fn proof(
+        &self,
+        text: &str,
+        derive: impl FnOnce() -> Option<(Proof, Vec<u8>)>,
+    ) -> Option<Arc<Proof>> {
+        let key = key(text);
+        if let Some(kept) = self.entry(&key) {
+            return shape::proof(&kept).map(Arc::new);
+        }
+        let (proof, bytes) = match derive() {
+            Some((proof, bytes)) => (Some(Arc::new(proof)), bytes),
+            None => (None, Vec::new()),
+        };
+        self.fresh().insert(key, bytes);
+        proof
+    }
+
+    fn fresh(&self) -> std::sync::MutexGuard<'_, KeyMap<Vec<u8>>> {
         self.fresh.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -91,48 +189,53 @@ impl Proofs {
         if fresh.is_empty() {
             return Ok(());
         }
-        let mut proofs: BTreeMap<String, Option<Proof>> = BTreeMap::new();
-        let plain = |e: &Entry| e.as_deref().cloned();
-        let used = self
-            .known
-            .iter()
-            .filter(|(_, (_, u))| u.load(Ordering::Relaxed));
-        let unused = self
-            .known
-            .iter()
-            .filter(|(_, (_, u))| !u.load(Ordering::Relaxed));
-        for (key, entry) in fresh.iter().chain(used.map(|(k, (e, _))| (k, e))) {
-            proofs.insert(hex(key), plain(entry));
-        }
-        for (key, (entry, _)) in unused.take(KEEP.saturating_sub(proofs.len())) {
-            proofs.insert(hex(key), plain(entry));
-        }
-        let stored = Stored {
-            format: FORMAT,
-            version: version(),
-            proofs,
+        let mut w = shape::Writer(MAGIC.to_vec());
+        w.str(identity());
+        let mut entry = |key: &Key, bytes: &[u8]| {
+            w.0.extend_from_slice(key);
+            w.u32(bytes.len());
+            w.0.extend_from_slice(bytes);
         };
-        state.write_bytes(FILE, &serde_json::to_vec(&stored).expect("serializable"))
+        let kept = self.kept();
+        let mut old: Vec<_> = kept.known.iter().collect();
+        // Those this render used first, then the others in the order they were kept.
+        old.sort_by_key(|(_, (_, n))| (!kept.used[*n].load(Ordering::Relaxed), *n));
+        for (key, bytes) in fresh.iter() {
+            entry(key, bytes);
+        }
+        let room = KEEP.saturating_sub(fresh.len());
+        for (key, (range, _)) in old
+            .into_iter()
+            .filter(|(k, _)| !fresh.contains_key(*k))
+            .take(room)
+        {
+            entry(key, &kept.bytes[range.clone()]);
+        }
+        state.write_bytes(FILE, &w.0)?;
+        // Proofs of earlier versions are not read any more: their space is given back.
+        let _ = std::fs::remove_file(state.path().join(OLD_FILE));
+        Ok(())
     }
 }
 
-fn version() -> String {
-    env!("CARGO_PKG_VERSION").to_string()
-}
-
-fn hex(key: &Key) -> String {
-    key.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Key> {
-    let mut key = [0u8; 32];
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    for (i, byte) in key.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(key)
+/// This program: its version and its executable's size and modification time, so that a
+/// build that changed how templates are rewritten or proven reads no proof of another.
+fn identity() -> &'static str {
+    static IDENTITY: OnceLock<String> = OnceLock::new();
+    IDENTITY.get_or_init(|| {
+        let exe = std::env::current_exe().and_then(std::fs::metadata);
+        let (size, modified) = match &exe {
+            Ok(m) => (
+                m.len(),
+                m.modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos()),
+            ),
+            Err(_) => (0, 0),
+        };
+        format!("{} {size} {modified}", env!("CARGO_PKG_VERSION"))
+    })
 }
 
 #[cfg(test)]
@@ -148,18 +251,18 @@ mod tests {
             docs: vec![None],
             needs: vec![Need::Scalar],
         };
+        let kept = || Some((proof.clone(), shape::encode_proof(&proof)));
         let first = Proofs::load(&state);
-        assert_eq!(
-            first.proof("a", || Some(proof.clone())).as_deref(),
-            Some(&proof)
-        );
+        assert_eq!(first.proof("a", kept).as_deref(), Some(&proof));
         assert_eq!(first.proof("b", || None), None);
         first.save(&state).unwrap();
         let second = Proofs::load(&state);
         let derive = || panic!("a kept proof is not derived again");
         assert_eq!(second.proof("a", derive).as_deref(), Some(&proof));
         assert_eq!(second.proof("b", derive), None, "nor is a kept refusal");
-        std::fs::write(t.path().join(FILE), "{damaged").unwrap();
+        let mut bytes = std::fs::read(t.path().join(FILE)).unwrap();
+        bytes.truncate(bytes.len() - 3);
+        std::fs::write(t.path().join(FILE), bytes).unwrap();
         let third = Proofs::load(&state);
         assert_eq!(third.proof("a", || None), None, "derived again");
     }

@@ -2,19 +2,20 @@
 //! its context helper, the recorded quoting edits applied, and, for templates of plain
 //! values only, the pieces that let them render without Handlebars.
 
-use super::prepass::{Edit, Piece, Placeholder};
+use super::prepass::{Copied, Edit, Piece, Placeholder};
 use super::tags::{Tag, TagKind};
 
 /// Builds the rewritten template: the recorded edits, plus every printing tag wrapped in
 /// its context helper.
-/// Returns the text and, for each wrapped tag, its range in the text and placeholder index.
+/// Returns the text, for each wrapped tag its range in the text and placeholder index, and
+/// the parts of the text copied from `src` ([`Copied`]).
 pub(super) fn apply_edits(
     src: &str,
     tags: &[Tag],
     mut edits: Vec<Edit>,
     placeholders: &[(usize, Placeholder)],
     file_id: usize,
-) -> (String, Vec<(usize, usize, usize)>) {
+) -> (String, Vec<(usize, usize, usize)>, Vec<Copied>) {
     // The wrapped tags, by where they start; written straight into the output rather than
     // built as a string each (a large template has hundreds of thousands).
     let mut wraps: Vec<(usize, usize)> = placeholders
@@ -26,6 +27,7 @@ pub(super) fn apply_edits(
     // Insertions at a tag's start go before the tag's own replacement.
     edits.sort_by_key(|e| (e.start, e.end != e.start));
     let mut wrapped = Vec::with_capacity(placeholders.len());
+    let mut copied = Copies::default();
     let mut out = String::with_capacity(src.len() + edits.len() * 2 + wraps.len() * 24);
     let mut at = 0;
     let mut edits = edits.into_iter().peekable();
@@ -36,14 +38,14 @@ pub(super) fn apply_edits(
         match (next_edit, next_wrap) {
             (Some(e), w) if w.is_none_or(|w| e <= w) => {
                 let e = edits.next().expect("peeked");
-                out.push_str(&src[at.min(e.start)..e.start]);
+                copied.push(&mut out, src, at.min(e.start)..e.start);
                 out.push_str(&e.text);
                 at = e.end.max(at);
             }
             (_, Some(_)) => {
                 let (start, index) = wraps.next().expect("peeked");
                 let tag = &tags[placeholders[index].0];
-                out.push_str(&src[at.min(start)..start]);
+                copied.push(&mut out, src, at.min(start)..start);
                 let begin = out.len();
                 wrap_into(&mut out, src, tag, &placeholders[index].1, file_id, index);
                 wrapped.push((begin, out.len(), index));
@@ -53,8 +55,26 @@ pub(super) fn apply_edits(
             (Some(_), None) => unreachable!("the first arm takes an edit when no wrap is left"),
         }
     }
-    out.push_str(&src[at.min(src.len())..]);
-    (out, wrapped)
+    copied.push(&mut out, src, at.min(src.len())..src.len());
+    (out, wrapped, copied.0)
+}
+
+#[derive(Default)]
+struct Copies(Vec<Copied>);
+
+impl Copies {
+    /// Copies `range` of `src` to the end of `out`, noting where it went.
+    fn push(&mut self, out: &mut String, src: &str, range: std::ops::Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        let at = out.len();
+        out.push_str(&src[range.clone()]);
+        self.0.push(Copied {
+            out: at..out.len(),
+            src: range.start,
+        });
+    }
 }
 
 /// `{{[~]HELPER EXPR FILE INDEX[~]}}`: a printing tag wrapped in its context helper.
@@ -116,7 +136,9 @@ pub(super) fn direct_pieces(
 }
 
 fn is_simple_path(expr: &str) -> bool {
+    // `this.a` is Handlebars' `a`, which a lookup of `this` then `a` would not find.
     !matches!(expr, "this" | "true" | "false" | "null" | "else")
+        && !expr.starts_with("this.")
         && expr.split('.').all(|seg| {
             let mut cs = seg.chars();
             cs.next()

@@ -45,13 +45,15 @@ pub fn to_dir(
     out_dir: &Path,
     force: bool,
 ) -> anyhow::Result<Report> {
+    // Read while the tree is listed.
+    let proofs = Arc::new(render::proofs::Proofs::load(&tree.params.state));
     let source = source_tree(tree, printer)?;
     let input = &source.root;
     output::check_target(input, out_dir, tree.params.state.path(), force)
         .with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
     let scanned = InputTree::scan(input, &source.display, source.origin)?;
     let staging = output::Staging::new(out_dir, force)?;
-    let report = render_checked(tree, printer, &scanned, &source, params, |f| {
+    let report = render_checked(tree, printer, &scanned, &source, params, proofs, |f| {
         staging.write(&f)
     })
     .with_context(|| format!("failed to render `{}`", source.display))?;
@@ -68,10 +70,11 @@ pub fn in_memory(
     printer: &Printer,
     params: &ParamSet,
 ) -> anyhow::Result<(Vec<RenderedFile>, Report)> {
+    let proofs = Arc::new(render::proofs::Proofs::load(&tree.params.state));
     let source = source_tree(tree, printer)?;
     let scanned = InputTree::scan(&source.root, &source.display, source.origin)?;
     let files = Mutex::new(Vec::new());
-    let report = render_checked(tree, printer, &scanned, &source, params, |f| {
+    let report = render_checked(tree, printer, &scanned, &source, params, proofs, |f| {
         files.lock().expect("no panics while held").push(f);
         Ok(())
     })
@@ -136,6 +139,7 @@ fn render_checked<F>(
     scanned: &InputTree,
     source: &sources::Tree,
     params: &ParamSet,
+    proofs: Arc<render::proofs::Proofs>,
     sink: F,
 ) -> anyhow::Result<Report>
 where
@@ -147,7 +151,6 @@ where
         source.origin,
         sources::Limits::default(),
     ));
-    let proofs = Arc::new(render::proofs::Proofs::load(&tree.params.state));
     let options = render::Options {
         legacy_percent: tree.legacy_percent,
         includes: Some(includes.clone()),
