@@ -114,20 +114,28 @@ SH
 cp "$WORK/params.yaml" "$WORK/in-hbs-params.yaml"
 cat "$WORK"/in-*/group-00/svc-0.yaml > /dev/null  # warm the page cache
 
-# One run of a command: wall time (a monotonic clock around it), CPU time (user +
-# system, from wait4 on that child alone) and peak RSS (KB), to the microsecond: the
-# render and `cp -r` of the 10,000 templates each take about a tenth of a second, where
-# GNU time's hundredths move a ratio by a tenth.
+# One run of a command: wall time (a monotonic clock around it) and CPU time (user +
+# system, from wait4) to the microsecond: the render and `cp -r` of the 10,000
+# templates each take about a tenth of a second, where GNU time's hundredths move a
+# ratio by a tenth. The command runs under GNU time all the same, for its peak RSS (KB):
+# a process started from Python would count Python's own memory as the command's (a
+# process keeps its peak across exec). GNU time adds the same fraction of a millisecond
+# to every row.
+TIME=/usr/bin/time
+[ -x "$TIME" ] || { echo "error: GNU time is needed (apt-get install time)" >&2; exit 2; }
 cat > "$WORK/run1.py" <<'PY'
 import os, sys, time
+err_file, mem_file, command = sys.argv[1], sys.argv[2], sys.argv[3:]
 out = os.open(os.devnull, os.O_WRONLY)
-err = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+err = os.open(err_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+argv = ["/usr/bin/time", "-f", "%M", "-o", mem_file] + command
 start = time.perf_counter()
-pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ,
-                      file_actions=[(os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, err, 2)])
+pid = os.posix_spawn(argv[0], argv, os.environ,
+                     file_actions=[(os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, err, 2)])
 _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - start
-print(f"{wall:.4f} {usage.ru_utime + usage.ru_stime:.4f} {usage.ru_maxrss}")
+peak = open(mem_file).read().split()[-1]
+print(f"{wall:.4f} {usage.ru_utime + usage.ru_stime:.4f} {peak}")
 sys.exit(os.waitstatus_to_exitcode(status))
 PY
 
@@ -137,7 +145,7 @@ measure() {
     : > "$WORK/runs"
     for _ in $(seq "$RUNS"); do
         rm -rf "$WORK/out"
-        python3 "$WORK/run1.py" "$WORK/err" "$@" >> "$WORK/runs" || { cat "$WORK/err" >&2; exit 1; }
+        python3 "$WORK/run1.py" "$WORK/err" "$WORK/mem" "$@" >> "$WORK/runs" || { cat "$WORK/err" >&2; exit 1; }
     done
     local wall cpu mem
     wall=$(cut -d' ' -f1 "$WORK/runs" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
