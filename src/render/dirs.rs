@@ -3,24 +3,22 @@
 //! path (a tenth of the system time of a render of many small files).
 
 use super::at;
-use std::collections::HashMap;
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub struct Dirs {
     root: PathBuf,
-    /// By path relative to the root (`""` for the root), opened on first use.
-    open: Mutex<HashMap<OsString, Arc<File>>>,
+    /// Opened on first use.
+    open: at::HeldDirs,
 }
 
 impl Dirs {
     pub fn new(root: &Path) -> Dirs {
         Dirs {
             root: root.to_path_buf(),
-            open: Mutex::default(),
+            open: at::HeldDirs::default(),
         }
     }
 
@@ -34,24 +32,9 @@ impl Dirs {
     }
 
     fn dir(&self, rel: &Path) -> io::Result<Arc<File>> {
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(dir) = open.get(rel.as_os_str()) {
-            return Ok(dir.clone());
-        }
-        let root = File::open(&self.root)?;
-        let mut dir = Arc::new(root);
-        let mut so_far = PathBuf::new();
-        for part in rel.components() {
-            so_far.push(part);
-            if let Some(d) = open.get(so_far.as_os_str()) {
-                dir = d.clone();
-                continue;
-            }
-            dir = Arc::new(at::open(&dir, part.as_os_str(), true)?);
-            open.insert(so_far.clone().into_os_string(), dir.clone());
-        }
-        open.insert(rel.as_os_str().to_os_string(), dir.clone());
-        Ok(dir)
+        let root = || File::open(&self.root).map(Arc::new);
+        self.open
+            .get(root, rel, |dir, name| at::open(dir, name, true))
     }
 
     /// The bytes of the file `rel`.

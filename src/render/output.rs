@@ -176,7 +176,7 @@ pub struct Staging {
     written: Mutex<Vec<(PathBuf, String)>>,
     /// The staging tree's root, and its directories made so far (by relative path).
     root: Arc<fs::File>,
-    dirs: Mutex<std::collections::HashMap<std::ffi::OsString, Arc<fs::File>>>,
+    dirs: at::HeldDirs,
     swept: Vec<PathBuf>,
 }
 
@@ -214,7 +214,7 @@ impl Staging {
             force,
             written: Mutex::new(Vec::new()),
             root: Arc::new(root),
-            dirs: Mutex::default(),
+            dirs: at::HeldDirs::default(),
             swept,
         })
     }
@@ -244,25 +244,12 @@ impl Staging {
 
     /// The directory `rel` of the staging tree, made (0700) if it is not yet.
     fn dir_of(&self, rel: &Path) -> std::io::Result<Arc<fs::File>> {
-        let mut dirs = self.dirs.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(dir) = dirs.get(rel.as_os_str()) {
-            return Ok(dir.clone());
-        }
         // Directories below the root only, each made in its parent: once the root is
         // gone (removed on a signal while other threads still render), nothing can be
         // made in it, so writing fails rather than making it again.
-        let mut dir = self.root.clone();
-        let mut so_far = PathBuf::new();
-        for part in rel.components() {
-            so_far.push(part);
-            if let Some(made) = dirs.get(so_far.as_os_str()) {
-                dir = made.clone();
-                continue;
-            }
-            dir = Arc::new(at::make_dir(&dir, part.as_os_str(), 0o700)?);
-            dirs.insert(so_far.clone().into_os_string(), dir.clone());
-        }
-        Ok(dir)
+        let root = || Ok(self.root.clone());
+        self.dirs
+            .get(root, rel, |dir, name| at::make_dir(dir, name, 0o700))
     }
 
     /// Swaps the staged tree in place of the target, then removes the old tree. Files of
