@@ -31,15 +31,9 @@ fn fallbacks_in(text: &str) -> Vec<String> {
         let before: Vec<String> = lines[..i]
             .iter()
             .filter(|p| p.len() == 5 && p[1] == client)
-            .filter(|p| at.saturating_sub(p[0].parse().unwrap_or(0)) <= 15_000)
-            .map(|p| {
-                format!(
-                    "{} ms before: {} {} {}",
-                    at - p[0].parse::<u128>().unwrap_or(at),
-                    p[2],
-                    p[3],
-                    p[4]
-                )
+            .filter_map(|p| {
+                let ago = at.saturating_sub(p[0].parse().unwrap_or(0));
+                (ago <= 15_000).then(|| format!("{ago} ms before: {} {} {}", p[2], p[3], p[4]))
             })
             .collect();
         out.push(format!(
