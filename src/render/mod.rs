@@ -244,12 +244,15 @@ where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
     let (tree, options) = (each.tree, each.options);
-    if !options.legacy_percent
-        && let Some((out, objects)) = KEPT_READ.with_borrow_mut(|buf| render_kept(each, rel, buf))
-    {
-        return hand_over(tree, rel, out, objects, None, sink);
-    }
-    let text = prepare_source(read_diag(tree, rel)?, options);
+    let read = match options.legacy_percent {
+        false => KEPT_READ.with_borrow_mut(|buf| render_kept(each, rel, buf)),
+        true => None,
+    };
+    let text = match read {
+        Some(Read::Kept(out, objects)) => return hand_over(tree, rel, out, objects, None, sink),
+        Some(Read::Text(text)) => text,
+        None => prepare_source(read_diag(tree, rel)?, options),
+    };
     if options.legacy_percent
         && let Some((out, objects)) = by_kept_proof(each, &text)
     {
@@ -294,13 +297,25 @@ thread_local! {
     static KEPT_READ: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// The output of the template `rel` and its objects, when a kept proof covers its render
-/// (read into `buf`); `None` for anything else, a failed read too: the full render then
-/// reads it again and says what went wrong.
-fn render_kept(each: &Each, rel: &Path, buf: &mut Vec<u8>) -> Option<(String, Vec<Object>)> {
+/// A template read once for a render by its kept proof.
+enum Read {
+    /// Its output and objects: a kept proof covered the render.
+    Kept(String, Vec<Object>),
+    /// Its text, for the full render: no kept proof covers it.
+    Text(String),
+}
+
+/// The template `rel`, read into `buf` and rendered by its kept proof when one covers it;
+/// `None` when there are no kept proofs or it could not be read as text: the full render
+/// then reads it itself and says what went wrong.
+fn render_kept(each: &Each, rel: &Path, buf: &mut Vec<u8>) -> Option<Read> {
     each.options.proofs.as_ref()?;
     each.tree.dirs.read_into(rel, buf).ok()?;
-    by_kept_proof(each, std::str::from_utf8(buf).ok()?)
+    let text = std::str::from_utf8(buf).ok()?;
+    Some(match by_kept_proof(each, text) {
+        Some((out, objects)) => Read::Kept(out, objects),
+        None => Read::Text(text.to_string()),
+    })
 }
 
 /// The output of the template `text` and its objects, when a kept proof covers its render.
