@@ -172,8 +172,8 @@ pub struct Staging {
     dir: ScratchDir,
     target: PathBuf,
     force: bool,
-    /// Each file written and its digest, in no order: the record is made at commit.
-    written: Mutex<Vec<(PathBuf, String)>>,
+    /// Each file written, in no order: the record is made at commit.
+    written: Mutex<Vec<written::Entry>>,
     /// The staging tree's root, and its directories made so far (by relative path).
     root: Arc<fs::File>,
     dirs: at::HeldDirs,
@@ -233,12 +233,12 @@ impl Staging {
         // whole path (a tenth of the system time of a render of many small files).
         let mut f = at::create(&dir, name, 0o600)?;
         f.write_all(&file.content)?;
-        // Hashed before taking the lock, so that threads do not wait on each other's hashing.
-        let sum = written::digest(&file.content);
+        // Made before taking the lock, so that threads do not wait on each other's hashing.
+        let entry = written::Entry::new(&file.path, &file.content);
         self.written
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push((file.path.clone(), sum));
+            .push(entry);
         Ok(())
     }
 
@@ -271,13 +271,12 @@ impl Staging {
         }
         let marker = self.dir.path().join(MARKER);
         let written = self.written.into_inner().unwrap_or_else(|e| e.into_inner());
-        let record = written::record_text(written);
         fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&marker)
-            .and_then(|mut f| f.write_all(record.as_bytes()))
+            .and_then(|f| written::write_record(written, f))
             .map_err(io("write", &marker))?;
         if self.target.exists() {
             exchange(self.dir.path(), &self.target).map_err(io("replace", &self.target))?;
