@@ -142,6 +142,10 @@ pub struct Options {
     pub includes: Option<std::sync::Arc<include::Includes>>,
     /// Proofs of templates, so that renders they cover need no full parse of their output.
     pub proofs: Option<std::sync::Arc<proofs::Proofs>>,
+    /// Rendered files carry no [`Object`]s, only their count in the [`Report`]: a render
+    /// into a directory writes the files' bytes, and a template rendered by its kept
+    /// proof then needs no split of its output into documents.
+    pub only_count_objects: bool,
 }
 
 /// A rendered output file.
@@ -150,7 +154,8 @@ pub struct RenderedFile {
     /// Relative to the input (and output) root.
     pub path: PathBuf,
     pub content: Vec<u8>,
-    /// Kubernetes objects in it (empty for copied non-template files).
+    /// Kubernetes objects in it (empty for copied non-template files, and with
+    /// [`Options::only_count_objects`]).
     pub objects: Vec<Object>,
     /// Copied as it is rather than rendered.
     pub copied: bool,
@@ -249,14 +254,14 @@ where
         true => None,
     };
     let text = match read {
-        Some(Read::Kept(out, objects)) => return hand_over(tree, rel, out, objects, None, sink),
+        Some(Read::Kept(out, found)) => return hand_over(tree, rel, out, found, None, sink),
         Some(Read::Text(text)) => text,
         None => prepare_source(read_diag(tree, rel)?, options),
     };
     if options.legacy_percent
-        && let Some((out, objects)) = by_kept_proof(each, &text)
+        && let Some((out, found)) = by_kept_proof(each, &text)
     {
-        return hand_over(tree, rel, out, objects, None, sink);
+        return hand_over(tree, rel, out, found, None, sink);
     }
     let source = engine::Source {
         display: tree.display(rel),
@@ -288,7 +293,28 @@ where
         Some(objects) => objects,
         None => objects::parse(&source.display, &rendered.text).map_err(with_hint)?,
     };
-    hand_over(tree, rel, rendered.text, objects, legacy_hint, sink)
+    let found = Found::of(objects, options);
+    hand_over(tree, rel, rendered.text, found, legacy_hint, sink)
+}
+
+/// The objects of a template's output, and how many: none are kept with
+/// [`Options::only_count_objects`].
+struct Found {
+    objects: Vec<Object>,
+    count: usize,
+}
+
+impl Found {
+    fn of(objects: Vec<Object>, options: &Options) -> Found {
+        let count = objects.len();
+        match options.only_count_objects {
+            true => Found {
+                objects: Vec::new(),
+                count,
+            },
+            false => Found { objects, count },
+        }
+    }
 }
 
 thread_local! {
@@ -300,7 +326,7 @@ thread_local! {
 /// A template read once for a render by its kept proof.
 enum Read {
     /// Its output and objects: a kept proof covered the render.
-    Kept(String, Vec<Object>),
+    Kept(String, Found),
     /// Its text, for the full render: no kept proof covers it.
     Text(String),
 }
@@ -313,18 +339,28 @@ fn render_kept(each: &Each, rel: &Path, buf: &mut Vec<u8>) -> Option<Read> {
     each.tree.dirs.read_into(rel, buf).ok()?;
     let text = std::str::from_utf8(buf).ok()?;
     Some(match by_kept_proof(each, text) {
-        Some((out, objects)) => Read::Kept(out, objects),
+        Some((out, found)) => Read::Kept(out, found),
         None => Read::Text(text.to_string()),
     })
 }
 
 /// The output of the template `text` and its objects, when a kept proof covers its render.
-fn by_kept_proof(each: &Each, text: &str) -> Option<(String, Vec<Object>)> {
+fn by_kept_proof(each: &Each, text: &str) -> Option<(String, Found)> {
     let proofs = each.options.proofs.as_ref()?;
     let mark = &mut |n: &str| each.used.mark(n);
     let (out, idents) = proofs.render(text, each.data.data(), mark)?;
+    if each.options.only_count_objects {
+        let count = idents.iter().flatten().count();
+        return Some((
+            out,
+            Found {
+                objects: Vec::new(),
+                count,
+            },
+        ));
+    }
     let objects = proof::objects(&out, idents)?;
-    Some((out, objects))
+    Some((out, Found::of(objects, each.options)))
 }
 
 /// Hands a rendered template's output to `sink`, unless it holds no object.
@@ -332,7 +368,7 @@ fn hand_over<F>(
     tree: &InputTree,
     rel: &Path,
     text: String,
-    objects: Vec<Object>,
+    found: Found,
     legacy_hint: Option<String>,
     sink: &F,
 ) -> Result<Outcome, Vec<Diagnostic>>
@@ -340,15 +376,15 @@ where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
     let outcome = Outcome {
-        objects: objects.len(),
-        rel: (objects.is_empty() || legacy_hint.is_some()).then(|| rel.to_path_buf()),
+        objects: found.count,
+        rel: (found.count == 0 || legacy_hint.is_some()).then(|| rel.to_path_buf()),
         legacy_hint,
     };
-    if !objects.is_empty() {
+    if found.count > 0 {
         let file = RenderedFile {
             path: rel.to_path_buf(),
             content: text.into_bytes(),
-            objects,
+            objects: found.objects,
             copied: false,
         };
         sink(file).map_err(|e| {

@@ -130,7 +130,11 @@ fn order_key(path: &Path) -> Vec<u8> {
         c if c < b'/' => c + 1,
         c => c,
     };
-    path.as_os_str().as_bytes().iter().map(|&c| rank(c)).collect()
+    path.as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|&c| rank(c))
+        .collect()
 }
 
 /// What stands at the output path before a render.
@@ -307,8 +311,18 @@ mod tests {
             (String::from_utf8(written).unwrap(), record.to_text())
         };
         let names: [&[u8]; 12] = [
-            b"a", b"a-b", b"a.b", b"a/b", b"a/b/c", b"a/b-c", b"ab", b"a.", b"b", b"-",
-            b"a/-/x", b"dir/a \"quoted\"\\ name\x07",
+            b"a",
+            b"a-b",
+            b"a.b",
+            b"a/b",
+            b"a/b/c",
+            b"a/b-c",
+            b"ab",
+            b"a.",
+            b"b",
+            b"-",
+            b"a/-/x",
+            b"dir/a \"quoted\"\\ name\x07",
         ];
         let files: Vec<_> = names.iter().map(|n| (*n, "content")).collect();
         let (written, expected) = text(&files);

@@ -53,9 +53,16 @@ pub fn to_dir(
         .with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
     let scanned = InputTree::scan(input, &source.display, source.origin)?;
     let staging = output::Staging::new(out_dir, force)?;
-    let report = render_checked(tree, printer, &scanned, &source, params, proofs, |f| {
-        staging.write(&f)
-    })
+    let report = render_checked(
+        tree,
+        printer,
+        &scanned,
+        &source,
+        params,
+        proofs,
+        true,
+        |f| staging.write(&f),
+    )
     .with_context(|| format!("failed to render `{}`", source.display))?;
     commit(printer, staging)?;
     tree.params
@@ -74,10 +81,19 @@ pub fn in_memory(
     let source = source_tree(tree, printer)?;
     let scanned = InputTree::scan(&source.root, &source.display, source.origin)?;
     let files = Mutex::new(Vec::new());
-    let report = render_checked(tree, printer, &scanned, &source, params, proofs, |f| {
-        files.lock().expect("no panics while held").push(f);
-        Ok(())
-    })
+    let report = render_checked(
+        tree,
+        printer,
+        &scanned,
+        &source,
+        params,
+        proofs,
+        false,
+        |f| {
+            files.lock().expect("no panics while held").push(f);
+            Ok(())
+        },
+    )
     .with_context(|| format!("failed to render `{}`", source.display))?;
     let mut files = files.into_inner().expect("no panics while held");
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -140,6 +156,7 @@ fn render_checked<F>(
     source: &sources::Tree,
     params: &ParamSet,
     proofs: Arc<render::proofs::Proofs>,
+    only_count_objects: bool,
     sink: F,
 ) -> anyhow::Result<Report>
 where
@@ -155,6 +172,7 @@ where
         legacy_percent: tree.legacy_percent,
         includes: Some(includes.clone()),
         proofs: Some(proofs.clone()),
+        only_count_objects,
     };
     let pin = match tree.pin_images {
         true => Some(pinning(&tree.params.state)?),
