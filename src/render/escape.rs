@@ -13,7 +13,13 @@ pub struct Unplaceable(pub &'static str);
 
 /// Appends `s` escaped for the inside of a double-quoted scalar.
 pub fn double_quoted_into(s: &str, out: &mut String) {
-    // Most values need no escaping at all; copy runs of safe characters at once.
+    // Most values are printable ASCII with no quote or backslash: copied as they are,
+    // without decoding a character at a time.
+    if s.bytes().all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\') {
+        out.push_str(s);
+        return;
+    }
+    // Copy runs of safe characters at once.
     let mut run = 0;
     for (i, c) in s.char_indices() {
         let esc: Option<&str> = match c {
