@@ -3,7 +3,8 @@
 # each) rendered by `kube-openstack render`, side by side with `cp -r` of the same tree,
 # the 2014 algorithm (a Python `re.sub` loop over `%name%`) and `envsubst` per file.
 # Prints the median wall time, median CPU time and peak memory of each, and the render/cp
-# ratios. Then the size series: one template of 1, 2, 4, 8 and 16 MB (a ConfigMap whose
+# ratios; `cp -r`, the render and the 2014 loop take turns run after run, and each render
+# runs once before (deriving the proofs it keeps, as a first render after a change does). Then the size series: one template of 1, 2, 4, 8 and 16 MB (a ConfigMap whose
 # placeholders grow with it) rendered alone, with each size's time over the one before
 # (linear is 2.0); then the same templates with one helper (`{{default ...}}`), which no
 # proof covers: compiled by Handlebars and parsed in full on every render.
@@ -139,28 +140,53 @@ print(f"{wall:.4f} {usage.ru_utime + usage.ru_stime:.4f} {peak}")
 sys.exit(os.waitstatus_to_exitcode(status))
 PY
 
-# median wall time, median CPU time (user + system) and the largest peak RSS (KB) over
-# RUNS runs of a command that writes into $WORK/out
-measure() {
-    : > "$WORK/runs"
-    for _ in $(seq "$RUNS"); do
-        rm -rf "$WORK/out"
-        python3 "$WORK/run1.py" "$WORK/err" "$WORK/mem" "$@" >> "$WORK/runs" || { cat "$WORK/err" >&2; exit 1; }
-    done
+# median wall time, median CPU time (user + system) and the largest peak RSS (KB) of the
+# runs recorded in the file $1
+summary() {
     local wall cpu mem
-    wall=$(cut -d' ' -f1 "$WORK/runs" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-    cpu=$(cut -d' ' -f2 "$WORK/runs" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-    mem=$(cut -d' ' -f3 "$WORK/runs" | sort -g | tail -1)
+    wall=$(cut -d' ' -f1 "$1" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+    cpu=$(cut -d' ' -f2 "$1" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+    mem=$(cut -d' ' -f3 "$1" | sort -g | tail -1)
     echo "$wall $cpu $mem"
 }
 
-# the arguments of a render of the tree $1 (after the binary)
-args() { echo "-q render --input-dir $1 --output-dir $WORK/out --source file --params-file $WORK/params.yaml --state-dir $WORK/state"; }
+# one run of a command that writes into $WORK/out, recorded in the file $1
+run_into() {
+    local runs=$1
+    shift
+    rm -rf "$WORK/out"
+    python3 "$WORK/run1.py" "$WORK/err" "$WORK/mem" "$@" >> "$runs" || { cat "$WORK/err" >&2; exit 1; }
+}
 
-cp_r=$(measure cp -r "$WORK/in-hbs" "$WORK/out")
-ko=$(measure "$BIN" $(args "$WORK/in-hbs"))
-[ -z "$BEFORE" ] || before=$(measure "$BEFORE" $(args "$WORK/in-hbs"))
-py=$(measure python3 "$WORK/resub.py" "$WORK/in-pct" "$WORK/out" "$WORK/params.yaml")
+# [summary] of RUNS runs of a command that writes into $WORK/out
+measure() {
+    : > "$WORK/runs"
+    for _ in $(seq "$RUNS"); do
+        run_into "$WORK/runs" "$@"
+    done
+    summary "$WORK/runs"
+}
+
+# the arguments of a render of the tree $1 (after the binary), with the state directory
+# $2 (each binary its own: a build reads only the proofs it kept itself)
+args() { echo "-q render --input-dir $1 --output-dir $WORK/out --source file --params-file $WORK/params.yaml --state-dir $WORK/${2:-state}"; }
+
+# `cp -r`, the render (and BEFORE) and the 2014 loop take turns, run after run, so that
+# a slower moment of the machine falls on all of them alike; each render's first run,
+# which derives the proofs it keeps, is left out. envsubst (seconds a run) runs alone.
+: > "$WORK/runs-cp"; : > "$WORK/runs-ko"; : > "$WORK/runs-before"; : > "$WORK/runs-py"
+rm -rf "$WORK/out"; "$BIN" $(args "$WORK/in-hbs") 2> /dev/null
+[ -z "$BEFORE" ] || { rm -rf "$WORK/out"; "$BEFORE" $(args "$WORK/in-hbs" state-before) 2> /dev/null; }
+for _ in $(seq "$RUNS"); do
+    run_into "$WORK/runs-cp" cp -r "$WORK/in-hbs" "$WORK/out"
+    run_into "$WORK/runs-ko" "$BIN" $(args "$WORK/in-hbs")
+    [ -z "$BEFORE" ] || run_into "$WORK/runs-before" "$BEFORE" $(args "$WORK/in-hbs" state-before)
+    run_into "$WORK/runs-py" python3 "$WORK/resub.py" "$WORK/in-pct" "$WORK/out" "$WORK/params.yaml"
+done
+cp_r=$(summary "$WORK/runs-cp")
+ko=$(summary "$WORK/runs-ko")
+[ -z "$BEFORE" ] || before=$(summary "$WORK/runs-before")
+py=$(summary "$WORK/runs-py")
 es=$(measure bash "$WORK/envsubst.sh" "$WORK/in-env" "$WORK/out" "$WORK/env.sh")
 
 echo "$N templates, median of $RUNS runs, in $BENCH_DIR, $(nproc) cores, load average before the size series: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
@@ -199,9 +225,9 @@ PY
 done
 printf '\n%-44s %10s %10s %14s %8s\n' "one template of" "wall (s)" "CPU (s)" "peak RSS (MB)" "x prev"
 series() {
-    local label=$1 bin=$2 kind=${3:-size} prev="" r t c m n
+    local label=$1 bin=$2 kind=${3:-size} state=${4:-state} prev="" r t c m n
     for mb in $SIZES; do
-        r=$(measure "$bin" $(args "$WORK/$kind-$mb"))
+        r=$(measure "$bin" $(args "$WORK/$kind-$mb" "$state"))
         read -r t c m <<< "$r"
         n=$(grep -o '{{' "$WORK/$kind-$mb/big.yaml" | wc -l)
         printf '%-44s %10.3f %10.3f %14.1f %8s\n' "$mb MB, $n placeholders$label" "$t" "$c" "$(awk "BEGIN{print $m/1024}")" \
@@ -210,7 +236,7 @@ series() {
     done
 }
 series "" "$BIN"
-[ -z "$BEFORE" ] || series " (BEFORE)" "$BEFORE"
+[ -z "$BEFORE" ] || series " (BEFORE)" "$BEFORE" size state-before
 series ", helper" "$BIN" helper
 # BEFORE_HELPERS=1 times the earlier binary on the helper series too (it may take minutes).
-[ -z "$BEFORE" ] || [ -z "${BEFORE_HELPERS:-}" ] || series ", helper (BEFORE)" "$BEFORE" helper
+[ -z "$BEFORE" ] || [ -z "${BEFORE_HELPERS:-}" ] || series ", helper (BEFORE)" "$BEFORE" helper state-before
