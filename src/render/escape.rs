@@ -15,7 +15,9 @@ pub struct Unplaceable(pub &'static str);
 pub fn double_quoted_into(s: &str, out: &mut String) {
     // Most values are printable ASCII with no quote or backslash: copied as they are,
     // without decoding a character at a time.
-    if s.bytes().all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\') {
+    if s.bytes()
+        .all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\')
+    {
         out.push_str(s);
         return;
     }
