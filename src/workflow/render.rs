@@ -48,22 +48,13 @@ pub fn to_dir(
     // Read while the tree is listed.
     let proofs = Arc::new(render::proofs::Proofs::load(&tree.params.state));
     let source = source_tree(tree, printer)?;
-    let input = &source.root;
-    output::check_target(input, out_dir, tree.params.state.path(), force)
+    output::check_target(&source.root, out_dir, tree.params.state.path(), force)
         .with_context(|| format!("cannot render into `{}`", out_dir.display()))?;
-    let scanned = InputTree::scan(input, &source.display, source.origin)?;
+    let listed = Listed::scan(&source, proofs)?;
     let staging = output::Staging::new(out_dir, force)?;
-    let report = render_checked(
-        tree,
-        printer,
-        &scanned,
-        &source,
-        params,
-        proofs,
-        true,
-        |f| staging.write(&f),
-    )
-    .with_context(|| format!("failed to render `{}`", source.display))?;
+    // Only the files' bytes are written: their objects are counted, not kept.
+    let report = render_checked(tree, printer, &listed, params, true, |f| staging.write(&f))
+        .with_context(|| format!("failed to render `{}`", source.display))?;
     commit(printer, staging)?;
     tree.params
         .state
@@ -79,22 +70,14 @@ pub fn in_memory(
 ) -> anyhow::Result<(Vec<RenderedFile>, Report)> {
     let proofs = Arc::new(render::proofs::Proofs::load(&tree.params.state));
     let source = source_tree(tree, printer)?;
-    let scanned = InputTree::scan(&source.root, &source.display, source.origin)?;
+    let listed = Listed::scan(&source, proofs)?;
     let files = Mutex::new(Vec::new());
-    let report = render_checked(
-        tree,
-        printer,
-        &scanned,
-        &source,
-        params,
-        proofs,
-        false,
-        |f| {
-            files.lock().expect("no panics while held").push(f);
-            Ok(())
-        },
-    )
-    .with_context(|| format!("failed to render `{}`", source.display))?;
+    let keep = |f| {
+        files.lock().expect("no panics while held").push(f);
+        Ok(())
+    };
+    let report = render_checked(tree, printer, &listed, params, false, keep)
+        .with_context(|| format!("failed to render `{}`", source.display))?;
     let mut files = files.into_inner().expect("no panics while held");
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok((files, report))
@@ -149,19 +132,40 @@ fn commit(printer: &Printer, staging: output::Staging) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A template tree listed, with the proofs kept for its templates.
+struct Listed<'a> {
+    source: &'a sources::Tree,
+    scanned: InputTree,
+    proofs: Arc<render::proofs::Proofs>,
+}
+
+impl<'a> Listed<'a> {
+    fn scan(
+        source: &'a sources::Tree,
+        proofs: Arc<render::proofs::Proofs>,
+    ) -> anyhow::Result<Self> {
+        let scanned = InputTree::scan(&source.root, &source.display, source.origin)?;
+        Ok(Listed {
+            source,
+            scanned,
+            proofs,
+        })
+    }
+}
+
+/// Renders a listed tree; `only_count_objects`: see [`render::Options`].
 fn render_checked<F>(
     tree: &TreeSettings,
     printer: &Printer,
-    scanned: &InputTree,
-    source: &sources::Tree,
+    listed: &Listed,
     params: &ParamSet,
-    proofs: Arc<render::proofs::Proofs>,
     only_count_objects: bool,
     sink: F,
 ) -> anyhow::Result<Report>
 where
     F: Fn(RenderedFile) -> std::io::Result<()> + Sync,
 {
+    let (source, scanned, proofs) = (listed.source, &listed.scanned, &listed.proofs);
     let includes = Arc::new(render::include::Includes::new(
         source.root.clone(),
         source.base_url.clone(),
