@@ -306,13 +306,19 @@ struct Found {
 
 impl Found {
     fn of(objects: Vec<Object>, options: &Options) -> Found {
-        let count = objects.len();
         match options.only_count_objects {
-            true => Found {
-                objects: Vec::new(),
-                count,
+            true => Found::counted(objects.len()),
+            false => Found {
+                count: objects.len(),
+                objects,
             },
-            false => Found { objects, count },
+        }
+    }
+
+    fn counted(count: usize) -> Found {
+        Found {
+            objects: Vec::new(),
+            count,
         }
     }
 }
@@ -350,14 +356,7 @@ fn by_kept_proof(each: &Each, text: &str) -> Option<(String, Found)> {
     let mark = &mut |n: &str| each.used.mark(n);
     let (out, idents) = proofs.render(text, each.data.data(), mark)?;
     if each.options.only_count_objects {
-        let count = idents.iter().flatten().count();
-        return Some((
-            out,
-            Found {
-                objects: Vec::new(),
-                count,
-            },
-        ));
+        return Some((out, Found::counted(idents.iter().flatten().count())));
     }
     let objects = proof::objects(&out, idents)?;
     Some((out, Found::of(objects, each.options)))
