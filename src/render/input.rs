@@ -99,7 +99,6 @@ impl InputTree {
         Ok(tree)
     }
 
-    /// Files a partial, a template, or a file copied as it is.
     /// How many files a render goes through (templates and files copied as they are).
     pub fn file_count(&self) -> usize {
         self.templates.len() + self.copies.len()

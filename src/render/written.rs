@@ -23,19 +23,24 @@ pub struct Record {
     pub files: BTreeMap<PathBuf, String>,
 }
 
+/// A record built whole, as the tests build one to compare with what a render writes
+/// ([`write_record`]) and reads back ([`previous`]).
+#[cfg(test)]
 impl Record {
     pub fn add(&mut self, rel: &Path, content: &[u8]) {
-        self.add_digest(rel, digest(content));
+        self.files.insert(rel.to_path_buf(), digest(content));
     }
 
-    /// Records a file whose [`digest`] is already known.
-    pub fn add_digest(&mut self, rel: &Path, sum: String) {
-        self.files.insert(rel.to_path_buf(), sum);
-    }
-
-    /// The marker file's text.
+    /// The marker file's text, as serde makes it (nothing but a newline when a path is
+    /// not UTF-8, which JSON cannot hold).
     pub fn to_text(&self) -> String {
-        text(self.files.iter())
+        let record = Record {
+            about: ABOUT.to_string(),
+            files: self.files.clone(),
+        };
+        let mut text = serde_json::to_string_pretty(&record).unwrap_or_default();
+        text.push('\n');
+        text
     }
 }
 
@@ -90,34 +95,6 @@ pub fn write_record(mut entries: Vec<Entry>, to: impl std::io::Write) -> std::io
     }
     to.write_all(b"\n  }\n}\n")?;
     to.flush()
-}
-
-/// The text of a record of `files`, in order.
-fn text<'a, I>(files: I) -> String
-where
-    I: Iterator<Item = (&'a PathBuf, &'a String)> + Clone,
-{
-    struct Files<I>(I);
-    impl<'a, I> serde::Serialize for Files<I>
-    where
-        I: Iterator<Item = (&'a PathBuf, &'a String)> + Clone,
-    {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_map(self.0.clone())
-        }
-    }
-    #[derive(serde::Serialize)]
-    struct Text<F> {
-        about: &'static str,
-        files: F,
-    }
-    let record = Text {
-        about: ABOUT,
-        files: Files(files),
-    };
-    let mut text = serde_json::to_string_pretty(&record).unwrap_or_default();
-    text.push('\n');
-    text
 }
 
 /// A path's bytes made to sort, as bytes, in the order of paths by component (the
