@@ -167,32 +167,36 @@ fn up_on_the_shipped_tree_gives_a_working_cloud_used_from_outside_and_torn_down(
     later.extend(crate::real_tree_outside::use_the_cloud(&c));
     let client_took = start.elapsed();
     let peak = memory.finish();
+    // What the pods said, while they still run.
+    let mut said = Vec::new();
     if !later.is_empty() {
-        // What the pods said, while they still run.
         let status = run(&["status", "-o", "json"]);
         for row in report(&c, &status_objects(&status)) {
             if let Some(error) = row.first_error {
-                later.push(format!("  {} logged: {error}", row.pod));
+                said.push(format!("  {} logged: {error}", row.pod));
             }
         }
-        later.extend(crate::real_tree_dns::fallbacks(&c));
+        said.extend(crate::real_tree_dns::fallbacks(&c));
     }
     later.extend(torn_down(&c, &run));
     let figures = format!(
-        "{summary}\nsecond up: {:.0}s; up after regenerating two passwords: {:.0}s; openstack client from outside: {:.0}s; peak memory of the deployment: {:.2} GiB in {} containers",
+        "second up: {:.0}s; up after regenerating two passwords: {:.0}s; openstack client from outside: {:.0}s; peak memory of the deployment: {:.2} GiB in {} containers",
         again_took.as_secs_f64(),
         rotation_took.as_secs_f64(),
         client_took.as_secs_f64(),
         peak.bytes as f64 / (1u64 << 30) as f64,
         peak.containers
     );
+    // The summary was printed once already; the figures file holds both.
     eprintln!("{figures}");
     let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("end-to-end-figures.txt");
-    std::fs::write(file, &figures).unwrap();
+    std::fs::write(file, format!("{summary}\n{figures}")).unwrap();
     drop(relay);
+    // What failed comes last, where a log cut short in its middle still shows it.
     assert!(
         later.is_empty(),
-        "after `up`:\n{}",
+        "after `up`; what the pods said first:\n{}\n\nwhat failed:\n{}",
+        mask(&said.join("\n"), &secrets),
         mask(&later.join("\n"), &secrets)
     );
 }
@@ -224,11 +228,12 @@ fn up_gave_a_working_cloud(
     check_orphans(c, &rows, &mut problems);
     let said: Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
     check_status(&said, &rows, &mut problems);
+    // The summary is printed above; what failed comes last (see the test).
     assert!(
         problems.is_empty(),
-        "the report disagrees with podman:\n{}\n\n{summary}\n--- up\n{}",
-        mask(&problems.join("\n"), &secrets),
+        "--- up\n{}\n\nthe report disagrees with podman:\n{}",
         mask(&stderr(up), &secrets),
+        mask(&problems.join("\n"), &secrets),
     );
     let mut sick = up_failures(up, &steps);
     sick.extend(unhealthy(&rows, &[("up", up)]));
@@ -239,14 +244,16 @@ fn up_gave_a_working_cloud(
             "up did not reach the registry through a port-forward on {push_to}"
         ));
     }
-    if !sick.is_empty() {
-        sick.extend(crate::real_tree_dns::fallbacks(c));
-    }
+    let fallbacks = match sick.is_empty() {
+        true => Vec::new(),
+        false => crate::real_tree_dns::fallbacks(c),
+    };
     assert!(
         sick.is_empty(),
-        "`up` did not give a working cloud:\n{}\n\n{summary}\n--- up\n{}",
-        sick.join("\n"),
+        "--- up\n{}\n{}\n\n`up` did not give a working cloud:\n{}",
         mask(&stderr(up), &secrets),
+        fallbacks.join("\n"),
+        sick.join("\n"),
     );
     (summary, secrets)
 }
