@@ -378,6 +378,14 @@ fn a_pod_spec_field_the_node_cannot_honour_is_reported_on_the_pod_never_ignored(
     );
     let out = c.run("deploy", &["--timeout", "10s"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // On a loaded machine the node may not have got to the pod when the 10 s are up:
+    // once it has, a deploy that waits for the pod says why it cannot start.
+    c.wait_for("the node's verdict", Duration::from_secs(120), || {
+        (waiting_reason(&c.pod("shared")).as_deref() == Some("CreateContainerConfigError"))
+            .then_some(())
+    });
+    let out = c.run("deploy", &["--timeout", "5s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
         err.contains("CreateContainerConfigError") && err.contains("spec.shareProcessNamespace"),
